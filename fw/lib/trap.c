@@ -1,0 +1,30 @@
+/* Trap dispatch: crt0.S saves a struct trap_frame and calls trap_dispatch(), which hands it to the installed
+ * handler or, by default, reports the trap and ends the run with a nonzero exit code. */
+#include "fw.h"
+
+static trap_handler_t installed_handler;
+
+void set_trap_handler(trap_handler_t handler)
+{
+    installed_handler = handler;
+}
+
+void default_trap_handler(struct trap_frame *frame)
+{
+    printf("\n*** unexpected trap: mcause=0x%08x mepc=0x%08x mtval=0x%08x\n",
+           frame->mcause, frame->mepc, frame->mtval);
+    uint32_t code = TRAP_EXIT_BASE + (frame->mcause & 0x1F);
+    if (frame->mcause & MCAUSE_INTERRUPT)
+        code += 0x20;
+    exit((int)code);
+}
+
+void trap_dispatch(struct trap_frame *frame);
+
+void trap_dispatch(struct trap_frame *frame)
+{
+    if (installed_handler)
+        installed_handler(frame);
+    else
+        default_trap_handler(frame);
+}
