@@ -1,0 +1,154 @@
+"""Simulation harness for the core: a Python memory model on ibus/dbus and a retirement collector.
+
+The memory model answers requests in order, ``latency`` cycles after acceptance (random within the given range),
+with optional random stalls. Addresses in ``[RAM.base, RAM.base + ram_size)`` are RAM; everything else answers
+with ``err``. Bus-protocol violations by the core raise ``AssertionError``.
+"""
+
+import random
+from collections import deque
+
+from amaranth.sim import Simulator
+
+from hw import memmap
+from hw.cpu.core import Core
+from hw.cpu.isa import EBREAK
+
+
+__all__ = ["CpuHarness", "RECORD_FIELDS"]
+
+
+RECORD_FIELDS = ("pc", "insn", "next_pc", "rd_addr", "rd_data", "mem_write", "mem_addr", "mem_sel", "mem_wdata",
+                 "trap", "cause", "intr")
+
+
+def stop_on_ebreak(rec):
+    return rec["insn"] == EBREAK
+
+
+class CpuHarness:
+    """One core, its memory and a run loop.
+
+    Parameters
+    ----------
+    program : list of int
+        Instruction words, loaded at ``load_addr`` (default: ``reset_pc``).
+    data : dict of int to int
+        Extra initial memory words, byte address (word-aligned) to value.
+    stall : float
+        Probability of a stall cycle on each bus (0: never).
+    latency : (int, int)
+        Inclusive range of response latency in cycles (>= 1).
+    """
+
+    def __init__(self, program, *, data=None, reset_pc=memmap.RESET_PC, load_addr=None, ram_size=0x1_0000,
+                 hartid=0, stall=0.0, latency=(1, 1), seed=1):
+        if not (1 <= latency[0] <= latency[1]):
+            raise ValueError(f"Latency must be a range of integers >= 1, not {latency!r}")
+        self.core = Core(reset_pc=reset_pc, hartid=hartid)
+        self.ram_base = memmap.RAM.base
+        self.ram_size = ram_size
+        self.mem = {}
+        base = reset_pc if load_addr is None else load_addr
+        for i, word in enumerate(program):
+            self.mem[base + 4 * i] = word & 0xFFFF_FFFF
+        for addr, word in (data or {}).items():
+            self.mem[addr] = word & 0xFFFF_FFFF
+        self.stall = stall
+        self.latency = latency
+        self.rng = random.Random(seed)
+        self.retired = []
+        self.cycles = 0
+        self.regs = None
+        self.bus_log = []       # (cycle, "i"/"d", byte address, write, sel, wdata)
+
+    def in_ram(self, byte_addr):
+        return self.ram_base <= byte_addr < self.ram_base + self.ram_size
+
+    def _access(self, addr_word, write, sel, wdata):
+        byte_addr = addr_word << 2
+        if not self.in_ram(byte_addr):
+            return (False, 0)
+        old = self.mem.get(byte_addr, 0)
+        if write:
+            mask = sum(0xFF << (8 * i) for i in range(4) if sel >> i & 1)
+            self.mem[byte_addr] = (old & ~mask) | (wdata & mask)
+            return (True, 0)
+        return (True, old)
+
+    def run(self, *, max_cycles=3000, until=stop_on_ebreak, max_retire=None, hook=None, vcd=None):
+        """Simulate until ``until(record)`` is true for a retired record, ``max_retire`` records, or
+        ``max_cycles`` (which raises ``TimeoutError``). ``hook(ctx, harness)`` (async) runs at the start of each
+        cycle, before bus responses are driven. Returns the list of records (dicts)."""
+        core = self.core
+        sim = Simulator(core)
+        sim.add_clock(1e-6)
+        buses = (("i", core.ibus), ("d", core.dbus))
+        state = {"done": False, "timeout": False}
+
+        async def tb(ctx):
+            queues = {"i": deque(), "d": deque()}
+            held = {"i": None, "d": None}
+            while True:
+                if hook is not None:
+                    await hook(ctx, self)
+                for name, bus in buses:
+                    q = queues[name]
+                    if q and q[0][0] <= self.cycles:
+                        _, ok, rdata = q.popleft()
+                        ctx.set(bus.ack, ok)
+                        ctx.set(bus.err, not ok)
+                        ctx.set(bus.rdata, rdata)
+                    else:
+                        ctx.set(bus.ack, 0)
+                        ctx.set(bus.err, 0)
+                        ctx.set(bus.rdata, self.rng.getrandbits(32))
+                    ctx.set(bus.stall, self.rng.random() < self.stall)
+                for name, bus in buses:
+                    valid = ctx.get(bus.valid)
+                    req = (ctx.get(bus.addr), ctx.get(bus.write), ctx.get(bus.sel), ctx.get(bus.wdata))
+                    if held[name] is not None:
+                        assert valid and req == held[name], \
+                            f"{name}bus request changed while stalled at cycle {self.cycles}: {held[name]} -> {req}"
+                    held[name] = None
+                    if not valid:
+                        continue
+                    if name == "i":
+                        assert req[1] == 0 and req[2] == 0b1111, "ibus must issue word reads"
+                    if ctx.get(bus.stall):
+                        held[name] = req
+                        continue
+                    addr, write, sel, wdata = req
+                    self.bus_log.append((self.cycles, name, addr << 2, write, sel, wdata))
+                    ok, rdata = self._access(addr, write, sel, wdata)
+                    lat = self.rng.randint(*self.latency)
+                    ready = max(self.cycles + lat, queues[name][-1][0] + 1 if queues[name] else 0)
+                    queues[name].append((ready, ok, rdata))
+                stop = False
+                if ctx.get(core.retire.valid):
+                    rec = ctx.get(core.retire.record)
+                    rec = {f: int(getattr(rec, f)) for f in RECORD_FIELDS}
+                    rec["cycle"] = self.cycles
+                    self.retired.append(rec)
+                    stop = (until is not None and until(rec)) or \
+                        (max_retire is not None and len(self.retired) >= max_retire)
+                await ctx.tick()
+                self.cycles += 1
+                if stop:
+                    break
+                if self.cycles >= max_cycles:
+                    state["timeout"] = True
+                    break
+            self.regs = [ctx.get(core.rf.mem.data[i]) & 0xFFFF_FFFF for i in range(32)]
+            self.selfcheck_fail = ctx.get(core.selfcheck_fail)
+
+        sim.add_testbench(tb)
+        if vcd:
+            with sim.write_vcd(vcd):
+                sim.run()
+        else:
+            sim.run()
+        if state["timeout"]:
+            raise TimeoutError(f"no stop condition after {self.cycles} cycles, {len(self.retired)} retired; "
+                               f"last: {self.retired[-1:]}")
+        return self.retired

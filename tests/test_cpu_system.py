@@ -1,0 +1,244 @@
+"""Interrupts, the state port, register-file parity and pipelining (CPI) of the core."""
+
+import pytest
+
+import rv_asm as A
+from cpu_harness import CpuHarness
+from hw import memmap
+from hw.cpu.isa import CSR, Interrupt, MSTATUS_MPP
+from hw.cpu.ports import STATE_PC, state_selector_for_csr
+
+
+BASE = memmap.RAM.base
+HANDLER = BASE + 0x800
+
+
+def irq_setup(mie_bits, mstatus_mie=True):
+    handler = [A.csrrs(20, CSR.MCAUSE, 0), A.csrrs(21, CSR.MEPC, 0), A.csrrs(22, CSR.MSTATUS, 0),
+               A.csrrs(23, CSR.MTVAL, 0), A.ebreak()]
+    prog = A.li(5, HANDLER) + [A.csrrw(0, CSR.MTVEC, 5)] + A.li(6, mie_bits) + [A.csrrw(0, CSR.MIE, 6)]
+    if mstatus_mie:
+        prog.append(A.csrrsi(0, CSR.MSTATUS, 8))
+    prog += [A.addi(1, 1, 1) for _ in range(60)] + [A.ebreak()]
+    return prog, {HANDLER + 4 * i: w for i, w in enumerate(handler)}
+
+
+def level_hook(lines, at):
+    async def hook(ctx, h):
+        if h.cycles == at:
+            for name in lines:
+                ctx.set(getattr(h.core, name), 1)
+    return hook
+
+
+@pytest.mark.parametrize("lines,code", [
+    (["irq_timer"], Interrupt.TIMER),
+    (["irq_software"], Interrupt.SOFTWARE),
+    (["irq_external"], Interrupt.EXTERNAL),
+    (["irq_timer", "irq_software"], Interrupt.SOFTWARE),
+    (["irq_timer", "irq_software", "irq_external"], Interrupt.EXTERNAL),
+])
+@pytest.mark.parametrize("stall", [0.0, 0.3])
+def test_interrupt_taken(lines, code, stall):
+    prog, data = irq_setup(0x888)
+    h = CpuHarness(prog, data=data, stall=stall)
+    recs = h.run(hook=level_hook(lines, 30))
+    first = next(i for i, r in enumerate(recs) if r["pc"] == HANDLER)
+    assert recs[first]["intr"] == 1 and not any(r["intr"] for i, r in enumerate(recs) if i != first)
+    assert h.regs[20] == 0x8000_0000 | code
+    # mepc: the instruction after the last one retired before the handler, not executed yet
+    assert h.regs[21] == recs[first - 1]["next_pc"]
+    assert h.regs[22] == MSTATUS_MPP | 0x80          # MPIE = 1, MIE = 0
+    assert h.regs[23] == 0
+    # x1 counts the addi retired before the interrupt
+    assert h.regs[1] == sum(1 for r in recs[:first] if r["insn"] == A.addi(1, 1, 1))
+
+
+@pytest.mark.parametrize("mie_bits,mstatus_mie", [(0x888, False), (0x008, True), (0x000, True)])
+def test_interrupt_masked(mie_bits, mstatus_mie):
+    prog, data = irq_setup(mie_bits, mstatus_mie)
+    h = CpuHarness(prog, data=data)
+    recs = h.run(hook=level_hook(["irq_timer", "irq_external"], 20))
+    assert not any(r["intr"] for r in recs) and h.regs[1] == 60
+    assert recs[-1]["pc"] != HANDLER + 16
+
+
+def test_mip_reads_lines():
+    prog = [A.nop()] * 8 + [A.csrrs(1, CSR.MIP, 0), A.csrrw(2, CSR.MIP, 0), A.csrrs(3, CSR.MIP, 0)]
+    h = CpuHarness(prog + [A.ebreak()])
+    h.run(hook=level_hook(["irq_timer", "irq_software", "irq_external"], 1))
+    assert h.regs[1] == h.regs[2] == h.regs[3] == 0x888
+
+
+def test_wfi_is_harmless():
+    prog, data = irq_setup(0x080)
+    prog = prog[:-61] + [A.wfi()] + prog[-61:]
+    h = CpuHarness(prog, data=data)
+    recs = h.run(hook=level_hook(["irq_timer"], 40))
+    assert any(r["intr"] for r in recs)
+
+
+class StateDriver:
+    """A hook driving the state port through a script of operations, collecting results."""
+
+    def __init__(self, script, start=25):
+        self.script = list(script)
+        self.start = start
+        self.results = []
+        self.gen = None
+
+    def _run(self, ctx, h):
+        sp = h.core.state
+        while h.cycles < self.start:
+            yield
+        for op in self.script:
+            if op[0] == "halt":
+                ctx.set(sp.halt_req, 1)
+                while not ctx.get(sp.halted):
+                    yield
+                self.results.append(("halted", h.cycles, len(h.retired)))
+            elif op[0] == "resume":
+                ctx.set(sp.halt_req, 0)
+                self.results.append(("resumed", h.cycles))
+                yield
+            elif op[0] == "wait":
+                for _ in range(op[1]):
+                    yield
+            else:
+                kind, sel, *wdata = op
+                ctx.set(sp.req, 1)
+                ctx.set(sp.addr, sel)
+                ctx.set(sp.write, kind == "write")
+                ctx.set(sp.wdata, wdata[0] if wdata else 0)
+                yield
+                for _ in range(10):
+                    if ctx.get(sp.ack) or ctx.get(sp.err):
+                        break
+                    yield
+                else:
+                    raise AssertionError("state port: no response")
+                self.results.append((kind, sel, "ack" if ctx.get(sp.ack) else "err", ctx.get(sp.rdata)))
+                ctx.set(sp.req, 0)
+                yield
+                assert not ctx.get(sp.ack) and not ctx.get(sp.err), "ack/err must be one-cycle pulses"
+        while True:
+            yield
+
+    async def __call__(self, ctx, h):
+        if self.gen is None:
+            self.gen = self._run(ctx, h)
+        next(self.gen)
+
+
+@pytest.mark.parametrize("stall", [0.0, 0.3])
+def test_state_port_halt_access_resume(stall):
+    # x1 counts; loop forever. While halted: read x1/PC/mscratch, write x2, PC -> tail, mscratch.
+    tail = BASE + 0x400
+    prog = [A.addi(1, 1, 1), A.sw(1, 0, 0) if False else A.nop(), A.jal(0, -8)]
+    tail_code = [A.addi(3, 2, 1), A.csrrs(4, CSR.MSCRATCH, 0), A.ebreak()]
+    script = [
+        ("read", 1),                                        # not halted -> err
+        ("halt",),
+        ("wait", 5),
+        ("read", 1), ("read", STATE_PC), ("read", 0), ("read", state_selector_for_csr(CSR.MINSTRET)),
+        ("read", state_selector_for_csr(CSR.MCYCLE)), ("wait", 3), ("read", state_selector_for_csr(CSR.MCYCLE)),
+        ("write", 2, 0x1234_5678), ("read", 2), ("write", 0, 55), ("read", 0),
+        ("write", STATE_PC, tail), ("read", STATE_PC),
+        ("write", state_selector_for_csr(CSR.MSCRATCH), 0xCAFE), ("read", state_selector_for_csr(CSR.MSCRATCH)),
+        ("read", 0x21), ("read", state_selector_for_csr(0x7C0)), ("read", 0x0FFF),
+        ("resume",),
+    ]
+    drv = StateDriver(script)
+    h = CpuHarness(prog, data={tail + 4 * i: w for i, w in enumerate(tail_code)}, stall=stall)
+    recs = h.run(hook=drv, max_cycles=2000)
+    res = drv.results
+    assert res[0][2] == "err"
+    _, _, n_retired = res[1]
+    by = res[2:]
+    count = sum(1 for r in recs[:n_retired] if r["insn"] == A.addi(1, 1, 1))
+    assert by[0][2:] == ("ack", count)                      # x1
+    last = recs[n_retired - 1]
+    assert by[1][2:] == ("ack", last["next_pc"])            # PC = next instruction to execute
+    assert by[2][2:] == ("ack", 0)                          # x0
+    assert by[3][2:] == ("ack", n_retired)                  # minstret
+    assert by[4][3] == by[5][3]                             # mcycle frozen while halted
+    assert by[7][2:] == ("ack", 0x1234_5678)
+    assert by[9][2:] == ("ack", 0)                          # x0 writes ignored
+    assert by[11][2:] == ("ack", tail)
+    assert by[13][2:] == ("ack", 0xCAFE)
+    assert [r[2] for r in by[14:17]] == ["err"] * 3
+    # after resume: execution continues at the written PC with the written registers
+    after = recs[n_retired:]
+    assert after[0]["pc"] == tail and after[0]["rd_data"] == 0x1234_5679
+    assert h.regs[4] == 0xCAFE
+    # no instruction retired while halted
+    halted_at, resumed_at = res[1][1], res[-1][1]
+    assert resumed_at - halted_at > 30
+    assert not any(halted_at <= r["cycle"] <= resumed_at for r in recs)
+
+
+def test_halt_while_load_waits_and_resume_same_path():
+    # halting must not lose or duplicate instructions: compare with an unhalted run
+    prog = A.li(10, BASE + 0x900) + [A.lw(1, 10, 0), A.addi(2, 1, 1), A.sw(2, 10, 0), A.addi(3, 3, 1),
+                                     A.jal(0, -16)]
+
+    def run(script):
+        h = CpuHarness(prog, data={BASE + 0x900: 5}, latency=(1, 3), stall=0.2, seed=3)
+        h.run(hook=StateDriver(script, start=40) if script else None, max_retire=120, until=None,
+              max_cycles=5000)
+        return [(r["pc"], r["rd_addr"], r["rd_data"], r["mem_write"]) for r in h.retired]
+
+    plain = run(None)
+    halted = run([("halt",), ("wait", 7), ("resume",), ("wait", 9), ("halt",), ("resume",)])
+    assert plain == halted
+
+
+def test_parity_detects_flipped_register_bit():
+    prog = [A.addi(5, 0, 0x55), A.addi(6, 0, 1)] + [A.nop()] * 20 + [A.add(7, 5, 6), A.nop(), A.ebreak()]
+
+    def corrupt(bit, reg=5):
+        async def hook(ctx, h):
+            if h.cycles == 15:
+                word = ctx.get(h.core.rf.mem.data[reg])
+                ctx.set(h.core.rf.mem.data[reg], word ^ (1 << bit))
+        return hook
+
+    h = CpuHarness(prog)
+    h.run()
+    assert h.selfcheck_fail == 0
+    for bit in (0, 17, 31, 32):
+        h = CpuHarness(prog)
+        h.run(hook=corrupt(bit))
+        assert h.selfcheck_fail == 1, f"bit {bit}"
+    # a corrupted register that is never read is not reported (checks happen on reads)
+    h = CpuHarness(prog)
+    h.run(hook=corrupt(3, reg=9))
+    assert h.selfcheck_fail == 0
+
+
+def test_selfcheck_is_sticky_until_reset():
+    prog = [A.addi(5, 0, 1)] + [A.nop()] * 10 + [A.add(6, 5, 5)] + [A.nop()] * 10 + [A.ebreak()]
+    seen = []
+
+    async def hook(ctx, h):
+        if h.cycles == 8:
+            ctx.set(h.core.rf.mem.data[5], ctx.get(h.core.rf.mem.data[5]) ^ 4)
+        seen.append(ctx.get(h.core.selfcheck_fail))
+    h = CpuHarness(prog)
+    h.run(hook=hook)
+    first = seen.index(1)
+    assert all(seen[first:])
+
+
+def test_cpi_dependent_alu_loop():
+    body = [A.addi(1, 1, 1), A.add(2, 2, 1), A.xor(3, 3, 2), A.sub(4, 3, 1), A.slli(5, 4, 1), A.or_(6, 5, 2),
+            A.sltu(7, 6, 1), A.add(8, 7, 6)] * 3
+    prog = [A.addi(9, 0, 20)] + body + [A.addi(9, 9, -1), A.bne(9, 0, -4 * (len(body) + 1)), A.ebreak()]
+    h = CpuHarness(prog)
+    recs = h.run(max_cycles=5000)
+    loop = [r for r in recs if r["pc"] == BASE + 4]
+    cycles = loop[-1]["cycle"] - loop[1]["cycle"]
+    insns = (len(loop) - 2) * (len(body) + 2)
+    cpi = cycles / insns
+    assert cpi <= (len(body) + 2 + 1) / (len(body) + 2) + 1e-9, cpi   # one bubble per taken branch
+    assert h.regs[1] == 60
