@@ -1,0 +1,197 @@
+"""Output containment: the pair's I/O request reaches the shared bus only after both units agreed on it.
+
+Unit B runs ``offset`` cycles behind unit A. Both units must see the bus answer them identically *in their own time*:
+whatever A sees in its cycle ``t`` (stall, ack, err, rdata), B must see in its cycle ``t + offset``. The scheme:
+
+1. **A's view is computed; B's view is A's view delayed.** The containment decides A's ``stall`` and passes the
+   shared bus's response (``ack``/``err``/``rdata``) to A directly; a shift register ``offset`` stages deep replays
+   exactly the same signals to B. So B cannot diverge from A by what the bus tells it.
+2. **A waits for B's confirmation.** A request from A is held off (``stall``) until it has been presented for
+   ``offset`` cycles. In that cycle B, ``offset`` cycles behind, presents its copy of the same request, and the
+   comparator's ``req_agree`` says whether A's request of ``offset`` cycles ago (its delayed copy) equals B's
+   request now. Only then is the request put on the shared bus -- B's copy, i.e. the one both units agreed on -- and
+   A's ``stall`` follows the shared bus's ``stall``. B sees A's stall pattern ``offset`` cycles later and so
+   accepts its copy at the same point of its own execution. A disagreement forwards nothing; A stays stalled (and
+   B, replaying A's view, too) until the lockstep controller changes the mode.
+3. **Responses** travel to A immediately and to B through the shift register, ``offset`` cycles later: each unit
+   gets its response the same number of its own cycles after its own acceptance.
+
+Cost: every I/O request of the pair is stalled ``offset`` extra cycles (0, 1 or 2) on top of what the shared bus
+itself costs; both units lose the same cycles (B replays A's stalls). Response latency is unchanged. RAM accesses do
+not go through here. The check is combinational: B's request, the comparator's equality tree and this module's
+forwarding decision lie on one path to the shared bus and to A's ``stall``.
+
+Modes (``mode`` requests one, ``active`` is the one in effect):
+
+``PAIR``     the scheme above.
+``ONLY_A``,
+``ONLY_B``   simplex: that unit's port is connected straight to the shared bus, the other is held off (stalled,
+             no responses).
+``HALT``     nothing is forwarded, both units are held off.
+
+A mode change first drains: no new request is forwarded, the responses still owed are delivered as in the old mode
+(to B through the shift register), and only when nothing is owed and the shift register holds no response does
+``active`` take the new value. A survivor that is not doing I/O at that moment loses no cycle; one in the middle of an
+I/O access waits for the drain (at most the outstanding responses plus ``offset`` cycles).
+"""
+
+from amaranth import Module, Signal, Mux, Cat
+from amaranth.lib import enum, wiring
+from amaranth.lib.wiring import In, Out
+
+from .cpu.bus import BusSignature
+
+
+__all__ = ["ContainMode", "Containment"]
+
+
+class ContainMode(enum.Enum, shape=2):
+    """Which unit(s) the containment serves."""
+    PAIR = 0
+    ONLY_A = 1
+    ONLY_B = 2
+    HALT = 3
+
+
+class Containment(wiring.Component):
+    """Holds the pair's I/O requests until both units agree, and replays one response to both.
+
+    Parameters
+    ----------
+    offset : int
+        How many cycles unit B runs behind unit A: 0, 1 or 2.
+    addr_width : int
+        Word-address width of the I/O bus.
+    max_outstanding : int
+        Requests accepted by the shared bus and not yet answered, at most (further requests wait).
+
+    Members
+    -------
+    a, b : In(BusSignature)
+        The units' I/O ports (this component is their target).
+    bus : Out(BusSignature)
+        The shared I/O bus (this component is its initiator).
+    agree : In(1)
+        The comparator's ``req_agree``: A's request delayed by ``offset`` equals B's request now.
+    mode : In(ContainMode)
+        Requested mode.
+    active : Out(ContainMode)
+        Mode in effect.
+    draining : Out(1)
+        ``mode != active``: waiting for owed responses before switching.
+    idle : Out(1)
+        No response owed by the shared bus, none in flight to B.
+    forwarded : Out(1)
+        The shared bus accepted a request this cycle.
+    """
+
+    def __init__(self, *, offset=2, addr_width=30, max_outstanding=3):
+        if offset not in (0, 1, 2):
+            raise ValueError(f"Offset must be 0, 1 or 2, not {offset!r}")
+        if not isinstance(max_outstanding, int) or max_outstanding < 1:
+            raise ValueError(f"Maximum outstanding requests must be a positive integer, not {max_outstanding!r}")
+        self._offset = offset
+        self._max_outstanding = max_outstanding
+        super().__init__({
+            "a":         In(BusSignature(addr_width=addr_width)),
+            "b":         In(BusSignature(addr_width=addr_width)),
+            "bus":       Out(BusSignature(addr_width=addr_width)),
+            "agree":     In(1),
+            "mode":      In(ContainMode),
+            "active":    Out(ContainMode, init=ContainMode.PAIR),
+            "draining":  Out(1),
+            "idle":      Out(1),
+            "forwarded": Out(1),
+        })
+
+    @property
+    def offset(self):
+        return self._offset
+
+    def elaborate(self, platform):
+        m = Module()
+        a, b, bus = self.a, self.b, self.bus
+        offset = self._offset
+
+        outstanding = Signal(range(self._max_outstanding + 1))
+        owed = Signal()
+        m.d.comb += owed.eq(outstanding != 0)
+        go = Signal()
+        m.d.comb += [
+            self.draining.eq(self.mode != self.active),
+            go.eq(~self.draining & (outstanding != self._max_outstanding)),
+        ]
+
+        # How many cycles A has been presenting its current, not yet accepted request (saturates at `offset`).
+        waited = Signal(range(offset + 1))
+        with m.If(a.valid & a.stall):
+            m.d.sync += waited.eq(Mux(waited == offset, waited, waited + 1))
+        with m.Else():
+            m.d.sync += waited.eq(0)
+        confirmed = Signal()
+        m.d.comb += confirmed.eq(a.valid & (waited == offset) & self.agree)
+
+        # Response to B in PAIR mode: A's view, `offset` cycles later. Reset to "stalled, no response".
+        a_view = Signal(35, init=1)     # stall, ack, err, rdata
+        # (Outside PAIR nothing drives `a_view`: it rests at its init value.)
+        b_view = a_view
+        in_flight = []
+        for stage in range(offset):
+            delayed = Signal(35, init=1, name=f"b_view_d{stage + 1}")
+            m.d.sync += delayed.eq(b_view)
+            b_view = delayed
+            in_flight.append(delayed[1:3].any())
+        pending = Signal()
+        m.d.comb += pending.eq(Cat(*in_flight).any())
+
+        # The request forwarded: B's (the confirmed copy in PAIR), or A's when A runs alone.
+        from_a = self.active == ContainMode.ONLY_A
+        for name in ("addr", "write", "sel", "wdata"):
+            m.d.comb += getattr(bus, name).eq(Mux(from_a, getattr(a, name), getattr(b, name)))
+
+        response = Cat(bus.ack & owed, bus.err & owed)
+        a_stall = Signal()
+        with m.Switch(self.active):
+            with m.Case(ContainMode.PAIR):
+                m.d.comb += [
+                    bus.valid.eq(confirmed & go),
+                    a_stall.eq(~(confirmed & go) | bus.stall),
+                    a_view.eq(Cat(a_stall, response, bus.rdata)),
+                    Cat(a.ack, a.err).eq(response),
+                    a.rdata.eq(bus.rdata),
+                    Cat(b.stall, b.ack, b.err, b.rdata).eq(b_view),
+                ]
+            with m.Case(ContainMode.ONLY_A):
+                m.d.comb += [
+                    bus.valid.eq(a.valid & go),
+                    a_stall.eq(~go | bus.stall),
+                    Cat(a.ack, a.err).eq(response),
+                    a.rdata.eq(bus.rdata),
+                    b.stall.eq(1),
+                ]
+            with m.Case(ContainMode.ONLY_B):
+                m.d.comb += [
+                    bus.valid.eq(b.valid & go),
+                    b.stall.eq(~go | bus.stall),
+                    Cat(b.ack, b.err).eq(response),
+                    b.rdata.eq(bus.rdata),
+                    a_stall.eq(1),
+                ]
+            with m.Case(ContainMode.HALT):
+                m.d.comb += [
+                    a_stall.eq(1),
+                    b.stall.eq(1),
+                ]
+        m.d.comb += a.stall.eq(a_stall)
+
+        accepted = Signal()
+        m.d.comb += [
+            accepted.eq(bus.valid & ~bus.stall),
+            self.forwarded.eq(accepted),
+            self.idle.eq(~owed & ~pending),
+        ]
+        m.d.sync += outstanding.eq(outstanding + accepted - response.any())
+
+        with m.If(self.draining & ~owed & ~pending):
+            m.d.sync += self.active.eq(self.mode)
+        return m
