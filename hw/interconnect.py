@@ -1,0 +1,146 @@
+"""Address decoder: routes one bus initiator to the targets of a memory map.
+
+The decoder speaks :class:`~hw.cpu.bus.BusSignature` on both sides. A request is forwarded, in the same cycle,
+to the one target whose region holds its address, with the address made relative to the region (word offset).
+A request to an address no target claims is accepted and answered with ``err`` in the next cycle, so an
+unmapped access never hangs the initiator.
+
+Responses must come back in order. The decoder therefore keeps at most one request in flight: while a response
+is outstanding it stalls the next request, except in the cycle the response arrives, so a target that answers
+one cycle after acceptance (RAM and every built-in device) still runs at one request per cycle.
+"""
+
+from amaranth.hdl import Module, Signal, Cat
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from .cpu.bus import BusSignature
+from .memmap import Region
+
+
+__all__ = ["Decoder", "region_addr_width"]
+
+
+def region_addr_width(region):
+    """Width of the word address a target of ``region`` sees (at least 1 bit).
+
+    Parameters
+    ----------
+    region : :class:`hw.memmap.Region`
+
+    Returns
+    -------
+    int
+    """
+    if not isinstance(region, Region):
+        raise TypeError(f"Region must be a hw.memmap.Region, not {region!r}")
+    return max(1, ceil_log2(region.size // 4))
+
+
+class Decoder(wiring.Component):
+    """Route requests of one initiator to the targets of a set of address regions.
+
+    Parameters
+    ----------
+    regions : sequence of :class:`hw.memmap.Region`
+        The mapped windows, one target each. Bases and sizes must be multiples of 4 and nonzero in size, names
+        unique Python identifiers, windows must not overlap and must lie in the 32-bit address space.
+
+    Members
+    -------
+    bus : ``In(BusSignature())``
+        The initiator side (byte address ``bus.addr << 2``).
+    targets : ``Out(Signature({name: Out(BusSignature(addr_width=region_addr_width(region)))}))``
+        One bus per region, named after it; its ``addr`` is the word offset into the region.
+    """
+
+    def __init__(self, regions):
+        regions = tuple(regions)
+        if not regions:
+            raise ValueError("Regions must be a non-empty sequence of hw.memmap.Region, not an empty one")
+        names = set()
+        for region in regions:
+            if not isinstance(region, Region):
+                raise TypeError(f"Each region must be a hw.memmap.Region, not {region!r}")
+            if not region.name.isidentifier():
+                raise ValueError(f"Region name must be a Python identifier, not {region.name!r}")
+            if region.name in names:
+                raise ValueError(f"Region names must be unique, not {region.name!r} twice")
+            names.add(region.name)
+            if region.size <= 0 or region.size % 4 or region.base % 4:
+                raise ValueError(f"Region base and size must be multiples of 4 and size nonzero, not {region!r}")
+            if region.base < 0 or region.end > 1 << 32:
+                raise ValueError(f"Region must lie in the 32-bit address space, not {region!r}")
+        ordered = sorted(regions, key=lambda r: r.base)
+        for lower, upper in zip(ordered, ordered[1:]):
+            if lower.end > upper.base:
+                raise ValueError(f"Regions must not overlap, not {lower!r} and {upper!r}")
+        self._regions = regions
+        super().__init__({
+            "bus": In(BusSignature()),
+            "targets": Out(wiring.Signature({
+                region.name: Out(BusSignature(addr_width=region_addr_width(region))) for region in regions
+            })),
+        })
+
+    @property
+    def regions(self):
+        return self._regions
+
+    def elaborate(self, platform):
+        m = Module()
+        bus = self.bus
+        targets = [getattr(self.targets, region.name) for region in self._regions]
+
+        hit = Signal(len(targets))
+        for i, region in enumerate(self._regions):
+            first, last = region.base >> 2, (region.end >> 2) - 1
+            m.d.comb += hit[i].eq((bus.addr >= first) & (bus.addr <= last))
+        miss = ~hit.any()
+
+        # The request in flight: which target answers it, or whether the decoder itself answers (unmapped).
+        pending = Signal()
+        pending_hit = Signal(len(targets))
+        pending_miss = Signal()
+
+        responding = Signal()
+        m.d.comb += responding.eq(pending_miss | Cat(
+            pending_hit[i] & (target.ack | target.err) for i, target in enumerate(targets)).any())
+        for i, target in enumerate(targets):
+            with m.If(pending_hit[i]):
+                m.d.comb += [
+                    bus.ack.eq(target.ack),
+                    bus.err.eq(target.err),
+                    bus.rdata.eq(target.rdata),
+                ]
+        with m.If(pending_miss):
+            m.d.comb += bus.err.eq(1)
+
+        busy = pending & ~responding
+        target_stall = Cat(hit[i] & target.stall for i, target in enumerate(targets)).any()
+        m.d.comb += bus.stall.eq(busy | target_stall)
+
+        for i, (region, target) in enumerate(zip(self._regions, targets)):
+            m.d.comb += [
+                target.valid.eq(bus.valid & hit[i] & ~busy),
+                target.addr.eq(bus.addr - (region.base >> 2)),
+                target.write.eq(bus.write),
+                target.sel.eq(bus.sel),
+                target.wdata.eq(bus.wdata),
+            ]
+
+        accept = bus.valid & ~bus.stall
+        with m.If(accept):
+            m.d.sync += [
+                pending.eq(1),
+                pending_hit.eq(hit),
+                pending_miss.eq(miss),
+            ]
+        with m.Elif(responding):
+            m.d.sync += [
+                pending.eq(0),
+                pending_hit.eq(0),
+                pending_miss.eq(0),
+            ]
+        return m

@@ -1,0 +1,103 @@
+"""The ``ftctl`` command line.
+
+Commands print only what they are asked for on stdout (``sim run``: the firmware's UART output) and report problems
+as one line on stderr with a nonzero exit status.
+"""
+
+import logging
+import sys
+
+import click
+
+
+__all__ = ["main", "cli"]
+
+
+EXIT_USAGE = 2          # bad arguments, or a file that cannot be run
+EXIT_TIMEOUT = 124      # --max-cycles reached (as timeout(1))
+EXIT_FAILURE = 1        # the tool itself failed (build or simulator error)
+
+
+def _fail(message, status):
+    click.echo(f"ftctl: error: {message}", err=True)
+    sys.exit(status)
+
+
+def _exit_status(code):
+    """A process exit status for a finisher exit code: itself if it fits, else 255 (never 0 for a nonzero code)."""
+    return code if code <= 255 else 255
+
+
+@click.group()
+@click.option("-v", "--verbose", count=True, help="Log progress to stderr (-vv: debug).")
+def cli(verbose):
+    """Host toolkit of the fault-tolerant lockstep RISC-V SoC."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level)     # some libraries (the cocotb runner) set their own loggers' levels
+    handler.setFormatter(logging.Formatter("ftctl: %(levelname)s: %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
+
+
+@cli.group()
+def sim():
+    """Run firmware on the simulated SoC (cocotb + Verilator)."""
+
+
+@sim.command("run")
+@click.argument("elf", type=click.Path(dir_okay=True, path_type=str))
+@click.option("--max-cycles", type=click.IntRange(min=1), default=None,
+              help="Stop after N clock cycles and exit with status 124.")
+@click.option("--trace", "trace", type=click.Path(dir_okay=False, writable=True, path_type=str), default=None,
+              help="Write a VCD waveform of the whole run to FILE (large; slows the simulation down).")
+@click.option("--ram-size", type=int, default=None,
+              help="RAM size in bytes (power of two; default: the memory map's).")
+@click.option("--simulator", type=click.Choice(["verilator", "icarus"]), default="verilator", show_default=True,
+              envvar="SIM", help="HDL simulator (also from $SIM).")
+@click.option("--stats", is_flag=True, help="Print cycles and simulation speed to stderr at the end.")
+def sim_run(elf, max_cycles, trace, ram_size, simulator, stats):
+    """Run the firmware ELF on the SoC; print its UART output; exit with its finisher code.
+
+    Exit status: the firmware's exit code; 124 if --max-cycles is reached; 2 if the file cannot be run.
+    """
+    from ftctl.elf import ElfError
+    from ftctl.sim.build import BuildError
+    from ftctl.sim.run import run_elf, SimError, REASON_MAX_CYCLES
+
+    out = sys.stdout.buffer
+    closed = []
+
+    def output(chunk):
+        if closed:
+            return
+        try:
+            out.write(chunk)
+            out.flush()
+        except BrokenPipeError:     # e.g. piped into head(1): keep running, stop writing
+            closed.append(True)
+
+    try:
+        result = run_elf(elf, max_cycles=max_cycles, trace=trace, ram_size=ram_size, output=output,
+                         simulator=simulator)
+    except ElfError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    except ValueError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    except (BuildError, SimError) as exc:
+        _fail(str(exc), EXIT_FAILURE)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    if stats:
+        click.echo(f"ftctl: {result.cycles} cycles in {result.wall_time:.3f} s "
+                   f"({result.cycles_per_s:,.0f} cycles/s); {result.total_time:.3f} s in all", err=True)
+    if result.reason == REASON_MAX_CYCLES:
+        _fail(f"stopped after {max_cycles} cycles (--max-cycles) without a finisher exit", EXIT_TIMEOUT)
+    sys.exit(_exit_status(result.exit_code))
+
+
+def main():
+    cli(prog_name="ftctl")
+
+
+if __name__ == "__main__":
+    main()

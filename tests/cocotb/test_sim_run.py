@@ -1,0 +1,221 @@
+"""System tests of ``ftctl sim run``: firmware on the simulated SoC (real core, cocotb + Verilator).
+
+Through the CLI (a subprocess, as a user runs it) and the Python API (:func:`ftctl.sim.run.run_elf`). The firmware
+comes from ``make fw`` (``build/fw/*.elf``, expected console output in ``fw/expected``); the few programs a test
+needs that the firmware does not have (an exit code, a spin loop, a UART echo) come from ``tests/soc_programs.py``.
+The Verilator model is built once and shared by every test (and every later run) through the cache in
+``build/sim``.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from soc_programs import write_elf, exit_program, spin_program, echo_program, delay_program, burst_program
+
+
+ROOT = Path(__file__).resolve().parents[2]
+FW_BUILD = ROOT / "build" / "fw"
+EXPECTED = ROOT / "fw" / "expected"
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+def _env(**extra):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "sw"), env.get("PYTHONPATH", "")])
+    env.update(extra)
+    return env
+
+
+def ftctl(*args, **env):
+    """Run ``python -m ftctl ARGS``; return the CompletedProcess (stdout as bytes, stderr as text)."""
+    process = subprocess.run([sys.executable, "-m", "ftctl", *map(str, args)], env=_env(**env), cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    process.stderr = process.stderr.decode(errors="replace")
+    return process
+
+
+@pytest.fixture(scope="session")
+def firmware():
+    """Build the firmware (``make fw``: a no-op when up to date) and return ``name -> ELF path``."""
+    subprocess.run(["make", "-s", "fw"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+    def elf(name):
+        path = FW_BUILD / f"{name}.elf"
+        assert path.is_file(), f"make fw did not produce {path}"
+        return path
+    return elf
+
+
+@pytest.fixture(scope="session")
+def model():
+    """The shared Verilator model (built on first use)."""
+    from ftctl.sim.build import build_model
+    return build_model()
+
+
+# ------------------------------------------------------------------------------------------------ tests
+
+def test_hello_through_the_cli(firmware, model):
+    result = ftctl("sim", "run", firmware("hello"))
+    assert result.stderr == ""
+    assert result.stdout == (EXPECTED / "hello.out").read_bytes()
+    assert result.returncode == 0
+
+
+def test_traps_unmapped_access_faults(firmware, model):
+    from ftctl.sim.run import run_elf, REASON_FINISH
+    result = run_elf(firmware("traps"))
+    assert (result.reason, result.exit_code) == (REASON_FINISH, 0)
+    output = result.uart_output.decode()
+    assert output == (EXPECTED / "traps.out").read_text()
+    assert "load access fault     : cause=5 ok" in output
+    assert "store access fault    : cause=7 ok" in output
+    assert "traps: 11 checks, 0 failed" in output
+
+
+def test_finisher_failure_code(tmp_path, model):
+    elf = write_elf(tmp_path / "exit42.elf", exit_program(42))
+    result = ftctl("sim", "run", elf)
+    assert (result.returncode, result.stdout, result.stderr) == (42, b"bye\n", "")
+
+
+def test_large_exit_code(tmp_path, model):
+    from ftctl.sim.run import run_elf
+    elf = write_elf(tmp_path / "exit300.elf", exit_program(300, b""))
+    assert run_elf(elf).exit_code == 300
+    result = ftctl("sim", "run", elf)
+    assert result.returncode == 255     # does not fit an exit status: never 0 (300 & 0xFF would be 44)
+
+
+def test_max_cycles(tmp_path, model):
+    from ftctl.sim.run import run_elf, REASON_MAX_CYCLES
+    elf = write_elf(tmp_path / "spin.elf", spin_program())
+    result = run_elf(elf, max_cycles=5000)
+    assert (result.reason, result.exit_code, result.cycles, result.uart_output) == \
+        (REASON_MAX_CYCLES, None, 5000, b"")
+    cli = ftctl("sim", "run", elf, "--max-cycles", 5000)
+    assert cli.returncode == 124
+    assert cli.stdout == b""
+    assert cli.stderr.count("\n") == 1 and "5000" in cli.stderr
+
+
+def test_finish_before_max_cycles(tmp_path, model):
+    from ftctl.sim.run import run_elf, REASON_FINISH
+    elf = write_elf(tmp_path / "exit3.elf", exit_program(3))
+    result = run_elf(elf, max_cycles=100_000)
+    assert (result.reason, result.exit_code, result.uart_output) == (REASON_FINISH, 3, b"bye\n")
+    assert 0 < result.cycles < 2000
+
+
+def test_uart_receive(tmp_path, model):
+    from ftctl.sim.run import run_elf
+    elf = write_elf(tmp_path / "echo.elf", echo_program())
+    result = run_elf(elf, uart_input=b"ping 123\nignored", max_cycles=200_000)
+    assert (result.exit_code, result.uart_output) == (0, b"ping 123\n")
+
+
+def test_back_to_back_uart_bytes(tmp_path, model):
+    from ftctl.sim.run import run_elf
+    text = bytes(range(32, 127))
+    elf = write_elf(tmp_path / "burst.elf", burst_program(text))
+    result = run_elf(elf)
+    assert (result.exit_code, result.uart_output) == (0, text)
+    assert result.cycles < 3 * len(text) + 100     # the bytes really came out close together
+
+
+def test_output_streams_while_running(tmp_path, model):
+    from ftctl.sim.run import run_elf
+    iterations = 150_000
+    elf = write_elf(tmp_path / "delay.elf", delay_program(iterations))
+    arrivals = []
+    result = run_elf(elf, output=lambda chunk: arrivals.append((time.monotonic(), chunk)))
+    done = time.monotonic()
+    assert b"".join(chunk for _, chunk in arrivals) == result.uart_output == b"AB"
+    assert result.cycles > 2 * iterations
+    first_time, first_chunk = arrivals[0]
+    assert first_chunk == b"A"
+    # "A" was handed over while the simulator still had most of the program to run.
+    assert done - first_time > 0.5 * result.wall_time
+
+
+@pytest.mark.parametrize("make_file, message", [
+    (lambda tmp: (tmp / "text.elf").write_text("not an elf\n") and tmp / "text.elf", "is not an ELF file"),
+    (lambda tmp: tmp / "missing.elf", "no such file"),
+    (lambda tmp: write_elf(tmp / "low.elf", spin_program(), base=0x1000), "does not fit RAM"),
+])
+def test_bad_elf_exits_2_before_simulating(tmp_path, make_file, message):
+    build_dir = tmp_path / "build"
+    result = ftctl("sim", "run", make_file(tmp_path), FTCTL_BUILD_DIR=str(build_dir))
+    assert result.returncode == 2
+    assert result.stdout == b""
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+    assert not build_dir.exists()   # nothing was built or started
+
+
+def test_program_larger_than_ram_exits_2(firmware, tmp_path):
+    build_dir = tmp_path / "build"
+    result = ftctl("sim", "run", firmware("hello"), "--ram-size", 1024, FTCTL_BUILD_DIR=str(build_dir))
+    assert result.returncode == 2
+    assert "does not fit RAM" in result.stderr and result.stderr.count("\n") == 1
+    assert not build_dir.exists()
+
+
+def test_trace(tmp_path, model):
+    from ftctl.sim.run import run_elf
+    elf = write_elf(tmp_path / "exit0.elf", exit_program(0, b"x"))
+    vcd = tmp_path / "waves" / "run.vcd"
+    result = run_elf(elf, trace=vcd)
+    assert result.exit_code == 0
+    text = vcd.read_text()
+    assert "$enddefinitions" in text and " clk " in text and " uart_tx_count " in text
+
+
+def test_model_cache_is_reused(model):
+    from ftctl.sim.build import build_model
+    stamp = (model.directory / "model.json").stat().st_mtime_ns
+    started = time.monotonic()
+    again = build_model()
+    assert again == model
+    assert (model.directory / "model.json").stat().st_mtime_ns == stamp
+    assert time.monotonic() - started < 5
+
+
+def test_simulator_failure_is_reported(tmp_path, monkeypatch, model):
+    import ftctl.sim.run as run
+    (tmp_path / "broken_tb.py").write_text(
+        "import cocotb\n\n@cocotb.test()\nasync def broken(dut):\n    raise RuntimeError('testbench exploded')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(run, "TESTBENCH_MODULE", "broken_tb")
+    elf = write_elf(tmp_path / "spin.elf", spin_program())
+    with pytest.raises(run.SimError) as info:
+        run.run_elf(elf, max_cycles=100)
+    message = str(info.value)
+    assert "\n" not in message and "last-failed-run.log" in message
+    log = Path(message.rsplit("log: ", 1)[1].rstrip(")"))
+    assert "testbench exploded" in log.read_text()
+
+
+def test_instret_matches_the_reference_simulator(firmware, model):
+    from ftctl.elf import load_elf
+    from ftctl.iss.machine import Machine
+    from ftctl.sim.run import run_elf
+    from hw import memmap
+    machine = Machine(ram_size=memmap.RAM_DEFAULT_SIZE)
+    machine.load(load_elf(firmware("hello")))
+    steps = 0
+    while machine.exit_code is None:
+        machine.step()
+        steps += 1
+        assert steps < 1_000_000
+    result = run_elf(firmware("hello"))
+    assert result.exit_code == machine.exit_code == 0
+    assert not result.selfcheck_fail
+    # The count stops when the simulation top latches the finish, a cycle or two after the finisher write.
+    assert steps <= result.instret <= steps + 2
+    assert result.cycles > result.instret
