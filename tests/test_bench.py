@@ -1,0 +1,96 @@
+"""The benchmark driver's registry, selection, targets and output merging (sw/ftctl/bench.py).
+
+The measurements themselves (synthesis, simulation) run in `make bench`; the flow they use is tested in
+test_synth.py and the simulator's own tests.
+"""
+
+import json
+
+import pytest
+
+from ftctl import bench
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """A registry holding the real measurements plus two test ones, restored afterwards."""
+    monkeypatch.setattr(bench, "MEASUREMENTS", dict(bench.MEASUREMENTS))
+    calls = []
+
+    @bench.measurement("t_alpha", keys=("t.alpha.x", "t.alpha.y"))
+    def alpha(ctx):
+        calls.append("alpha")
+        return {"t.alpha.x": 1, "t.alpha.y": 2.5}
+
+    @bench.measurement("t_beta", keys=("t.beta",))
+    def beta(ctx):
+        calls.append("beta")
+        ctx.meta["t_beta"] = {"note": "from beta"}
+        return {"t.beta": ctx.cached("shared", lambda: len(calls))}
+
+    return calls
+
+
+def test_real_measurements_declare_the_required_keys():
+    keys = {key for m in bench.MEASUREMENTS.values() for key in m.keys}
+    assert {"core.lc_up5k", "core.fmax_up5k_mhz", "core.cpi", "sim.cycles_per_s"} <= keys
+    assert set(bench.TARGETS) <= keys
+
+
+def test_select_by_key_prefix_and_name(registry):
+    assert [m.name for m in bench.select(("t.alpha",))] == ["t_alpha"]
+    assert [m.name for m in bench.select(("t.alpha.y", "t_beta"))] == ["t_alpha", "t_beta"]
+    assert [m.name for m in bench.select(("t",))] == ["t_alpha", "t_beta"]
+    assert [m.name for m in bench.select(("core.cpi",))] == ["cpi"]
+    assert len(bench.select(())) == len(bench.MEASUREMENTS)
+    with pytest.raises(bench.BenchError, match="no measurement produces t.gamma"):
+        bench.select(("t.gamma",))
+
+
+def test_duplicate_keys_are_refused(registry):
+    with pytest.raises(ValueError, match="already produced"):
+        bench.measurement("t_other", keys=("t.beta",))
+    with pytest.raises(ValueError, match="already registered"):
+        bench.measurement("t_beta", keys=("t.new",))
+
+
+def test_targets():
+    section = bench.evaluate_targets({"core.cpi": 1.2, "sim.cycles_per_s": 99_999.0})
+    assert section["core.cpi"] == {"max": 1.5, "value": 1.2, "met": True}
+    assert section["sim.cycles_per_s"]["met"] is False
+    assert section["core.lc_up5k"]["met"] is None
+
+
+def test_only_merges_into_existing_output(registry, tmp_path):
+    out = tmp_path / "bench.json"
+    out.write_text(json.dumps({"core.cpi": 1.25, "t.beta": 99, "targets": {}, "meta": {}}))
+    document, errors = bench.run_bench(output=out, only=("t",), root=tmp_path)
+    assert errors == {}
+    written = json.loads(out.read_text())
+    assert written == json.loads(json.dumps(document))
+    assert written["core.cpi"] == 1.25                      # kept
+    assert written["t.alpha.x"] == 1 and written["t.beta"] == 2     # replaced
+    assert written["targets"]["core.cpi"]["met"] is True
+    assert written["meta"]["measured"] == ["t_alpha", "t_beta"]
+    assert written["meta"]["measurements"]["t_beta"] == {"note": "from beta"}
+    assert written["meta"]["seeds"] == list(bench.DEFAULT_SEEDS)
+    assert written["meta"]["tools"]["yosys"].startswith("Yosys")
+    assert registry == ["alpha", "beta"]
+
+
+def test_failed_measurement_is_reported_and_others_kept(registry, monkeypatch, tmp_path):
+    @bench.measurement("t_broken", keys=("t.broken",))
+    def broken(ctx):
+        ctx.firmware("no-such-program")
+
+    out = tmp_path / "bench.json"
+    document, errors = bench.run_bench(output=out, only=("t",), root=tmp_path)
+    assert list(errors) == ["t_broken"]
+    assert "no-such-program.elf is missing" in errors["t_broken"]
+    assert "t.broken" not in document and document["t.alpha.x"] == 1
+    assert bench.main(["-o", str(out), "--only", "t.broken"]) == 1
+
+
+def test_cli_rejects_unknown_keys(tmp_path, capsys):
+    assert bench.main(["-o", str(tmp_path / "b.json"), "--only", "no.such.key"]) == 2
+    assert "no measurement produces no.such.key" in capsys.readouterr().err

@@ -1,0 +1,147 @@
+"""The synthesis flow (boards/synth.py) on small designs, through the real YoWASP Yosys and nextpnr.
+
+The first YoWASP call on a machine compiles the tools' WebAssembly (about a minute); later calls are cached.
+"""
+
+import gc
+import json
+
+import pytest
+from amaranth.hdl import Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from boards.icebreaker_measure import ICEBreakerTop, icebreaker_pins
+from boards.synth import NoFitError, SynthError, TimingError, synthesize, tool_versions
+
+
+COUNTER_WIDTH = 9           # all of them address the memory, so none is optimised away
+
+
+class CounterROM(wiring.Component):
+    """A counter addressing a 512 x 8 memory: a known number of flip-flops and one block RAM."""
+    data: Out(8)
+
+    def elaborate(self, platform):
+        m = Module()
+        count = Signal(COUNTER_WIDTH)
+        m.d.sync += count.eq(count + 1)
+        m.submodules.rom = rom = Memory(shape=8, depth=512, init=[(i * 37) & 0xFF for i in range(512)])
+        port = rom.read_port()
+        m.d.comb += [port.addr.eq(count), self.data.eq(port.data)]
+        return m
+
+
+class TooBig(wiring.Component):
+    """Two read ports on 16 KiB of RAM: 64 iCE40 EBRs, more than a UP5K has."""
+    we: In(1)
+    data: Out(1)
+
+    def elaborate(self, platform):
+        m = Module()
+        addr = Signal(12)
+        m.d.sync += addr.eq(addr + 1)
+        m.submodules.mem = mem = Memory(shape=32, depth=4096, init=[1, 2, 3])
+        w, a, b = mem.write_port(), mem.read_port(), mem.read_port()
+        m.d.comb += [w.addr.eq(addr), w.data.eq(addr * 0x9E3779B1), w.en.eq(self.we),
+                     a.addr.eq(addr), b.addr.eq(~addr), self.data.eq((a.data ^ b.data).xor())]
+        return m
+
+
+class Echo(wiring.Component):
+    """Echoes UART bytes: the smallest design the board top accepts."""
+    uart_tx: Out(stream.Signature(8))
+    uart_rx: In(stream.Signature(8))
+    busy: Out(1)
+
+    def elaborate(self, platform):
+        m = Module()
+        wiring.connect(m, wiring.flipped(self.uart_rx), wiring.flipped(self.uart_tx))
+        m.d.comb += self.busy.eq(self.uart_rx.valid)
+        return m
+
+
+@pytest.fixture(scope="module")
+def counter_result(tmp_path_factory):
+    return synthesize(CounterROM(), target="up5k", seeds=(1, 2), clock_mhz=30,
+                      build_dir=tmp_path_factory.mktemp("counter"))
+
+
+def test_report_is_parsed(counter_result):
+    r = counter_result
+    assert r.target.name == "ice40-up5k-sg48"
+    assert r.ffs == COUNTER_WIDTH
+    assert r.ebr == 1 and r.spram == 0
+    assert 0 < r.luts <= r.lc < 100
+    assert r.available["lc"] == 5280 and r.available["spram"] == 4
+    assert list(r.fmax_mhz) == ["clk"]
+    assert [run.seed for run in r.runs] == [1, 2]
+    per_seed = sorted(run.fmax_mhz["clk"] for run in r.runs)
+    assert r.fmax_mhz["clk"] == pytest.approx(sum(per_seed) / 2, abs=0.01)
+    assert all(run.constraint_mhz["clk"] == 30 for run in r.runs)
+    summary = json.loads(json.dumps(r.as_dict()))
+    for key in ("lc", "luts", "ffs", "ebr", "spram", "dp16kd", "fmax_mhz", "fmax_mhz_per_seed", "cells"):
+        assert key in summary
+    assert (r.build_dir / "report_seed1.json").is_file()
+    assert r.critical_path["delay_ns"] > 0 and r.critical_path["from"] and r.critical_path["to"]
+
+
+def test_required_frequency_is_checked(counter_result, tmp_path):
+    reachable = min(counter_result.fmax_mhz.values()) / 2
+    synthesize(CounterROM(), seeds=(1,), clock_mhz=reachable, target_mhz=reachable, build_dir=tmp_path / "ok")
+    with pytest.raises(TimingError, match=r"timing not met on ice40-up5k-sg48: clk .* < 1000 MHz"):
+        synthesize(CounterROM(), seeds=(1,), target_mhz=1000, build_dir=tmp_path / "fail")
+
+
+def test_no_fit_is_an_error(tmp_path):
+    with pytest.raises(NoFitError, match="does not fit ice40-up5k-sg48") as info:
+        synthesize(TooBig(), seeds=(1,), build_dir=tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_board_top_uses_board_pins(tmp_path):
+    top = ICEBreakerTop(Echo(), led_g="busy")
+    result = synthesize(top, seeds=(1,), pins=top.pins, build_dir=tmp_path)
+    pcf = (tmp_path / "pins.pcf").read_text()
+    board = icebreaker_pins()["pins"]
+    assert f"set_io clk12 {board['clk12']['pin']}\n" in pcf
+    assert f"set_io -pullup yes uart_rx {board['uart_rx']['pin']}\n" in pcf
+    assert result.io == 5
+    assert list(result.fmax_mhz) == ["clk12"]
+    assert result.fmax_mhz["clk12"] > 12
+
+
+def test_ecp5_flow(tmp_path):
+    result = synthesize(CounterROM(), target="ecp5-25k", seeds=(1,), build_dir=tmp_path)
+    assert result.ffs == COUNTER_WIDTH
+    assert result.dp16kd == 1 and result.ebr == 0
+    assert result.fmax_mhz["clk"] > 50
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_arguments_are_validated(tmp_path):
+    with pytest.raises(ValueError, match="Target must be one of"):
+        synthesize(CounterROM(), target="up9k")
+    with pytest.raises(ValueError, match="Seeds must be"):
+        synthesize(CounterROM(), seeds=())
+    with pytest.raises(ValueError, match="does not have: nope"):
+        synthesize(CounterROM(), pins={"nope": "1"}, build_dir=tmp_path)
+    with pytest.raises(ValueError, match="uart_tx"):
+        ICEBreakerTop(CounterROM())
+    gc.collect()        # the unused designs warn when collected: inside this test, where that is filtered
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_tool_failure_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("YOSYS", "no-such-yosys-command")
+    with pytest.raises(SynthError, match="yosys not found") as info:
+        synthesize(CounterROM(), seeds=(1,), build_dir=tmp_path)
+    assert "\n" not in str(info.value)
+    gc.collect()
+
+
+def test_tool_versions():
+    versions = tool_versions()
+    assert versions["yosys"].startswith("Yosys ")
+    assert versions["nextpnr-ice40"].startswith("nextpnr-")
