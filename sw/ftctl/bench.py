@@ -58,6 +58,7 @@ TARGETS = {
     "core.fmax_up5k_mhz":       {"min": 30.0},
     "core.cpi":                 {"max": 1.5},
     "sim.cycles_per_s":         {"min": 100_000},
+    "iss.instructions_per_s":   {"min": 50_000},
 }
 
 
@@ -287,6 +288,28 @@ def measure_sim_speed(ctx):
 
 
 # --- Running ----------------------------------------------------------------------------------------------------
+
+@measurement("iss_speed", keys=("iss.instructions_per_s",))
+def measure_iss_speed(ctx):
+    """Instructions per wall-clock second of the reference ISS running the kernel firmware."""
+    import time
+    from ftctl.elf import load_elf
+    from ftctl.iss.machine import Machine
+    from hw import memmap
+
+    path = ctx.firmware("kernel")
+    machine = Machine(ram_size=memmap.RAM_DEFAULT_SIZE)
+    machine.load(load_elf(path, ram_size=memmap.RAM_DEFAULT_SIZE))
+    started = time.perf_counter()
+    steps = 0
+    while machine.exit_code is None and steps < ISS_MAX_STEPS:
+        machine.step()
+        steps += 1
+    elapsed = time.perf_counter() - started
+    if machine.exit_code != 0:
+        raise BenchError(f"kernel.elf did not finish cleanly on the reference ISS (exit {machine.exit_code})")
+    return {"iss.instructions_per_s": round(steps / elapsed, 1)}
+
 
 def evaluate_targets(values):
     """The ``targets`` section: each goal with the measured value and whether it is met (``None``: not measured)."""

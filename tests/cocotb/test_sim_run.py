@@ -178,12 +178,11 @@ def test_trace(tmp_path, model):
 
 def test_model_cache_is_reused(model):
     from ftctl.sim.build import build_model
+    # Reuse is proven by the model's stamp staying untouched, not by timing the call.
     stamp = (model.directory / "model.json").stat().st_mtime_ns
-    started = time.monotonic()
     again = build_model()
     assert again == model
     assert (model.directory / "model.json").stat().st_mtime_ns == stamp
-    assert time.monotonic() - started < 5
 
 
 def test_simulator_failure_is_reported(tmp_path, monkeypatch, model):
