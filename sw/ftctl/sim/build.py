@@ -111,10 +111,14 @@ def _hash(*parts):
     return digest.hexdigest()[:16]
 
 
-def _config(ram_size, simulator):
-    return {"ram_size": ram_size, "trace": simulator == "verilator", "simulator": simulator,
-            "tools": _tool_versions(simulator), "verilator_args": VERILATOR_ARGS,
-            "verilator_make_vars": VERILATOR_MAKE_VARS}
+def _config(ram_size, simulator, top=None, top_params=None):
+    config = {"ram_size": ram_size, "trace": simulator == "verilator", "simulator": simulator,
+              "tools": _tool_versions(simulator), "verilator_args": VERILATOR_ARGS,
+              "verilator_make_vars": VERILATOR_MAKE_VARS}
+    if top is not None:         # only then, so the keys of default models do not change
+        config["top"] = top
+        config["top_params"] = dict(top_params or {})
+    return config
 
 
 def _source_key(config):
@@ -126,13 +130,23 @@ def _source_key(config):
     return _hash(*parts)
 
 
-def generate_verilog(ram_size):
+def generate_verilog(ram_size, top=None, top_params=None):
     """Return the Verilog of :class:`hw.sim_top.SimTop` with ``ram_size`` bytes of RAM, its module name, and
-    its ports as a dict of name to direction (``"in"`` or ``"out"``)."""
+    its ports as a dict of name to direction (``"in"`` or ``"out"``).
+
+    ``top`` (``"module:Class"``) names another top-level class instead; it is built with ``ram_size`` and
+    ``top_params`` as keyword arguments and its module must define ``TOPLEVEL`` (the Verilog module name).
+    """
+    import importlib
     from amaranth.back import verilog
     from amaranth.lib.wiring import In
-    from hw.sim_top import SimTop, TOPLEVEL
-    top = SimTop(ram_size=ram_size)
+    if top is None:
+        from hw.sim_top import SimTop as top_class, TOPLEVEL
+    else:
+        module_name, _, class_name = top.partition(":")
+        module = importlib.import_module(module_name)
+        top_class, TOPLEVEL = getattr(module, class_name), module.TOPLEVEL
+    top = top_class(ram_size=ram_size, **dict(top_params or {}))
     ports = {}
     for path, member in top.signature.members.flatten():
         if not member.is_port:
@@ -195,7 +209,7 @@ def _log_tail(path, lines=15):
     return "\n".join(text[-lines:])
 
 
-def build_model(*, ram_size=None, simulator="verilator", build_root=None):
+def build_model(*, ram_size=None, simulator="verilator", build_root=None, top=None, top_params=None):
     """Return a :class:`SimModel` for the configuration, building it if it is not in the cache.
 
     Parameters
@@ -206,6 +220,10 @@ def build_model(*, ram_size=None, simulator="verilator", build_root=None):
         One of :data:`SIMULATORS`.
     build_root : path-like
         Where models are cached (default :func:`default_build_root`).
+    top : str or None
+        ``"module:Class"`` of another simulation top (see :func:`generate_verilog`); default ``hw.sim_top.SimTop``.
+    top_params : dict or None
+        Extra keyword arguments (JSON-serialisable) for ``top``.
 
     Raises
     ------
@@ -220,7 +238,9 @@ def build_model(*, ram_size=None, simulator="verilator", build_root=None):
     build_root = Path(build_root) if build_root is not None else default_build_root()
     ensure_tools_on_path()
 
-    config = _config(ram_size, simulator)
+    if top is not None and (not isinstance(top, str) or ":" not in top):
+        raise ValueError(f"Top must be 'module:Class', not {top!r}")
+    config = _config(ram_size, simulator, top, top_params)
     source_key = _source_key(config)
     index = build_root / "index" / source_key
     with _locked(build_root / "locks" / f"{source_key}.lock"):
@@ -229,7 +249,7 @@ def build_model(*, ram_size=None, simulator="verilator", build_root=None):
             if (directory / "model.json").is_file():
                 _mark_used(directory)
                 return _load_model(directory)
-        verilog_text, toplevel, ports = generate_verilog(ram_size)
+        verilog_text, toplevel, ports = generate_verilog(ram_size, top, top_params)
         model_key = _hash(json.dumps(config, sort_keys=True), Path(__file__).read_bytes(), json.dumps(ports),
                           verilog_text)
         directory = build_root / model_key

@@ -1,0 +1,117 @@
+"""The lockstep status block: a bus target in the project window, registers of :mod:`hw.status_map`.
+
+Reads answer one cycle after acceptance (``ack``) with the register's value latched at acceptance; the block never
+stalls. It also records slot fences as events (the pair's own events come in through ``pair``).
+"""
+
+from amaranth.hdl import Module, Signal, Cat
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .cpu.bus import BusSignature
+from .interconnect import region_addr_width
+from .lockstep_cpu import PairStatusSignature
+from .ecc import Protection
+from .status_map import (STATUS, STATUS_ID, STATUS_REG, EventCode, EventUnit, EventLayout, PairStatusLayout,
+                         UnitState)
+
+
+__all__ = ["StatusBlock"]
+
+
+_PROTECTION_CODE = {Protection.NONE: 0, Protection.PARITY: 1, Protection.SECDED: 2}
+
+
+class StatusBlock(wiring.Component):
+    """Status registers of the pair and the device slots.
+
+    Parameters
+    ----------
+    slots : int
+        Number of device slots (1..32).
+    offset : int
+        The pair's offset (reported in PAIR).
+    protection : Protection
+        The pair's RAM protection (reported in PAIR).
+
+    Members
+    -------
+    bus : In(BusSignature(addr_width=region_addr_width(STATUS)))
+    pair : In(PairStatusSignature())
+    fenced, fault : In(slots)
+        Each slot's ``fenced`` level and ``fault`` pulse.
+    restore : Out(slots)
+        Pulse: restore the slot (written 1 to its SLOTS bit).
+    offline_req : Out(2)
+        Pulse: CONTROL bits 0/1 written.
+    """
+
+    def __init__(self, *, slots, offset, protection):
+        if not isinstance(slots, int) or not 1 <= slots <= 32:
+            raise ValueError(f"Slot count must be an integer in 1..32, not {slots!r}")
+        self._slots = slots
+        self._offset = offset
+        self._protection = Protection(protection)
+        super().__init__({
+            "bus":         In(BusSignature(addr_width=region_addr_width(STATUS))),
+            "pair":        In(PairStatusSignature()),
+            "fenced":      In(slots),
+            "fault":       In(slots),
+            "restore":     Out(slots),
+            "offline_req": Out(2),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        bus, pair = self.bus, self.pair
+
+        event = Signal(EventLayout)
+        event_cycle = Signal(32)
+        slot_faults = Signal(16)
+        with m.If(pair.event_valid):
+            m.d.sync += [event.eq(pair.event), event_cycle.eq(pair.cycle)]
+        with m.If(self.fault.any()):
+            m.d.sync += [
+                slot_faults.eq(slot_faults + 1),
+                event.code.eq(EventCode.SLOT_FENCED),
+                event.unit.eq(EventUnit.NONE),
+                event.fields.eq(0),
+                event_cycle.eq(pair.cycle),
+            ]
+            for slot in reversed(range(self._slots)):
+                with m.If(self.fault[slot]):
+                    m.d.sync += event.slot.eq(slot)
+
+        pair_reg = Signal(PairStatusLayout)
+        m.d.comb += [
+            pair_reg.a_state.eq(pair.a_state),
+            pair_reg.b_state.eq(pair.b_state),
+            pair_reg.mode.eq(pair.mode),
+            pair_reg.simplex.eq((pair.a_state == UnitState.ONLINE) != (pair.b_state == UnitState.ONLINE)),
+            pair_reg.halted.eq((pair.a_state != UnitState.ONLINE) & (pair.b_state != UnitState.ONLINE)),
+            pair_reg.diverged.eq(pair.diverged),
+            pair_reg.offset.eq(self._offset),
+            pair_reg.protection.eq(_PROTECTION_CODE[self._protection]),
+        ]
+        registers = {
+            "ID": STATUS_ID, "PAIR": pair_reg, "EVENT": event, "EVENT_CYCLE": event_cycle,
+            "MISMATCHES": pair.mismatches, "DIAGNOSED": pair.diagnosed, "UNDIAGNOSED": pair.undiagnosed,
+            "CORRECTED_A": pair.corrected_a, "CORRECTED_B": pair.corrected_b,
+            "EVIDENCE": Cat(pair.evidence_a, pair.evidence_b), "SLOTS": self.fenced,
+            "SLOT_FAULTS": slot_faults, "CYCLE": pair.cycle, "DECIDE_WAIT": pair.decide_wait,
+        }
+        accepted = bus.valid & ~bus.stall
+        m.d.sync += [bus.ack.eq(accepted), bus.rdata.eq(0)]
+        with m.If(accepted & ~bus.write):
+            with m.Switch(bus.addr):
+                for name, value in registers.items():
+                    with m.Case(STATUS_REG[name] // 4):
+                        m.d.sync += bus.rdata.eq(value)
+        full = Cat(bus.sel[i].replicate(8) for i in range(4))
+        wdata = bus.wdata & full
+        with m.If(accepted & bus.write):
+            with m.If(bus.addr == STATUS_REG["SLOTS"] // 4):
+                m.d.comb += self.restore.eq(wdata[:self._slots])
+            with m.If(bus.addr == STATUS_REG["CONTROL"] // 4):
+                m.d.comb += self.offline_req.eq(wdata[:2])
+        return m
