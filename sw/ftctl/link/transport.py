@@ -1,0 +1,110 @@
+"""The byte pipe under the link: any port ``serial.serial_for_url`` opens.
+
+``--port /dev/ttyUSB1`` (a board) and ``--port socket://localhost:PORT`` (the simulated board) behave the same;
+``loop://`` works too (tests). Every failure is a :class:`LinkError` with a one-line message a CLI can print as is.
+"""
+
+import logging
+import os
+
+import serial
+
+
+__all__ = ["LinkError", "NoPortError", "PortError", "NoAnswerError", "Transport", "resolve_port",
+           "PORT_ENV", "DEFAULT_BAUD"]
+
+log = logging.getLogger(__name__)
+
+#: Environment variable naming the default port.
+PORT_ENV = "FTCTL_PORT"
+DEFAULT_BAUD = 115200
+
+
+class LinkError(Exception):
+    """The link failed; ``str()`` is one line meant for the user."""
+
+
+class NoPortError(LinkError):
+    """No port was given and none is configured."""
+
+
+class PortError(LinkError):
+    """The port could not be opened, read or written."""
+
+
+class NoAnswerError(LinkError):
+    """The other end did not answer in time."""
+
+
+def resolve_port(port=None, *, environ=None):
+    """The port to use: ``port`` if given, else ``$FTCTL_PORT``.
+
+    Raises
+    ------
+    NoPortError
+        If neither is set.
+    """
+    environ = os.environ if environ is None else environ
+    if port:
+        return str(port)
+    port = environ.get(PORT_ENV, "").strip()
+    if not port:
+        raise NoPortError(f"no serial port given: use --port DEVICE|socket://HOST:PORT or set {PORT_ENV}")
+    return port
+
+
+def _one_line(exc):
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+class Transport:
+    """An open port: raw bytes in and out.
+
+    Parameters
+    ----------
+    port : str
+        A device path or a pyserial URL (``socket://host:port``, ``loop://``).
+    baudrate : int
+        Line rate (ignored by sockets).
+    timeout : float
+        Seconds :meth:`read` waits for the first byte.
+    """
+
+    def __init__(self, port, *, baudrate=DEFAULT_BAUD, timeout=0.05):
+        if not isinstance(port, str) or not port:
+            raise NoPortError(f"port must be a non-empty string, not {port!r}")
+        if isinstance(baudrate, bool) or not isinstance(baudrate, int) or baudrate <= 0:
+            raise ValueError(f"Baud rate must be a positive integer, not {baudrate!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+            raise ValueError(f"Timeout must be a non-negative number, not {timeout!r}")
+        self.port = port
+        try:
+            self._serial = serial.serial_for_url(port, baudrate=baudrate, timeout=timeout, write_timeout=5)
+        except (serial.SerialException, ValueError, OSError) as exc:
+            raise PortError(f"cannot open port {port}: {_one_line(exc)}") from None
+        log.debug("opened %s at %d baud", port, baudrate)
+
+    def write(self, data):
+        """Send ``data`` (all of it)."""
+        try:
+            self._serial.write(data)
+            self._serial.flush()
+        except (serial.SerialException, OSError) as exc:
+            raise PortError(f"cannot write to {self.port}: {_one_line(exc)}") from None
+
+    def read(self, size=4096):
+        """Up to ``size`` bytes: what is waiting, else what arrives within the timeout (maybe nothing)."""
+        try:
+            waiting = self._serial.in_waiting
+            return self._serial.read(min(size, waiting) if waiting else 1)
+        except (serial.SerialException, OSError) as exc:
+            raise PortError(f"cannot read from {self.port}: {_one_line(exc)}") from None
+
+    def close(self):
+        self._serial.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

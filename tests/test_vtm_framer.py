@@ -1,0 +1,218 @@
+"""The gateware frame transmitter and receiver (hw/vtm/framer.py) against the host implementation
+(sw/ftctl/link/frame.py) as the golden model, both directions, and a fuzz corpus through the receiver."""
+
+import random
+
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.sim import Simulator
+
+from ftctl.link.frame import Frame, FrameDecoder, encode_frame
+from hw.vtm.framer import FrameReceiver, FrameTransmitter
+from hw.vtm.protocol import MAX_PAYLOAD, Channel, RxError
+from test_vtm_cobs import make_collector, make_sender, simulate
+
+
+def random_frame(rng, *, max_len=80):
+    length = rng.choice((0, 1, rng.randrange(max_len), rng.randrange(max_len)))
+    payload = bytes(rng.choice((0, rng.randrange(256))) for _ in range(length))
+    return Frame(rng.choice(list(Channel)), seq=rng.randrange(256), ack=rng.randrange(256),
+                 ack_valid=rng.random() < 0.5, payload=payload)
+
+
+def header_of(frame):
+    return {"channel": frame.channel, "seq": frame.seq, "ack": frame.ack,
+            "flags": {"ack_valid": int(frame.ack_valid), "reserved": 0}, "length": len(frame.payload)}
+
+
+def run_transmitter(frames, seed):
+    rng = random.Random(seed)
+    dut = FrameTransmitter()
+    out = []
+    expected = b"".join(encode_frame(f) for f in frames)
+    headers = [header_of(f) for f in frames]
+    payload = [b for f in frames for b in f.payload]
+    simulate(dut, [make_sender(dut.header, headers, rng, gap=0.3), make_sender(dut.payload, payload, rng, gap=0.2)],
+             [make_collector(dut.tx, out, rng, stall=0.3)],
+             done=lambda: len(out) >= len(expected), max_cycles=8 * len(expected) + 200)
+    return bytes(out), expected
+
+
+def test_transmitter_matches_host():
+    rng = random.Random(21)
+    frames = [random_frame(rng) for _ in range(12)]
+    frames += [Frame(Channel.BULK, seq=1, payload=bytes(rng.randrange(1, 256) for _ in range(MAX_PAYLOAD))),
+               Frame(Channel.CONSOLE, payload=b"\x00" * 300)]
+    got, expected = run_transmitter(frames, seed=22)
+    assert got == expected
+
+
+def frame_of(header, payload):
+    return Frame(Channel(header.channel), seq=header.seq, ack=header.ack, ack_valid=bool(header.flags.ack_valid),
+                 payload=bytes(payload))
+
+
+def run_receiver(wire, seed, *, stall=0.3, depth=2048, cycles=None):
+    """Feed line bytes to the gateware receiver; return (frames, stats, dropped reasons)."""
+    rng = random.Random(seed)
+    dut = FrameReceiver(depth=depth)
+    headers, payload, drops = [], [], []
+
+    async def watch_drops(ctx):
+        async for _, _, dropped, reason in ctx.tick().sample(dut.dropped, dut.drop_reason):
+            if dropped:
+                drops.append(RxError(reason))
+
+    stats = {}
+
+    async def read_stats(ctx):
+        await ctx.tick().repeat(cycles or 3 * len(wire) + 3000)
+        for name, _ in dut.stats.shape():
+            stats[name] = ctx.get(getattr(dut.stats, name))
+
+    sim_collectors = [make_collector(dut.header, headers, rng, stall=stall),
+                      make_collector(dut.payload, payload, rng, stall=stall), watch_drops]
+    simulate(dut, [make_sender(dut.rx, list(wire), rng, gap=0.1), read_stats], sim_collectors,
+             done=None, max_cycles=1)
+    frames = []
+    pos = 0
+    for header in headers:
+        frames.append(frame_of(header, payload[pos:pos + header.length]))
+        pos += header.length
+    assert pos == len(payload)
+    return frames, stats, drops
+
+
+def host_decode(wire):
+    decoder = FrameDecoder()
+    frames = decoder.feed(wire)
+    return frames, decoder
+
+
+def test_receiver_good_frames():
+    rng = random.Random(23)
+    frames = [random_frame(rng) for _ in range(10)]
+    frames.append(Frame(Channel.BULK, seq=9, payload=rng.randbytes(MAX_PAYLOAD)))
+    wire = b"".join(encode_frame(f) for f in frames)
+    got, stats, drops = run_receiver(wire, seed=24)
+    assert got == frames
+    assert stats["frames"] == len(frames) and not drops
+
+
+def corrupt(rng, wire):
+    """One damaged version of a frame's wire bytes."""
+    kind = rng.randrange(6)
+    body = bytearray(wire)
+    if kind == 0:                                   # bit flip(s) inside
+        for _ in range(rng.randrange(1, 3)):
+            pos = rng.randrange(1, len(body) - 1)
+            body[pos] ^= 1 << rng.randrange(8)
+    elif kind == 1:                                 # truncated, then the next frame's delimiter
+        body = body[:rng.randrange(1, len(body) - 1)]
+    elif kind == 2:                                 # random bytes
+        body = bytearray(rng.randbytes(rng.randrange(1, 40)))
+    elif kind == 3:                                 # a byte dropped
+        del body[rng.randrange(1, len(body) - 1)]
+    elif kind == 4:                                 # oversize: a valid-looking run of bytes, far too long
+        body = bytearray(b"\x00" + bytes(rng.randrange(1, 256) for _ in range(1100)) + b"\x00")
+    else:                                           # a byte inserted
+        body.insert(rng.randrange(1, len(body) - 1), rng.randrange(1, 256))
+    return bytes(body)
+
+
+def test_receiver_fuzz_matches_host_and_drops_bad_frames():
+    rng = random.Random(25)
+    wire = bytearray()
+    good = []
+    for _ in range(40):
+        frame = random_frame(rng, max_len=40)
+        encoded = encode_frame(frame)
+        if rng.random() < 0.5:
+            good.append(frame)
+            wire += encoded
+        else:
+            wire += corrupt(rng, encoded)
+    # the same good frame sent again after all the noise is received
+    last = Frame(Channel.MGMT_REQ, seq=77, payload=b"still alive")
+    wire += b"\x00" + encode_frame(last)
+    good.append(last)
+    wire = bytes(wire)
+
+    host_frames, host = host_decode(wire)
+    got, stats, drops = run_receiver(wire, seed=26)
+    assert got == host_frames
+    assert all(frame in good for frame in got), "a damaged frame was accepted"
+    assert got[-1] == last                              # resynchronised
+    assert stats["frames"] == host.frames
+    for reason in RxError:
+        assert stats[reason.name.lower()] == host.errors[reason], reason
+    assert sorted(drops, key=lambda r: r.value) == sorted(
+        (r for r, n in host.errors.items() for _ in range(n)), key=lambda r: r.value)
+    assert stats["oversize"] > 0 and stats["crc"] + stats["framing"] + stats["length"] > 0
+
+
+def test_receiver_overrun_keeps_committed_frames():
+    """With nobody reading, frames fill the ring; the ones that do not fit are dropped, the rest stay intact."""
+    frames = [Frame(Channel.BULK, seq=i, payload=bytes([i + 1]) * 600) for i in range(4)]
+    wire = b"".join(encode_frame(f) for f in frames)
+    rng = random.Random(27)
+    dut = FrameReceiver(depth=2048)
+    headers, payload, stats, reading = [], [], {}, []
+
+    async def main(ctx):
+        ctx.set(dut.rx.valid, 1)
+        for byte in wire:
+            ctx.set(dut.rx.payload, byte)
+            await ctx.tick()
+        ctx.set(dut.rx.valid, 0)
+        await ctx.tick().repeat(10)
+        for name, _ in dut.stats.shape():
+            stats[name] = ctx.get(getattr(dut.stats, name))
+        reading.append(True)
+        await ctx.tick().repeat(3000)               # now let the consumer read
+
+    sim_collectors = [make_collector(dut.payload, payload, rng)]
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    for collector in sim_collectors:
+        sim.add_testbench(collector, background=True)
+
+    async def header_reader(ctx):
+        while not reading:
+            await ctx.tick()
+        while True:
+            ctx.set(dut.header.ready, 1)
+            _, _, valid, value = await ctx.tick().sample(dut.header.valid, dut.header.payload)
+            if valid:
+                headers.append(value)
+
+    sim.add_testbench(main)
+    sim.add_testbench(header_reader, background=True)
+    sim.run()
+    assert stats["frames"] == 3 and stats["overrun"] == 1    # 3 x 606 bytes fit in 2048, the fourth does not
+    got = []
+    pos = 0
+    for header in headers:
+        got.append(frame_of(header, payload[pos:pos + header.length]))
+        pos += header.length
+    assert got == frames[:3]
+
+
+def test_loopback_transmitter_to_receiver():
+    rng = random.Random(28)
+    frames = [random_frame(rng) for _ in range(8)]
+    m = Module()
+    m.submodules.tx = tx = FrameTransmitter()
+    m.submodules.rx = rx = FrameReceiver()
+    wiring.connect(m, tx.tx, rx.rx)
+    headers, payload = [], []
+    simulate(m, [make_sender(tx.header, [header_of(f) for f in frames], rng, gap=0.3),
+                 make_sender(tx.payload, [b for f in frames for b in f.payload], rng, gap=0.3)],
+             [make_collector(rx.header, headers, rng, stall=0.2), make_collector(rx.payload, payload, rng, stall=0.2)],
+             done=lambda: len(headers) == len(frames) and len(payload) == sum(len(f.payload) for f in frames),
+             max_cycles=20000)
+    got, pos = [], 0
+    for header in headers:
+        got.append(frame_of(header, payload[pos:pos + header.length]))
+        pos += header.length
+    assert got == frames
