@@ -4,8 +4,6 @@ from amaranth import *
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .isa import Funct3
-
 
 __all__ = ["ALU"]
 
@@ -13,8 +11,7 @@ __all__ = ["ALU"]
 class ALU(wiring.Component):
     """One adder/subtractor shared by arithmetic, comparisons, address and JALR target computation.
 
-    The result selection is written per bit so that it maps to one 4-input LUT for the logic operations and one
-    for the final choice.
+    The equality comparison is computed from the operands, in parallel with the single carry chain.
 
     Ports
     -----
@@ -23,14 +20,14 @@ class ALU(wiring.Component):
     sub : In(1)
         Compute ``a - b`` instead of ``a + b`` (needed by SUB, SLT[I][U] and branches).
     funct3 : In(3)
-        Selects ``result`` among ADD/SUB, SLT, SLTU, XOR, OR, AND (shifts come from the shifter; SLL/SR give
-        the sum).
+        Selects ``logic`` among XOR, OR, AND.
     sum : Out(32)
         ``a + b`` or ``a - b``.
     eq, lt, ltu : Out(1)
-        ``a == b``, signed and unsigned ``a < b`` (meaningful when ``sub``).
-    result : Out(32)
-        The OP/OP_IMM result for non-shift ``funct3``.
+        ``a == b`` (always), signed and unsigned ``a < b`` (meaningful when ``sub``).
+    logic : Out(32)
+        XOR/OR/AND of ``a`` and ``b`` selected by ``funct3`` (the core assembles ADD/SUB/SLT[U] results itself,
+        so that the carry chain meets the result selection in the last LUT level).
     """
 
     a: In(32)
@@ -41,25 +38,23 @@ class ALU(wiring.Component):
     eq: Out(1)
     lt: Out(1)
     ltu: Out(1)
-    result: Out(32)
+    logic: Out(32)
 
     def elaborate(self, platform):
         m = Module()
-        wide = Signal(33)
-        m.d.comb += wide.eq(self.a + (self.b ^ self.sub.replicate(32)) + self.sub)
+        # One carry chain: the carry-in for subtraction enters through an extra low bit (1 + sub).
+        wide = Signal(34)
+        m.d.comb += wide.eq(Cat(C(1, 1), self.a) + Cat(self.sub, self.b ^ self.sub.replicate(32)))
+        wide = wide[1:]
         m.d.comb += [
             self.sum.eq(wide[:32]),
-            self.eq.eq(wide[:32] == 0),
+            # Compared directly, in parallel with the carry chain (not from the sum).
+            self.eq.eq(self.a == self.b),
             # a - b computed as a + ~b + 1: the carry out is set when no borrow, i.e. when a >= b.
             self.ltu.eq(~wide[32]),
             self.lt.eq(Mux(self.a[31] ^ self.b[31], self.a[31], wide[31])),
         ]
         f3 = self.funct3
-        logic = Signal(32)
-        # XOR = 100, OR = 110, AND = 111
-        m.d.comb += logic.eq(Mux(f3[1], Mux(f3[0], self.a & self.b, self.a | self.b), self.a ^ self.b))
-        low = Signal(32)
-        # ADD = 000, SLT = 010, SLTU = 011 (SLL = 001 and SR = 101 are don't-care here)
-        m.d.comb += low.eq(Mux(f3[1], Mux(f3[0], self.ltu, self.lt), wide[:32]))
-        m.d.comb += self.result.eq(Mux(f3[2], logic, low))
+        # XOR = 100, OR = 110, AND = 111 (other funct3 values: don't care)
+        m.d.comb += self.logic.eq(Mux(f3[1], Mux(f3[0], self.a & self.b, self.a | self.b), self.a ^ self.b))
         return m

@@ -9,7 +9,7 @@ from .alu import ALU
 from .bus import BusSignature
 from .csr import CSRFile
 from .decoder import Decoder
-from .isa import Cause, Funct3
+from .isa import Cause, Funct3, IMPLEMENTED_CSRS
 from .loadstore import LoadStore
 from .ports import RetireSignature, StatePortSignature, STATE_PC
 from .regfile import RegisterFile
@@ -101,6 +101,57 @@ class Core(wiring.Component):
         d_insn_now = Mux(in_buf, d_insn, ibus.rdata)
         d_err_now = Mux(in_buf, d_err, ibus.err)
 
+        # ---------------------------------------------------------------- decode (in D, registered into X)
+        # The decoder looks at the instruction while it waits in D; X starts from flip-flops only.
+        m.d.comb += dec.insn.eq(Mux(d_err_now, 0, d_insn_now))
+        d_f3 = dec.funct3
+        d_opx = dec.op | dec.op_imm
+        d_shift = d_opx & ((d_f3 == Funct3.SLL) | (d_f3 == Funct3.SR))
+        d_csr_addr = dec.insn[20:32]
+        d_csr_known = Cat(*(d_csr_addr == csr for csr in IMPLEMENTED_CSRS)).any()
+        d_csr_illegal = dec.csr & (~d_csr_known | (dec.csr_write & (d_csr_addr[10:12] == 0b11)))
+        d_ctrl = {
+            # name: (shape, value in D)
+            "rd":        (5, dec.rd),
+            "zimm":      (5, dec.rs1),
+            "f3":        (3, d_f3),
+            "imm":       (32, dec.imm),
+            "lui":       (1, dec.lui),
+            "auipc":     (1, dec.auipc),
+            "jal":       (1, dec.jal),
+            "jalr":      (1, dec.jalr),
+            "branch":    (1, dec.branch),
+            "load":      (1, dec.load),
+            "store":     (1, dec.store),
+            "mem":       (1, dec.load | dec.store),
+            "fence_i":   (1, dec.fence_i),
+            "csr":       (1, dec.csr),
+            "csr_write": (1, dec.csr & dec.csr_write),
+            "mret":      (1, dec.mret),
+            "ecall":     (1, dec.ecall),
+            "ebreak":    (1, dec.ebreak),
+            "illegal":   (1, ~dec.legal | d_csr_illegal),
+            "wrd":       (1, dec.writes_rd & (dec.rd != 0)),
+            "b_imm":     (1, ~(dec.op | dec.branch)),
+            "sub":       (1, dec.branch | (dec.op & (d_f3 == Funct3.ADD) & dec.alt) |
+                             (d_opx & ((d_f3 == Funct3.SLT) | (d_f3 == Funct3.SLTU)))),
+            "shift":     (1, d_shift),
+            "sh_reg":    (1, dec.op),
+            "sh_left":   (1, d_f3 == Funct3.SLL),
+            "sh_arith":  (1, dec.alt),
+            "link":      (1, dec.jal | dec.jalr),
+            # ADD/SUB/LUI: the sum; SLT/SLTU: the comparison; XOR/OR/AND: the logic unit.
+            "res_sum":   (1, dec.lui | (d_opx & (d_f3 == Funct3.ADD))),
+            "res_slt":   (1, d_opx & (d_f3 == Funct3.SLT)),
+            "res_sltu":  (1, d_opx & (d_f3 == Funct3.SLTU)),
+            "res_logic": (1, d_opx & d_f3[2] & (d_f3 != Funct3.SR)),
+            "uncond":    (1, dec.jal | dec.jalr | dec.mret | dec.fence_i),
+            # A branch whose target is misaligned (never in real code) takes two cycles: its condition is
+            # registered first, so that no trap depends on a comparison in the same cycle.
+            "br_mis":    (1, dec.branch & dec.imm[1]),
+        }
+        xc = {name: Signal(shape, name=f"x_{name}") for name, (shape, _value) in d_ctrl.items()}
+
         # ---------------------------------------------------------------- execute stage state
         x_valid = Signal()
         x_pc = Signal(30)
@@ -108,28 +159,44 @@ class Core(wiring.Component):
         x_fault = Signal()          # the fetch of this instruction failed
         x_mem_stalled = Signal()    # dbus request presented and stalled
         x_mem_wait = Signal()       # dbus request accepted, response pending
-        x_err = Signal()            # dbus error received, trap not yet taken (fetch request stalled)
+        x_step2 = Signal()          # second cycle of a branch with a misaligned target
+        cond_q = Signal()           # its condition, from the first cycle
         intr_flag = Signal()        # an interrupt was taken; report it with the next retirement
+        # A redirect decided in X takes effect from these flip-flops in the next cycle (or later, while a
+        # stalled fetch request must be held): the instruction that entered X meanwhile is squashed.
+        pend = Signal()
+        pend_pc = Signal(30)
 
-        m.d.comb += dec.insn.eq(x_insn)
-        rs1v = rf.rs1_data
-        rs2v = rf.rs2_data
-        f3 = dec.funct3
+        # Write-back stage W: the result of X is written to the register file one cycle later, from these
+        # flip-flops; the instruction in X meanwhile gets it through the fw1/fw2 bypass.
+        w_en = Signal()
+        w_rd = Signal(5)
+        w_data = Signal(32)
+        fw1 = Signal()
+        fw2 = Signal()
+        rs1v = Signal(32)
+        rs2v = Signal(32)
+        m.d.comb += [
+            rs1v.eq(Mux(fw1, w_data, rf.rs1_data)),
+            rs2v.eq(Mux(fw2, w_data, rf.rs2_data)),
+        ]
+        f3 = xc["f3"]
         pc_bytes = Cat(C(0, 2), x_pc)
         link = Signal(30)
         m.d.comb += link.eq(x_pc + 1)
+        pc_imm = Signal(32)         # branch/JAL target, AUIPC result
+        m.d.comb += pc_imm.eq(pc_bytes + xc["imm"])
 
         # ALU / shifter
         m.d.comb += [
-            alu.a.eq(Mux(dec.auipc, pc_bytes, Mux(dec.lui, 0, rs1v))),
-            alu.b.eq(Mux(dec.op | dec.branch, rs2v, dec.imm)),
-            alu.sub.eq(dec.branch | (dec.op & (f3 == Funct3.ADD) & dec.alt) |
-                       ((dec.op | dec.op_imm) & ((f3 == Funct3.SLT) | (f3 == Funct3.SLTU)))),
-            alu.funct3.eq(Mux(dec.op | dec.op_imm, f3, Funct3.ADD)),
+            alu.a.eq(Mux(xc["lui"], 0, rs1v)),
+            alu.b.eq(Mux(xc["b_imm"], xc["imm"], rs2v)),
+            alu.sub.eq(xc["sub"]),
+            alu.funct3.eq(f3),
             shifter.a.eq(rs1v),
-            shifter.shamt.eq(Mux(dec.op, rs2v[:5], dec.rs2)),
-            shifter.left.eq(f3 == Funct3.SLL),
-            shifter.arith.eq(dec.alt),
+            shifter.shamt.eq(Mux(xc["sh_reg"], rs2v[:5], xc["imm"][:5])),
+            shifter.left.eq(xc["sh_left"]),
+            shifter.arith.eq(xc["sh_arith"]),
         ]
 
         # Branches and jumps
@@ -147,24 +214,25 @@ class Core(wiring.Component):
                 m.d.comb += cond.eq(alu.ltu)
             with m.Case(Funct3.BGEU):
                 m.d.comb += cond.eq(~alu.ltu)
-        taken = dec.jal | dec.jalr | (dec.branch & cond)
-        br_target = Signal(32)
-        m.d.comb += br_target.eq(pc_bytes + dec.imm)
+        taken = xc["jal"] | xc["jalr"] | (xc["branch"] & cond)
         jump_target = Signal(32)
-        m.d.comb += jump_target.eq(Mux(dec.jalr, Cat(C(0, 1), alu.sum[1:]), br_target))
-        jump_misaligned = taken & jump_target[1]
+        m.d.comb += jump_target.eq(Mux(xc["jalr"], Cat(C(0, 1), alu.sum[1:]), pc_imm))
+        # pc is word-aligned: a JAL/branch target is misaligned exactly when imm[1] is set.
+        jump_misaligned = (xc["jal"] & xc["imm"][1]) | (xc["jalr"] & alu.sum[1]) | (x_step2 & cond_q)
 
         # Loads and stores
-        mem_op = dec.load | dec.store
+        mem_op = xc["mem"]
+        load_off = Signal(2)        # addr[1:0] of the request in flight
         m.d.comb += [
             ls.funct3.eq(f3),
             ls.offset.eq(alu.sum[:2]),
+            ls.load_offset.eq(load_off),
             ls.store_data.eq(rs2v),
             ls.bus_rdata.eq(dbus.rdata),
         ]
 
         # CSRs
-        csr_src = Mux(f3[2], dec.rs1, rs1v)
+        csr_src = Mux(f3[2], xc["zimm"], rs1v)
         csr_new = Signal(32)
         with m.Switch(f3[:2]):
             with m.Case(0b01):
@@ -173,95 +241,95 @@ class Core(wiring.Component):
                 m.d.comb += csr_new.eq(csr.rdata | csr_src)
             with m.Default():
                 m.d.comb += csr_new.eq(csr.rdata & ~csr_src)
-        csr_illegal = dec.csr & (~csr.known | (dec.csr_write & csr.readonly))
-
         # Synchronous exceptions known in the first cycle, in priority order.
-        illegal = ~dec.legal | csr_illegal
-        exc_early = x_fault | illegal | dec.ecall | dec.ebreak | jump_misaligned | (mem_op & ls.misaligned)
+        illegal = xc["illegal"]
+        exc_early = x_fault | illegal | xc["ecall"] | xc["ebreak"] | jump_misaligned | (mem_op & ls.misaligned)
         exc_cause = Signal(32)
         exc_tval = Signal(32)
         with m.If(x_fault):
             m.d.comb += [exc_cause.eq(Cause.INSN_ACCESS_FAULT), exc_tval.eq(pc_bytes)]
         with m.Elif(illegal):
             m.d.comb += [exc_cause.eq(Cause.ILLEGAL_INSN), exc_tval.eq(x_insn)]
-        with m.Elif(dec.ecall):
+        with m.Elif(xc["ecall"]):
             m.d.comb += exc_cause.eq(Cause.ECALL_M)
-        with m.Elif(dec.ebreak):
+        with m.Elif(xc["ebreak"]):
             m.d.comb += [exc_cause.eq(Cause.BREAKPOINT), exc_tval.eq(pc_bytes)]
         with m.Elif(jump_misaligned):
             m.d.comb += [exc_cause.eq(Cause.INSN_MISALIGNED), exc_tval.eq(jump_target)]
         with m.Elif(ls.misaligned):
-            m.d.comb += [exc_cause.eq(Mux(dec.load, Cause.LOAD_MISALIGNED, Cause.STORE_MISALIGNED)),
+            m.d.comb += [exc_cause.eq(Mux(xc["load"], Cause.LOAD_MISALIGNED, Cause.STORE_MISALIGNED)),
                          exc_tval.eq(alu.sum)]
         with m.Else():
-            m.d.comb += [exc_cause.eq(Mux(dec.load, Cause.LOAD_ACCESS_FAULT, Cause.STORE_ACCESS_FAULT)),
+            m.d.comb += [exc_cause.eq(Mux(xc["load"], Cause.LOAD_ACCESS_FAULT, Cause.STORE_ACCESS_FAULT)),
                          exc_tval.eq(alu.sum)]
 
         # ---------------------------------------------------------------- execute control
-        # Anything that redirects fetch waits while a stalled fetch request must be held (f_req).
-        x_started = x_mem_stalled | x_mem_wait | x_err
-        irq_take = x_valid & csr.irq_pending & ~x_started & ~halt_req & ~f_req
-        run = x_valid & ~irq_take
+        x_started = x_mem_stalled | x_mem_wait | x_step2
+        irq_take = x_valid & ~pend & csr.irq_pending & ~x_started & ~halt_req
+        run = x_valid & ~pend & ~irq_take
 
-        done = Signal()         # the instruction in X retires (or traps) this cycle
-        trap = Signal()
-        redirect = Signal()
-        target_pc = Signal(30)
-
-        mem_go = run & mem_op & ~exc_early
+        mem_go = run & mem_op & ~(x_fault | illegal | ls.misaligned)
         m.d.comb += [
-            dbus.valid.eq(mem_go & ~x_mem_wait & ~x_err),
+            dbus.valid.eq(mem_go & ~x_mem_wait),
             dbus.addr.eq(alu.sum[2:]),
-            dbus.write.eq(dec.store),
+            dbus.write.eq(xc["store"]),
             dbus.sel.eq(ls.sel),
             dbus.wdata.eq(ls.wdata),
         ]
-        mem_ok = x_mem_wait & dbus.ack
+        with m.If(dbus.valid):
+            m.d.sync += load_off.eq(alu.sum[:2])
+        mem_resp = x_mem_wait & (dbus.ack | dbus.err)
         mem_err = x_mem_wait & dbus.err
 
-        with m.If(run):
-            with m.If(exc_early):
-                m.d.comb += [done.eq(~f_req), trap.eq(~f_req), redirect.eq(~f_req)]
-            with m.Elif(mem_op):
-                with m.If(mem_ok):
-                    m.d.comb += done.eq(1)
-                with m.Elif((mem_err | x_err) & ~f_req):
-                    m.d.comb += [done.eq(1), trap.eq(1), redirect.eq(1)]
-            with m.Elif(taken | dec.mret | dec.fence_i):
-                m.d.comb += [done.eq(~f_req), redirect.eq(~f_req)]
-            with m.Else():
-                m.d.comb += done.eq(1)
-        with m.If(irq_take):
-            m.d.comb += redirect.eq(1)
-
+        done = Signal()         # the instruction in X retires (or traps) this cycle
+        trap = Signal()
+        x_redirect = Signal()   # it changes the flow: pend is set at the end of the cycle
+        # Written per instruction class so that the branch decision (after the carry chain) stays off the
+        # memory-completion and register-write paths: branches neither access memory nor write rd.
+        exc_static = x_fault | illegal | xc["ecall"] | xc["ebreak"]
+        wen_exc = exc_static | (xc["jal"] & xc["imm"][1]) | (xc["jalr"] & alu.sum[1]) | \
+            (mem_op & ls.misaligned) | mem_err
+        m.d.comb += [
+            done.eq(run & (~mem_op | exc_static | ls.misaligned | mem_resp) & ~(xc["br_mis"] & ~x_step2)),
+            trap.eq(run & (exc_early | mem_err) & ~(xc["br_mis"] & ~x_step2 & ~exc_static)),
+            x_redirect.eq(trap | (run & ~exc_early & (xc["uncond"] | (xc["branch"] & ~xc["br_mis"] & cond)))),
+        ]
+        target_pc = Signal(30)
         with m.If(trap | irq_take):
             m.d.comb += target_pc.eq(csr.mtvec)
-        with m.Elif(dec.mret):
+        with m.Elif(xc["mret"]):
             m.d.comb += target_pc.eq(csr.mepc)
-        with m.Elif(dec.fence_i):
+        with m.Elif(xc["fence_i"]):
             m.d.comb += target_pc.eq(link)
         with m.Else():
             m.d.comb += target_pc.eq(jump_target[2:])
 
-        # Result
+        # Result: one-hot selects decoded in D, combined by AND-OR.
         result = Signal(32)
-        with m.If(dec.jal | dec.jalr):
-            m.d.comb += result.eq(Cat(C(0, 2), link))
-        with m.Elif(dec.csr):
-            m.d.comb += result.eq(csr.rdata)
-        with m.Elif(dec.load):
-            m.d.comb += result.eq(ls.load_data)
-        with m.Elif((dec.op | dec.op_imm) & ((f3 == Funct3.SLL) | (f3 == Funct3.SR))):
-            m.d.comb += result.eq(shifter.result)
-        with m.Else():
-            m.d.comb += result.eq(alu.result)
+        early = Signal(32)      # everything that does not wait for the carry chain
+        m.d.comb += early.eq(
+            (Cat(C(0, 2), link) & xc["link"].replicate(32)) |
+            (csr.rdata & xc["csr"].replicate(32)) |
+            (ls.load_data & xc["load"].replicate(32)) |
+            (shifter.result & xc["shift"].replicate(32)) |
+            (pc_imm & xc["auipc"].replicate(32)) |
+            (alu.logic & xc["res_logic"].replicate(32)))
+        slt = (alu.lt & xc["res_slt"]) | (alu.ltu & xc["res_sltu"])
+        m.d.comb += result.eq(early | (alu.sum & xc["res_sum"].replicate(32)) | slt)
 
-        x_wen = done & ~trap & dec.writes_rd & (dec.rd != 0)
-        x_csr_we = run & dec.csr & dec.csr_write & ~exc_early
+        x_wen = done & ~wen_exc & xc["wrd"]
+        x_csr_we = run & xc["csr_write"] & ~exc_early
 
         # ---------------------------------------------------------------- pipeline advance
-        x_free = ~x_valid | done | irq_take
-        x_accept = avail & x_free & ~redirect & ~halt_req & ~halted
+        redirect = pend & ~f_req            # the pending redirect reaches fetch this cycle
+        target_now = pend_pc
+        x_free = ~x_valid | done | irq_take | pend
+        x_accept = avail & x_free & ~pend & ~halt_req & ~halted
+
+        with m.If(x_redirect | irq_take):
+            m.d.sync += [pend.eq(1), pend_pc.eq(target_pc)]
+        with m.Elif(redirect):
+            m.d.sync += pend.eq(0)
 
         with m.If(x_accept):
             m.d.sync += [
@@ -269,16 +337,22 @@ class Core(wiring.Component):
                 x_pc.eq(fd_pc),
                 x_insn.eq(Mux(d_err_now, 0, d_insn_now)),
                 x_fault.eq(d_err_now),
-                x_mem_stalled.eq(0), x_mem_wait.eq(0), x_err.eq(0),
+                x_mem_stalled.eq(0), x_mem_wait.eq(0), x_step2.eq(0),
             ]
+            m.d.sync += [xc[name].eq(value) for name, (_shape, value) in d_ctrl.items()]
         with m.Elif(x_free):
-            m.d.sync += [x_valid.eq(0), x_mem_stalled.eq(0), x_mem_wait.eq(0), x_err.eq(0)]
+            m.d.sync += [x_valid.eq(0), x_mem_stalled.eq(0), x_mem_wait.eq(0), x_step2.eq(0)]
         with m.Else():
+            with m.If(run & xc["br_mis"]):
+                m.d.sync += [x_step2.eq(1), cond_q.eq(cond)]
             with m.If(dbus.valid):
                 m.d.sync += [x_mem_stalled.eq(dbus.stall), x_mem_wait.eq(~dbus.stall)]
-            with m.If(mem_err):
-                # The trap must wait for the stalled fetch request: remember the error.
-                m.d.sync += [x_mem_wait.eq(0), x_err.eq(1)]
+
+        m.d.sync += w_en.eq(x_wen)
+        with m.If(x_wen):
+            m.d.sync += [w_rd.eq(xc["rd"]), w_data.eq(result)]
+        with m.If(rf.read_en):
+            m.d.sync += [fw1.eq(x_wen & (rf.rs1_addr == xc["rd"])), fw2.eq(x_wen & (rf.rs2_addr == xc["rd"]))]
 
         with m.If(irq_take):
             m.d.sync += intr_flag.eq(1)
@@ -288,7 +362,7 @@ class Core(wiring.Component):
         # Fetch
         slot_free = (fstate == _Fetch.EMPTY) | drained | (avail & (redirect | x_accept | halt_req | halted))
         next_addr = Signal(30)
-        m.d.comb += next_addr.eq(Mux(redirect, target_pc, Mux(avail & x_accept, fd_pc + 1, fd_pc)))
+        m.d.comb += next_addr.eq(Mux(redirect, target_now, Mux(avail & x_accept, fd_pc + 1, fd_pc)))
         issue = f_req | (slot_free & ~halt_req & ~halted)
         m.d.comb += [
             ibus.valid.eq(issue),
@@ -306,12 +380,12 @@ class Core(wiring.Component):
         with m.Elif(slot_free):
             m.d.sync += [fstate.eq(_Fetch.EMPTY), fd_pc.eq(next_addr), fd_kill.eq(0)]
         with m.Elif(in_wait & ~resp & redirect):
-            m.d.sync += [fd_kill.eq(1), fd_pc.eq(target_pc)]
+            m.d.sync += [fd_kill.eq(1), fd_pc.eq(target_now)]
         with m.Elif(avail & in_wait):
             m.d.sync += [fstate.eq(_Fetch.BUF), d_insn.eq(ibus.rdata), d_err.eq(ibus.err)]
 
         # ---------------------------------------------------------------- state port
-        m.d.sync += halted.eq(halt_req & ~x_valid & (fstate == _Fetch.EMPTY))
+        m.d.sync += halted.eq(halt_req & ~x_valid & ~pend & (fstate == _Fetch.EMPTY))
         m.d.comb += sp.halted.eq(halted)
 
         sp_busy = Signal()
@@ -352,9 +426,9 @@ class Core(wiring.Component):
             rf.rs2_addr.eq(d_insn_now[20:25]),
             rf.read_en.eq(x_accept | sp_rf_read),
             # Selected by `halted` (X is empty then), not by x_wen: keeps the late write enable off the data path.
-            rf.rd_addr.eq(Mux(halted, sel[:5], dec.rd)),
-            rf.rd_data.eq(Mux(halted, sp.wdata, result)),
-            rf.rd_en.eq(x_wen | sp_rf_we),
+            rf.rd_addr.eq(Mux(halted, sel[:5], w_rd)),
+            rf.rd_data.eq(Mux(halted, sp.wdata, w_data)),
+            rf.rd_en.eq(w_en | sp_rf_we),
         ]
         selfcheck = Signal()
         with m.If(rf.parity_error):
@@ -362,7 +436,7 @@ class Core(wiring.Component):
         m.d.comb += self.selfcheck_fail.eq(selfcheck)
 
         # ---------------------------------------------------------------- CSR file
-        trap_now = (done & trap) | irq_take
+        trap_now = trap | irq_take
         m.d.comb += [
             csr.addr.eq(Mux(halted, sel[:12], x_insn[20:32])),
             csr.we.eq(x_csr_we | sp_csr_we),
@@ -371,7 +445,7 @@ class Core(wiring.Component):
             csr.trap_cause.eq(Mux(irq_take, csr.irq_cause, exc_cause)),
             csr.trap_pc.eq(x_pc),
             csr.trap_val.eq(Mux(irq_take, 0, exc_tval)),
-            csr.mret.eq(done & dec.mret & ~trap),
+            csr.mret.eq(done & xc["mret"] & ~trap),
             csr.instret.eq(done & ~trap),
             csr.cycle_en.eq(~halted),
             csr.irq_software.eq(self.irq_software),
@@ -381,20 +455,20 @@ class Core(wiring.Component):
 
         # ---------------------------------------------------------------- retirement record
         rec = self.retire.record
-        mem_write = done & ~trap & dec.store
+        mem_write = done & ~trap & xc["store"]
         m.d.comb += [
             self.retire.valid.eq(done),
             rec.pc.eq(pc_bytes),
             rec.insn.eq(x_insn),
-            rec.next_pc.eq(Cat(C(0, 2), Mux(redirect, target_pc, link))),
-            rec.rd_addr.eq(Mux(x_wen, dec.rd, 0)),
-            rec.rd_data.eq(Mux(x_wen, result, 0)),
+            rec.next_pc.eq(Cat(C(0, 2), Mux(x_redirect, target_pc, link))),
+            rec.rd_addr.eq(Mux(x_wen, xc["rd"], 0)),
+            rec.rd_data.eq(result),
             rec.mem_write.eq(mem_write),
-            rec.mem_addr.eq(Mux(mem_write, Cat(C(0, 2), alu.sum[2:]), 0)),
-            rec.mem_sel.eq(Mux(mem_write, ls.sel, 0)),
-            rec.mem_wdata.eq(Mux(mem_write, ls.wdata, 0)),
+            rec.mem_addr.eq(Cat(C(0, 2), alu.sum[2:])),
+            rec.mem_sel.eq(ls.sel),
+            rec.mem_wdata.eq(ls.wdata),
             rec.trap.eq(trap),
-            rec.cause.eq(Mux(trap, exc_cause, 0)),
+            rec.cause.eq(exc_cause),
             rec.intr.eq(intr_flag),
         ]
         return m

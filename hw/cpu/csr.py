@@ -116,48 +116,49 @@ class CSRFile(wiring.Component):
             """Place the 3 interrupt bits at positions 3, 7, 11."""
             return Cat(C(0, 3), bits[0], C(0, 3), bits[1], C(0, 3), bits[2])
 
-        m.d.comb += self.known.eq(1)
-        with m.Switch(self.addr):
-            with m.Case(CSR.MSTATUS):
-                m.d.comb += self.rdata.eq((mie_bit << _MIE_BIT) | (mpie_bit << _MPIE_BIT) | MSTATUS_MPP)
-            with m.Case(CSR.MISA):
-                m.d.comb += self.rdata.eq(MISA)
-            with m.Case(CSR.MIE):
-                m.d.comb += self.rdata.eq(spread(mie))
-            with m.Case(CSR.MIP):
-                m.d.comb += self.rdata.eq(spread(mip))
-            with m.Case(CSR.MTVEC):
-                m.d.comb += self.rdata.eq(Cat(C(0, 2), mtvec))
-            with m.Case(CSR.MSCRATCH):
-                m.d.comb += self.rdata.eq(mscratch)
-            with m.Case(CSR.MEPC):
-                m.d.comb += self.rdata.eq(Cat(C(0, 2), mepc))
-            with m.Case(CSR.MCAUSE):
-                m.d.comb += self.rdata.eq(mcause)
-            with m.Case(CSR.MTVAL):
-                m.d.comb += self.rdata.eq(mtval)
-            with m.Case(CSR.MCYCLE):
-                m.d.comb += self.rdata.eq(mcycle[:32])
-            with m.Case(CSR.MCYCLEH):
-                m.d.comb += self.rdata.eq(mcycle[32:])
-            with m.Case(CSR.MINSTRET):
-                m.d.comb += self.rdata.eq(minstret[:32])
-            with m.Case(CSR.MINSTRETH):
-                m.d.comb += self.rdata.eq(minstret[32:])
-            with m.Case(CSR.MHARTID):
-                m.d.comb += self.rdata.eq(self._hartid)
-            with m.Case(CSR.MVENDORID, CSR.MARCHID, CSR.MIMPID):
-                m.d.comb += self.rdata.eq(0)
-            with m.Default():
-                m.d.comb += self.known.eq(0)
+        # Read: AND-OR of one-hot address matches (constants only cost the bits that are set).
+        sources = {
+            CSR.MSTATUS:   (mie_bit << _MIE_BIT) | (mpie_bit << _MPIE_BIT) | MSTATUS_MPP,
+            CSR.MISA:      C(MISA, 32),
+            CSR.MIE:       spread(mie),
+            CSR.MIP:       spread(mip),
+            CSR.MTVEC:     Cat(C(0, 2), mtvec),
+            CSR.MSCRATCH:  mscratch,
+            CSR.MEPC:      Cat(C(0, 2), mepc),
+            CSR.MCAUSE:    mcause,
+            CSR.MTVAL:     mtval,
+            CSR.MCYCLE:    mcycle[:32],
+            CSR.MCYCLEH:   mcycle[32:],
+            CSR.MINSTRET:  minstret[:32],
+            CSR.MINSTRETH: minstret[32:],
+            CSR.MHARTID:   C(self._hartid, 32),
+            CSR.MVENDORID: C(0, 32),
+            CSR.MARCHID:   C(0, 32),
+            CSR.MIMPID:    C(0, 32),
+        }
+        match = {csr: self.addr == csr for csr in sources}
+        terms = [Value.cast(value) & match[csr].replicate(32) for csr, value in sources.items()
+                 if not (isinstance(value, Const) and value.value == 0)]
+        rdata = terms[0]
+        for term in terms[1:]:
+            rdata = rdata | term
+        m.d.comb += [
+            self.rdata.eq(rdata),
+            self.known.eq(Cat(*match.values()).any()),
+        ]
 
         # A write to either half of a counter replaces that cycle's increment (the written value wins).
         cycle_written = self.we & ((self.addr == CSR.MCYCLE) | (self.addr == CSR.MCYCLEH))
         instret_written = self.we & ((self.addr == CSR.MINSTRET) | (self.addr == CSR.MINSTRETH))
+        # The incremented values come from the counters alone; the (late) enables only pick them, so they
+        # do not enter the carry chains.
+        mcycle_inc = Signal(64)
+        minstret_inc = Signal(64)
+        m.d.comb += [mcycle_inc.eq(mcycle + 1), minstret_inc.eq(minstret + 1)]
         with m.If(self.cycle_en & ~cycle_written):
-            m.d.sync += mcycle.eq(mcycle + 1)
+            m.d.sync += mcycle.eq(mcycle_inc)
         with m.If(self.instret & ~instret_written):
-            m.d.sync += minstret.eq(minstret + 1)
+            m.d.sync += minstret.eq(minstret_inc)
 
         wdata = self.wdata
         with m.If(self.we):

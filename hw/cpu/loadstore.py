@@ -16,7 +16,10 @@ class LoadStore(wiring.Component):
     funct3 : In(3)
         The load/store ``funct3`` (bits 0..1 the size, bit 2 "unsigned" for loads).
     offset : In(2)
-        ``addr[1:0]`` of the access.
+        ``addr[1:0]`` of the access (alignment, byte enables, store lanes).
+    load_offset : In(2)
+        ``addr[1:0]`` of the load whose response is in ``bus_rdata`` (the core registers it with the request,
+        which keeps the carry chain off the load-data path).
     store_data : In(32)
         ``rs2``; ``wdata`` is it replicated onto the addressed lanes.
     bus_rdata : In(32)
@@ -31,6 +34,7 @@ class LoadStore(wiring.Component):
 
     funct3: In(3)
     offset: In(2)
+    load_offset: In(2)
     store_data: In(32)
     bus_rdata: In(32)
     misaligned: Out(1)
@@ -66,6 +70,7 @@ class LoadStore(wiring.Component):
         ))
 
         # Load: pick the low byte lane, then the second byte lane, then extend.
+        off = self.load_offset
         lo_idx = Cat(off[0] & byte, off[1] & ~word)
         b0 = Signal(8)
         with m.Switch(lo_idx):

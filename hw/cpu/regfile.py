@@ -1,4 +1,4 @@
-"""Parity-protected register file in block RAM, with a one-entry bypass."""
+"""Parity-protected register file in block RAM with write-through (transparent) read ports."""
 
 from amaranth import *
 from amaranth.lib import wiring
@@ -14,9 +14,10 @@ class RegisterFile(wiring.Component):
 
     Reads are synchronous: addresses presented with ``read_en`` in one cycle give ``rs1_data``/``rs2_data`` in
     the next, and the outputs hold until the next ``read_en``. A write lands at the end of the cycle it is
-    presented in; a register written at the very edge that reads it is forwarded from a bypass register holding
-    the most recent write (which always holds the current value of the register it names), so the outputs are
-    always the current architectural values of the registers last addressed. x0 must never be written.
+    presented in; a read of the register being written in the same cycle returns the new value (the read ports
+    are transparent to the write port). The core never writes a register whose value it still needs from an
+    earlier read (writes come from the execute stage, which reads its operands as it is entered), so the held
+    outputs need no further forwarding. x0 must never be written.
 
     Every word read is parity-checked in the cycle after the read; a mismatch pulses ``parity_error``.
 
@@ -49,9 +50,9 @@ class RegisterFile(wiring.Component):
     def __init__(self):
         super().__init__()
         self.mem = Memory(shape=unsigned(33), depth=32, init=[])
-        self._rp1 = self.mem.read_port()
-        self._rp2 = self.mem.read_port()
         self._wp = self.mem.write_port()
+        self._rp1 = self.mem.read_port(transparent_for=[self._wp])
+        self._rp2 = self.mem.read_port(transparent_for=[self._wp])
 
     def elaborate(self, platform):
         m = Module()
@@ -65,22 +66,11 @@ class RegisterFile(wiring.Component):
             wp.data.eq(Cat(self.rd_data, self.rd_data.xor())),
         ]
 
-        # Most recent write (x0 is never written, so the reset state "x0 = 0" is consistent).
-        last_addr = Signal(5)
-        last_data = Signal(32)
-        with m.If(self.rd_en):
-            m.d.sync += [last_addr.eq(self.rd_addr), last_data.eq(self.rd_data)]
-
-        addr1_q = Signal(5)
-        addr2_q = Signal(5)
         checking = Signal()
         m.d.sync += checking.eq(self.read_en)
-        with m.If(self.read_en):
-            m.d.sync += [addr1_q.eq(self.rs1_addr), addr2_q.eq(self.rs2_addr)]
-
         m.d.comb += [
-            self.rs1_data.eq(Mux(addr1_q == last_addr, last_data, rp1.data[:32])),
-            self.rs2_data.eq(Mux(addr2_q == last_addr, last_data, rp2.data[:32])),
+            self.rs1_data.eq(rp1.data[:32]),
+            self.rs2_data.eq(rp2.data[:32]),
             self.parity_error.eq(checking & (rp1.data.xor() | rp2.data.xor())),
         ]
         return m

@@ -1,4 +1,4 @@
-"""Barrel shifter for SLL/SRL/SRA."""
+"""Funnel shifter for SLL/SRL/SRA."""
 
 from amaranth import *
 from amaranth.lib import wiring
@@ -9,7 +9,10 @@ __all__ = ["Shifter"]
 
 
 class Shifter(wiring.Component):
-    """Single-cycle shifter: left shifts reuse the right-shift network on bit-reversed data.
+    """Single-cycle funnel shifter: one right-shift network serves SLL, SRL and SRA without bit reversal.
+
+    A right shift takes ``{fill x 31, a}`` by ``shamt``; a left shift takes ``{a, 0 x 31}`` by ``31 - shamt``
+    (``~shamt``), which leaves ``a << shamt`` in the low 32 bits.
 
     Ports
     -----
@@ -32,10 +35,18 @@ class Shifter(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        src = Signal(32)
-        m.d.comb += src.eq(Mux(self.left, self.a[::-1], self.a))
-        fill = self.arith & ~self.left & self.a[31]
-        shifted = Signal(32)
-        m.d.comb += shifted.eq((Cat(src, fill).as_signed() >> self.shamt)[:32])
-        m.d.comb += self.result.eq(Mux(self.left, shifted[::-1], shifted))
+        fill = self.arith & self.a[31]
+        src = Signal(63)
+        m.d.comb += src.eq(Mux(self.left, Cat(C(0, 31), self.a), Cat(self.a, fill.replicate(31))))
+        amount = Signal(5)
+        m.d.comb += amount.eq(Mux(self.left, ~self.shamt, self.shamt))
+        # Largest step first; each step keeps only the bits the remaining steps can still bring down.
+        cur = src
+        for bit in reversed(range(5)):
+            step = 1 << bit
+            width = 32 + step - 1
+            nxt = Signal(width, name=f"by{step}")
+            m.d.comb += nxt.eq(Mux(amount[bit], cur[step:step + width], cur[:width]))
+            cur = nxt
+        m.d.comb += self.result.eq(cur)
         return m
