@@ -79,6 +79,16 @@ def test_traps_unmapped_access_faults(firmware, model):
     assert "traps: 11 checks, 0 failed" in output
 
 
+@pytest.mark.parametrize("name", ["crc32", "sort", "kernel", "demo"])
+def test_firmware_output_matches_qemu_and_the_iss(firmware, model, name):
+    """Each C program prints on the RTL exactly what it prints on QEMU virt (fw/expected, recorded there) and
+    on the reference ISS (checked against the same files in tests/test_fw.py)."""
+    from ftctl.sim.run import run_elf, REASON_FINISH
+    result = run_elf(firmware(name))
+    assert (result.reason, result.exit_code) == (REASON_FINISH, 0)
+    assert result.uart_output == (EXPECTED / f"{name}.out").read_bytes()
+
+
 def test_finisher_failure_code(tmp_path, model):
     elf = write_elf(tmp_path / "exit42.elf", exit_program(42))
     result = ftctl("sim", "run", elf)
