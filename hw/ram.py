@@ -1,6 +1,18 @@
-"""Main memory: one read/write port for the data bus, one read port for instruction fetch, an optional loader."""
+"""Main memory on the data and instruction buses, with an optional loader.
 
-from amaranth.hdl import Module
+Two organisations (:class:`RAM` ``ports``):
+
+``"dual"``
+    One read/write memory port for the data bus and one read port for instruction fetch; neither bus ever
+    stalls. Simulation uses it. Yosys maps it to block RAM (iCE40 EBR, duplicated per read port).
+``"single"``
+    One read/write memory port shared by both buses through a fixed-priority arbiter: a data bus request wins,
+    and an instruction fetch presented in the same cycle sees ``stall``. The read enable is off during writes,
+    so that ``synth_ice40 -spram`` maps it to iCE40 UP5K SPRAM (SB_SPRAM256KA, 16K x 16 each: 64 KiB is two
+    blocks) once its initial contents are dropped in the synthesis flow (see :data:`MEMORY_NAME`).
+"""
+
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -10,11 +22,17 @@ from .cpu.bus import BusSignature
 from .memmap import RAM_DEFAULT_SIZE
 
 
-__all__ = ["RAM", "LoaderSignature", "check_ram_size", "RAM_MIN_SIZE", "RAM_MAX_SIZE"]
+__all__ = ["RAM", "LoaderSignature", "check_ram_size", "RAM_MIN_SIZE", "RAM_MAX_SIZE", "RAM_PORTS",
+           "MEMORY_NAME"]
 
 
 RAM_MIN_SIZE = 64
 RAM_MAX_SIZE = 16 * 1024 * 1024
+#: RAM organisations (the ``ports`` parameter of :class:`RAM`).
+RAM_PORTS = ("dual", "single")
+#: The name of the RAM's ``Memory`` in the RTLIL (Yosys ``MEMID``), for ``boards.synth.synthesize``'s
+#: ``drop_memory_init``. Unique in the SoC, so that dropping its init touches no other memory.
+MEMORY_NAME = "main_ram"
 
 
 def check_ram_size(size):
@@ -62,7 +80,9 @@ class LoaderSignature(wiring.Signature):
 class RAM(wiring.Component):
     """Synchronous RAM on two :class:`~hw.cpu.bus.BusSignature` target ports.
 
-    Both ports never stall and answer every request with ``ack`` one cycle after it is accepted.
+    Every accepted request is answered one cycle later. With ``ports="dual"`` neither port ever stalls. With
+    ``ports="single"`` both share one memory port: ``ibus.stall`` is set while ``dbus.valid`` is (the data bus
+    wins), and with the loader, both buses stall while ``load.valid`` is set.
 
     Parameters
     ----------
@@ -72,6 +92,8 @@ class RAM(wiring.Component):
         Initial contents, one 32-bit little-endian word per element from word 0; the rest is zero.
     loader : bool
         Add the ``load`` port.
+    ports : str
+        ``"dual"`` (default) or ``"single"``: the memory organisation (see the module docstring).
 
     Members
     -------
@@ -83,8 +105,11 @@ class RAM(wiring.Component):
         Only with ``loader=True``.
     """
 
-    def __init__(self, *, size=RAM_DEFAULT_SIZE, init=(), loader=False):
+    def __init__(self, *, size=RAM_DEFAULT_SIZE, init=(), loader=False, ports="dual"):
         self._size = check_ram_size(size)
+        if ports not in RAM_PORTS:
+            raise ValueError(f"RAM ports must be one of {', '.join(map(repr, RAM_PORTS))}, not {ports!r}")
+        self._ports = ports
         init = list(init)
         if len(init) > size // 4:
             raise ValueError(f"Initial contents must fit {size // 4} words, not {len(init)}")
@@ -106,9 +131,21 @@ class RAM(wiring.Component):
     def size(self):
         return self._size
 
+    @property
+    def ports(self):
+        return self._ports
+
     def elaborate(self, platform):
         m = Module()
-        m.submodules.mem = mem = Memory(shape=32, depth=self._size // 4, init=self._init)
+        mem = Memory(shape=32, depth=self._size // 4, init=self._init)
+        m.submodules[MEMORY_NAME] = mem
+        if self._ports == "single":
+            self._elaborate_single(m, mem)
+        else:
+            self._elaborate_dual(m, mem)
+        return m
+
+    def _elaborate_dual(self, m, mem):
         wport = mem.write_port(granularity=8)
         dport = mem.read_port()
         iport = mem.read_port()
@@ -140,4 +177,54 @@ class RAM(wiring.Component):
             ibus.ack.eq(ibus.valid & ~ibus.write),
             ibus.err.eq(ibus.valid & ibus.write),
         ]
-        return m
+
+    def _elaborate_single(self, m, mem):
+        wport = mem.write_port(granularity=8)
+        rport = mem.read_port()
+        dbus, ibus = self.dbus, self.ibus
+        loading = Signal()
+        if self._loader:
+            m.d.comb += loading.eq(self.load.valid)
+
+        # Arbitration: the loader, then the data bus, then instruction fetch. A fetch that writes is answered
+        # with err without touching the memory, but still waits for its turn (simpler, and it never happens).
+        d_go = Signal()
+        i_go = Signal()
+        m.d.comb += [
+            dbus.stall.eq(loading),
+            ibus.stall.eq(loading | dbus.valid),
+            d_go.eq(dbus.valid & ~dbus.stall),
+            i_go.eq(ibus.valid & ~ibus.stall),
+        ]
+
+        # One address for both memory ports (Yosys merges them into one SPRAM port only if it is the same
+        # signal), and the read enable off whenever a write happens.
+        addr = Signal(len(dbus.addr))
+        with m.If(loading):
+            if self._loader:
+                m.d.comb += [
+                    addr.eq(self.load.addr),
+                    wport.data.eq(self.load.data),
+                    wport.en.eq(0b1111),
+                ]
+        with m.Elif(dbus.valid):
+            m.d.comb += [
+                addr.eq(dbus.addr),
+                wport.data.eq(dbus.wdata),
+            ]
+            with m.If(dbus.write):
+                m.d.comb += wport.en.eq(dbus.sel)
+        with m.Else():
+            m.d.comb += addr.eq(ibus.addr)
+        m.d.comb += [
+            wport.addr.eq(addr),
+            rport.addr.eq(addr),
+            rport.en.eq(~wport.en.any()),
+            dbus.rdata.eq(rport.data),
+            ibus.rdata.eq(rport.data),
+        ]
+        m.d.sync += [
+            dbus.ack.eq(d_go),
+            ibus.ack.eq(i_go & ~ibus.write),
+            ibus.err.eq(i_go & ibus.write),
+        ]

@@ -21,7 +21,7 @@ from .finisher import Finisher
 from .interconnect import Decoder, region_addr_width
 from .memmap import RAM as RAM_REGION, UART as UART_REGION, CLINT as CLINT_REGION, FINISHER as FINISHER_REGION
 from .memmap import Region, RAM_DEFAULT_SIZE, RESET_PC
-from .ram import RAM, LoaderSignature, check_ram_size
+from .ram import RAM, RAM_PORTS, LoaderSignature, check_ram_size
 from .uart import UARTFrontEnd
 
 
@@ -46,6 +46,8 @@ class Uncore(wiring.Component):
         Add the RAM ``load`` port.
     uart_rx_depth : int
         UART RX FIFO depth.
+    ram_ports : str
+        The RAM organisation, ``"dual"`` (default) or ``"single"`` (see :class:`hw.ram.RAM`).
 
     Members
     -------
@@ -61,8 +63,12 @@ class Uncore(wiring.Component):
         Only with ``loader=True``: word writes into RAM, word index from ``memmap.RAM.base``.
     """
 
-    def __init__(self, *, ram_size=RAM_DEFAULT_SIZE, ram_init=(), loader=False, uart_rx_depth=4):
+    def __init__(self, *, ram_size=RAM_DEFAULT_SIZE, ram_init=(), loader=False, uart_rx_depth=4,
+                 ram_ports="dual"):
         self._ram_region = ram_region(ram_size)
+        if ram_ports not in RAM_PORTS:
+            raise ValueError(f"RAM ports must be one of {', '.join(map(repr, RAM_PORTS))}, not {ram_ports!r}")
+        self._ram_ports = ram_ports
         self._ram_init = list(ram_init)
         self._loader = bool(loader)
         self._uart_rx_depth = uart_rx_depth
@@ -88,7 +94,8 @@ class Uncore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
 
-        m.submodules.ram = ram = RAM(size=self.ram_size, init=self._ram_init, loader=self._loader)
+        m.submodules.ram = ram = RAM(size=self.ram_size, init=self._ram_init, loader=self._loader,
+                                     ports=self._ram_ports)
         m.submodules.uart = uart = UARTFrontEnd(rx_depth=self._uart_rx_depth)
         m.submodules.clint = clint = CLINT()
         m.submodules.finisher = finisher = Finisher()
@@ -124,7 +131,7 @@ class SoC(wiring.Component):
 
     Parameters
     ----------
-    ram_size, ram_init, loader, uart_rx_depth
+    ram_size, ram_init, loader, uart_rx_depth, ram_ports
         As for :class:`Uncore`.
     reset_pc : int
         The core's reset PC.
@@ -148,8 +155,9 @@ class SoC(wiring.Component):
     """
 
     def __init__(self, *, ram_size=RAM_DEFAULT_SIZE, ram_init=(), loader=False, uart_rx_depth=4,
-                 reset_pc=RESET_PC, hartid=0):
-        self._uncore = Uncore(ram_size=ram_size, ram_init=ram_init, loader=loader, uart_rx_depth=uart_rx_depth)
+                 reset_pc=RESET_PC, hartid=0, ram_ports="dual"):
+        self._uncore = Uncore(ram_size=ram_size, ram_init=ram_init, loader=loader, uart_rx_depth=uart_rx_depth,
+                              ram_ports=ram_ports)
         self._reset_pc = reset_pc
         self._hartid = hartid
         members = {

@@ -1,13 +1,17 @@
-"""RAM: both bus ports, byte enables, initial contents, the loader port."""
+"""RAM: both bus ports, byte enables, initial contents, the loader port; in both organisations (dual-port, and
+single-port with the data bus winning over instruction fetch)."""
+
+import random
 
 import pytest
 
-from hw.ram import RAM
+from hw.ram import RAM, RAM_PORTS
 from bus_initiator import read, write, pipelined, run_sim, rejects
 
 
-def test_init_and_read():
-    dut = RAM(size=256, init=[0x11223344, 0xDEADBEEF])
+@pytest.mark.parametrize("ports", RAM_PORTS)
+def test_init_and_read(ports):
+    dut = RAM(size=256, init=[0x11223344, 0xDEADBEEF], ports=ports)
 
     async def tb(ctx):
         for port in (dut.dbus, dut.ibus):
@@ -21,8 +25,9 @@ def test_init_and_read():
     run_sim(dut, tb)
 
 
-def test_byte_enables():
-    dut = RAM(size=256)
+@pytest.mark.parametrize("ports", RAM_PORTS)
+def test_byte_enables(ports):
+    dut = RAM(size=256, ports=ports)
 
     async def tb(ctx):
         assert (await write(ctx, dut.dbus, 5, 0xAABBCCDD)).ack
@@ -36,8 +41,9 @@ def test_byte_enables():
     run_sim(dut, tb)
 
 
-def test_ibus_write_is_an_error():
-    dut = RAM(size=256, init=[7])
+@pytest.mark.parametrize("ports", RAM_PORTS)
+def test_ibus_write_is_an_error(ports):
+    dut = RAM(size=256, init=[7], ports=ports)
 
     async def tb(ctx):
         r = await write(ctx, dut.ibus, 0, 0x12345678)
@@ -47,22 +53,25 @@ def test_ibus_write_is_an_error():
     run_sim(dut, tb)
 
 
-def test_back_to_back():
-    dut = RAM(size=1024)
+@pytest.mark.parametrize("ports", RAM_PORTS)
+def test_back_to_back(ports):
+    dut = RAM(size=1024, ports=ports)
 
     async def tb(ctx):
-        requests = [dict(addr=i, write=True, wdata=0x1000 + i) for i in range(8)]
-        requests += [dict(addr=i) for i in reversed(range(8))]
-        responses, cycles = await pipelined(ctx, dut.dbus, requests)
-        assert [r[2] for r in responses[8:]] == [0x1000 + i for i in reversed(range(8))]
-        assert all(ack and not err for ack, err, _ in responses)
-        assert cycles == len(requests) + 1     # one request per cycle, one cycle latency
+        for bus in (dut.dbus, dut.ibus):
+            requests = [dict(addr=i, write=True, wdata=0x1000 + i) for i in range(8)] if bus is dut.dbus else []
+            requests += [dict(addr=i) for i in reversed(range(8))]
+            responses, cycles = await pipelined(ctx, bus, requests)
+            assert [r[2] for r in responses[-8:]] == [0x1000 + i for i in reversed(range(8))]
+            assert all(ack and not err for ack, err, _ in responses)
+            assert cycles == len(requests) + 1     # one request per cycle, one cycle latency
 
     run_sim(dut, tb)
 
 
-def test_loader():
-    dut = RAM(size=128, loader=True)
+@pytest.mark.parametrize("ports", RAM_PORTS)
+def test_loader(ports):
+    dut = RAM(size=128, loader=True, ports=ports)
 
     async def tb(ctx):
         for i, value in enumerate([0xCAFEF00D, 0x01020304]):
@@ -77,6 +86,146 @@ def test_loader():
     run_sim(dut, tb)
 
 
+def test_dual_port_never_stalls():
+    dut = RAM(size=256, init=[1, 2], ports="dual")
+
+    async def tb(ctx):
+        for bus, addr in ((dut.dbus, 0), (dut.ibus, 1)):
+            ctx.set(bus.valid, 1)
+            ctx.set(bus.addr, addr)
+        assert not ctx.get(dut.dbus.stall) and not ctx.get(dut.ibus.stall)
+        await ctx.tick()
+        assert ctx.get(dut.dbus.ack) and ctx.get(dut.ibus.ack)
+        assert (ctx.get(dut.dbus.rdata), ctx.get(dut.ibus.rdata)) == (1, 2)
+
+    run_sim(dut, tb)
+
+
+def test_single_port_loader_stalls_both_buses():
+    dut = RAM(size=128, loader=True, ports="single")
+
+    async def tb(ctx):
+        ctx.set(dut.load.valid, 1)
+        for bus in (dut.dbus, dut.ibus):
+            ctx.set(bus.valid, 1)
+        assert ctx.get(dut.dbus.stall) and ctx.get(dut.ibus.stall)
+        ctx.set(dut.load.valid, 0)
+        assert not ctx.get(dut.dbus.stall) and ctx.get(dut.ibus.stall)
+
+    run_sim(dut, tb)
+
+
+class _Initiator:
+    """Issues random requests on one bus, holding each while it is stalled, and checks the responses."""
+
+    def __init__(self, bus, rng, *, count, words, writes, idle):
+        self.bus, self.rng = bus, rng
+        self.todo = count
+        self.words, self.writes, self.idle = words, writes, idle
+        self.request = None         # presented this cycle
+        self.expect = None          # the response due this cycle: (ack, err, rdata or None)
+        self.accepted = self.stalled = 0
+
+    def present(self, ctx):
+        if self.request is None and self.todo and self.rng.random() >= self.idle:
+            write = self.rng.random() < self.writes
+            self.request = dict(addr=self.rng.randrange(self.words), write=write,
+                                sel=self.rng.randrange(16) if write else 0b1111,
+                                wdata=self.rng.getrandbits(32) if write else 0)
+            self.todo -= 1
+        ctx.set(self.bus.valid, self.request is not None)
+        for name, value in (self.request or dict(addr=0, write=0, sel=0, wdata=0)).items():
+            ctx.set(getattr(self.bus, name), value)
+
+    def check_response(self, ctx):
+        ack, err, rdata = ctx.get(self.bus.ack), ctx.get(self.bus.err), ctx.get(self.bus.rdata)
+        if self.expect is None:
+            assert not ack and not err, "response without a request accepted in the previous cycle"
+        else:
+            exp_ack, exp_err, exp_rdata = self.expect
+            assert (ack, err) == (exp_ack, exp_err)
+            if exp_rdata is not None:
+                assert rdata == exp_rdata
+        self.expect = None
+
+    def accept(self, ctx, model, is_ibus):
+        """After the stall of this cycle settled: if the request is accepted, apply it to ``model``."""
+        if self.request is None:
+            return False
+        if ctx.get(self.bus.stall):
+            self.stalled += 1
+            return False
+        req, self.request = self.request, None
+        self.accepted += 1
+        if is_ibus and req["write"]:
+            self.expect = (0, 1, None)
+        elif req["write"]:
+            mask = sum(0xFF << 8 * i for i in range(4) if req["sel"] >> i & 1)
+            model[req["addr"]] = model[req["addr"]] & ~mask | req["wdata"] & mask
+            self.expect = (1, 0, None)
+        else:
+            self.expect = (1, 0, model[req["addr"]])
+        return True
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_single_port_contention(seed):
+    """Both initiators issue random requests at once: the data bus always wins, each accepted request gets
+    exactly one response in the next cycle, in order, with the data of a memory accessed one request at a time."""
+    words, count = 16, 150
+    rng = random.Random(seed)
+    init = [rng.getrandbits(32) for _ in range(words)]
+    dut = RAM(size=words * 4, init=init, ports="single")
+    model = list(init)
+    dbus = _Initiator(dut.dbus, rng, count=count, words=words, writes=0.5, idle=0.3)
+    ibus = _Initiator(dut.ibus, rng, count=count, words=words, writes=0.05, idle=0.1)
+
+    async def tb(ctx):
+        cycles = 0
+        while dbus.todo or ibus.todo or dbus.request or ibus.request or dbus.expect or ibus.expect:
+            assert cycles < 10 * count
+            dbus.present(ctx)
+            ibus.present(ctx)
+            dbus.check_response(ctx)
+            ibus.check_response(ctx)
+            assert not ctx.get(dut.dbus.stall), "the data bus must never stall"
+            assert ctx.get(dut.ibus.stall) == (dbus.request is not None), "fetch must stall iff dbus.valid"
+            d_accepted = dbus.accept(ctx, model, is_ibus=False)
+            i_accepted = ibus.accept(ctx, model, is_ibus=True)
+            assert not (d_accepted and i_accepted)
+            await ctx.tick()
+            cycles += 1
+        ctx.set(dut.dbus.valid, 0)
+        ctx.set(dut.ibus.valid, 0)
+        assert dbus.accepted == ibus.accepted == count
+        assert ibus.stalled > 10            # the test did contend
+
+    run_sim(dut, tb)
+
+
+def test_single_port_soc_runs_a_program():
+    """The SoC with single-port RAM runs a program (fetches and data accesses contending) to its exit code."""
+    from hw.soc import SoC
+    from soc_programs import exit_program
+
+    dut = SoC(ram_size=4096, ram_init=exit_program(5, b"single\n"), ram_ports="single")
+    result = {}
+
+    async def tb(ctx):
+        ctx.set(dut.uart_tx.ready, 1)
+        sent = []
+        for _ in range(4000):
+            if ctx.get(dut.uart_tx.valid):
+                sent.append(ctx.get(dut.uart_tx.payload))
+            if ctx.get(dut.finish):
+                result.update(code=ctx.get(dut.exit_code), sent=bytes(sent))
+                return
+            await ctx.tick()
+
+    run_sim(dut, tb)
+    assert result == {"code": 5, "sent": b"single\n"}
+
+
 @pytest.mark.parametrize("size", [0, 100, 32, 1 << 25, 64.0, True])
 def test_bad_size(size):
     rejects(ValueError, "RAM size must be", RAM, size=size)
@@ -85,3 +234,33 @@ def test_bad_size(size):
 def test_bad_init():
     rejects(ValueError, "must fit 16 words", RAM, size=64, init=[0] * 17)
     rejects(ValueError, "32-bit unsigned", RAM, size=64, init=[1 << 32])
+
+
+@pytest.mark.parametrize("ports", ["triple", None, 1])
+def test_bad_ports(ports):
+    rejects(ValueError, "RAM ports must be one of", RAM, size=64, ports=ports)
+
+
+@pytest.mark.parametrize("ports, spram", [("single", 2), ("dual", 0)])
+def test_single_port_maps_to_spram(tmp_path, ports, spram):
+    """Yosys (``synth_ice40 -spram``, init dropped as boards.synth does) maps the 64 KiB single-port RAM to two
+    SPRAM blocks and nothing else; the dual-port RAM does not map to SPRAM."""
+    import json
+    import subprocess
+    from amaranth.back import rtlil
+    from boards.synth import SynthError, tool_command
+    from hw.ram import MEMORY_NAME
+
+    try:
+        yosys = tool_command("yosys")
+    except SynthError as error:
+        pytest.skip(str(error))
+    (tmp_path / "ram.il").write_text(rtlil.convert(RAM(size=64 * 1024, ports=ports), name="ram"))
+    script = (f"read_rtlil ram.il\ndelete t:$meminit_v2 r:MEMID=\\\\{MEMORY_NAME} %i\n"
+              f"synth_ice40 -top ram -spram -run :map_ffram\ntee -q -o stat.json stat -json\n")
+    (tmp_path / "ram.ys").write_text(script)
+    subprocess.run(yosys + ["-q", "-s", "ram.ys"], cwd=tmp_path, check=True, capture_output=True)
+    cells = json.loads((tmp_path / "stat.json").read_text())["design"]["num_cells_by_type"]
+    assert cells.get("SB_SPRAM256KA", 0) == spram
+    if ports == "single":
+        assert not any("RAM" in cell and cell != "SB_SPRAM256KA" for cell in cells), cells

@@ -43,9 +43,11 @@ logger = logging.getLogger(__name__)
 DEFAULT_SEEDS = (1, 2, 3)
 #: The clock frequency nextpnr is asked to meet on UP5K (it optimises for it; the report gives what it reached).
 UP5K_CLOCK_MHZ = 30.0
-#: RAM of the SoC measured on UP5K. The SoC's RAM (one write port, two read ports) maps to EBR, duplicated per
-#: read port; 64 KiB would need SPRAM, which the RAM as written cannot use, so a small RAM stands in.
-UP5K_SOC_RAM_BYTES = 4096
+#: RAM organisation of the SoC measured on UP5K: its default-size RAM (``hw.memmap.RAM_DEFAULT_SIZE``) is
+#: single-ported, so that Yosys maps it to SPRAM (with its initial contents dropped: SPRAM cannot be initialised).
+UP5K_SOC_RAM_PORTS = "single"
+#: Bytes of one iCE40 UP5K SPRAM block (SB_SPRAM256KA, 16K x 16).
+UP5K_SPRAM_BLOCK_BYTES = 16384 * 2
 #: The C kernels that CPI is averaged over (build/fw/NAME.elf).
 CPI_KERNELS = ("crc32", "sort", "kernel")
 #: Instruction limit of the reference ISS when it counts a kernel's instructions.
@@ -167,16 +169,23 @@ def _single_clock(result, what):
 @measurement("soc_up5k", keys=("core.lc_up5k", "core.fmax_up5k_mhz", "soc.up5k.luts", "soc.up5k.ffs",
                                 "soc.up5k.ebr", "soc.up5k.spram", "soc.up5k.ram_bytes"))
 def measure_soc_up5k(ctx):
-    """The single-unit SoC with the serial PHY on iCEBreaker pins, on iCE40UP5K-SG48."""
+    """The single-unit SoC (default RAM size, single-ported in SPRAM) with the serial PHY on iCEBreaker pins, on
+    iCE40UP5K-SG48."""
     from boards.icebreaker_measure import ICEBreakerTop
     from boards.synth import synthesize
+    from hw.ram import MEMORY_NAME
     from hw.soc import SoC
 
-    top = ICEBreakerTop(SoC(ram_size=UP5K_SOC_RAM_BYTES), led_r="selfcheck_fail", led_g="finish")
+    soc = SoC(ram_ports=UP5K_SOC_RAM_PORTS)
+    top = ICEBreakerTop(soc, led_r="selfcheck_fail", led_g="finish")
     result = synthesize(top, target="up5k", pins=top.pins, clock_mhz=UP5K_CLOCK_MHZ, seeds=ctx.seeds,
-                        build_dir=ctx.build_dir / "soc_up5k")
+                        drop_memory_init=(MEMORY_NAME,), build_dir=ctx.build_dir / "soc_up5k")
+    if result.spram * UP5K_SPRAM_BLOCK_BYTES < soc.ram_size:
+        raise BenchError(f"SoC on UP5K: the {soc.ram_size}-byte RAM was not mapped to SPRAM "
+                         f"({result.spram} SPRAM blocks, {result.ebr} EBR; see {result.build_dir / 'yosys.log'})")
     ctx.meta["soc_up5k"] = dict(_synth_summary(result), clock_constraint_mhz=UP5K_CLOCK_MHZ,
-                                note=f"RAM {UP5K_SOC_RAM_BYTES} bytes in EBR (the 64 KiB default needs SPRAM)")
+                                note=f"RAM {soc.ram_size} bytes, {UP5K_SOC_RAM_PORTS}-ported, in SPRAM "
+                                     f"(simulation uses the dual-ported RAM)")
     return {
         "core.lc_up5k": result.lc,
         "core.fmax_up5k_mhz": _single_clock(result, "SoC on UP5K"),
@@ -184,7 +193,7 @@ def measure_soc_up5k(ctx):
         "soc.up5k.ffs": result.ffs,
         "soc.up5k.ebr": result.ebr,
         "soc.up5k.spram": result.spram,
-        "soc.up5k.ram_bytes": UP5K_SOC_RAM_BYTES,
+        "soc.up5k.ram_bytes": soc.ram_size,
     }
 
 
