@@ -7,12 +7,12 @@ core observable. The state port stays idle and the retirement record is not used
 The logic cells placed for this harness are the core's plus a handful (the ``ack`` and ``out`` flip-flops).
 """
 
-from amaranth.hdl import ClockDomain, ClockSignal, Module, ResetSignal
+from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .icebreaker_measure import PowerOnReset, icebreaker_pins
+from .icebreaker_measure import add_clock_domains, icebreaker_pins
 
 
 __all__ = ["CoreHarness", "HARNESS_RAM_WORDS"]
@@ -59,14 +59,7 @@ class CoreHarness(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.domains.por = ClockDomain(reset_less=True)
-        m.domains.sync = ClockDomain()
-        m.submodules.por = por = PowerOnReset(domain="por")
-        m.d.comb += [
-            ClockSignal("por").eq(self.clk12),
-            ClockSignal("sync").eq(self.clk12),
-            ResetSignal("sync").eq(por.rst),
-        ]
+        add_clock_domains(m, self.clk12)
 
         m.submodules.core = core = self._core
         m.submodules.mem = mem = Memory(shape=32, depth=HARNESS_RAM_WORDS, init=[])

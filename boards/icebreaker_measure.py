@@ -86,6 +86,18 @@ class PowerOnReset(wiring.Component):
         return m
 
 
+def add_clock_domains(m, clk):
+    """Add the ``sync`` domain clocked by the board's 12 MHz ``clk`` to ``m``, reset by a power-on reset."""
+    m.domains.por = ClockDomain(reset_less=True)
+    m.domains.sync = ClockDomain()
+    m.submodules.por = por = PowerOnReset(domain="por")
+    m.d.comb += [
+        ClockSignal("por").eq(clk),
+        ClockSignal("sync").eq(clk),
+        ResetSignal("sync").eq(por.rst),
+    ]
+
+
 class ICEBreakerTop(wiring.Component):
     """The measurement top: ``design`` + serial PHY + clock and reset, with iCEBreaker pin names.
 
@@ -142,14 +154,7 @@ class ICEBreakerTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.domains.por = ClockDomain(reset_less=True)
-        m.domains.sync = ClockDomain()
-        m.submodules.por = por = PowerOnReset(domain="por")
-        m.d.comb += [
-            ClockSignal("por").eq(self.clk12),
-            ClockSignal("sync").eq(self.clk12),
-            ResetSignal("sync").eq(por.rst),
-        ]
+        add_clock_domains(m, self.clk12)
 
         m.submodules.design = design = self._design
         m.submodules.phy = phy = self._phy
