@@ -149,6 +149,14 @@ class Core(wiring.Component):
             # A branch whose target is misaligned (never in real code) takes two cycles: its condition is
             # registered first, so that no trap depends on a comparison in the same cycle.
             "br_mis":    (1, dec.branch & dec.imm[1]),
+            "br_ok":     (1, dec.branch & ~dec.imm[1]),
+            # mtval sources (AND-OR; at most one is set for an instruction that can trap; a fetch fault has
+            # insn = 0, so its tv_insn term is 0).
+            "tv_pc":     (1, d_err_now | dec.ebreak),
+            "tv_insn":   (1, ~dec.legal | d_csr_illegal),
+            "tv_sum":    (1, dec.jalr | dec.load | dec.store),
+            "tv_sum0":   (1, dec.load | dec.store),
+            "tv_pcimm":  (1, dec.jal | dec.branch),
         }
         xc = {name: Signal(shape, name=f"x_{name}") for name, (shape, _value) in d_ctrl.items()}
 
@@ -160,6 +168,7 @@ class Core(wiring.Component):
         x_mem_stalled = Signal()    # dbus request presented and stalled
         x_mem_wait = Signal()       # dbus request accepted, response pending
         x_step2 = Signal()          # second cycle of a branch with a misaligned target
+        x_mis = Signal()            # second cycle of a misaligned load/store (it traps now)
         cond_q = Signal()           # its condition, from the first cycle
         intr_flag = Signal()        # an interrupt was taken; report it with the next retirement
         # A redirect decided in X takes effect from these flip-flops in the next cycle (or later, while a
@@ -199,33 +208,26 @@ class Core(wiring.Component):
             shifter.arith.eq(xc["sh_arith"]),
         ]
 
+        # The low two address bits (load/store lanes and alignment, JALR alignment) computed apart from the
+        # adder's carry chain: address = rs1 + imm for all of them. Keeps `done`/`trap` off the carry chain.
+        lo = Signal(2)
+        m.d.comb += lo.eq(Cat(rs1v[0] ^ xc["imm"][0], rs1v[1] ^ xc["imm"][1] ^ (rs1v[0] & xc["imm"][0])))
+
         # Branches and jumps
+        # BEQ/BNE 00x, BLT/BGE 10x, BLTU/BGEU 11x: bit 0 inverts (meaningful for branches only).
         cond = Signal()
-        with m.Switch(f3):
-            with m.Case(Funct3.BEQ):
-                m.d.comb += cond.eq(alu.eq)
-            with m.Case(Funct3.BNE):
-                m.d.comb += cond.eq(~alu.eq)
-            with m.Case(Funct3.BLT):
-                m.d.comb += cond.eq(alu.lt)
-            with m.Case(Funct3.BGE):
-                m.d.comb += cond.eq(~alu.lt)
-            with m.Case(Funct3.BLTU):
-                m.d.comb += cond.eq(alu.ltu)
-            with m.Case(Funct3.BGEU):
-                m.d.comb += cond.eq(~alu.ltu)
-        taken = xc["jal"] | xc["jalr"] | (xc["branch"] & cond)
+        m.d.comb += cond.eq(Mux(f3[2], Mux(f3[1], alu.ltu, alu.lt), alu.eq) ^ f3[0])
         jump_target = Signal(32)
         m.d.comb += jump_target.eq(Mux(xc["jalr"], Cat(C(0, 1), alu.sum[1:]), pc_imm))
         # pc is word-aligned: a JAL/branch target is misaligned exactly when imm[1] is set.
-        jump_misaligned = (xc["jal"] & xc["imm"][1]) | (xc["jalr"] & alu.sum[1]) | (x_step2 & cond_q)
+        jump_misaligned = (xc["jal"] & xc["imm"][1]) | (xc["jalr"] & lo[1]) | (x_step2 & cond_q)
 
         # Loads and stores
         mem_op = xc["mem"]
         load_off = Signal(2)        # addr[1:0] of the request in flight
         m.d.comb += [
             ls.funct3.eq(f3),
-            ls.offset.eq(alu.sum[:2]),
+            ls.offset.eq(lo),
             ls.load_offset.eq(load_off),
             ls.store_data.eq(rs2v),
             ls.bus_rdata.eq(dbus.rdata),
@@ -245,26 +247,30 @@ class Core(wiring.Component):
         illegal = xc["illegal"]
         exc_early = x_fault | illegal | xc["ecall"] | xc["ebreak"] | jump_misaligned | (mem_op & ls.misaligned)
         exc_cause = Signal(32)
-        exc_tval = Signal(32)
         with m.If(x_fault):
-            m.d.comb += [exc_cause.eq(Cause.INSN_ACCESS_FAULT), exc_tval.eq(pc_bytes)]
+            m.d.comb += exc_cause.eq(Cause.INSN_ACCESS_FAULT)
         with m.Elif(illegal):
-            m.d.comb += [exc_cause.eq(Cause.ILLEGAL_INSN), exc_tval.eq(x_insn)]
+            m.d.comb += exc_cause.eq(Cause.ILLEGAL_INSN)
         with m.Elif(xc["ecall"]):
             m.d.comb += exc_cause.eq(Cause.ECALL_M)
         with m.Elif(xc["ebreak"]):
-            m.d.comb += [exc_cause.eq(Cause.BREAKPOINT), exc_tval.eq(pc_bytes)]
+            m.d.comb += exc_cause.eq(Cause.BREAKPOINT)
         with m.Elif(jump_misaligned):
-            m.d.comb += [exc_cause.eq(Cause.INSN_MISALIGNED), exc_tval.eq(jump_target)]
+            m.d.comb += exc_cause.eq(Cause.INSN_MISALIGNED)
         with m.Elif(ls.misaligned):
-            m.d.comb += [exc_cause.eq(Mux(xc["load"], Cause.LOAD_MISALIGNED, Cause.STORE_MISALIGNED)),
-                         exc_tval.eq(alu.sum)]
+            m.d.comb += exc_cause.eq(Mux(xc["load"], Cause.LOAD_MISALIGNED, Cause.STORE_MISALIGNED))
         with m.Else():
-            m.d.comb += [exc_cause.eq(Mux(xc["load"], Cause.LOAD_ACCESS_FAULT, Cause.STORE_ACCESS_FAULT)),
-                         exc_tval.eq(alu.sum)]
+            m.d.comb += exc_cause.eq(Mux(xc["load"], Cause.LOAD_ACCESS_FAULT, Cause.STORE_ACCESS_FAULT))
+        # mtval: the source is known from the instruction class alone (the trap decides whether it is used).
+        exc_tval = Signal(32)
+        m.d.comb += exc_tval.eq(
+            (pc_bytes & xc["tv_pc"].replicate(32)) |
+            (x_insn & xc["tv_insn"].replicate(32)) |
+            (Cat(alu.sum[0] & xc["tv_sum0"], alu.sum[1:]) & xc["tv_sum"].replicate(32)) |
+            (pc_imm & xc["tv_pcimm"].replicate(32)))
 
         # ---------------------------------------------------------------- execute control
-        x_started = x_mem_stalled | x_mem_wait | x_step2
+        x_started = x_mem_stalled | x_mem_wait | x_step2 | x_mis
         irq_take = x_valid & ~pend & csr.irq_pending & ~x_started & ~halt_req
         run = x_valid & ~pend & ~irq_take
 
@@ -277,7 +283,7 @@ class Core(wiring.Component):
             dbus.wdata.eq(ls.wdata),
         ]
         with m.If(dbus.valid):
-            m.d.sync += load_off.eq(alu.sum[:2])
+            m.d.sync += load_off.eq(lo)
         mem_resp = x_mem_wait & (dbus.ack | dbus.err)
         mem_err = x_mem_wait & dbus.err
 
@@ -287,12 +293,15 @@ class Core(wiring.Component):
         # Written per instruction class so that the branch decision (after the carry chain) stays off the
         # memory-completion and register-write paths: branches neither access memory nor write rd.
         exc_static = x_fault | illegal | xc["ecall"] | xc["ebreak"]
-        wen_exc = exc_static | (xc["jal"] & xc["imm"][1]) | (xc["jalr"] & alu.sum[1]) | \
+        wen_exc = exc_static | (xc["jal"] & xc["imm"][1]) | (xc["jalr"] & lo[1]) | \
             (mem_op & ls.misaligned) | mem_err
         m.d.comb += [
-            done.eq(run & (~mem_op | exc_static | ls.misaligned | mem_resp) & ~(xc["br_mis"] & ~x_step2)),
-            trap.eq(run & (exc_early | mem_err) & ~(xc["br_mis"] & ~x_step2 & ~exc_static)),
-            x_redirect.eq(trap | (run & ~exc_early & (xc["uncond"] | (xc["branch"] & ~xc["br_mis"] & cond)))),
+            # A misaligned load/store traps in its second cycle, so that `done` (and with it the fetch
+            # address) never waits for the register file and the address bits.
+            done.eq(run & (~mem_op | exc_static | x_mis | mem_resp) & ~(xc["br_mis"] & ~x_step2)),
+            trap.eq(done & (exc_early | mem_err)),
+            # A branch with an aligned target raises no exception, so its condition meets `run` directly.
+            x_redirect.eq(trap | (run & ~exc_early & xc["uncond"]) | (run & xc["br_ok"] & cond)),
         ]
         target_pc = Signal(30)
         with m.If(trap | irq_take):
@@ -326,8 +335,12 @@ class Core(wiring.Component):
         x_free = ~x_valid | done | irq_take | pend
         x_accept = avail & x_free & ~pend & ~halt_req & ~halted
 
+        # pend_pc is only looked at while pend is set, so it follows target_pc whenever pend is clear: its
+        # enable does not wait for the branch decision.
+        with m.If(~pend):
+            m.d.sync += pend_pc.eq(target_pc)
         with m.If(x_redirect | irq_take):
-            m.d.sync += [pend.eq(1), pend_pc.eq(target_pc)]
+            m.d.sync += pend.eq(1)
         with m.Elif(redirect):
             m.d.sync += pend.eq(0)
 
@@ -337,14 +350,16 @@ class Core(wiring.Component):
                 x_pc.eq(fd_pc),
                 x_insn.eq(Mux(d_err_now, 0, d_insn_now)),
                 x_fault.eq(d_err_now),
-                x_mem_stalled.eq(0), x_mem_wait.eq(0), x_step2.eq(0),
+                x_mem_stalled.eq(0), x_mem_wait.eq(0), x_step2.eq(0), x_mis.eq(0),
             ]
             m.d.sync += [xc[name].eq(value) for name, (_shape, value) in d_ctrl.items()]
         with m.Elif(x_free):
-            m.d.sync += [x_valid.eq(0), x_mem_stalled.eq(0), x_mem_wait.eq(0), x_step2.eq(0)]
+            m.d.sync += [x_valid.eq(0), x_mem_stalled.eq(0), x_mem_wait.eq(0), x_step2.eq(0), x_mis.eq(0)]
         with m.Else():
             with m.If(run & xc["br_mis"]):
                 m.d.sync += [x_step2.eq(1), cond_q.eq(cond)]
+            with m.If(run & mem_op & ls.misaligned):
+                m.d.sync += x_mis.eq(1)
             with m.If(dbus.valid):
                 m.d.sync += [x_mem_stalled.eq(dbus.stall), x_mem_wait.eq(~dbus.stall)]
 
@@ -436,15 +451,26 @@ class Core(wiring.Component):
         m.d.comb += self.selfcheck_fail.eq(selfcheck)
 
         # ---------------------------------------------------------------- CSR file
-        trap_now = trap | irq_take
+        # The trap's CSR updates land one cycle late, in the first squash cycle (no instruction is in X then,
+        # so nothing reads or writes a CSR meanwhile). Their values are registered every cycle, without enable.
+        trap_q = Signal()
+        cause_q = Signal(32)
+        tval_q = Signal(32)
+        pc_q = Signal(30)
+        m.d.sync += [
+            trap_q.eq(trap | irq_take),
+            cause_q.eq(Mux(irq_take, csr.irq_cause, exc_cause)),
+            tval_q.eq(exc_tval & ~irq_take.replicate(32)),
+            pc_q.eq(x_pc),
+        ]
         m.d.comb += [
             csr.addr.eq(Mux(halted, sel[:12], x_insn[20:32])),
             csr.we.eq(x_csr_we | sp_csr_we),
             csr.wdata.eq(Mux(halted, sp.wdata, csr_new)),
-            csr.trap.eq(trap_now),
-            csr.trap_cause.eq(Mux(irq_take, csr.irq_cause, exc_cause)),
-            csr.trap_pc.eq(x_pc),
-            csr.trap_val.eq(Mux(irq_take, 0, exc_tval)),
+            csr.trap.eq(trap_q),
+            csr.trap_cause.eq(cause_q),
+            csr.trap_pc.eq(pc_q),
+            csr.trap_val.eq(tval_q),
             csr.mret.eq(done & xc["mret"] & ~trap),
             csr.instret.eq(done & ~trap),
             csr.cycle_en.eq(~halted),
