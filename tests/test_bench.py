@@ -37,6 +37,34 @@ def test_real_measurements_declare_the_required_keys():
     assert set(bench.TARGETS) <= keys
 
 
+def test_lockstep_measurements_are_registered():
+    """The lockstep issue's keys and targets (issue 3, Benchmark); the measurements are not run here."""
+    produced = {key: m.name for m in bench.MEASUREMENTS.values() for key in m.keys}
+    for key in ("pair.lc_up5k", "pair.fits_up5k", "pair.fmax_up5k_mhz", "pair.lc_hx8k", "pair.fmax_hx8k_mhz",
+                "pair.lc_ratio", "pair.fmax_ratio"):
+        assert produced.get(key) == "pair", key
+    for key in ("lockstep.detect_latency_max_cycles", "lockstep.survivor_stall_cycles",
+                "lockstep.diagnosed_fraction", "lockstep.diagnosed_fraction_all"):
+        assert produced.get(key) == "lockstep", key
+    assert bench.TARGETS["pair.lc_up5k"] == {"max": 2600}
+    assert bench.TARGETS["pair.fmax_ratio"] == {"min": 0.95}
+    assert bench.TARGETS["lockstep.survivor_stall_cycles"] == {"max": 0}
+    assert [m.name for m in bench.select(("pair", "lockstep"))] == ["pair", "lockstep"]
+    # A design that does not fit reports no value: its target is "not measured", not met or failed.
+    assert bench.evaluate_targets({"pair.fmax_up5k_mhz": None})["pair.lc_up5k"]["met"] is None
+
+
+def test_lockstep_injections_come_from_the_environment(monkeypatch):
+    name, default = bench.LOCKSTEP_INJECTIONS_ENV
+    monkeypatch.delenv(name, raising=False)
+    assert bench._env_int(name, default) == default >= 1000
+    monkeypatch.setenv(name, "37")
+    assert bench._env_int(name, default) == 37
+    monkeypatch.setenv(name, "many")
+    with pytest.raises(bench.BenchError, match=f"{name} must be a positive integer"):
+        bench._env_int(name, default)
+
+
 def test_select_by_key_prefix_and_name(registry):
     assert [m.name for m in bench.select(("t.alpha",))] == ["t_alpha"]
     assert [m.name for m in bench.select(("t.alpha.y", "t_beta"))] == ["t_alpha", "t_beta"]

@@ -14,11 +14,8 @@ count fits the package.
 import json
 
 import pytest
-from amaranth.hdl import Module, Signal, Cat
-from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
 
+from boards.pair_harness import PairHarness
 from boards.synth import synthesize
 from hw.comparator import LEAN_RETIRE_FIELDS
 from hw.ecc import Protection
@@ -31,44 +28,11 @@ MIN_RATIO = 1.9
 TARGET = "hx8k"
 
 
-class Harness(wiring.Component):
-    """``design`` (a :class:`Unit` or a :class:`LockstepPair`) with its I/O bus on a small RAM."""
-    irq: In(3)
-    out: Out(1)
-    mismatch: Out(1)
-
-    def __init__(self, design):
-        self._design = design
-        super().__init__()
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.design = d = self._design
-        m.submodules.mem = mem = Memory(shape=32, depth=64, init=[])
-        wport = mem.write_port(granularity=8)
-        rport = mem.read_port()
-        io = d.io
-        m.d.comb += [rport.addr.eq(io.addr), io.rdata.eq(rport.data), wport.addr.eq(io.addr),
-                     wport.data.eq(io.wdata)]
-        with m.If(io.valid & io.write):
-            m.d.comb += wport.en.eq(io.sel)
-        m.d.sync += io.ack.eq(io.valid)
-        m.d.comb += [d.irq_software.eq(self.irq[0]), d.irq_timer.eq(self.irq[1]), d.irq_external.eq(self.irq[2])]
-        observed = []
-        for path, member, value in d.signature.flatten(d):
-            if member.flow == Out and path[0] != "io":
-                observed.append(value)
-        m.d.sync += self.out.eq(Cat(*observed).xor())
-        if isinstance(d, LockstepPair):
-            m.d.comb += self.mismatch.eq(d.status.mismatch)
-        return m
-
-
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    unit = synthesize(Harness(Unit(ram_size=RAM_SIZE, protection=PROTECTION)), target=TARGET,
+    unit = synthesize(PairHarness(Unit(ram_size=RAM_SIZE, protection=PROTECTION)), target=TARGET,
                       seeds=(1,), build_dir=tmp_path_factory.mktemp("unit"))
-    pair = synthesize(Harness(LockstepPair(ram_size=RAM_SIZE, protection=PROTECTION,
+    pair = synthesize(PairHarness(LockstepPair(ram_size=RAM_SIZE, protection=PROTECTION,
                                            retire_fields=LEAN_RETIRE_FIELDS)),
                       target=TARGET, seeds=(1,), build_dir=tmp_path_factory.mktemp("pair"))
     return unit, pair

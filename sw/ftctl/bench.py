@@ -53,6 +53,16 @@ CPI_KERNELS = ("crc32", "sort", "kernel")
 #: Instruction limit of the reference ISS when it counts a kernel's instructions.
 ISS_MAX_STEPS = 20_000_000
 
+#: The lockstep pair as measured by ``pair``: RAM bytes per copy, its protection, the comparator's retirement fields
+#: (names of ``hw.comparator`` constants), and the device the pair is placed on when it does not fit the UP5K.
+PAIR_RAM_SIZE = 1024
+PAIR_PROTECTION = "parity"
+PAIR_RETIRE_FIELDS = "LEAN_RETIRE_FIELDS"
+PAIR_FALLBACK_TARGET = "hx8k"
+#: Injections of the benchmark's lockstep campaign (environment variable, default) and its plan seed (variable).
+LOCKSTEP_INJECTIONS_ENV = ("FTCTL_BENCH_LOCKSTEP_INJECTIONS", 1000)
+LOCKSTEP_SEED_ENV = "FTCTL_BENCH_LOCKSTEP_SEED"
+
 #: Goals of the project: key -> {"max": limit} or {"min": limit}.
 TARGETS = {
     "core.lc_up5k":             {"max": 1300},
@@ -61,6 +71,9 @@ TARGETS = {
     "core.cpi":                 {"max": 1.5},
     "sim.cycles_per_s":         {"min": 100_000},
     "iss.instructions_per_s":   {"min": 50_000},
+    "pair.lc_up5k":             {"max": 2600},
+    "pair.fmax_ratio":          {"min": 0.95},
+    "lockstep.survivor_stall_cycles": {"max": 0},
 }
 
 
@@ -294,6 +307,164 @@ def measure_sim_speed(ctx):
     ctx.meta["sim_speed"] = {"kernels": list(runs), "cycles": cycles, "wall_s": round(wall, 3),
                              "simulator": "verilator"}
     return {"sim.cycles_per_s": round(cycles / wall, 1)}
+
+
+_PAIR_KEYS = ("pair.lc_up5k", "pair.fits_up5k", "pair.fmax_up5k_mhz", "pair.lc_hx8k", "pair.fmax_hx8k_mhz",
+              "pair.unit_lc_hx8k", "pair.unit_fmax_hx8k_mhz", "pair.lc_ratio", "pair.fmax_ratio")
+
+
+def _lc_needed(build_dir):
+    """ICESTORM_LC ``(used, available)`` from the nextpnr logs in ``build_dir`` (``None`` if no log reports it)."""
+    import re
+    for log in sorted(Path(build_dir).glob("nextpnr_seed*.log")) + sorted(Path(build_dir).glob("nextpnr_seed*.out")):
+        match = re.search(r"ICESTORM_LC:\s*(\d+)\s*/\s*(\d+)", log.read_text(errors="replace"))
+        if match:
+            return int(match.group(1)), int(match.group(2))
+    return None
+
+
+def _pair_design(pair):
+    from boards.pair_harness import PairHarness
+    from hw import comparator
+    from hw.ecc import Protection
+    from hw.lockstep_cpu import LockstepPair, Unit
+    protection = Protection(PAIR_PROTECTION)
+    if pair:
+        return PairHarness(LockstepPair(ram_size=PAIR_RAM_SIZE, protection=protection,
+                                        retire_fields=getattr(comparator, PAIR_RETIRE_FIELDS)))
+    return PairHarness(Unit(ram_size=PAIR_RAM_SIZE, protection=protection))
+
+
+@measurement("pair", keys=_PAIR_KEYS)
+def measure_pair(ctx):
+    """The lockstep pair (two units, comparator, containment, controller, parity-protected RAM copies) and one unit
+    alone, in the same harness (boards.pair_harness) and flow: on iCE40UP5K if the pair fits, and on the HX8K."""
+    from boards.synth import NoFitError, SynthError, synthesize, TARGETS as DEVICES
+
+    def run(pair, target, seeds=ctx.seeds):
+        name = f"{'pair' if pair else 'unit'}_{target}"
+        return synthesize(_pair_design(pair), target=target, clock_mhz=UP5K_CLOCK_MHZ, seeds=seeds,
+                          build_dir=ctx.build_dir / name)
+
+    meta = {"harness": "boards.pair_harness.PairHarness", "ram_bytes_per_copy": PAIR_RAM_SIZE,
+            "protection": PAIR_PROTECTION, "comparator_retire_fields": PAIR_RETIRE_FIELDS,
+            "clock_constraint_mhz": UP5K_CLOCK_MHZ}
+    up5k_dir = ctx.build_dir / "pair_up5k"
+    try:
+        pair_up5k = run(True, "up5k")
+    except SynthError as error:
+        needed = _lc_needed(up5k_dir)
+        if needed is None or needed[0] <= needed[1]:
+            if isinstance(error, NoFitError):
+                raise BenchError(f"pair on UP5K: {error} (and no LC count in the nextpnr log)") from None
+            raise
+        pair_up5k = None
+        lc_up5k = needed[0]
+        meta["up5k"] = {"fits": False, "lc_needed": needed[0], "lc_available": needed[1],
+                        "utilisation": round(needed[0] / needed[1], 3), "nextpnr": str(error),
+                        "build_dir": str(up5k_dir),
+                        "note": "the LC count is what nextpnr reports the pair needs before it gives up placing"}
+    else:
+        lc_up5k = pair_up5k.lc
+        meta["up5k"] = dict(_synth_summary(pair_up5k), fits=True)
+
+    fallback = PAIR_FALLBACK_TARGET
+    pair_hx = run(True, fallback)
+    unit_hx = run(False, fallback)
+    meta[fallback] = {"pair": _synth_summary(pair_hx), "unit": _synth_summary(unit_hx)}
+    fmax_pair_hx = _single_clock(pair_hx, f"pair on {fallback}")
+    fmax_unit_hx = _single_clock(unit_hx, f"unit on {fallback}")
+    if pair_up5k is not None:
+        unit_up5k = run(False, "up5k")
+        meta["up5k"]["unit"] = _synth_summary(unit_up5k)
+        fmax_up5k = _single_clock(pair_up5k, "pair on UP5K")
+        fmax_ratio = fmax_up5k / _single_clock(unit_up5k, "unit on UP5K")
+        meta["fmax_ratio_device"] = "up5k"
+    else:
+        fmax_up5k = None
+        fmax_ratio = fmax_pair_hx / fmax_unit_hx
+        meta["fmax_ratio_device"] = fallback
+        meta["note"] = (f"the pair does not fit {DEVICES['up5k'].name} ({lc_up5k} LC needed, "
+                        f"{meta['up5k']['lc_available']} available): pair.lc_up5k is the count nextpnr reports, "
+                        f"pair.fmax_up5k_mhz is null, and Fmax is measured on {DEVICES[fallback].name}")
+    meta["lc_ratio_device"] = fallback
+    ctx.meta["pair"] = meta
+    return {
+        "pair.lc_up5k": lc_up5k,
+        "pair.fits_up5k": pair_up5k is not None,
+        "pair.fmax_up5k_mhz": fmax_up5k,
+        "pair.lc_hx8k": pair_hx.lc,
+        "pair.fmax_hx8k_mhz": fmax_pair_hx,
+        "pair.unit_lc_hx8k": unit_hx.lc,
+        "pair.unit_fmax_hx8k_mhz": fmax_unit_hx,
+        "pair.lc_ratio": round(pair_hx.lc / unit_hx.lc, 3),
+        "pair.fmax_ratio": round(fmax_ratio, 3),
+    }
+
+
+def _env_int(name, default):
+    text = os.environ.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 1:
+        raise BenchError(f"{name} must be a positive integer, not {text!r}")
+    return value
+
+
+@measurement("lockstep", keys=("lockstep.detect_latency_max_cycles", "lockstep.survivor_stall_cycles",
+                                "lockstep.survivor_lag_instructions", "lockstep.diagnosed_fraction",
+                                "lockstep.diagnosed_fraction_all", "lockstep.injections",
+                                "lockstep.check_failures"))
+def measure_lockstep(ctx):
+    """The fault-injection campaign of ftctl.campaign (the system test's, with more injections) on the simulated
+    lockstep SoC running demo/ledger."""
+    from ftctl import campaign
+
+    injections = _env_int(*LOCKSTEP_INJECTIONS_ENV)
+    seed = _env_int(LOCKSTEP_SEED_ENV, campaign.DEFAULT_SEED)
+    ctx.firmware("demo")
+    result = campaign.run_campaign(work_dir=ctx.build_dir / "lockstep_campaign", injections=injections, seed=seed,
+                                   root=ctx.root)
+    figures = campaign.metrics(result.infos)
+    for name in ("detect_latency_max_cycles", "survivor_stall_cycles", "diagnosed_fraction"):
+        if figures[name] is None:
+            raise BenchError(f"lockstep campaign: no run to measure {name} on ({injections} injections)")
+    ctx.meta["lockstep"] = {
+        "injections": injections, "seed": seed, "offset": campaign.OFFSET, "protection": campaign.PROTECTION,
+        "window_cycles": result.window, "summary": campaign.summarize(result.infos), "figures": figures,
+        "failures": result.failures[:20],
+        "definitions": {
+            "detect_latency_max_cycles": (
+                "max over runs whose fault onset is known (comparator self-test; bus valid stuck-at 1 with no "
+                f"fault-free I/O access within {campaign.IDLE_GUARD} cycles) of first event or divergence minus "
+                f"the command's cycle `at` (the fault is in place from at + 1); bound {campaign.DETECT_BOUND} "
+                "(offset + 1 after the divergent value is compared, + the injector stage)"),
+            "survivor_stall_cycles": (
+                "max over runs where one unit survived of DECIDE_WAIT: cycles an ONLINE unit's I/O request was "
+                "held while the pair decided (0 in the fault-free run)"),
+            "survivor_lag_instructions": (
+                "max over runs where one unit survived of the instructions it retired fewer than in the "
+                "fault-free window"),
+            "diagnosed_fraction": ("runs with self-check evidence in which the injected unit was ISOLATED and its "
+                                   "partner stayed ONLINE, over runs with evidence"),
+            "diagnosed_fraction_all": ("runs ending with the injected unit ISOLATED and its partner ONLINE, over "
+                                       "all runs with a comparator divergence or evidence (includes the "
+                                       "undiagnosable classes: comparator self-test, PC/pipeline flips)"),
+        },
+    }
+    return {
+        "lockstep.detect_latency_max_cycles": figures["detect_latency_max_cycles"],
+        "lockstep.survivor_stall_cycles": figures["survivor_stall_cycles"],
+        "lockstep.survivor_lag_instructions": figures["survivor_lag_instructions"],
+        "lockstep.diagnosed_fraction": round(figures["diagnosed_fraction"], 4),
+        "lockstep.diagnosed_fraction_all": round(figures["diagnosed_fraction_all"], 4),
+        "lockstep.injections": injections,
+        "lockstep.check_failures": len(result.failures),
+    }
 
 
 # --- Running ----------------------------------------------------------------------------------------------------

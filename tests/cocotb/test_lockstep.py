@@ -1,11 +1,8 @@
 """System test of the lockstep pair: the demo/ledger firmware on ``hw.lockstep_sim_top.LockstepSimTop`` (cocotb +
 Verilator) with injected faults of every supported class, in both units, at random cycles.
 
-One model is built (``ftctl.sim.build.build_model`` with the lockstep top) and two simulator processes run the
-injections in parallel. Each simulator first runs the fault-free reference window, then, for every injection:
-reloads RAM (both copies), releases reset, arms the command (which fires at its cycle) and runs the same window,
-recording the UART bytes, every request accepted by the shared I/O bus, the unit states, events, evidence and
-counters. The pytest side checks, per run:
+The campaign itself (the cocotb testbench, the injection plan and the per-run checks) lives in
+:mod:`ftctl.campaign`, which the benchmark runs too with more injections. Per run it checks:
 
 * divergence or evidence is detected within the bound where the onset is known (bus stuck-at on the ``valid`` line
   while idle, comparator self-test): ``offset + 1`` cycles after the divergent value is compared, plus the one
@@ -16,329 +13,35 @@ counters. The pytest side checks, per run:
   escaped, no extra FIFO pop);
 * the survivor retired at least as many instructions as it did in the fault-free window (it was never stopped);
 * a hung device slot is fenced and the pair keeps running.
-
-Both halves live in this file, as in ``test_difftest.py``; the cocotb side imports only cocotb and the standard
-library.
 """
 
 import json
 import os
-import random
+from pathlib import Path
 
-import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import First, ReadOnly, RisingEdge, Timer
+from ftctl import campaign
 
 
-CONFIG_ENV = "FTCTL_LOCKSTEP_CONFIG"
-SEED = int(os.environ.get("FTCTL_LOCKSTEP_SEED", "20240601"))
+SEED = int(os.environ.get("FTCTL_LOCKSTEP_SEED", str(campaign.DEFAULT_SEED)))
 INJECTIONS = int(os.environ.get("FTCTL_LOCKSTEP_INJECTIONS", "280"))
-SHARDS = 2
-OFFSET = 2
-PERIOD_NS = 10
-#: The window: the fault-free run is cut at the first quiet point (no UART byte for QUIET cycles) after MIN_WINDOW.
-MIN_WINDOW = 52_000
-QUIET = 3_000
-#: Injection times: uniform in [FIRST_AT, MIN_WINDOW - MARGIN].
-FIRST_AT = 500
-#: An injection within this many cycles of a fault-free I/O access is not "idle" for the latency bound.
-IDLE_GUARD = 64
-MARGIN = 12_000
-
-# Unit state / event codes, as in hw.status_map (the cocotb side does not import amaranth).
-ONLINE, ISOLATED = 0, 1
-NONE_YET = 0xFFFF_FFFF
-
-
-# --------------------------------------------------------------------------------- simulator side (cocotb)
-
-async def _run_one(dut, image, offset_words, ram_words, window, command):
-    clk = dut.clk
-    dut.rst.value = 1
-    dut.inject_valid.value = 0
-    dut.load_valid.value = 0
-    for _ in range(3):
-        await RisingEdge(clk)
-    dut.load_valid.value = 1
-    for index, word in enumerate(image):
-        dut.load_addr.value = offset_words + index
-        dut.load_data.value = word
-        await RisingEdge(clk)
-    # Both copies must start identical (a read-modify-write store keeps stale bytes): clear the rest of RAM.
-    dut.load_data.value = 0
-    for index in (*range(offset_words), *range(offset_words + len(image), ram_words)):
-        dut.load_addr.value = index
-        await RisingEdge(clk)
-    dut.load_valid.value = 0
-    await RisingEdge(clk)
-    if command is not None:
-        for name, value in command.items():
-            getattr(dut, f"inject_{name}").value = value
-        dut.inject_valid.value = 1
-    dut.rst.value = 0
-    await RisingEdge(clk)
-    await RisingEdge(clk)
-    await RisingEdge(clk)
-    dut.inject_valid.value = 0
-
-    uart, uart_cycles, io, io_cycles = [], [], [], []
-    seen_uart, seen_io = int(dut.uart_tx_count.value), int(dut.io_count.value)
-    while True:
-        now = int(dut.cycle.value)
-        if now >= window:
-            break
-        await First(dut.uart_tx_count.value_change, dut.io_count.value_change,
-                    Timer((window - now) * PERIOD_NS, unit="ns"))
-        await ReadOnly()
-        count = int(dut.uart_tx_count.value)
-        if count != seen_uart:
-            assert count == seen_uart + 1, "UART bytes lost"
-            seen_uart = count
-            uart.append(int(dut.uart_tx_data.value))
-            uart_cycles.append(int(dut.cycle.value))
-        count = int(dut.io_count.value)
-        if count != seen_io:
-            assert count == seen_io + 1, "I/O requests lost"
-            seen_io = count
-            write = int(dut.io_write.value)
-            io.append([int(dut.io_addr.value), write, int(dut.io_sel.value),
-                       int(dut.io_wdata.value) if write else 0])
-            io_cycles.append(int(dut.cycle.value))
-        await RisingEdge(clk)
-    names = ("a_state", "b_state", "mode", "events", "event_code", "event_unit", "first_event_cycle",
-             "diverge_cycle", "cycle", "a_retired", "b_retired", "a_evidence", "b_evidence", "diagnosed",
-             "undiagnosed", "corrected_a", "corrected_b", "decide_wait", "fenced", "injected", "rejected",
-             "finished", "first_fields")
-    result = {name: int(getattr(dut, name).value) for name in names}
-    result.update(uart=uart, uart_cycles=uart_cycles, io=io, io_cycles=io_cycles)
-    return result
-
-
-#: x1..x31 := 0, then a self-loop. The cores' register files are block RAM that reset does not clear, and a unit
-#: frozen by an earlier run keeps different values than its partner: programs that store callee-saved registers
-#: before writing them would then diverge. Real silicon needs the same: see docs/lockstep.md.
-CLEAR_REGISTERS = [(n << 7) | 0x13 for n in range(1, 32)] + [0x6F]
-
-
-async def _clear_registers(dut, offset_words):
-    clk = dut.clk
-    dut.rst.value = 1
-    dut.load_valid.value = 0
-    # A unit frozen by the last run ignores loader writes until the (registered) reset has thawed it.
-    for _ in range(3):
-        await RisingEdge(clk)
-    dut.load_valid.value = 1
-    for index, word in enumerate(CLEAR_REGISTERS):
-        dut.load_addr.value = offset_words + index
-        dut.load_data.value = word
-        await RisingEdge(clk)
-    dut.load_valid.value = 0
-    await RisingEdge(clk)
-    dut.rst.value = 0
-    for _ in range(2 * len(CLEAR_REGISTERS) + 20):
-        await RisingEdge(clk)
-    return [int(dut.a_state.value), int(dut.b_state.value), int(dut.diverge_cycle.value), int(dut.first_fields.value)]
-
-
-@cocotb.test()
-async def lockstep_tb(dut):
-    with open(os.environ[CONFIG_ENV]) as f:
-        config = json.load(f)
-    with open(config["image"], "rb") as f:
-        data = f.read()
-    image = [int.from_bytes(data[i:i + 4], "little") for i in range(0, len(data), 4)]
-    Clock(dut.clk, PERIOD_NS, unit="ns", impl="gpi").start()
-    dut.uart_rx_valid.value = 0
-    results = []
-    ram_words = config["ram_words"]
-    reference = await _run_one(dut, image, config["image_offset"], ram_words, config["max_window"], None)
-    # Cut the window at a quiet point of the reference run.
-    cycles = reference["uart_cycles"]
-    window = config["max_window"]
-    for before, after in zip(cycles, cycles[1:]):
-        if before >= config["min_window"] and after - before >= 2 * config["quiet"]:
-            window = before + config["quiet"]
-            break
-    reference = await _run_one(dut, image, config["image_offset"], ram_words, window, None)
-    for command in config["commands"]:
-        clear = await _clear_registers(dut, config["image_offset"])
-        results.append(await _run_one(dut, image, config["image_offset"], ram_words, window, command))
-        results[-1]["clear"] = clear
-    with open(config["result"], "w") as f:
-        json.dump({"window": window, "reference": reference, "runs": results}, f)
-
-
-# ------------------------------------------------------------------------------------------ pytest side
-
-def _plan(rng, image_words, ram_words):
-    """Injection commands: every class, both units, random cycles."""
-    from hw.inject import InjectTarget, REQUEST_LINES, REQUEST_WIDTH
-    from hw.comparator import MISMATCH_FIELDS
-    from hw.lockstep_soc import SLOT_REGIONS
-    kinds = ["ram_single", "ram_double", "bus_stuck", "bus_valid_idle", "selftest", "slot_hang", "reg_flip"]
-    commands = []
-    for index in range(INJECTIONS):
-        kind = kinds[index % len(kinds)]
-        at = rng.randrange(FIRST_AT, MIN_WINDOW - MARGIN)
-        cmd = {"target": 0, "unit": index // len(kinds) % 2, "double": 0, "value": 0, "bit0": 0, "bit1": 0,
-               "addr": 0, "cycles": 0, "at": at}
-        if kind in ("ram_single", "ram_double"):
-            # Mostly words the program uses (code, data), sometimes anywhere (stack, free memory).
-            limit = image_words if rng.random() < 0.8 else ram_words
-            bit0, bit1 = rng.sample(range(39), 2)
-            cmd.update(target=InjectTarget.RAM_FLIP.value, addr=rng.randrange(limit), bit0=bit0, bit1=bit1,
-                       double=int(kind == "ram_double"))
-        elif kind == "bus_stuck":
-            # I/O requests come in bursts (the UART lines): long stuck-at intervals reach some of them.
-            cmd.update(target=InjectTarget.BUS_STUCK.value, bit0=rng.randrange(REQUEST_WIDTH),
-                       value=rng.randrange(2), cycles=rng.randrange(1, 50_000))
-        elif kind == "bus_valid_idle":
-            cmd.update(target=InjectTarget.BUS_STUCK.value, bit0=0, value=1, cycles=rng.randrange(1, 8))
-        elif kind == "selftest":
-            # The valid groups fire whatever the traffic; retire_pc needs both units to retire while it is held.
-            group = rng.choice(["bus_valid", "retire_valid", "retire_pc"])
-            cmd.update(target=InjectTarget.COMPARATOR_TEST.value, addr=1 << MISMATCH_FIELDS.index(group),
-                       cycles=rng.randrange(1, 4) if group != "retire_pc" else rng.randrange(8, 16))
-        elif kind == "slot_hang":
-            cmd.update(target=InjectTarget.SLOT_HANG.value,
-                       addr=rng.randrange(len(SLOT_REGIONS)))
-        else:
-            cmd.update(target=InjectTarget.REG_FLIP.value, addr=rng.randrange(1, 32), bit0=rng.randrange(32))
-        commands.append((kind, cmd))
-    return commands
-
-
-def _is_prefix(short, long):
-    return long[:len(short)] == short
-
-
-def _check(kind, cmd, run, ref, window):
-    """Check one run; returns a dict of measurements, raises AssertionError with the reason."""
-    unit = "ab"[cmd["unit"]]
-    other = "ab"[1 - cmd["unit"]]
-    at = cmd["at"]
-    ev_named = {u: run[f"{u}_evidence"] & 0b111 for u in "ab"}
-    assert run["injected"] + run["rejected"] == 1, "the command did not fire"
-    assert run["io"] == ref["io"][:len(run["io"])] or kind == "slot_hang", "a request escaped / differs"
-    detected = min(run["first_event_cycle"], run["diverge_cycle"])
-    info = {"kind": kind, "unit": unit, "at": at, "detect": None, "diagnosed": None, "stall": 0,
-            "decide_wait": run["decide_wait"]}
-    if detected != NONE_YET:
-        assert detected > at, "detection before the fault"
-        info["detect"] = detected - at
-    # Evidence names only the injected unit; if it exists, that unit is isolated and the partner survives.
-    assert not ev_named[other], f"evidence in the wrong unit ({other})"
-    if ev_named[unit]:
-        assert run[f"{unit}_state"] == ISOLATED and run[f"{other}_state"] == ONLINE, "wrong isolation"
-    states = (run["a_state"], run["b_state"])
-    if states == (ONLINE, ONLINE):
-        assert run["diverge_cycle"] == NONE_YET or kind == "selftest", "divergence left unhandled"
-        if kind != "slot_hang":
-            assert run["uart"] == ref["uart"], "console output differs"
-        else:
-            assert run["fenced"] or run["io"] == ref["io"], "hung slot not fenced"
-            # The firmware takes access faults instead of hanging: the cores keep executing (CPI < 10).
-            assert run["a_retired"] >= (window - at) // 10, "the pair hung"
-    elif ONLINE in states:
-        survivor = "ab"[states.index(ONLINE)]
-        assert survivor == other, "the injected unit survived, its partner was isolated"
-        assert run["uart"] == ref["uart"], "survivor console output differs"
-        info["stall"] = max(0, ref[f"{survivor}_retired"] - run[f"{survivor}_retired"])
-        assert info["stall"] == 0, f"the survivor fell {info['stall']} instructions behind"
-        info["diagnosed"] = True
-    else:
-        assert run["undiagnosed"] >= 1
-        assert _is_prefix(run["uart"], ref["uart"]), "output after the halt"
-        info["diagnosed"] = False
-    # The onset of a stuck-at-1 ``valid`` is only known when the unit was really idle: if the fault-free run had
-    # an I/O access near the injection, the unit drove ``valid`` itself and the fault shows only when it drops.
-    idle = not any(at - IDLE_GUARD <= cycle <= at + IDLE_GUARD for cycle in ref["io_cycles"])
-    if (kind == "selftest" or (kind == "bus_valid_idle" and idle)) and detected != NONE_YET:
-        bound = OFFSET + 1 + 1
-        assert detected - at <= bound, f"detected {detected - at} cycles after the fault, bound {bound}"
-    if kind == "selftest":
-        assert detected != NONE_YET and states == (ISOLATED, ISOLATED), "the self-test did not fire"
-    if kind == "reg_flip":
-        assert run["rejected"] == 1 and states == (ONLINE, ONLINE)
-    if kind == "ram_single":
-        assert states == (ONLINE, ONLINE) and run["uart"] == ref["uart"], "a SECDED-corrected flip changed things"
-    return info
 
 
 def test_lockstep(tmp_path):
-    from concurrent.futures import ThreadPoolExecutor
-    from pathlib import Path
-    from cocotb_tools.runner import get_runner
-    from hw import memmap
-    from hw.inject import InjectTarget
-    from ftctl.sim.build import TIMESCALE, build_model, ensure_tools_on_path
-    from ftctl.sim.run import load_program
-
     root = Path(__file__).resolve().parents[2]
-    elf = root / "build" / "fw" / "demo.elf"
-    expected = (root / "fw" / "expected" / "demo.out").read_bytes()
-    program = load_program(elf, ram_size=memmap.RAM_DEFAULT_SIZE)
-    image = tmp_path / "image.bin"
-    image.write_bytes(program.data)
-    image_words = program.offset + len(program.data) // 4
-    rng = random.Random(SEED)
-    plan = _plan(rng, image_words, memmap.RAM_DEFAULT_SIZE // 4)
+    result = campaign.run_campaign(work_dir=tmp_path, injections=INJECTIONS, seed=SEED, root=root)
 
-    model = build_model(top="hw.lockstep_sim_top:LockstepSimTop",
-                        top_params={"offset": OFFSET, "protection": "secded"})
-    ensure_tools_on_path()
-
-    def shard(index):
-        directory = tmp_path / f"shard{index}"
-        directory.mkdir()
-        config = {"image": str(image), "image_offset": program.offset, "min_window": MIN_WINDOW,
-                  "max_window": MIN_WINDOW + 20_000, "quiet": QUIET, "result": str(directory / "result.json"),
-                  "ram_words": memmap.RAM_DEFAULT_SIZE // 4,
-                  "commands": [cmd for i, (_, cmd) in enumerate(plan) if i % SHARDS == index]}
-        (directory / "config.json").write_text(json.dumps(config))
-        env = {CONFIG_ENV: str(directory / "config.json"), "COCOTB_LOG_LEVEL": "WARNING",
-               "GPI_LOG_LEVEL": "WARNING", "COCOTB_REDUCED_LOG_FMT": "1", "COCOTB_ANSI_OUTPUT": "0"}
-        get_runner(model.simulator).test(test_module="test_lockstep", testcase="lockstep_tb",
-                                         hdl_toplevel=model.toplevel, hdl_toplevel_lang="verilog",
-                                         build_dir=model.directory, test_dir=directory, extra_env=env,
-                                         timescale=TIMESCALE, results_xml=str(directory / "results.xml"),
-                                         log_file=directory / "sim.log")
-        return json.loads((directory / "result.json").read_text())
-
-    with ThreadPoolExecutor(SHARDS) as pool:
-        shards = list(pool.map(shard, range(SHARDS)))
-
-    failures, infos = [], []
-    for index, result in enumerate(shards):
-        ref = result["reference"]
-        assert bytes(ref["uart"]) == expected[:len(ref["uart"])] and len(ref["uart"]) > 100
-        assert ref["a_state"] == ONLINE and ref["b_state"] == ONLINE and ref["diverge_cycle"] == NONE_YET
+    for ref in result.references:
+        assert bytes(ref["uart"]) == result.expected_output[:len(ref["uart"])] and len(ref["uart"]) > 100
+        assert ref["a_state"] == campaign.ONLINE and ref["b_state"] == campaign.ONLINE
+        assert ref["diverge_cycle"] == campaign.NONE_YET
         assert ref["events"] == 0 and ref["decide_wait"] == 0
-        runs = result["runs"]
-        commands = [entry for i, entry in enumerate(plan) if i % SHARDS == index]
-        assert len(runs) == len(commands)
-        for (kind, cmd), run in zip(commands, runs):
-            try:
-                infos.append(_check(kind, cmd, run, ref, result["window"]))
-            except AssertionError as error:
-                failures.append(f"{kind} {cmd}: {error}")
-    assert not failures, f"{len(failures)} of {len(plan)} runs failed:\n" + "\n".join(failures[:20])
-    assert len(infos) == len(plan)
+    failures = result.failures
+    assert not failures, f"{len(failures)} of {len(result.plan)} runs failed:\n" + "\n".join(failures[:20])
+    assert len(result.infos) == len(result.plan) == INJECTIONS
 
     # Measurements (printed with -s; docs/lockstep.md quotes them).
-    summary = {}
-    for info in infos:
-        entry = summary.setdefault(info["kind"], {"runs": 0, "detected": 0, "isolated_one": 0, "halted": 0,
-                                                   "max_detect": 0, "max_decide_wait": 0})
-        entry["runs"] += 1
-        entry["max_decide_wait"] = max(entry["max_decide_wait"], info["decide_wait"])
-        if info["detect"] is not None:
-            entry["detected"] += 1
-            entry["max_detect"] = max(entry["max_detect"], info["detect"])
-        if info["diagnosed"] is True:
-            entry["isolated_one"] += 1
-        elif info["diagnosed"] is False:
-            entry["halted"] += 1
-    print(json.dumps({"window": shards[0]["window"], "summary": summary}, indent=1))
+    summary = campaign.summarize(result.infos)
+    print(json.dumps({"window": result.window, "summary": summary, "metrics": campaign.metrics(result.infos)},
+                     indent=1))
     (root / "build").mkdir(exist_ok=True)
     (root / "build" / "lockstep_measurements.json").write_text(json.dumps(summary, indent=1) + "\n")
