@@ -1,4 +1,4 @@
-"""Record each firmware program's console output on QEMU as its expected output, in ``fw/expected/NAME.out``.
+"""Save each firmware program's console output on QEMU as its expected output, in ``fw/expected/NAME.out``.
 
 QEMU's ``virt`` machine is the independent reference: the files are what tests compare the reference ISS and
 the RTL against (tests/test_fw.py also checks several of them against models written in Python). Run it after
