@@ -23,7 +23,7 @@ from . import ecc_model
 from .cpu.bus import BusSignature
 from .ecc import Protection, Encoder, Decoder, check_width
 from .memmap import RAM_DEFAULT_SIZE
-from .ram import LoaderSignature, check_ram_size
+from .ram import LoaderSignature, check_ram_init, check_ram_size
 
 
 __all__ = ["ProtectedRAM", "FlipSignature"]
@@ -74,13 +74,7 @@ class ProtectedRAM(wiring.Component):
         except ValueError:
             raise ValueError(f"Protection must be one of {[p.value for p in Protection]}, "
                              f"not {protection!r}") from None
-        init = list(init)
-        if len(init) > size // 4:
-            raise ValueError(f"Initial contents must fit {size // 4} words, not {len(init)}")
-        for word in init:
-            if not isinstance(word, int) or not 0 <= word < 1 << 32:
-                raise ValueError(f"Initial contents must be 32-bit unsigned integers, not {word!r}")
-        self._init = init
+        self._init = check_ram_init(init, self._size)
         self._loader = bool(loader)
         self._inject = bool(inject)
         self._cw = check_width(self._protection)

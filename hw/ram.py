@@ -22,7 +22,7 @@ from .cpu.bus import BusSignature
 from .memmap import RAM_DEFAULT_SIZE
 
 
-__all__ = ["RAM", "LoaderSignature", "check_ram_size", "RAM_MIN_SIZE", "RAM_MAX_SIZE", "RAM_PORTS",
+__all__ = ["RAM", "LoaderSignature", "check_ram_size", "check_ram_init", "RAM_MIN_SIZE", "RAM_MAX_SIZE", "RAM_PORTS",
            "MEMORY_NAME"]
 
 
@@ -42,6 +42,17 @@ def check_ram_size(size):
         raise ValueError(f"RAM size must be a power of two from {RAM_MIN_SIZE} to {RAM_MAX_SIZE} bytes, "
                          f"not {size!r}")
     return size
+
+
+def check_ram_init(init, size):
+    """Validate initial RAM contents (32-bit words from the RAM's base) for a RAM of ``size`` bytes; return a list."""
+    init = list(init)
+    if len(init) > size // 4:
+        raise ValueError(f"Initial contents must fit {size // 4} words, not {len(init)}")
+    for word in init:
+        if not isinstance(word, int) or not 0 <= word < 1 << 32:
+            raise ValueError(f"Initial contents must be 32-bit unsigned integers, not {word!r}")
+    return init
 
 
 class LoaderSignature(wiring.Signature):
@@ -110,13 +121,7 @@ class RAM(wiring.Component):
         if ports not in RAM_PORTS:
             raise ValueError(f"RAM ports must be one of {', '.join(map(repr, RAM_PORTS))}, not {ports!r}")
         self._ports = ports
-        init = list(init)
-        if len(init) > size // 4:
-            raise ValueError(f"Initial contents must fit {size // 4} words, not {len(init)}")
-        for word in init:
-            if not isinstance(word, int) or not 0 <= word < 1 << 32:
-                raise ValueError(f"Initial contents must be 32-bit unsigned integers, not {word!r}")
-        self._init = init
+        self._init = check_ram_init(init, self._size)
         self._loader = bool(loader)
         addr_width = ceil_log2(size // 4)
         members = {
