@@ -14,11 +14,18 @@ Nothing here depends on a particular transport; nothing here is copied anywhere 
 
 from amaranth.lib import data, enum
 
+from ..cpu.ports import STATE_CSR, STATE_PC, STATE_X0
+from ..status_map import STATUS_REG, EventLayout
+
 
 __all__ = ["DELIMITER", "Channel", "FrameFlags", "FrameHeaderLayout", "HEADER_SIZE", "CRC_SIZE", "CRC_RESIDUE",
            "MAX_PAYLOAD", "MAX_FRAME", "max_encoded_size", "RxError", "Command", "Status",
            "RequestLayout", "ResponseLayout", "IdentifyLayout", "IDENTITY_MAGIC", "PROTOCOL_VERSION",
-           "pack", "unpack", "layout_size", "wire_efficiency"]
+           "pack", "unpack", "layout_size", "wire_efficiency",
+           "ReadArgsLayout", "WriteArgsLayout", "Window", "BulkArgsLayout", "BULK_MAX_DATA", "MAX_REG_COUNT",
+           "MgmtReg", "MGMT_REG", "STATUS_REG_BASE", "ControlLayout", "UnitAction", "UnitCommandLayout",
+           "UndiagnosedPolicy", "PolicyLayout", "VtmStatusLayout", "EventKind", "EventRecordLayout",
+           "EventFrameLayout", "EVENT_LOG_DEPTH", "CONSOLE_MAX_CHUNK", "window_offset_of_selector"]
 
 
 #: The frame delimiter; COBS guarantees it never occurs inside an encoded frame.
@@ -130,6 +137,184 @@ IdentifyLayout = data.StructLayout({
 
 IDENTITY_MAGIC = int.from_bytes(b"FTVM", "little")
 PROTOCOL_VERSION = (1, 0)
+
+
+# ---- command arguments ----
+
+#: READ arguments: ``count`` consecutive 32-bit management registers from index ``reg``.
+#: Reply results: ``count`` little-endian words. Any index out of :data:`MGMT_REG`'s range: BAD_ADDRESS.
+ReadArgsLayout = data.StructLayout({
+    "reg":   16,
+    "count": 8,         # 1 .. MAX_REG_COUNT
+})
+
+#: WRITE arguments, followed by ``count`` little-endian words written to registers ``reg``, ``reg + 1``, ...
+#: in that order, in consecutive cycles. Writes to read-only registers are ignored (reply OK); a write the
+#: present state forbids (e.g. a unit command the unit's state does not allow) answers DENIED and changes nothing.
+WriteArgsLayout = ReadArgsLayout
+
+#: Most registers one READ or WRITE can move.
+MAX_REG_COUNT = 64
+
+
+class Window(enum.Enum, shape=8):
+    """Memory windows of BULK_READ / BULK_WRITE. Offsets are bytes, word aligned; lengths are multiples of 4.
+
+    RAM_A / RAM_B: a unit's RAM copy, data words (offset 0 = RAM base, hw.memmap); only while that unit is not
+    ONLINE (ISOLATED or OFFLINE: its copy is not in use), otherwise DENIED.
+    REGS_A / REGS_B: a unit's architectural state through its core's state port (hw.cpu.ports): the word at byte
+    offset ``4 * selector`` is the state selector (x0..x31, PC, CSR n); only while that unit is frozen (ISOLATED
+    or halted), otherwise DENIED. Unknown selectors read as BAD_ADDRESS.
+    EVENTS: the event log, :data:`EventRecordLayout` records; record ``i`` (``i`` counts from power-on of the
+    controller) is at byte offset ``8 * (i % EVENT_LOG_DEPTH)``; read-only.
+    """
+    RAM_A = 0
+    RAM_B = 1
+    REGS_A = 2
+    REGS_B = 3
+    EVENTS = 4
+
+
+#: BULK_READ / BULK_WRITE arguments; BULK_WRITE's data follows. BULK_READ's reply (on :attr:`Channel.BULK`) is
+#: :data:`ResponseLayout` followed by ``length`` bytes.
+BulkArgsLayout = data.StructLayout({
+    "window": Window,
+    "offset": 32,
+    "length": 16,       # bytes: a multiple of 4, 4 .. BULK_MAX_DATA
+})
+
+#: Largest data block of one bulk reply or bulk write (a whole number of words).
+BULK_MAX_DATA = 1016
+
+
+def window_offset_of_selector(selector):
+    """Byte offset in a REGS window of state-port ``selector`` (see :mod:`hw.cpu.ports`)."""
+    return 4 * selector
+
+
+# ---- management registers ----
+
+#: The status block's registers (hw.status_map) appear as management registers from this index on: status block
+#: byte offset ``o`` is management register ``STATUS_REG_BASE + o // 4``. Same contents, same layouts.
+STATUS_REG_BASE = 0x00
+
+#: CONTROL: the CPUs' power and reset (the controller itself is never reset by them).
+ControlLayout = data.StructLayout({
+    "power": 1,         # 1: the lockstep CPUs and devices run; 0: held in reset with their clock enable low
+    "reset": 1,         # write 1: one reset pulse of the CPUs and devices (reads 0)
+    "_reserved": 30,
+})
+
+
+class UnitAction(enum.Enum, shape=4):
+    """Unit commands (register UNIT_CMD). Each is DENIED unless the unit's state allows it."""
+    NONE = 0
+    OFFLINE = 1         # an ISOLATED unit -> OFFLINE (held in reset)
+    FREEZE = 2          # an ONLINE unit (its partner ONLINE too) leaves lockstep, frozen for a quick dump
+    RESYNC = 3          # an ISOLATED or OFFLINE unit is resynchronised to the ONLINE one (issue 4)
+
+
+UnitCommandLayout = data.StructLayout({
+    "action": UnitAction,
+    "unit":   1,        # 0: A, 1: B
+    "_reserved": 27,
+})
+
+
+class UndiagnosedPolicy(enum.Enum, shape=2):
+    """What the pair does with a divergence no evidence explains."""
+    HALT = 0            # both units freeze, nothing escapes (the safe default)
+    KEEP_A = 1          # isolate B, A continues (availability over integrity; documented risk)
+    KEEP_B = 2          # isolate A, B continues
+
+
+PolicyLayout = data.StructLayout({
+    "undiagnosed": UndiagnosedPolicy,
+    "auto_resync": 1,   # resync an isolated unit automatically (issue 4)
+    "_reserved":   29,
+})
+
+#: VTM_STATUS: the controller's own state.
+VtmStatusLayout = data.StructLayout({
+    "power":          1,    # the CPUs are powered (CONTROL.power)
+    "inject_armed":   1,    # a fault injection command is waiting for its cycle
+    "console_drops":  14,   # console bytes dropped (saturating) because the host did not keep up
+    "rx_errors":      16,   # frames dropped by the receiver (saturating), all RxError reasons
+})
+
+
+class MgmtReg:
+    """One management register: index, access ("r", "w" or "rw") and the layout of its value (or None)."""
+
+    def __init__(self, index, access, layout=None, doc=""):
+        if access not in ("r", "w", "rw"):
+            raise ValueError(f"Access must be 'r', 'w' or 'rw', not {access!r}")
+        self.index, self.access, self.layout, self.doc = index, access, layout, doc
+
+    def __repr__(self):
+        return f"MgmtReg({self.index:#x}, {self.access!r})"
+
+
+def _mgmt_regs():
+    regs = {name: MgmtReg(STATUS_REG_BASE + offset // 4, "rw" if name in ("SLOTS", "CONTROL") else "r",
+                          doc="status block register (hw.status_map)")
+            for name, offset in STATUS_REG.items()}
+    regs = {f"STATUS_{name}": reg for name, reg in regs.items()}
+    base = 0x40
+    own = [
+        ("CONTROL",     "rw", ControlLayout,       "CPUs' power and reset"),
+        ("UNIT_CMD",    "w",  UnitCommandLayout,   "unit command (UnitAction); DENIED if the state forbids it"),
+        ("POLICY",      "rw", PolicyLayout,        "undiagnosed-divergence policy and auto resync"),
+        ("VTM_STATUS",  "r",  VtmStatusLayout,     "the controller's own state"),
+        ("VTM_CYCLE",   "r",  None,                "controller cycle counter, low 32 bits (event time base)"),
+        ("CLOCK_HZ",    "r",  None,                "system clock frequency in Hz"),
+        ("EVENT_COUNT", "r",  None,                "events logged since the controller's power-on"),
+        ("INJECT0",     "w",  None,                "hw.inject.InjectCommand bits 0..31"),
+        ("INJECT1",     "w",  None,                "InjectCommand bits 32..63"),
+        ("INJECT2",     "w",  None,                "InjectCommand bits 64..: writing it submits the command "
+                                                   "(BUSY if one is armed)"),
+    ]
+    for i, (name, access, layout, doc) in enumerate(own):
+        regs[name] = MgmtReg(base + i, access, layout, doc)
+    return regs
+
+
+#: Every management register by name. READ/WRITE of an index not listed here: BAD_ADDRESS.
+MGMT_REG = _mgmt_regs()
+
+
+# ---- events ----
+
+class EventKind(enum.Enum, shape=4):
+    """What an event-log record reports."""
+    LOCKSTEP = 1        # a lockstep controller event: detail = hw.status_map.EventLayout
+    POWER_ON = 2
+    POWER_OFF = 3
+    RESET = 4           # the CPUs were reset (CONTROL.reset)
+    INJECTED = 5        # a fault injection fired: detail bits 0..3 = InjectTarget, bit 4 = unit
+    UNIT_CMD = 6        # a unit command was carried out: detail = UnitCommandLayout bits 0..4
+    FINISHED = 7        # the firmware wrote the test finisher: detail = exit code (low 16 bits)
+
+
+#: One event-log record (64 bits).
+EventRecordLayout = data.StructLayout({
+    "kind":   EventKind,
+    "unit":   EventLayout["unit"].shape,   # hw.status_map.EventUnit
+    "detail": 18,
+    "cycle":  40,       # controller cycle counter when the event was logged
+})
+
+#: An event pushed on :attr:`Channel.EVENT`: its index in the log and the record.
+EventFrameLayout = data.StructLayout({
+    "index":  32,
+    "record": EventRecordLayout,
+})
+
+#: Records the event log ring holds; older records are overwritten (their index tells the host what it missed).
+EVENT_LOG_DEPTH = 64
+
+#: Most console bytes in one CONSOLE frame (either direction).
+CONSOLE_MAX_CHUNK = 64
 
 
 # ---- host-side packing through the same layouts ----
