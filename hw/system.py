@@ -5,8 +5,9 @@ wrapped so that the controller's CONTROL register owns it: ``power`` low holds t
 enable low ("powered off"); a CONTROL.reset write resets it for one cycle. Every handshake between the two is
 gated with ``power``, so a frozen SoC neither takes nor gives a byte, a command or an event.
 
-The CPUs' UART goes through the controller's console channel; the pair's status block, fault injector and (once
-the pair has it) management port are reached through the controller.
+The CPUs' UART goes through the controller's console channel; the pair's status block, fault injector and
+management port are reached through the controller. The front panel (:class:`hw.front_panel.FrontPanel`: an
+inject button and a resync button) shares the injector and the unit commands with the controller.
 """
 
 from amaranth.hdl import EnableInserter, Module, ResetInserter, Signal
@@ -14,8 +15,10 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .ecc import Protection
+from .front_panel import FrontPanel
 from .lockstep_soc import LockstepSoC
 from .memmap import RAM_DEFAULT_SIZE
+from .status_map import UnitState
 from .vtm.controller import Controller
 
 
@@ -42,6 +45,10 @@ class System(wiring.Component):
         The serial port (idle high).
     power : Out(1)
         CONTROL.power.
+    a_state, b_state : Out(UnitState)
+        The units' states (for the service indicators).
+    button_inject, button_resync : In(1)
+        Front panel presses (one-cycle pulses), see :class:`hw.front_panel.FrontPanel`.
     load : In(LoaderSignature), only with ``loader``
     """
 
@@ -52,7 +59,9 @@ class System(wiring.Component):
         ram_addr_width = (ram_size // 4 - 1).bit_length()
         self.controller = Controller(clk_freq=clk_freq, baud=baud, ram_addr_width=ram_addr_width,
                                      power_on=power_on)
-        members = {"rx_i": In(1, init=1), "tx_o": Out(1, init=1), "power": Out(1)}
+        members = {"rx_i": In(1, init=1), "tx_o": Out(1, init=1), "power": Out(1),
+                   "a_state": Out(UnitState), "b_state": Out(UnitState),
+                   "button_inject": In(1), "button_resync": In(1)}
         if loader:
             members["load"] = In(self.soc.load.signature.flip())
         super().__init__(members)
@@ -66,7 +75,13 @@ class System(wiring.Component):
         m.d.comb += cpu_rst.eq(~power | vtm.cpu_reset)
         m.submodules.soc = ResetInserter(cpu_rst)(EnableInserter(power)(soc))
 
-        m.d.comb += [vtm.rx_i.eq(self.rx_i), self.tx_o.eq(vtm.tx_o), self.power.eq(power)]
+        m.d.comb += [vtm.rx_i.eq(self.rx_i), self.tx_o.eq(vtm.tx_o), self.power.eq(power),
+                     self.a_state.eq(soc.pair.status.a_state), self.b_state.eq(soc.pair.status.b_state)]
+        m.submodules.front_panel = panel = FrontPanel()
+        m.d.comb += [panel.button_inject.eq(self.button_inject & power),
+                     panel.button_resync.eq(self.button_resync & power),
+                     panel.a_state.eq(soc.pair.status.a_state), panel.b_state.eq(soc.pair.status.b_state)]
+        wiring.connect(m, vtm.inject, panel.ctl_inject)
         if "load" in self.signature.members:
             wiring.connect(m, wiring.flipped(self.load), soc.load)
 
@@ -78,9 +93,9 @@ class System(wiring.Component):
             soc.uart_rx.valid.eq(vtm.cpu_rx.valid & power),
             soc.uart_rx.payload.eq(vtm.cpu_rx.payload),
             vtm.cpu_rx.ready.eq(soc.uart_rx.ready & power),
-            soc.inject.valid.eq(vtm.inject.valid & power),
-            soc.inject.payload.eq(vtm.inject.payload),
-            vtm.inject.ready.eq(soc.inject.ready & power),
+            soc.inject.valid.eq(panel.inject.valid & power),
+            soc.inject.payload.eq(panel.inject.payload),
+            panel.inject.ready.eq(soc.inject.ready & power),
             vtm.inject_armed.eq(soc.injector.armed),
             vtm.inject_fired.eq(soc.injector.fired & power),
             vtm.status.eq(soc.status_block.values),
@@ -92,11 +107,12 @@ class System(wiring.Component):
             vtm.finish.eq(soc.finish & power),
             vtm.exit_code.eq(soc.exit_code),
         ]
-        self._connect_pair_mgmt(m)
-        return m
-
-    def _connect_pair_mgmt(self, m):
         # The controller's windows and unit commands deny themselves while the SoC is powered off (frozen), so
         # the port needs no gating; cpu_hold is not used (power off holds the whole SoC).
-        wiring.connect(m, self.controller.pair, self.soc.mgmt)
-        m.d.comb += self.soc.cpu_hold.eq(0)
+        port = vtm.pair
+        for name in ("ram_a", "ram_b", "state_a", "state_b"):
+            wiring.connect(m, getattr(port, name), getattr(soc.mgmt, name))
+        wiring.connect(m, port.unit_cmd, panel.ctl_unit_cmd)
+        wiring.connect(m, panel.unit_cmd, soc.mgmt.unit_cmd)
+        m.d.comb += [soc.mgmt.policy.eq(port.policy), soc.cpu_hold.eq(0)]
+        return m
