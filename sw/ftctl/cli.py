@@ -95,6 +95,14 @@ def sim_run(elf, max_cycles, trace, ram_size, simulator, stats):
     sys.exit(_exit_status(result.exit_code))
 
 
+def _register_board_verbs():
+    from ftctl.verbs import register_verbs
+    register_verbs(cli)
+
+
+_register_board_verbs()
+
+
 def main():
     cli(prog_name="ftctl")
 
