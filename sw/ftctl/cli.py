@@ -95,6 +95,41 @@ def sim_run(elf, max_cycles, trace, ram_size, simulator, stats):
     sys.exit(_exit_status(result.exit_code))
 
 
+@sim.command("serve")
+@click.argument("elf", required=False, type=click.Path(dir_okay=False, path_type=str))
+@click.option("--port-tcp", type=click.IntRange(0, 65535), default=4555, show_default=True,
+              help="TCP port the board's serial port listens on (0: any free port).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--ram-size", type=int, default=None, help="RAM bytes per copy (power of two; default: the memory map's).")
+@click.option("--divisor", type=click.IntRange(min=4), default=None,
+              help="Clock cycles per serial bit of the simulated line (default 8).")
+@click.option("--ready-file", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write {\"port\": N, \"url\": ...} here once listening.")
+def sim_serve(elf, port_tcp, host, ram_size, divisor, ready_file):
+    """Run the whole system (lockstep pair, devices, management controller) with FIRMWARE loaded, its serial port
+    on socket://HOST:PORT, until interrupted. Every ftctl verb works against it: ftctl status --port socket://...
+    """
+    from ftctl.elf import ElfError
+    from ftctl.sim.build import BuildError
+    from ftctl.sim.run import SimError
+    from ftctl.sim.serve import DEFAULT_DIVISOR, ServeError, serve
+    import signal
+
+    def announce(url):
+        click.echo(f"simulated board: {url}  (e.g. FTCTL_PORT={url} ftctl status)")
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        serve(elf, port_tcp=port_tcp, host=host, ram_size=ram_size,
+              divisor=DEFAULT_DIVISOR if divisor is None else divisor, on_ready=announce, ready_file=ready_file)
+    except (ElfError, ValueError) as exc:
+        _fail(str(exc), EXIT_USAGE)
+    except (BuildError, SimError, ServeError, OSError) as exc:
+        _fail(" ".join(str(exc).split()), EXIT_FAILURE)
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
 def _register_board_verbs():
     from ftctl.verbs import register_verbs
     register_verbs(cli)
