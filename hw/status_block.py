@@ -2,10 +2,13 @@
 
 Reads answer one cycle after acceptance (``ack``) with the register's value latched at acceptance; the block never
 stalls. It also records slot fences as events (the pair's own events come in through ``pair``).
+
+The same register values are also out on ``values`` (for the management controller, :mod:`hw.vtm.registers`), and
+``wr`` writes a register as the bus does: one composition, two readers and two writers.
 """
 
 from amaranth.hdl import Module, Signal, Cat
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .cpu.bus import BusSignature
@@ -16,7 +19,14 @@ from .status_map import (STATUS, STATUS_ID, STATUS_REG, EventCode, EventUnit, Ev
                          UnitState)
 
 
-__all__ = ["StatusBlock"]
+__all__ = ["StatusBlock", "StatusValuesLayout", "StatusWriteLayout"]
+
+
+#: Every status register's value as a read returns it, one 32-bit field per :data:`hw.status_map.STATUS_REG` name.
+StatusValuesLayout = data.StructLayout({name: 32 for name in STATUS_REG})
+
+#: A whole-word register write from outside the bus (``addr``: word index in the block, as on the bus).
+StatusWriteLayout = data.StructLayout({"valid": 1, "addr": region_addr_width(STATUS), "data": 32})
 
 
 _PROTECTION_CODE = {Protection.NONE: 0, Protection.PARITY: 1, Protection.SECDED: 2}
@@ -44,6 +54,10 @@ class StatusBlock(wiring.Component):
         Pulse: restore the slot (written 1 to its SLOTS bit).
     offline_req : Out(2)
         Pulse: CONTROL bits 0/1 written.
+    values : Out(StatusValuesLayout)
+        Every register's present value (what a read accepted now would return).
+    wr : In(StatusWriteLayout)
+        A whole-word write, as if by the bus (both may write in the same cycle; their effects combine).
     """
 
     def __init__(self, *, slots, offset, protection):
@@ -59,6 +73,8 @@ class StatusBlock(wiring.Component):
             "fault":       In(slots),
             "restore":     Out(slots),
             "offline_req": Out(2),
+            "values":      Out(StatusValuesLayout),
+            "wr":          In(StatusWriteLayout),
         })
 
     def elaborate(self, platform):
@@ -100,18 +116,23 @@ class StatusBlock(wiring.Component):
             "EVIDENCE": Cat(pair.evidence_a, pair.evidence_b), "SLOTS": self.fenced,
             "SLOT_FAULTS": slot_faults, "CYCLE": pair.cycle, "DECIDE_WAIT": pair.decide_wait,
         }
+        for name, value in registers.items():
+            m.d.comb += getattr(self.values, name).eq(value)
         accepted = bus.valid & ~bus.stall
         m.d.sync += [bus.ack.eq(accepted), bus.rdata.eq(0)]
         with m.If(accepted & ~bus.write):
             with m.Switch(bus.addr):
-                for name, value in registers.items():
+                for name in registers:
                     with m.Case(STATUS_REG[name] // 4):
-                        m.d.sync += bus.rdata.eq(value)
+                        m.d.sync += bus.rdata.eq(getattr(self.values, name))
         full = Cat(bus.sel[i].replicate(8) for i in range(4))
-        wdata = bus.wdata & full
-        with m.If(accepted & bus.write):
-            with m.If(bus.addr == STATUS_REG["SLOTS"] // 4):
-                m.d.comb += self.restore.eq(wdata[:self._slots])
-            with m.If(bus.addr == STATUS_REG["CONTROL"] // 4):
-                m.d.comb += self.offline_req.eq(wdata[:2])
+        writers = ((accepted & bus.write, bus.addr, bus.wdata & full), (self.wr.valid, self.wr.addr, self.wr.data))
+        restore = [Signal(self._slots, name=f"restore_{i}") for i in range(2)]
+        offline = [Signal(2, name=f"offline_{i}") for i in range(2)]
+        for (valid, addr, wdata), restore_i, offline_i in zip(writers, restore, offline):
+            with m.If(valid & (addr == STATUS_REG["SLOTS"] // 4)):
+                m.d.comb += restore_i.eq(wdata[:self._slots])
+            with m.If(valid & (addr == STATUS_REG["CONTROL"] // 4)):
+                m.d.comb += offline_i.eq(wdata[:2])
+        m.d.comb += [self.restore.eq(restore[0] | restore[1]), self.offline_req.eq(offline[0] | offline[1])]
         return m

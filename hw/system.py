@@ -1,0 +1,107 @@
+"""The whole machine: the lockstep SoC and the management controller on one serial port.
+
+The controller (:class:`hw.vtm.controller.Controller`) runs on the board's clock and reset only. The SoC is
+wrapped so that the controller's CONTROL register owns it: ``power`` low holds the SoC in reset with its clock
+enable low ("powered off"); a CONTROL.reset write resets it for one cycle. Every handshake between the two is
+gated with ``power``, so a frozen SoC neither takes nor gives a byte, a command or an event.
+
+The CPUs' UART goes through the controller's console channel; the pair's status block, fault injector and (once
+the pair has it) management port are reached through the controller.
+"""
+
+from amaranth.hdl import EnableInserter, Module, ResetInserter, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .ecc import Protection
+from .lockstep_soc import LockstepSoC
+from .memmap import RAM_DEFAULT_SIZE
+from .vtm.controller import Controller
+
+
+__all__ = ["System"]
+
+
+class System(wiring.Component):
+    """Lockstep SoC plus management controller.
+
+    Parameters
+    ----------
+    clk_freq : int
+        Clock frequency in Hz.
+    baud : int or float
+        Serial line rate of the management port.
+    ram_size, ram_init, offset, protection, loader
+        As for :class:`hw.lockstep_soc.LockstepSoC`.
+    power_on : bool
+        The CPUs run from the controller's reset (CONTROL.power's initial value).
+
+    Members
+    -------
+    rx_i : In(1), tx_o : Out(1)
+        The serial port (idle high).
+    power : Out(1)
+        CONTROL.power.
+    load : In(LoaderSignature), only with ``loader``
+    """
+
+    def __init__(self, *, clk_freq, baud, ram_size=RAM_DEFAULT_SIZE, ram_init=(), offset=2,
+                 protection=Protection.SECDED, loader=False, power_on=True):
+        self.soc = LockstepSoC(ram_size=ram_size, ram_init=ram_init, offset=offset, protection=protection,
+                               loader=loader, inject=True)
+        ram_addr_width = (ram_size // 4 - 1).bit_length()
+        self.controller = Controller(clk_freq=clk_freq, baud=baud, ram_addr_width=ram_addr_width,
+                                     power_on=power_on)
+        members = {"rx_i": In(1, init=1), "tx_o": Out(1, init=1), "power": Out(1)}
+        if loader:
+            members["load"] = In(self.soc.load.signature.flip())
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        soc, vtm = self.soc, self.controller
+        m.submodules.controller = vtm
+        power = vtm.power
+        cpu_rst = Signal()
+        m.d.comb += cpu_rst.eq(~power | vtm.cpu_reset)
+        m.submodules.soc = ResetInserter(cpu_rst)(EnableInserter(power)(soc))
+
+        m.d.comb += [vtm.rx_i.eq(self.rx_i), self.tx_o.eq(vtm.tx_o), self.power.eq(power)]
+        if "load" in self.signature.members:
+            wiring.connect(m, wiring.flipped(self.load), soc.load)
+
+        # Streams and pulses across the power boundary, gated by power.
+        m.d.comb += [
+            vtm.cpu_tx.valid.eq(soc.uart_tx.valid & power),
+            vtm.cpu_tx.payload.eq(soc.uart_tx.payload),
+            soc.uart_tx.ready.eq(vtm.cpu_tx.ready),
+            soc.uart_rx.valid.eq(vtm.cpu_rx.valid & power),
+            soc.uart_rx.payload.eq(vtm.cpu_rx.payload),
+            vtm.cpu_rx.ready.eq(soc.uart_rx.ready & power),
+            soc.inject.valid.eq(vtm.inject.valid & power),
+            soc.inject.payload.eq(vtm.inject.payload),
+            vtm.inject.ready.eq(soc.inject.ready & power),
+            vtm.inject_armed.eq(soc.injector.armed),
+            vtm.inject_fired.eq(soc.injector.fired & power),
+            vtm.status.eq(soc.status_block.values),
+            soc.status_block.wr.valid.eq(vtm.status_wr.valid & power),
+            soc.status_block.wr.addr.eq(vtm.status_wr.addr),
+            soc.status_block.wr.data.eq(vtm.status_wr.data),
+            vtm.lockstep_event_valid.eq(soc.pair.status.event_valid & power),
+            vtm.lockstep_event.eq(soc.pair.status.event),
+            vtm.finish.eq(soc.finish & power),
+            vtm.exit_code.eq(soc.exit_code),
+        ]
+        self._connect_pair_mgmt(m)
+        return m
+
+    def _connect_pair_mgmt(self, m):
+        # The pair has no management port yet: its RAM copies and state ports answer as if in use (DENIED), and
+        # unit commands are denied. Replaced by the pair's port when it exists.
+        port = self.controller.pair
+        for bus in (port.ram_a, port.ram_b):
+            m.d.sync += bus.err.eq(bus.valid)
+        for state in (port.state_a, port.state_b):
+            m.d.sync += state.err.eq(state.req & ~state.err)
+        m.d.sync += [port.unit_cmd.done.eq(port.unit_cmd.valid & ~port.unit_cmd.done),
+                     port.unit_cmd.denied.eq(1)]

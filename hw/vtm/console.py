@@ -1,0 +1,116 @@
+"""The console channel: the CPUs' UART bytes in CONSOLE frames, both ways, never blocking the CPUs.
+
+CPU to host: bytes the CPUs' UART sends (``cpu_tx``, always ready) wait in a FIFO; a CONSOLE frame of up to
+:data:`~hw.vtm.protocol.CONSOLE_MAX_CHUNK` of them is sent when a chunk is full or when no new byte came for
+``idle`` cycles. A byte that finds the FIFO full is dropped and counted.
+
+Host to CPU: CONSOLE frames' payload bytes go through a FIFO to ``cpu_rx`` (the UART's receiver); a byte that
+finds it full is dropped and counted, so a host sending faster than the firmware reads never stalls the link.
+"""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from .protocol import CONSOLE_MAX_CHUNK, Channel, FrameHeaderLayout
+
+
+__all__ = ["Console"]
+
+
+class Console(wiring.Component):
+    """CONSOLE frames to and from the CPUs' UART streams.
+
+    Parameters
+    ----------
+    idle : int
+        Cycles without a new byte after which a partial chunk is sent.
+    tx_depth, rx_depth : int
+        FIFO bytes, CPU to host and host to CPU.
+    drop_width : int
+        Bits of the saturating ``drops`` counter.
+
+    Members
+    -------
+    cpu_tx : In(stream.Signature(8))
+        The CPUs' UART output; always ready.
+    cpu_rx : Out(stream.Signature(8))
+        To the CPUs' UART input.
+    rx_header, rx_payload : In(...)
+        CONSOLE frames from the host (header beats are taken and ignored).
+    tx_header, tx_payload : Out(...)
+        CONSOLE frames to the transmit arbiter (``seq`` is stamped there).
+    drops : Out(drop_width)
+        Bytes dropped, both directions (saturating).
+    """
+
+    def __init__(self, *, idle, tx_depth=256, rx_depth=64, drop_width=14):
+        if not isinstance(idle, int) or idle < 1:
+            raise ValueError(f"Idle timeout must be a positive integer, not {idle!r}")
+        for name, depth in (("TX", tx_depth), ("RX", rx_depth)):
+            if not isinstance(depth, int) or depth < CONSOLE_MAX_CHUNK:
+                raise ValueError(f"{name} depth must be an integer of at least {CONSOLE_MAX_CHUNK}, not {depth!r}")
+        self._idle, self._tx_depth, self._rx_depth = idle, tx_depth, rx_depth
+        super().__init__({
+            "cpu_tx":     In(stream.Signature(8)),
+            "cpu_rx":     Out(stream.Signature(8)),
+            "rx_header":  In(stream.Signature(FrameHeaderLayout)),
+            "rx_payload": In(stream.Signature(8)),
+            "tx_header":  Out(stream.Signature(FrameHeaderLayout)),
+            "tx_payload": Out(stream.Signature(8)),
+            "drops":      Out(drop_width),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.out_fifo = out_fifo = SyncFIFOBuffered(width=8, depth=self._tx_depth)
+        m.submodules.in_fifo = in_fifo = SyncFIFOBuffered(width=8, depth=self._rx_depth)
+
+        drop_out = self.cpu_tx.valid & ~out_fifo.w_rdy
+        drop_in = self.rx_payload.valid & ~in_fifo.w_rdy
+        with m.If((drop_out | drop_in) & ~self.drops.all()):
+            m.d.sync += self.drops.eq(self.drops + 1)
+
+        # CPU -> host.
+        m.d.comb += [
+            self.cpu_tx.ready.eq(1),
+            out_fifo.w_en.eq(self.cpu_tx.valid),
+            out_fifo.w_data.eq(self.cpu_tx.payload),
+        ]
+        quiet = Signal(range(self._idle + 1))
+        with m.If(self.cpu_tx.valid):
+            m.d.sync += quiet.eq(0)
+        with m.Elif(quiet != self._idle):
+            m.d.sync += quiet.eq(quiet + 1)
+        remaining = Signal(range(CONSOLE_MAX_CHUNK + 1))
+        level = out_fifo.r_level
+        chunk = Mux(level >= CONSOLE_MAX_CHUNK, CONSOLE_MAX_CHUNK, level)
+        with m.FSM(name="console_fsm"):
+            with m.State("WAIT"):
+                send = (level >= CONSOLE_MAX_CHUNK) | ((level != 0) & (quiet == self._idle))
+                hdr = self.tx_header.payload
+                m.d.comb += [self.tx_header.valid.eq(send), hdr.channel.eq(Channel.CONSOLE), hdr.length.eq(chunk)]
+                with m.If(self.tx_header.valid & self.tx_header.ready):
+                    m.d.sync += remaining.eq(chunk)
+                    m.next = "SEND"
+            with m.State("SEND"):
+                m.d.comb += [
+                    self.tx_payload.valid.eq(out_fifo.r_rdy),  # the chunk's bytes are all in the FIFO
+                    self.tx_payload.payload.eq(out_fifo.r_data),
+                    out_fifo.r_en.eq(self.tx_payload.ready),
+                ]
+                with m.If(self.tx_payload.valid & self.tx_payload.ready):
+                    m.d.sync += remaining.eq(remaining - 1)
+                    with m.If(remaining == 1):
+                        m.next = "WAIT"
+
+        # Host -> CPU.
+        m.d.comb += [
+            self.rx_header.ready.eq(1),
+            self.rx_payload.ready.eq(1),
+            in_fifo.w_en.eq(self.rx_payload.valid),
+            in_fifo.w_data.eq(self.rx_payload.payload),
+        ]
+        wiring.connect(m, in_fifo.r_stream, wiring.flipped(self.cpu_rx))
+        return m

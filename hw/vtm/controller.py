@@ -1,0 +1,220 @@
+"""The management controller (VTM): one serial port, several channels, the management engine and the event log.
+
+::
+
+    rx_i -> SerialPHY -> FrameReceiver -> FrameDemux -+-> ManagementEngine -+- regs -> ManagementRegisters
+                                                      |                     +- win  -> WindowMux -> RAM_A/B, REGS_A/B,
+                                                      |                                             EVENTS
+                                                      +-> Console (-> cpu_rx; cpu_tx ->)
+    tx_o <- SerialPHY <- FrameTransmitter <- TxArbiter <- engine replies, EventLog alerts, Console
+
+The controller runs in its own domain (the system gives it the board's reset only): the CPUs' power and reset
+(``power``, ``cpu_reset``) are its outputs, and nothing the CPUs do resets it. Everything it reaches in the pair
+goes through ``pair`` (:class:`hw.pair_mgmt.PairManagementSignature`), the status block's ``status``/``status_wr``
+and the injector stream.
+
+Event sources, in priority order: lockstep events (``lockstep_event``), power on/off and CPU reset (from CONTROL),
+unit commands carried out, fault injections fired (target and unit of the last INJECT command), and the firmware's
+finisher (rising edge of ``finish``, the exit code as detail).
+"""
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..inject import InjectCommand
+from ..pair_mgmt import PairManagementSignature
+from ..serial import SerialPHY
+from ..status_block import StatusValuesLayout, StatusWriteLayout
+from ..status_map import EventLayout, EventUnit, PairStatusLayout, UnitState
+from .arbiter import TxArbiter
+from .console import Console
+from .demux import FrameDemux
+from .engine import ManagementEngine
+from .events import EventLog
+from .framer import FrameReceiver, FrameTransmitter
+from .protocol import EventKind, Window
+from .registers import ManagementRegisters
+from .windows import BusWindow, StateWindow, WindowMux
+
+
+__all__ = ["Controller"]
+
+
+class Controller(wiring.Component):
+    """The management controller (see the module docstring).
+
+    Parameters
+    ----------
+    clk_freq : int
+        Frequency of its clock in Hz (CLOCK_HZ, and the serial divisor).
+    baud : int or float
+        Serial line rate.
+    ram_addr_width : int
+        Word address bits of a unit's RAM copy.
+    power_on : bool
+        CONTROL.power after reset.
+    timeout : int
+        Cycles a target may take per word before a command ends with BUSY.
+    console_idle : int or None
+        Cycles without a console byte before a partial chunk is sent (default: two character times).
+    rx_depth : int
+        Receive ring bytes.
+
+    Members
+    -------
+    rx_i : In(1), tx_o : Out(1)
+        The serial port.
+    cpu_tx : In(stream.Signature(8)), cpu_rx : Out(stream.Signature(8))
+        The CPUs' UART streams.
+    pair : Out(PairManagementSignature(ram_addr_width))
+    status : In(StatusValuesLayout), status_wr : Out(StatusWriteLayout)
+    power, cpu_reset : Out(1)
+    inject : Out(stream.Signature(InjectCommand))
+    inject_armed, inject_fired : In(1)
+    lockstep_event_valid : In(1), lockstep_event : In(EventLayout)
+    finish : In(1), exit_code : In(16)
+    """
+
+    def __init__(self, *, clk_freq, baud, ram_addr_width, power_on=True, timeout=4096, console_idle=None,
+                 rx_depth=2048):
+        self.phy = SerialPHY(clk_freq=clk_freq, baud=baud)
+        if console_idle is None:
+            console_idle = 20 * self.phy.divisor
+        self.receiver = FrameReceiver(depth=rx_depth)
+        self.engine = ManagementEngine(timeout=timeout)
+        self.registers = ManagementRegisters(clock_hz=int(clk_freq), power_on=power_on)
+        self.console = Console(idle=console_idle)
+        self.events = EventLog(sources=5)
+        super().__init__({
+            "rx_i":                 In(1, init=1),
+            "tx_o":                 Out(1, init=1),
+            "cpu_tx":               In(stream.Signature(8)),
+            "cpu_rx":               Out(stream.Signature(8)),
+            "pair":                 Out(PairManagementSignature(ram_addr_width=ram_addr_width)),
+            "status":               In(StatusValuesLayout),
+            "status_wr":            Out(StatusWriteLayout),
+            "power":                Out(1),
+            "cpu_reset":            Out(1),
+            "inject":               Out(stream.Signature(InjectCommand)),
+            "inject_armed":         In(1),
+            "inject_fired":         In(1),
+            "lockstep_event_valid": In(1),
+            "lockstep_event":       In(EventLayout),
+            "finish":               In(1),
+            "exit_code":            In(16),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.phy = phy = self.phy
+        m.submodules.receiver = rx = self.receiver
+        m.submodules.transmitter = tx = FrameTransmitter()
+        m.submodules.demux = demux = FrameDemux()
+        m.submodules.engine = engine = self.engine
+        m.submodules.registers = regs = self.registers
+        m.submodules.console = console = self.console
+        m.submodules.events = events = self.events
+        m.submodules.arbiter = arbiter = TxArbiter(sources=3)
+        m.submodules.windows = windows = WindowMux()
+
+        # Line and framing.
+        m.d.comb += [phy.rx_i.eq(self.rx_i), self.tx_o.eq(phy.tx_o)]
+        wiring.connect(m, phy.rx, rx.rx)
+        wiring.connect(m, tx.tx, phy.tx)
+        wiring.connect(m, rx.header, demux.header)
+        wiring.connect(m, rx.payload, demux.payload)
+        wiring.connect(m, demux.req_header, engine.header)
+        wiring.connect(m, demux.req_payload, engine.payload)
+        wiring.connect(m, demux.con_header, console.rx_header)
+        wiring.connect(m, demux.con_payload, console.rx_payload)
+        wiring.connect(m, arbiter.header, tx.header)
+        wiring.connect(m, arbiter.payload, tx.payload)
+        for index, (header, payload, keep_seq) in enumerate((
+                (engine.tx_header, engine.tx_payload, engine.keep_seq),
+                (events.tx_header, events.tx_payload, 0),
+                (console.tx_header, console.tx_payload, 0))):
+            src = arbiter.src[index]
+            wiring.connect(m, header, src.header)
+            wiring.connect(m, payload, src.payload)
+            m.d.comb += src.keep_seq.eq(keep_seq)
+        m.d.comb += engine.seq.eq(arbiter.seq)
+
+        # Console.
+        wiring.connect(m, wiring.flipped(self.cpu_tx), console.cpu_tx)
+        wiring.connect(m, console.cpu_rx, wiring.flipped(self.cpu_rx))
+
+        # Registers.
+        wiring.connect(m, engine.regs, regs.bus)
+        wiring.connect(m, regs.unit_cmd, wiring.flipped(self.pair.unit_cmd))
+        wiring.connect(m, regs.inject, wiring.flipped(self.inject))
+        rx_errors = Signal(16)
+        with m.If(rx.dropped & ~rx_errors.all()):
+            m.d.sync += rx_errors.eq(rx_errors + 1)
+        m.d.comb += [
+            regs.status.eq(self.status),
+            self.status_wr.eq(regs.status_wr),
+            self.power.eq(regs.power),
+            self.cpu_reset.eq(regs.cpu_reset),
+            self.pair.policy.eq(regs.policy),
+            regs.inject_armed.eq(self.inject_armed),
+            regs.console_drops.eq(console.drops),
+            regs.rx_errors.eq(rx_errors),
+            regs.cycle.eq(events.cycle[:32]),
+            regs.event_count.eq(events.count),
+        ]
+
+        # Windows.
+        wiring.connect(m, engine.win, windows.bus)
+        pair_status = PairStatusLayout(self.status.PAIR[:PairStatusLayout.size])
+        for window, name in ((Window.RAM_A, "ram_a"), (Window.RAM_B, "ram_b")):
+            port = getattr(self.pair, name)
+            adapter = BusWindow(addr_width=port.signature.addr_width)
+            m.submodules[f"window_{name}"] = adapter
+            wiring.connect(m, windows.targets[window.value], adapter.acc)
+            wiring.connect(m, adapter.bus, wiring.flipped(port))
+            m.d.comb += adapter.allowed.eq(regs.power)
+        for window, name, state in ((Window.REGS_A, "state_a", pair_status.a_state),
+                                    (Window.REGS_B, "state_b", pair_status.b_state)):
+            adapter = StateWindow()
+            m.submodules[f"window_{name}"] = adapter
+            wiring.connect(m, windows.targets[window.value], adapter.acc)
+            wiring.connect(m, adapter.port, wiring.flipped(getattr(self.pair, name)))
+            m.d.comb += adapter.allowed.eq(regs.power & (state == UnitState.ISOLATED))
+        wiring.connect(m, windows.targets[Window.EVENTS.value], events.win)
+
+        # Event sources.
+        lockstep, control, unit_cmd, injected, finished = events.src
+        m.d.comb += [
+            lockstep.valid.eq(self.lockstep_event_valid),
+            lockstep.kind.eq(EventKind.LOCKSTEP),
+            lockstep.unit.eq(self.lockstep_event.unit),
+            lockstep.detail.eq(self.lockstep_event.as_value()),
+        ]
+        power_was = Signal(init=int(regs.power.init))
+        m.d.sync += power_was.eq(regs.power)
+        with m.If(regs.power & ~power_was):
+            m.d.comb += [control.valid.eq(1), control.kind.eq(EventKind.POWER_ON)]
+        with m.Elif(~regs.power & power_was):
+            m.d.comb += [control.valid.eq(1), control.kind.eq(EventKind.POWER_OFF)]
+        with m.Elif(regs.cpu_reset):
+            m.d.comb += [control.valid.eq(1), control.kind.eq(EventKind.RESET)]
+        command = self.pair.unit_cmd.payload
+        m.d.comb += [
+            unit_cmd.valid.eq(regs.unit_done),
+            unit_cmd.kind.eq(EventKind.UNIT_CMD),
+            unit_cmd.unit.eq(EventUnit.A + command.unit),
+            unit_cmd.detail.eq(self.pair.unit_cmd.payload.as_value()[:5]),
+            injected.valid.eq(self.inject_fired),
+            injected.kind.eq(EventKind.INJECTED),
+            injected.unit.eq(EventUnit.A + regs.last_inject.unit),
+            injected.detail.eq(Cat(regs.last_inject.target, regs.last_inject.unit)),
+        ]
+        finish_was = Signal()
+        m.d.sync += finish_was.eq(self.finish)
+        m.d.comb += [
+            finished.valid.eq(self.finish & ~finish_was),
+            finished.kind.eq(EventKind.FINISHED),
+            finished.detail.eq(self.exit_code),
+        ]
+        return m
