@@ -57,6 +57,8 @@ def _exit_for(exc):
 
 
 def _emit(ctx_json, result, text):
+    if result is None and text is None:
+        return
     if ctx_json:
         click.echo(json.dumps(plain(result), sort_keys=True))
     elif text:

@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+from hw.system_sim_top import DEFAULT_DIVISOR
+
 
 __all__ = ["serve", "SimulatedBoard", "SERVE_TOP", "DEFAULT_DIVISOR", "SERVE_TESTBENCH_MODULE", "ServeError"]
 
@@ -25,8 +27,6 @@ logger = logging.getLogger(__name__)
 
 SERVE_TOP = "hw.system_sim_top:SystemSimTop"
 SERVE_TESTBENCH_MODULE = "ftctl.sim.serve_testbench"
-#: Clock cycles per serial bit of the simulated board's line (``SystemSimTop``'s ``divisor``).
-DEFAULT_DIVISOR = 8
 #: Clock cycles between two looks at the socket while the bridge has nothing to send.
 DEFAULT_POLL_CYCLES = 256
 #: Seconds :class:`SimulatedBoard` waits for the board to listen (a first model build takes minutes).
@@ -40,7 +40,7 @@ class ServeError(Exception):
 def _top_params(divisor):
     if not isinstance(divisor, int) or isinstance(divisor, bool) or divisor < 4:
         raise ValueError(f"Divisor must be an integer of at least 4, not {divisor!r}")
-    return {"divisor": divisor}
+    return {} if divisor == DEFAULT_DIVISOR else {"divisor": divisor}    # {}: the model tests/cocotb uses
 
 
 def serve(elf=None, *, port_tcp=0, host="127.0.0.1", ram_size=None, divisor=DEFAULT_DIVISOR,
@@ -67,7 +67,7 @@ def serve(elf=None, *, port_tcp=0, host="127.0.0.1", ram_size=None, divisor=DEFA
         Also write ``{"port": N, "url": ...}`` there once listening.
     """
     from .build import build_model
-    from .run import (PERIOD_NS, _QUIET_ENV, _check_ram_size, _failure, load_program)
+    from .run import PERIOD_NS, _check_ram_size, _failure, load_program
     if not isinstance(port_tcp, int) or not 0 <= port_tcp <= 65535:
         raise ValueError(f"TCP port must be in 0..65535, not {port_tcp!r}")
     if not isinstance(poll_cycles, int) or poll_cycles < 1:

@@ -25,7 +25,7 @@ import socket
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ReadOnly, RisingEdge, Timer
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 
 from .testbench import RESET_CYCLES, _image_words, _load
 
@@ -110,8 +110,10 @@ async def _to_system(dut, bridge, poll_cycles, period_ns, parent):
             await Timer(poll_cycles * period_ns, unit="ns")
             continue
         while bridge.incoming:
+            await FallingEdge(clk)      # between edges every register has settled: ready is current
             if not int(dut.host_tx_ready.value):
                 await RisingEdge(dut.host_tx_ready)
+                await FallingEdge(clk)
             dut.host_tx_data.value = bridge.incoming.popleft()
             dut.host_tx_valid.value = 1
             await RisingEdge(clk)       # ready was high: the holding register takes the byte at this edge
