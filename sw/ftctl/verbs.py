@@ -178,7 +178,10 @@ def console_verb(board, as_json, duration, send_text):
 
 def _console_loop(board, duration):
     stdin = sys.stdin
-    fd = stdin.fileno() if hasattr(stdin, "fileno") else None
+    try:
+        fd = stdin.fileno()
+    except (AttributeError, OSError, ValueError):     # no real file (e.g. click's test runner): no input
+        fd = None
     tty = fd is not None and os.isatty(fd)
     saved = None
     if tty:
