@@ -30,7 +30,7 @@ SECDED corrections are counted, not evidence (the word read was right). An ISOLA
 in reset) with ``offline_req``.
 """
 
-from amaranth.hdl import Module, Signal, Cat, Mux, EnableInserter, ResetInserter
+from amaranth.hdl import Module, Signal, Cat, Const, Mux, EnableInserter, ResetInserter
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -39,7 +39,7 @@ from .comparator import Comparator, MismatchLayout, RETIRE_FIELDS
 from .containment import Containment, ContainMode
 from .cpu.bus import BusSignature
 from .cpu.core import Core
-from .cpu.ports import RetireSignature
+from .cpu.ports import RetireSignature, StatePortSignature
 from .ecc import Protection, check_width
 from .inject import UnitFaultSignature, REQUEST_LINES
 from .interconnect import Decoder
@@ -48,12 +48,20 @@ from .memmap import RAM as RAM_REGION, Region, RAM_DEFAULT_SIZE, RESET_PC
 from .protected_ram import ProtectedRAM
 from .ram import LoaderSignature, check_ram_size
 from .status_map import UnitState, EventCode, EventUnit, EventLayout, EvidenceLayout
+from .dirty_map import DirtyMap
+from .pair_mgmt import PairManagementSignature
+from .resync import Resync
+from .scrubber import Scrubber, ScrubEvent
+from .vtm.protocol import PolicyLayout, UndiagnosedPolicy, UnitAction, UnitCommandLayout
 
 
 __all__ = ["Unit", "LockstepPair", "PairStatusSignature", "POLICIES", "UnitState"]
 
 
-POLICIES = ("halt",)
+#: Constructor policies (without the management port) and their :class:`hw.vtm.protocol.UndiagnosedPolicy`.
+POLICIES = ("halt", "keep_a", "keep_b")
+_POLICY_CODES = {"halt": UndiagnosedPolicy.HALT, "keep_a": UndiagnosedPolicy.KEEP_A,
+                 "keep_b": UndiagnosedPolicy.KEEP_B}
 _IO_REGION = Region("io", 0, RAM_REGION.base)
 
 
@@ -81,6 +89,17 @@ class Unit(wiring.Component):
         The I/O request's parity check failed this cycle.
     load : In(LoaderSignature), only with ``loader``
     fault : In(UnitFaultSignature), only with ``inject``
+    run : In(1), init 1
+        Clock enable of the core, the decoders and the core side of the RAM copy (0: frozen, state kept).
+    hold : In(1)
+        Reset of the core, the decoders and the core side of the RAM copy (the RAM's contents stay).
+    state : In(StatePortSignature())
+        The core's state port.
+    ram_aux : In(BusSignature)
+        The RAM copy's ``aux`` port (works whatever ``run`` and ``hold`` are); ``ram_aux_corrected`` and
+        ``ram_aux_error`` come with its read responses.
+    ram_wrote, ram_wrote_addr : Out(1), Out(addr_width)
+        The core wrote a word of its RAM copy this cycle.
     """
 
     def __init__(self, *, ram_size=RAM_DEFAULT_SIZE, ram_init=(), protection=Protection.SECDED, loader=False,
@@ -100,6 +119,14 @@ class Unit(wiring.Component):
             "ram_corrected":    Out(1),
             "ram_error":        Out(1),
             "req_parity_error": Out(1),
+            "run":              In(1, init=1),
+            "hold":             In(1),
+            "state":            In(StatePortSignature()),
+            "ram_aux":          In(BusSignature(addr_width=aw)),
+            "ram_aux_corrected": Out(1),
+            "ram_aux_error":    Out(1),
+            "ram_wrote":        Out(1),
+            "ram_wrote_addr":   Out(aw),
         }
         if loader:
             members["load"] = In(LoaderSignature(addr_width=aw))
@@ -109,10 +136,23 @@ class Unit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.core = core = self.core
+        core = self.core
+        ifetch = Decoder((self._ram_region,))
+        decoder = Decoder((self._ram_region, _IO_REGION))
+
+        def gated(elaboratable):
+            return ResetInserter({"sync": self.hold})(EnableInserter({"sync": self.run})(elaboratable))
+        m.submodules.core = gated(core)
+        m.submodules.ifetch = gated(ifetch)
+        m.submodules.decoder = gated(decoder)
         m.submodules.ram = ram = self.ram
-        m.submodules.ifetch = ifetch = Decoder((self._ram_region,))
-        m.submodules.decoder = decoder = Decoder((self._ram_region, _IO_REGION))
+        m.d.comb += [ram.core_en.eq(self.run), ram.core_rst.eq(self.hold)]
+        wiring.connect(m, wiring.flipped(self.state), core.state)
+        wiring.connect(m, wiring.flipped(self.ram_aux), ram.aux)
+        m.d.comb += [
+            self.ram_aux_corrected.eq(ram.aux_corrected), self.ram_aux_error.eq(ram.aux_error),
+            self.ram_wrote.eq(ram.wrote), self.ram_wrote_addr.eq(ram.wrote_addr),
+        ]
         wiring.connect(m, core.ibus, ifetch.bus)
         wiring.connect(m, getattr(ifetch.targets, RAM_REGION.name), ram.ibus)
         wiring.connect(m, core.dbus, decoder.bus)
@@ -180,6 +220,12 @@ class PairStatusSignature(wiring.Signature):
             "evidence_a":  Out(EvidenceLayout),
             "evidence_b":  Out(EvidenceLayout),
             "decide_wait": Out(32),
+            "resync_cycles": Out(32),
+            "resync_stall": Out(32),
+            "resync_stall_max": Out(32),
+            "scrub_addr":  Out(32),
+            "scrub_repairs": Out(16),
+            "scrub_sweeps": Out(32),
         })
 
 
@@ -201,11 +247,25 @@ class LockstepPair(wiring.Component):
     ram_size, ram_init, protection, loader, inject, reset_pc
         For each unit (see :class:`Unit`).
     policy : str
-        What to do with a divergence no evidence explains: one of :data:`POLICIES`.
+        What to do with a divergence no evidence explains (one of :data:`POLICIES`), and auto resync off. With
+        ``mgmt`` the management port's ``policy`` decides instead.
+    auto_resync : bool
+        Without ``mgmt``: resync a unit isolated by a fault automatically.
     diagnosis_window : int
         Cycles to wait for evidence after a divergence before applying the policy (>= 1).
     retire_fields : iterable of str
         Retirement record members the comparator checks.
+    mgmt : bool
+        Add the management port (:class:`hw.pair_mgmt.PairManagementSignature`) and ``cpu_hold``.
+    block_words : int
+        Dirty-map block size in words (a power of two).
+    final_words : int
+        The resync's initial final-window budget in words (see :mod:`hw.resync`).
+    repeat_faults, repeat_window : int
+        A unit isolated by a fault for the ``repeat_faults``-th time within ``repeat_window`` cycles after its
+        last resync stays ISOLATED: event REPLACE_UNIT, no auto resync.
+    scrub_interval : int or None
+        Cycles between the scrubber's word reads (:mod:`hw.scrubber`); ``None``: no scrubber.
 
     Members
     -------
@@ -219,26 +279,43 @@ class LockstepPair(wiring.Component):
     offline_req : In(2)
         Bit 0 / 1: put unit A / B OFFLINE if it is ISOLATED.
     status : Out(PairStatusSignature())
+    mgmt : In(PairManagementSignature), only with ``mgmt``
+    cpu_hold : In(1), only with ``mgmt``
+        Holds both cores in reset (B released ``offset`` cycles after A); ``ram_a`` / ``ram_b`` then reach the
+        copies whatever the units' states (loading a program).
     """
 
     def __init__(self, *, offset=2, ram_size=RAM_DEFAULT_SIZE, ram_init=(), protection=Protection.SECDED,
-                 loader=False, inject=False, reset_pc=RESET_PC, policy="halt", diagnosis_window=8,
-                 retire_fields=RETIRE_FIELDS):
+                 loader=False, inject=False, reset_pc=RESET_PC, policy="halt", auto_resync=False,
+                 diagnosis_window=8, retire_fields=RETIRE_FIELDS, mgmt=False, block_words=64, final_words=16,
+                 repeat_faults=1, repeat_window=1 << 20, scrub_interval=None):
         if offset not in (0, 1, 2):
             raise ValueError(f"Offset must be 0, 1 or 2, not {offset!r}")
         if policy not in POLICIES:
             raise ValueError(f"Policy must be one of {POLICIES}, not {policy!r}")
         if not isinstance(diagnosis_window, int) or diagnosis_window < 1:
             raise ValueError(f"Diagnosis window must be a positive integer, not {diagnosis_window!r}")
+        if not isinstance(repeat_faults, int) or repeat_faults < 1:
+            raise ValueError(f"Repeat fault count must be a positive integer, not {repeat_faults!r}")
+        if not isinstance(repeat_window, int) or repeat_window < 1:
+            raise ValueError(f"Repeat fault window must be a positive integer of cycles, not {repeat_window!r}")
         self._offset = offset
         self._protection = Protection(protection)
         self._window = diagnosis_window
+        self._policy = policy
+        self._auto_resync = bool(auto_resync)
+        self._repeat = (repeat_faults, repeat_window)
         kwargs = dict(ram_size=ram_size, ram_init=ram_init, protection=protection, loader=loader, inject=inject,
                       reset_pc=reset_pc)
         self.unit_a = Unit(**kwargs)
         self.unit_b = Unit(**kwargs)
         self.comparator = Comparator(offset=offset, retire_fields=retire_fields)
         self.containment = Containment(offset=offset)
+        aw = ceil_log2(ram_size // 4)
+        self._aw = aw
+        self.dirty = DirtyMap(addr_width=aw, block_words=block_words, marks=5)
+        self.resync = Resync(addr_width=aw, block_words=block_words, final_words=final_words)
+        self.scrubber = Scrubber(addr_width=aw, interval=scrub_interval) if scrub_interval is not None else None
         members = {
             "io":           Out(BusSignature()),
             "irq_software": In(1),
@@ -253,6 +330,9 @@ class LockstepPair(wiring.Component):
         if inject:
             members["fault_a"] = In(self.unit_a.fault.signature.flip())
             members["fault_b"] = In(self.unit_b.fault.signature.flip())
+        if mgmt:
+            members["mgmt"] = In(PairManagementSignature(ram_addr_width=aw))
+            members["cpu_hold"] = In(1)
         super().__init__(members)
 
     @property
@@ -267,21 +347,47 @@ class LockstepPair(wiring.Component):
         m = Module()
         offset = self._offset
         a, b = self.unit_a, self.unit_b
+        units = (a, b)
         st = self.status
+        has_mgmt = "mgmt" in self.signature.members
+        m.submodules.dirty = dirty = self.dirty
+        m.submodules.resync = rs = self.resync
 
         state_a = Signal(UnitState)
         state_b = Signal(UnitState)
+        states = (state_a, state_b)
         online_a = state_a == UnitState.ONLINE
         online_b = state_b == UnitState.ONLINE
+        onlines = (online_a, online_b)
         both = Signal()
         m.d.comb += both.eq(online_a & online_b)
 
-        # B's reset is released `offset` cycles after A's.
-        hold_b = _delayed(m, Signal(), offset, init=1, name="hold_b") if offset else Signal()
-        m.submodules.unit_a = ResetInserter({"sync": state_a == UnitState.OFFLINE})(
-            EnableInserter({"sync": online_a})(a))
-        m.submodules.unit_b = ResetInserter({"sync": hold_b | (state_b == UnitState.OFFLINE)})(
-            EnableInserter({"sync": online_b})(b))
+        # Policy: from the management port, else from the constructor.
+        policy = Signal(PolicyLayout)
+        if has_mgmt:
+            m.d.comb += policy.eq(self.mgmt.policy)
+        else:
+            m.d.comb += [policy.undiagnosed.eq(_POLICY_CODES[self._policy]),
+                         policy.auto_resync.eq(self._auto_resync)]
+        cpu_hold = self.cpu_hold if has_mgmt else Signal()
+        rs_target = Signal()        # the resync engine's target (latched at its start)
+
+        # ---- clocks, resets and halts of the cores
+        # thaw: a unit out of lockstep whose clock runs anyway, halted (FREEZE, state-port access, resync).
+        thaw = [Signal(name="thaw_a"), Signal(name="thaw_b")]
+        lock_halt = Signal()        # the lockstep halt: A at once, B `offset` cycles later (same instruction)
+        halts = (lock_halt, _delayed(m, lock_halt, offset, name="lock_halt_b"))
+        hold_b_delay = _delayed(m, cpu_hold, offset, init=1, name="hold_b") if offset else cpu_hold
+        holds = (cpu_hold, hold_b_delay)
+        for index, (unit, state) in enumerate(zip(units, states)):
+            target_reset = rs.target_hold & (rs_target == index)
+            m.d.comb += [
+                unit.run.eq((state == UnitState.ONLINE) | (state == UnitState.RESYNCING) | thaw[index]),
+                unit.hold.eq(holds[index] | (state == UnitState.OFFLINE) | target_reset),
+                unit.state.halt_req.eq(halts[index] | (state != UnitState.ONLINE)),
+            ]
+        m.submodules.unit_a = a
+        m.submodules.unit_b = b
         if "load" in self.signature.members:
             for unit in (a, b):
                 wiring.connect(m, wiring.flipped(self.load), unit.load)
@@ -313,6 +419,7 @@ class LockstepPair(wiring.Component):
         wiring.connect(m, b.retire, cmp.b_retire)
         m.d.comb += [
             cmp.enable.eq(both),
+            cmp.clear.eq(rs.release),
             cmp.selftest.eq(self.selftest),
             cont.agree.eq(cmp.req_agree),
         ]
@@ -325,20 +432,25 @@ class LockstepPair(wiring.Component):
         with m.Else():
             m.d.comb += cont.mode.eq(ContainMode.HALT)
 
-        # Evidence: sticky flags, and "now" = sticky | this cycle's.
-        def evidence(unit, name):
+        # Evidence: sticky flags, and "now" = sticky | this cycle's (only while the unit runs in lockstep or
+        # simplex; a rejoining unit starts clean).
+        def evidence(unit, name, index):
             sticky = Signal(EvidenceLayout, name=f"evidence_{name}")
             now = Signal(EvidenceLayout, name=f"evidence_{name}_now")
+            live = onlines[index]
             m.d.comb += [
-                now.regfile.eq(sticky.regfile | unit.selfcheck_fail),
-                now.ram.eq(sticky.ram | unit.ram_error),
-                now.bus_parity.eq(sticky.bus_parity | unit.req_parity_error),
+                now.regfile.eq(sticky.regfile | (unit.selfcheck_fail & live)),
+                now.ram.eq(sticky.ram | (unit.ram_error & live)),
+                now.bus_parity.eq(sticky.bus_parity | (unit.req_parity_error & live)),
                 now.corrected.eq(sticky.corrected | unit.ram_corrected),
             ]
-            m.d.sync += sticky.eq(now)
+            with m.If(rs.release & (rs_target == index)):
+                m.d.sync += sticky.eq(0)
+            with m.Else():
+                m.d.sync += sticky.eq(now)
             return sticky, now, now.regfile | now.ram | now.bus_parity
-        ev_a, now_a, names_a = evidence(a, "a")
-        ev_b, now_b, names_b = evidence(b, "b")
+        ev_a, now_a, names_a = evidence(a, "a", 0)
+        ev_b, now_b, names_b = evidence(b, "b", 1)
 
         cycle = Signal(32)
         m.d.sync += cycle.eq(cycle + 1)
@@ -358,34 +470,266 @@ class LockstepPair(wiring.Component):
             ]
 
         m.d.sync += event_valid.eq(0)
+
+        # ---- scrubber (lowest event priority: recorded first, anything later this cycle wins)
+        scrub_addr = Signal(self._aw)
+        scrub_repairs = Signal(16)
+        scrub = self.scrubber
+        if scrub is not None:
+            m.submodules.scrubber = scrub
+            with m.If(scrub.event != ScrubEvent.NONE):
+                m.d.sync += [scrub_addr.eq(scrub.event_addr), scrub_repairs.eq(scrub_repairs + 1)]
+                code = Mux(scrub.event == ScrubEvent.CORRECTED, EventCode.SCRUB_CORRECTED,
+                           Mux(scrub.event == ScrubEvent.REPAIRED, EventCode.SCRUB_REPAIRED,
+                               EventCode.SCRUB_UNREPAIRABLE))
+                record(code, Mux(scrub.event_unit, EventUnit.B, EventUnit.A))
+
         diverged_q = Signal()
         m.d.sync += diverged_q.eq(cmp.diverged)
         with m.If(cmp.diverged & ~diverged_q):
             m.d.sync += mismatches.eq(mismatches + 1)
+
+        # Fault isolation bookkeeping: transient or permanent.
+        repeat_count, repeat_window = self._repeat
+        since = [Signal(range(repeat_window + 1), init=repeat_window, name=f"since_resync_{u}") for u in "ab"]
+        faults = [Signal(range(repeat_count + 1), name=f"faults_since_resync_{u}") for u in "ab"]
+        replace = [Signal(name=f"replace_{u}") for u in "ab"]
+        auto = [Signal(name=f"auto_pending_{u}") for u in "ab"]
+        full_needed = [Signal(name=f"full_needed_{u}") for u in "ab"]
+        for index in range(2):
+            with m.If(since[index] != repeat_window):
+                m.d.sync += since[index].eq(since[index] + 1)
+
+        def fault_isolate(index, code, unit_code, ram_evidence):
+            """Unit ``index`` is isolated by a fault (its clock stops now)."""
+            m.d.sync += [states[index].eq(UnitState.ISOLATED), thaw[index].eq(0)]
+            with m.If(ram_evidence):
+                m.d.sync += full_needed[index].eq(1)
+            within = since[index] != repeat_window
+            count = Mux(within, faults[index] + 1, 1)
+            with m.If(within & (count >= repeat_count)):
+                m.d.sync += [replace[index].eq(1), auto[index].eq(0)]
+                record(EventCode.REPLACE_UNIT, unit_code)
+            with m.Else():
+                m.d.sync += [faults[index].eq(Mux(count > repeat_count, repeat_count, count)),
+                             auto[index].eq(1)]
+                record(code, unit_code)
+
+        halt_policy_keep = [policy.undiagnosed == UndiagnosedPolicy.KEEP_A,
+                            policy.undiagnosed == UndiagnosedPolicy.KEEP_B]
+
+        def undiagnosed_policy(code):
+            m.d.sync += undiagnosed.eq(undiagnosed + 1)
+            with m.If(halt_policy_keep[0]):
+                m.d.sync += [state_b.eq(UnitState.ISOLATED), thaw[1].eq(0), auto[1].eq(1)]
+            with m.Elif(halt_policy_keep[1]):
+                m.d.sync += [state_a.eq(UnitState.ISOLATED), thaw[0].eq(0), auto[0].eq(1)]
+            with m.Else():
+                m.d.sync += [state_a.eq(UnitState.ISOLATED), state_b.eq(UnitState.ISOLATED),
+                             thaw[0].eq(0), thaw[1].eq(0)]
+            record(code, EventUnit.BOTH)
+
         with m.If(both):
             with m.If(names_a & names_b):
-                m.d.sync += [state_a.eq(UnitState.ISOLATED), state_b.eq(UnitState.ISOLATED),
-                             undiagnosed.eq(undiagnosed + 1)]
-                record(EventCode.AMBIGUOUS_EVIDENCE, EventUnit.BOTH)
+                undiagnosed_policy(EventCode.AMBIGUOUS_EVIDENCE)
             with m.Elif(names_a | names_b):
-                with m.If(names_a):
-                    m.d.sync += state_a.eq(UnitState.ISOLATED)
-                with m.Else():
-                    m.d.sync += state_b.eq(UnitState.ISOLATED)
+                code = Mux(cmp.diverged, EventCode.DIAGNOSED_DIVERGENCE, EventCode.ISOLATED_ON_EVIDENCE)
                 m.d.sync += diagnosed.eq(diagnosed + 1)
-                record(Mux(cmp.diverged, EventCode.DIAGNOSED_DIVERGENCE, EventCode.ISOLATED_ON_EVIDENCE),
-                       Mux(names_a, EventUnit.A, EventUnit.B))
+                with m.If(names_a):
+                    fault_isolate(0, code, EventUnit.A, now_a.ram)
+                with m.Else():
+                    fault_isolate(1, code, EventUnit.B, now_b.ram)
             with m.Elif(cmp.diverged):
                 m.d.sync += waited.eq(waited + 1)
                 with m.If(waited == self._window - 1):
-                    # Policy "halt": both frozen, nothing escapes.
-                    m.d.sync += [state_a.eq(UnitState.ISOLATED), state_b.eq(UnitState.ISOLATED),
-                                 undiagnosed.eq(undiagnosed + 1)]
-                    record(EventCode.UNDIAGNOSED_DIVERGENCE, EventUnit.BOTH)
+                    undiagnosed_policy(EventCode.UNDIAGNOSED_DIVERGENCE)
+        with m.Else():
+            m.d.sync += waited.eq(0)
+
+        # ---- unit commands (management port or the status block's CONTROL register)
+        cmd_done = Signal()
+        cmd_denied = Signal()
+        freezing = Signal()
+        freeze_unit = Signal()
+        cmd_valid = self.mgmt.unit_cmd.valid if has_mgmt else Const(0)
+        cmd = self.mgmt.unit_cmd.payload if has_mgmt else Signal(UnitCommandLayout)
+        cmd_unit = cmd.unit
+        tgt_state = Mux(cmd_unit, state_b, state_a)
+        partner_state = Mux(cmd_unit, state_a, state_b)
+        busy_cmd = Signal()
+        m.d.sync += [cmd_done.eq(0), cmd_denied.eq(0)]
+        m.d.comb += busy_cmd.eq(freezing | cmd_done | rs.busy)
+
+        def set_state(unit_index_sig, value):
+            with m.If(unit_index_sig):
+                m.d.sync += state_b.eq(value)
+            with m.Else():
+                m.d.sync += state_a.eq(value)
+
+        start_resync = Signal()
+        start_target = Signal()
+        start_full = Signal()
+        with m.If(cmd_valid & ~busy_cmd):
+            m.d.sync += cmd_done.eq(1)
+            with m.Switch(cmd.action):
+                with m.Case(UnitAction.OFFLINE):
+                    with m.If(tgt_state == UnitState.ISOLATED):
+                        set_state(cmd_unit, UnitState.OFFLINE)
+                        m.d.sync += [thaw[0].eq(Mux(cmd_unit, thaw[0], 0)), thaw[1].eq(Mux(cmd_unit, 0, thaw[1]))]
+                        record(EventCode.TAKEN_OFFLINE, Mux(cmd_unit, EventUnit.B, EventUnit.A))
+                    with m.Else():
+                        m.d.sync += cmd_denied.eq(1)
+                with m.Case(UnitAction.FREEZE):
+                    with m.If(both & ~cmp.diverged):
+                        m.d.sync += [freezing.eq(1), freeze_unit.eq(cmd_unit), cmd_done.eq(0)]
+                    with m.Else():
+                        m.d.sync += cmd_denied.eq(1)
+                with m.Case(UnitAction.RESYNC):
+                    with m.If(((tgt_state == UnitState.ISOLATED) | (tgt_state == UnitState.OFFLINE)) &
+                              (partner_state == UnitState.ONLINE)):
+                        m.d.comb += [start_resync.eq(1), start_target.eq(cmd_unit),
+                                     start_full.eq((tgt_state == UnitState.OFFLINE) |
+                                                   Mux(cmd_unit, full_needed[1], full_needed[0]))]
+                    with m.Else():
+                        m.d.sync += cmd_denied.eq(1)
+                with m.Default():
+                    m.d.sync += cmd_denied.eq(1)
+        if has_mgmt:
+            m.d.comb += [self.mgmt.unit_cmd.done.eq(cmd_done), self.mgmt.unit_cmd.denied.eq(cmd_denied)]
+
+        # Status block CONTROL: OFFLINE requests.
         for bit, (state, unit) in enumerate(((state_a, EventUnit.A), (state_b, EventUnit.B))):
             with m.If(self.offline_req[bit] & (state == UnitState.ISOLATED)):
-                m.d.sync += state.eq(UnitState.OFFLINE)
+                m.d.sync += [state.eq(UnitState.OFFLINE), thaw[bit].eq(0)]
                 record(EventCode.TAKEN_OFFLINE, unit)
+
+        # FREEZE: the lockstep halt stops both at the same instruction boundary; then the named unit leaves
+        # lockstep (ISOLATED, halted, clock running) and the partner resumes.
+        halted = (a.state.halted, b.state.halted)
+        with m.If(freezing):
+            with m.If(~both):
+                m.d.sync += [freezing.eq(0), cmd_done.eq(1), cmd_denied.eq(1)]
+            with m.Elif(halted[0] & halted[1]):
+                m.d.sync += [freezing.eq(0), cmd_done.eq(1)]
+                set_state(freeze_unit, UnitState.ISOLATED)
+                with m.If(freeze_unit):
+                    m.d.sync += thaw[1].eq(1)
+                with m.Else():
+                    m.d.sync += thaw[0].eq(1)
+                record(EventCode.FROZEN, Mux(freeze_unit, EventUnit.B, EventUnit.A))
+
+        # Auto resync after a fault isolation (policy), unless the unit must be replaced.
+        for index in range(2):
+            with m.If(states[index] != UnitState.ISOLATED):
+                m.d.sync += auto[index].eq(0)
+            with m.If(auto[index] & policy.auto_resync & (states[index] == UnitState.ISOLATED) &
+                      onlines[1 - index] & ~busy_cmd & ~cmd_valid):
+                m.d.comb += [start_resync.eq(1), start_target.eq(index), start_full.eq(full_needed[index])]
+                m.d.sync += auto[index].eq(0)
+
+        # ---- resync
+        with m.If(start_resync):
+            m.d.sync += rs_target.eq(start_target)
+            set_state(start_target, UnitState.RESYNCING)
+            record(EventCode.RESYNC_STARTED, Mux(start_target, EventUnit.B, EventUnit.A))
+        m.d.comb += [rs.start.eq(start_resync), rs.target.eq(start_target), rs.full.eq(start_full)]
+        src_online = Mux(rs_target, online_a, online_b)
+        m.d.comb += [
+            rs.abort.eq(rs.busy & ~src_online),
+            rs.source_halted.eq(Mux(rs_target, halted[0], halted[1])),
+            rs.target_halted.eq(Mux(rs_target, halted[1], halted[0])),
+        ]
+        with m.If(rs.busy & ~src_online):
+            set_state(rs_target, UnitState.ISOLATED)
+        with m.If(rs.raised):
+            record(EventCode.RESYNC_BOUND_RAISED, Mux(rs_target, EventUnit.B, EventUnit.A))
+        resync_stall_max = Signal(32)
+        with m.If(rs.release):
+            set_state(rs_target, UnitState.ONLINE)
+            for index in range(2):
+                with m.If(rs_target == index):
+                    m.d.sync += [thaw[index].eq(0), since[index].eq(0), full_needed[index].eq(0),
+                                 replace[index].eq(0)]
+            with m.If(rs.stall > resync_stall_max):
+                m.d.sync += resync_stall_max.eq(rs.stall)
+            record(EventCode.RESYNC_DONE, Mux(rs_target, EventUnit.B, EventUnit.A))
+        m.d.comb += lock_halt.eq(freezing | rs.halt)
+
+        # Dirty map: both cores' writes while not both ONLINE, plus their writes of the last `history` cycles
+        # (the lagging unit had not made them yet, and a faulty unit's last writes are suspect), plus refused
+        # copier writes.
+        history = offset + self._window + 2
+        wrote = [Signal(name=f"wrote_{u}") for u in "ab"]
+        for index, unit in enumerate(units):
+            m.d.comb += wrote[index].eq(unit.ram_wrote & unit.run)
+        late = [_delayed(m, Cat(wrote[i], units[i].ram_wrote_addr), history, name=f"wrote_late_{u}")
+                for i, u in enumerate("ab")]
+        marks = [(wrote[0], a.ram_wrote_addr), (wrote[1], b.ram_wrote_addr),
+                 (late[0][0], late[0][1:]), (late[1][0], late[1][1:]), (rs.remark, rs.remark_addr)]
+        m.d.comb += [
+            dirty.mark_valid.eq(Cat(v for v, _ in marks) & Cat(~both, ~both, ~both, ~both, 1)),
+            dirty.mark_addr.eq(Cat(addr for _, addr in marks)),
+            dirty.clear.eq(both & ~rs.busy),
+            dirty.fill.eq(rs.dirty_fill),
+            dirty.start.eq(rs.dirty_start),
+            dirty.take.eq(rs.dirty_take),
+            dirty.take_block.eq(rs.dirty_block),
+            rs.dirty_any.eq(dirty.any),
+            rs.dirty_next.eq(dirty.next),
+            rs.dirty_count.eq(dirty.count),
+        ]
+
+        # ---- RAM aux ports and state ports: resync engine > management > scrubber
+        idle_bus = BusSignature(addr_width=self._aw).flip().create(path=("idle_ram",))
+        for index, unit in enumerate(units):
+            aux = unit.ram_aux
+            is_target = rs.busy & (rs_target == index)
+            is_source = rs.busy & (rs_target != index)
+            mgmt_ram = getattr(self.mgmt, f"ram_{'ab'[index]}") if has_mgmt else None
+            mgmt_ok = (states[index] == UnitState.ISOLATED) | (states[index] == UnitState.OFFLINE) | cpu_hold
+            scrub_port = getattr(scrub, f"ram_{'ab'[index]}") if scrub is not None else None
+            if scrub is not None:
+                m.d.comb += [
+                    getattr(scrub, f"enable_{'ab'[index]}").eq(onlines[index] & ~rs.busy & ~cpu_hold),
+                    getattr(scrub, f"corrected_{'ab'[index]}").eq(unit.ram_aux_corrected),
+                    getattr(scrub, f"error_{'ab'[index]}").eq(unit.ram_aux_error),
+                    getattr(scrub, f"wrote_{'ab'[index]}").eq(wrote[index]),
+                    getattr(scrub, f"wrote_addr_{'ab'[index]}").eq(unit.ram_wrote_addr),
+                ]
+            sources = []
+            sources.append((is_target, rs.tgt_ram))
+            sources.append((is_source, rs.src_ram))
+            if mgmt_ram is not None:
+                sources.append((mgmt_ok & ~rs.busy, mgmt_ram))
+            if scrub_port is not None:
+                sources.append((Const(1), scrub_port))
+            _bus_mux(m, aux, sources)
+            if mgmt_ram is not None:
+                # Refused: an error pulse per request, the cycle after it is presented.
+                refused = Signal(name=f"mgmt_ram_refused_{'ab'[index]}")
+                m.d.sync += refused.eq(mgmt_ram.valid & ~(mgmt_ok & ~rs.busy) & ~refused)
+                with m.If(refused):
+                    m.d.comb += mgmt_ram.err.eq(1)
+
+            # State port: the resync engine while it runs, else the management port while the unit is out of
+            # lockstep with its clock running (a frozen clock is thawed by the management's halt_req).
+            sp = unit.state
+            with m.If(rs.busy & (rs_target == index)):
+                _state_connect(m, sp, rs.tgt_state)
+            with m.Elif(rs.busy):
+                _state_connect(m, sp, rs.src_state)
+            if has_mgmt:
+                msp = getattr(self.mgmt, f"state_{'ab'[index]}")
+                passthrough = (states[index] == UnitState.ISOLATED) & thaw[index] & ~rs.busy
+                with m.If((states[index] == UnitState.ISOLATED) & msp.halt_req):
+                    m.d.sync += thaw[index].eq(1)
+                refused = Signal(name=f"mgmt_state_refused_{'ab'[index]}")
+                m.d.sync += refused.eq(msp.req & ~passthrough & ~refused)
+                with m.If(passthrough):
+                    _state_connect(m, sp, msp)
+                    m.d.comb += msp.halted.eq(sp.halted)
+                with m.Else():
+                    m.d.comb += msp.err.eq(refused)
 
         corrected_a = Signal(16)
         corrected_b = Signal(16)
@@ -407,5 +751,29 @@ class LockstepPair(wiring.Component):
             st.mismatches.eq(mismatches), st.diagnosed.eq(diagnosed), st.undiagnosed.eq(undiagnosed),
             st.corrected_a.eq(corrected_a), st.corrected_b.eq(corrected_b),
             st.evidence_a.eq(ev_a), st.evidence_b.eq(ev_b), st.decide_wait.eq(decide_wait),
+            st.resync_cycles.eq(rs.cycles), st.resync_stall.eq(rs.stall), st.resync_stall_max.eq(resync_stall_max),
+            st.scrub_addr.eq(scrub_addr), st.scrub_repairs.eq(scrub_repairs),
+            st.scrub_sweeps.eq(scrub.sweeps if scrub is not None else 0),
         ]
         return m
+
+
+def _bus_mux(m, target, sources):
+    """Drive bus ``target`` from the first of ``sources`` [(condition, initiator bus)] whose condition holds;
+    responses go to that one only."""
+    first = True
+    for condition, bus in sources:
+        ctx = m.If(condition) if first else m.Elif(condition)
+        first = False
+        with ctx:
+            m.d.comb += [target.valid.eq(bus.valid), target.addr.eq(bus.addr), target.write.eq(bus.write),
+                         target.sel.eq(bus.sel), target.wdata.eq(bus.wdata),
+                         bus.stall.eq(target.stall), bus.ack.eq(target.ack), bus.err.eq(target.err),
+                         bus.rdata.eq(target.rdata)]
+
+
+def _state_connect(m, core_port, initiator):
+    m.d.comb += [core_port.req.eq(initiator.req), core_port.addr.eq(initiator.addr),
+                 core_port.write.eq(initiator.write), core_port.wdata.eq(initiator.wdata),
+                 initiator.ack.eq(core_port.ack), initiator.err.eq(core_port.err),
+                 initiator.rdata.eq(core_port.rdata), initiator.halted.eq(core_port.halted)]

@@ -42,8 +42,12 @@ class LockstepSoC(wiring.Component):
 
     Parameters
     ----------
-    offset, ram_size, ram_init, protection, loader, reset_pc, policy, diagnosis_window, retire_fields
+    offset, ram_size, ram_init, protection, loader, reset_pc, policy, auto_resync, diagnosis_window,
+    retire_fields, block_words, final_words, repeat_faults, repeat_window, scrub_interval
         As for :class:`~hw.lockstep_cpu.LockstepPair`.
+    mgmt : bool
+        Add the pair's management port ``mgmt`` (:class:`hw.pair_mgmt.PairManagementSignature`) and
+        ``cpu_hold`` (see :class:`~hw.lockstep_cpu.LockstepPair`).
     inject : bool
         Build the fault injection ports and the injector.
     slot_timeout : int
@@ -56,14 +60,19 @@ class LockstepSoC(wiring.Component):
     finish : Out(1), exit_code : Out(16)
     load : In(LoaderSignature), only with ``loader``
     inject : In(stream.Signature(InjectCommand)), only with ``inject``
+    mgmt : In(PairManagementSignature), cpu_hold : In(1), only with ``mgmt``
     """
 
     def __init__(self, *, offset=2, ram_size=RAM_DEFAULT_SIZE, ram_init=(), protection=Protection.SECDED,
                  loader=False, inject=False, reset_pc=RESET_PC, policy="halt", diagnosis_window=8,
-                 retire_fields=RETIRE_FIELDS, slot_timeout=64, uart_rx_depth=4):
+                 retire_fields=RETIRE_FIELDS, slot_timeout=64, uart_rx_depth=4, mgmt=False, auto_resync=False,
+                 block_words=64, final_words=16, repeat_faults=1, repeat_window=1 << 20, scrub_interval=None):
         self.pair = LockstepPair(offset=offset, ram_size=ram_size, ram_init=ram_init, protection=protection,
                                  loader=loader, inject=inject, reset_pc=reset_pc, policy=policy,
-                                 diagnosis_window=diagnosis_window, retire_fields=retire_fields)
+                                 auto_resync=auto_resync, diagnosis_window=diagnosis_window,
+                                 retire_fields=retire_fields, mgmt=mgmt, block_words=block_words,
+                                 final_words=final_words, repeat_faults=repeat_faults,
+                                 repeat_window=repeat_window, scrub_interval=scrub_interval)
         self.slots = [SlotGate(timeout=slot_timeout, addr_width=region_addr_width(region))
                       for region in SLOT_REGIONS]
         self.status_block = StatusBlock(slots=len(SLOT_REGIONS), offset=offset, protection=protection)
@@ -77,6 +86,9 @@ class LockstepSoC(wiring.Component):
         }
         if loader:
             members["load"] = In(self.pair.load.signature.flip())
+        if mgmt:
+            members["mgmt"] = In(self.pair.mgmt.signature.flip())
+            members["cpu_hold"] = In(1)
         if inject:
             self.injector = Injector(addr_width=len(self.pair.fault_a.flip.addr),
                                      word_width=len(self.pair.fault_a.flip.mask), slots=len(SLOT_REGIONS))
@@ -118,6 +130,9 @@ class LockstepSoC(wiring.Component):
         wiring.connect(m, wiring.flipped(self.uart_rx), uart.rx)
         if "load" in self.signature.members:
             wiring.connect(m, wiring.flipped(self.load), pair.load)
+        if "mgmt" in self.signature.members:
+            wiring.connect(m, wiring.flipped(self.mgmt), pair.mgmt)
+            m.d.comb += pair.cpu_hold.eq(self.cpu_hold)
         if self.injector is not None:
             m.submodules.injector = inj = self.injector
             wiring.connect(m, wiring.flipped(self.inject), inj.cmd)

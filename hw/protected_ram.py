@@ -11,6 +11,13 @@ Same ports and timing as :class:`hw.ram.RAM` (one-cycle ``ack``), plus error rep
 * ``flip`` (only with ``inject=True``): XOR ``mask`` into the stored word ``addr`` (data bits 0..31, then the check
   bits), through an extra read and write port: the word is read in the cycle ``valid`` is high and written back in
   the next. Simulation and fault-injection builds only; a synthesis build leaves it out.
+* ``aux``: a third port for the pair's management, resync copier and scrubber (data words; check bits computed
+  on writes, reads checked and corrected like the others). Reads use their own read port and never stall; writes
+  share the write port and stall while the core (or the loader) writes. ``sel`` is ignored: whole words only.
+  ``aux_corrected`` / ``aux_error`` are valid with ``aux.ack`` of a read (what the check said about the stored word).
+* ``core_en`` / ``core_rst``: the core-side registers (acks, the read-modify-write step) and read ports follow the
+  unit's clock enable and reset, so a frozen unit sees exactly what it saw when it was frozen, while ``aux``
+  keeps working. ``wrote`` / ``wrote_addr``: the core wrote a word this cycle (dirty tracking).
 """
 
 from amaranth.hdl import Module, Signal, Cat, Mux
@@ -64,6 +71,12 @@ class ProtectedRAM(wiring.Component):
     flip : In(FlipSignature), only with ``inject``
     corrected, error : Out(1)
         See the module documentation.
+    aux : In(BusSignature(addr_width=log2(size) - 2))
+    aux_corrected, aux_error : Out(1)
+    core_en : In(1), init 1
+    core_rst : In(1)
+    wrote : Out(1)
+    wrote_addr : Out(addr_width)
     """
 
     def __init__(self, *, size=RAM_DEFAULT_SIZE, init=(), protection=Protection.SECDED, loader=False,
@@ -84,6 +97,13 @@ class ProtectedRAM(wiring.Component):
             "ibus": In(BusSignature(addr_width=aw)),
             "corrected": Out(1),
             "error": Out(1),
+            "aux": In(BusSignature(addr_width=aw)),
+            "aux_corrected": Out(1),
+            "aux_error": Out(1),
+            "core_en": In(1, init=1),
+            "core_rst": In(1),
+            "wrote": Out(1),
+            "wrote_addr": Out(aw),
         }
         if self._loader:
             members["load"] = In(LoaderSignature(addr_width=aw))
@@ -108,7 +128,10 @@ class ProtectedRAM(wiring.Component):
         wport = mem.write_port(granularity=None if protected else 8)
         dport = mem.read_port()
         iport = mem.read_port()
-        dbus, ibus = self.dbus, self.ibus
+        aport = mem.read_port()
+        dbus, ibus, aux = self.dbus, self.ibus, self.aux
+        core_en = self.core_en
+        m.d.comb += [dport.en.eq(core_en), iport.en.eq(core_en)]
 
         m.submodules.ddec = ddec = Decoder(p)
         m.submodules.idec = idec = Decoder(p)
@@ -120,7 +143,7 @@ class ProtectedRAM(wiring.Component):
             dbus.rdata.eq(ddec.corrected), ibus.rdata.eq(idec.corrected),
         ]
 
-        write = dbus.valid & dbus.write
+        write = dbus.valid & dbus.write & core_en
         d_read = Signal()       # a read response is in this cycle
         i_read = Signal()
         merging = Signal()      # read-modify-write: the old word is on dport.data this cycle
@@ -128,7 +151,8 @@ class ProtectedRAM(wiring.Component):
             partial = Signal()
             m.d.comb += partial.eq(write & (dbus.sel != 0b1111))
             m.d.comb += dbus.stall.eq(partial & ~merging)
-            m.d.sync += merging.eq(partial & ~merging)
+            with m.If(core_en):
+                m.d.sync += merging.eq(partial & ~merging)
             merged = Signal(32)
             m.d.comb += merged.eq(Cat(Mux(dbus.sel[i], dbus.wdata.word_select(i, 8),
                                           ddec.corrected.word_select(i, 8)) for i in range(4)))
@@ -145,6 +169,34 @@ class ProtectedRAM(wiring.Component):
             ]
             with m.If(write):
                 m.d.comb += wport.en.eq(dbus.sel)
+        # aux: own read port; writes take the write port when neither the core nor the loader writes.
+        m.submodules.aenc = aenc = Encoder(p)
+        m.submodules.adec = adec = Decoder(p)
+        core_writes = Signal()
+        m.d.comb += core_writes.eq(write & ~dbus.stall)
+        loading = self.load.valid if self._loader else 0
+        m.d.comb += [
+            aport.addr.eq(aux.addr),
+            aport.en.eq(aux.valid & ~aux.write),
+            aenc.data.eq(aux.wdata),
+            adec.data.eq(aport.data[:32]), adec.check.eq(aport.data[32:]),
+            aux.rdata.eq(adec.corrected),
+            aux.stall.eq(aux.write & (core_writes | loading)),
+            self.wrote.eq(core_writes),
+            self.wrote_addr.eq(dbus.addr),
+        ]
+        with m.If(aux.valid & aux.write & ~aux.stall):
+            m.d.comb += [
+                wport.addr.eq(aux.addr),
+                wport.data.eq(Cat(aenc.data, aenc.check)),
+                wport.en.eq(-1),
+            ]
+        a_read = Signal()
+        m.d.sync += [aux.ack.eq(aux.valid & ~aux.stall), a_read.eq(aux.valid & ~aux.write)]
+        m.d.comb += [
+            self.aux_corrected.eq(a_read & adec.single),
+            self.aux_error.eq(a_read & (adec.double | adec.parity_error)),
+        ]
         if self._loader:
             m.submodules.lenc = lenc = Encoder(p)
             m.d.comb += lenc.data.eq(self.load.data)
@@ -155,18 +207,24 @@ class ProtectedRAM(wiring.Component):
                     wport.en.eq(-1),
                 ]
         accepted = dbus.valid & ~dbus.stall
-        m.d.sync += [
-            dbus.ack.eq(accepted),
-            d_read.eq(accepted & ~dbus.write),
-            ibus.ack.eq(ibus.valid & ~ibus.write),
-            ibus.err.eq(ibus.valid & ibus.write),
-            i_read.eq(ibus.valid & ~ibus.write),
-        ]
-        d_seen = d_read | merging
+        with m.If(core_en):
+            m.d.sync += [
+                dbus.ack.eq(accepted),
+                d_read.eq(accepted & ~dbus.write),
+                ibus.ack.eq(ibus.valid & ~ibus.write),
+                ibus.err.eq(ibus.valid & ibus.write),
+                i_read.eq(ibus.valid & ~ibus.write),
+            ]
+        with m.If(self.core_rst):
+            m.d.sync += [dbus.ack.eq(0), d_read.eq(0), ibus.ack.eq(0), ibus.err.eq(0), i_read.eq(0)]
+            if protected:
+                m.d.sync += merging.eq(0)
+        d_seen = (d_read | merging) & core_en
+        i_seen = i_read & core_en
         m.d.comb += [
-            self.corrected.eq((d_seen & ddec.single) | (i_read & idec.single)),
+            self.corrected.eq((d_seen & ddec.single) | (i_seen & idec.single)),
             self.error.eq((d_seen & (ddec.double | ddec.parity_error)) |
-                          (i_read & (idec.double | idec.parity_error))),
+                          (i_seen & (idec.double | idec.parity_error))),
         ]
 
         if self._inject:

@@ -115,6 +115,9 @@ class StatusBlock(wiring.Component):
             "CORRECTED_A": pair.corrected_a, "CORRECTED_B": pair.corrected_b,
             "EVIDENCE": Cat(pair.evidence_a, pair.evidence_b), "SLOTS": self.fenced,
             "SLOT_FAULTS": slot_faults, "CYCLE": pair.cycle, "DECIDE_WAIT": pair.decide_wait,
+            "RESYNC_CYCLES": pair.resync_cycles, "RESYNC_STALL": pair.resync_stall,
+            "RESYNC_STALL_MAX": pair.resync_stall_max, "SCRUB_ADDR": pair.scrub_addr,
+            "SCRUB_REPAIRS": pair.scrub_repairs, "SCRUB_SWEEPS": pair.scrub_sweeps,
         }
         for name, value in registers.items():
             m.d.comb += getattr(self.values, name).eq(value)

@@ -23,6 +23,12 @@ offset    name         contents
 0x30      CYCLE        pair cycle counter (cycles since reset), low 32 bits
 0x34      DECIDE_WAIT  cycles an ONLINE unit's I/O request waited for a fault decision (see docs/lockstep.md)
 0x38      CONTROL      write: bit 0 / 1 puts unit A / B OFFLINE (held in reset) if it is ISOLATED; reads 0
+0x3C      RESYNC_CYCLES  cycles the last (or running) resync took, start to release
+0x40      RESYNC_STALL   cycles the running unit was stopped in the last resync's final window
+0x44      RESYNC_STALL_MAX  the largest RESYNC_STALL since reset
+0x48      SCRUB_ADDR   word address (in the RAM copy) of the last scrubber event
+0x4C      SCRUB_REPAIRS  scrubber events (corrections, repairs, unrepairable words)
+0x50      SCRUB_SWEEPS   complete sweeps of the RAM copies by the scrubber
 ========  ===========  =========================================================================================
 """
 
@@ -40,7 +46,9 @@ STATUS = Region("status", PROJECT_DEVICES.base, 0x100)
 STATUS_ID = 0x4C4B5354
 STATUS_REG = {"ID": 0x00, "PAIR": 0x04, "EVENT": 0x08, "EVENT_CYCLE": 0x0C, "MISMATCHES": 0x10,
               "DIAGNOSED": 0x14, "UNDIAGNOSED": 0x18, "CORRECTED_A": 0x1C, "CORRECTED_B": 0x20,
-              "EVIDENCE": 0x24, "SLOTS": 0x28, "SLOT_FAULTS": 0x2C, "CYCLE": 0x30, "DECIDE_WAIT": 0x34, "CONTROL": 0x38}
+              "EVIDENCE": 0x24, "SLOTS": 0x28, "SLOT_FAULTS": 0x2C, "CYCLE": 0x30, "DECIDE_WAIT": 0x34, "CONTROL": 0x38,
+              "RESYNC_CYCLES": 0x3C, "RESYNC_STALL": 0x40, "RESYNC_STALL_MAX": 0x44, "SCRUB_ADDR": 0x48,
+              "SCRUB_REPAIRS": 0x4C, "SCRUB_SWEEPS": 0x50}
 #: Device slots of the lockstep SoC, in slot (bit) order.
 SLOT_NAMES = ("uart", "clint", "finisher", "status")
 
@@ -50,6 +58,7 @@ class UnitState(enum.Enum, shape=2):
     ONLINE = 0      # in lockstep (or running simplex, if the partner is not ONLINE)
     ISOLATED = 1    # cut off from the I/O bus after a fault, clock frozen, state kept for a dump
     OFFLINE = 2     # held in reset
+    RESYNCING = 3   # being brought back into lockstep (hw.resync) while the partner runs
 
 
 class EventCode(enum.Enum, shape=4):
@@ -61,6 +70,14 @@ class EventCode(enum.Enum, shape=4):
     AMBIGUOUS_EVIDENCE = 4      # both units' evidence fired: policy (halt) applied
     SLOT_FENCED = 5             # a device slot was fenced (timeout or response parity)
     TAKEN_OFFLINE = 6           # an isolated unit was put in reset
+    FROZEN = 7                  # a unit left lockstep on demand (quick dump), halted at an instruction boundary
+    RESYNC_STARTED = 8          # the unit is RESYNCING
+    RESYNC_DONE = 9             # the unit is back in lockstep (RESYNC_CYCLES, RESYNC_STALL)
+    RESYNC_BOUND_RAISED = 10    # the resync did not converge: its final-window budget was doubled
+    REPLACE_UNIT = 11           # the unit faulted again soon after a resync: it stays ISOLATED, replace it
+    SCRUB_CORRECTED = 12        # the scrubber corrected a single-bit error in place (SCRUB_ADDR)
+    SCRUB_REPAIRED = 13         # the scrubber rewrote a bad word from the partner copy (SCRUB_ADDR)
+    SCRUB_UNREPAIRABLE = 14     # a bad word the scrubber could not repair (no good partner word)
 
 
 class EventUnit(enum.Enum, shape=2):

@@ -48,7 +48,7 @@ class System(wiring.Component):
     def __init__(self, *, clk_freq, baud, ram_size=RAM_DEFAULT_SIZE, ram_init=(), offset=2,
                  protection=Protection.SECDED, loader=False, power_on=True):
         self.soc = LockstepSoC(ram_size=ram_size, ram_init=ram_init, offset=offset, protection=protection,
-                               loader=loader, inject=True)
+                               loader=loader, inject=True, mgmt=True)
         ram_addr_width = (ram_size // 4 - 1).bit_length()
         self.controller = Controller(clk_freq=clk_freq, baud=baud, ram_addr_width=ram_addr_width,
                                      power_on=power_on)
@@ -96,12 +96,7 @@ class System(wiring.Component):
         return m
 
     def _connect_pair_mgmt(self, m):
-        # The pair has no management port yet: its RAM copies and state ports answer as if in use (DENIED), and
-        # unit commands are denied. Replaced by the pair's port when it exists.
-        port = self.controller.pair
-        for bus in (port.ram_a, port.ram_b):
-            m.d.sync += bus.err.eq(bus.valid)
-        for state in (port.state_a, port.state_b):
-            m.d.sync += state.err.eq(state.req & ~state.err)
-        m.d.sync += [port.unit_cmd.done.eq(port.unit_cmd.valid & ~port.unit_cmd.done),
-                     port.unit_cmd.denied.eq(1)]
+        # The controller's windows and unit commands deny themselves while the SoC is powered off (frozen), so
+        # the port needs no gating; cpu_hold is not used (power off holds the whole SoC).
+        wiring.connect(m, self.controller.pair, self.soc.mgmt)
+        m.d.comb += self.soc.cpu_hold.eq(0)

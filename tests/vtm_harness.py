@@ -43,8 +43,11 @@ class Harness:
         self.received = []          # frames from the controller, in order
         self.wire_out = bytearray()
 
-    def run(self, bench, *, vcd=None):
+    def run(self, bench, *, background=(), vcd=None):
+        """Simulate with ``bench(self, ctx)`` as the testbench, and ``background`` testbenches beside it."""
         sim = Simulator(self.top)
+        for testbench in background:
+            sim.add_testbench(testbench, background=True)
         sim.add_clock(1 / CLK)
         rx = self.bridge.rx
 

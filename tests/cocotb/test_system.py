@@ -10,7 +10,8 @@ newline, then writes the finisher. The testbench, as a host would:
 * power off and on through CONTROL (events, the CPUs restart from reset, the controller's cycle counter does not);
 * a retransmitted WRITE answered from the reply cache (not executed twice);
 * the firmware's exit (a FINISHED event), an injected comparator self-test fault (INJECTED and LOCKSTEP events);
-* a bulk read of the event-log window, checked against the EVENT frames received, and its line-rate fraction.
+* a bulk read of the event-log window, checked against the EVENT frames received, and its line-rate fraction;
+* a bulk read of the frozen unit A's RAM copy (through the pair's management port): the loaded image.
 """
 
 import json
@@ -72,6 +73,7 @@ def test_system(tmp_path):
     assert r["event_count"] == len(r["events"])
     assert r["events_window"] == [e["raw"] for e in r["events"]]
     assert r["halted_after_inject"]
+    assert r["ram_a_status"] == Status.OK.value and r["ram_a_matches"]
     print(json.dumps({"bulk": r["bulk"]}, indent=1))
 
 
@@ -296,4 +298,10 @@ if cocotb is not None:
         cycles = (end_ns - start_ns) / period_ns
         line_bits = cycles / DEFAULT_DIVISOR
         result["bulk"] = {"bytes": len(data), "cycles": cycles, "payload_fraction_of_line": 8 * len(data) / line_bits}
+
+        # The halted pair's units are frozen: unit A's RAM copy reads back as the loaded image, in bulk.
+        image = b"".join(word.to_bytes(4, "little") for word in config["image"])
+        reply = await link.request(_bulk_read_payload(Window.RAM_A, 4 * config["image_offset"], len(image)))
+        result["ram_a_status"] = reply.payload[1]
+        result["ram_a_matches"] = reply.payload[2:] == image
         Path(config["result"]).write_text(json.dumps(result, default=str))

@@ -1,0 +1,266 @@
+"""The live resync engine: brings one unit's RAM copy and architectural state back to its running partner's.
+
+Sequence (``start`` with the target unit and ``full``):
+
+1. ``RESET``: the target's core is reset for one cycle (``target_hold``; clears its sticky self-check) and stays
+   halted (the pair holds its ``halt_req`` while it is not ONLINE); ``full`` marks every block dirty.
+2. ``COPY``: while the source keeps running, the lowest dirty block at or after the last one is taken from the
+   :class:`~hw.dirty_map.DirtyMap` and its words are copied one per cycle: read from the source copy's ``aux``
+   port (its own read port: the running core never waits) and written, one cycle later, to the target copy's. A
+   block the source writes meanwhile is marked again (the write wins over the take) and copied again later; a
+   target write that is refused (``stall``) marks its block again too. When at most ``budget`` blocks are dirty,
+   go to 3. After ``passes`` sweeps of the map without getting there, the budget is doubled (``raised`` pulses):
+   the final window grows until it converges; it always terminates, since the final window copies whatever is
+   left with the source stopped.
+3. ``HALT``: ``halt`` asks the pair to stop the source at an instruction boundary (the lockstep halt: unit A at
+   once, unit B ``offset`` cycles later); wait for ``source_halted``.
+4. ``FINAL``: copy the remaining dirty blocks (nothing writes now).
+5. ``REGS``: x1..x31, the PC and the writable CSRs (:data:`STATE_SELECTORS`) are read from the source's state port
+   and written to the target's, pipelined: the read of register ``k + 1`` overlaps the write of register ``k``.
+6. ``release`` pulses: the pair makes the target ONLINE and drops ``halt``; both resume at the same instruction,
+   ``offset`` cycles apart.
+
+``stall`` counts the cycles from ``halt`` rising to ``release`` (the source's stop, drain included) and ``cycles``
+the whole resync; both are held until the next ``start``. ``abort`` (the source stopped being ONLINE) returns to
+idle at once without touching the target's state port further; the target then stays out of lockstep.
+"""
+
+from amaranth.hdl import Module, Signal, Const, Array
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .cpu.bus import BusSignature
+from .cpu.isa import CSR
+from .cpu.ports import StatePortSignature, STATE_PC, STATE_X0, state_selector_for_csr
+from .dirty_map import block_geometry
+
+
+__all__ = ["Resync", "STATE_SELECTORS", "WRITABLE_CSRS"]
+
+
+#: CSRs the resync copies (the read-only ones are equal in both units; MIP follows the interrupt wires).
+WRITABLE_CSRS = (CSR.MSTATUS, CSR.MIE, CSR.MTVEC, CSR.MSCRATCH, CSR.MEPC, CSR.MCAUSE, CSR.MTVAL,
+                 CSR.MCYCLE, CSR.MCYCLEH, CSR.MINSTRET, CSR.MINSTRETH)
+#: State port selectors the final window copies, in order.
+STATE_SELECTORS = (tuple(STATE_X0 + n for n in range(1, 32)) + (STATE_PC,)
+                   + tuple(state_selector_for_csr(csr) for csr in WRITABLE_CSRS))
+
+
+class Resync(wiring.Component):
+    """The resync engine (see the module docstring).
+
+    Parameters
+    ----------
+    addr_width : int
+        Word address width of a RAM copy.
+    block_words : int
+        Words per dirty-map block.
+    final_words : int
+        Initial budget of the final window in words (rounded up to whole blocks, at least one).
+    passes : int
+        Sweeps of the map without converging before the budget is doubled.
+
+    Members
+    -------
+    start : In(1)
+        Pulse (ignored while busy).
+    target : In(1)
+        0: resync unit A from B, 1: unit B from A (sampled with ``start``).
+    full : In(1)
+        Copy every block (sampled with ``start``).
+    abort : In(1)
+    src_ram, tgt_ram : Out(BusSignature)
+        To the source's / target's RAM copy ``aux`` port.
+    src_state, tgt_state : Out(StatePortSignature())
+        To the source's / target's state port (``halt_req`` is not used: the pair drives it).
+    source_halted : In(1)
+    dirty : the :class:`DirtyMap` ports ``any``, ``next``, ``count`` (In) and ``fill``, ``start``, ``take``,
+        ``take_block``, ``mark`` (Out) -- see the pair's wiring.
+    busy, target_hold, halt, release, raised : Out(1)
+    stall, cycles : Out(32)
+    budget : Out(range(blocks + 1))
+    """
+
+    def __init__(self, *, addr_width, block_words, final_words=16, passes=4):
+        self._shift, self._blocks, bb = block_geometry(addr_width, block_words)
+        if not isinstance(final_words, int) or final_words < 1:
+            raise ValueError(f"Final window budget must be a positive integer of words, not {final_words!r}")
+        if not isinstance(passes, int) or passes < 1:
+            raise ValueError(f"Passes must be a positive integer, not {passes!r}")
+        self._aw = addr_width
+        self._bw = block_words
+        self._budget0 = min(self._blocks, max(1, -(-final_words // block_words)))
+        self._passes = passes
+        super().__init__({
+            "start":         In(1),
+            "target":        In(1),
+            "full":          In(1),
+            "abort":         In(1),
+            "src_ram":       Out(BusSignature(addr_width=addr_width)),
+            "tgt_ram":       Out(BusSignature(addr_width=addr_width)),
+            "src_state":     Out(StatePortSignature()),
+            "tgt_state":     Out(StatePortSignature()),
+            "source_halted": In(1),
+            "target_halted": In(1),
+            "dirty_any":     In(1),
+            "dirty_next":    In(bb),
+            "dirty_count":   In(range(self._blocks + 1)),
+            "dirty_fill":    Out(1),
+            "dirty_start":   Out(bb),
+            "dirty_take":    Out(1),
+            "dirty_block":   Out(bb),
+            "remark":        Out(1),
+            "remark_addr":   Out(addr_width),
+            "busy":          Out(1),
+            "target_hold":   Out(1),
+            "halt":          Out(1),
+            "release":       Out(1),
+            "raised":        Out(1),
+            "stall":         Out(32),
+            "cycles":        Out(32),
+            "budget":        Out(range(self._blocks + 1), init=self._budget0),
+        })
+
+    @property
+    def blocks(self):
+        return self._blocks
+
+    def elaborate(self, platform):
+        m = Module()
+        aw, shift, bw = self._aw, self._shift, self._bw
+        src, tgt = self.src_ram, self.tgt_ram
+
+        # ---- block copier: `copying` while words of `block` are read; writes trail the reads by one cycle.
+        block = Signal.like(self.dirty_next)
+        word = Signal(range(bw))
+        copying = Signal()
+        pending = Signal()          # a read was issued last cycle: its data arrives now
+        pend_addr = Signal(aw)
+        read_addr = Signal(aw)
+        if shift:
+            m.d.comb += read_addr.eq((block << shift) | word)
+        else:
+            m.d.comb += read_addr.eq(block)
+        m.d.comb += [
+            src.valid.eq(copying), src.write.eq(0), src.addr.eq(read_addr), src.sel.eq(0b1111),
+            tgt.valid.eq(pending & src.ack), tgt.write.eq(1), tgt.addr.eq(pend_addr), tgt.sel.eq(0b1111),
+            tgt.wdata.eq(src.rdata),
+            # A refused target write: copy the block again later.
+            self.remark.eq(pending & src.ack & tgt.stall), self.remark_addr.eq(pend_addr),
+        ]
+        m.d.sync += [pending.eq(copying), pend_addr.eq(read_addr)]
+        with m.If(copying):
+            m.d.sync += word.eq(word + 1)
+            with m.If(word == bw - 1):
+                m.d.sync += copying.eq(0)
+        idle_copier = ~copying & ~pending
+
+        # ---- state transfer
+        sels = Array(Const(sel, 13) for sel in STATE_SELECTORS)
+        nsel = len(STATE_SELECTORS)
+        k = Signal(range(nsel + 2))
+        reg_buf = Signal(32)
+        s_done = Signal()
+        t_done = Signal()
+        m.d.comb += [
+            self.src_state.addr.eq(sels[k]), self.src_state.write.eq(0),
+            self.tgt_state.addr.eq(sels[k - 1]), self.tgt_state.write.eq(1), self.tgt_state.wdata.eq(reg_buf),
+        ]
+
+        target = Signal()
+        cycles = Signal(32)
+        passes = Signal(range(self._passes + 1))
+        last_next = Signal.like(self.dirty_next)
+        m.d.comb += self.dirty_start.eq(last_next)
+
+        def abortable():
+            with m.If(self.abort):
+                m.d.sync += copying.eq(0)
+                m.next = "IDLE"
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += [target.eq(self.target), cycles.eq(1), self.stall.eq(0), passes.eq(0),
+                                 last_next.eq(0), self.budget.eq(self._budget0)]
+                    m.d.comb += self.dirty_fill.eq(self.full)
+                    m.next = "RESET"
+            with m.State("RESET"):
+                m.d.comb += [self.busy.eq(1), self.target_hold.eq(1)]
+                m.next = "WAIT_TARGET"
+            with m.State("WAIT_TARGET"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(self.target_halted):
+                    m.next = "COPY"
+                abortable()
+            with m.State("COPY"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(idle_copier):
+                    with m.If(self.dirty_count <= self.budget):
+                        m.next = "HALT"
+                    with m.Else():
+                        # Take the next dirty block (the map is not empty: count > budget >= 1).
+                        m.d.comb += [self.dirty_take.eq(1), self.dirty_block.eq(self.dirty_next)]
+                        m.d.sync += [block.eq(self.dirty_next), word.eq(0), copying.eq(1),
+                                     last_next.eq(self.dirty_next + 1)]
+                        # A sweep ends when the pick wraps around.
+                        with m.If((self.dirty_next < last_next) | (self.dirty_next == self._blocks - 1)):
+                            with m.If(passes == self._passes - 1):
+                                m.d.sync += passes.eq(0)
+                                with m.If(self.budget < self._blocks):
+                                    m.d.sync += self.budget.eq(self.budget << 1)
+                                    m.d.comb += self.raised.eq(1)
+                            with m.Else():
+                                m.d.sync += passes.eq(passes + 1)
+                abortable()
+            with m.State("HALT"):
+                m.d.comb += [self.busy.eq(1), self.halt.eq(1)]
+                m.d.sync += self.stall.eq(self.stall + 1)
+                with m.If(self.source_halted):
+                    m.next = "FINAL"
+                abortable()
+            with m.State("FINAL"):
+                m.d.comb += [self.busy.eq(1), self.halt.eq(1)]
+                m.d.sync += self.stall.eq(self.stall + 1)
+                with m.If(idle_copier):
+                    with m.If(self.dirty_any):
+                        m.d.comb += [self.dirty_take.eq(1), self.dirty_block.eq(self.dirty_next)]
+                        m.d.sync += [block.eq(self.dirty_next), word.eq(0), copying.eq(1),
+                                     last_next.eq(self.dirty_next + 1)]
+                    with m.Else():
+                        m.d.sync += [k.eq(0), s_done.eq(0), t_done.eq(0)]
+                        m.next = "REGS"
+                abortable()
+            with m.State("REGS"):
+                m.d.comb += [self.busy.eq(1), self.halt.eq(1)]
+                m.d.sync += self.stall.eq(self.stall + 1)
+                # Phase k: read selector k from the source (k < nsel), write selector k - 1 to the target
+                # (k >= 1). Each side's request is held until its response pulse (the core ignores a request in
+                # its response cycle); the next phase starts in the cycle after both responses.
+                s_need = k < nsel
+                t_need = k >= 1
+                m.d.comb += [
+                    self.src_state.req.eq(s_need & ~s_done),
+                    self.tgt_state.req.eq(t_need & ~t_done),
+                ]
+                s_resp = self.src_state.ack | self.src_state.err
+                t_resp = self.tgt_state.ack | self.tgt_state.err
+                with m.If(s_resp):
+                    m.d.sync += [s_done.eq(1), reg_buf.eq(self.src_state.rdata)]
+                with m.If(t_resp):
+                    m.d.sync += t_done.eq(1)
+                with m.If((~s_need | s_done | s_resp) & (~t_need | t_done | t_resp)):
+                    m.d.sync += [s_done.eq(0), t_done.eq(0)]
+                    with m.If(k == nsel):
+                        m.next = "RELEASE"
+                    with m.Else():
+                        m.d.sync += k.eq(k + 1)
+                abortable()
+            with m.State("RELEASE"):
+                # `halt` stays high this cycle: the target becomes ONLINE at the edge where the halt drops.
+                m.d.comb += [self.busy.eq(1), self.release.eq(1), self.halt.eq(1)]
+                m.next = "IDLE"
+        with m.If(self.busy):
+            m.d.sync += cycles.eq(cycles + 1)
+        m.d.comb += self.cycles.eq(cycles)
+        return m

@@ -1,0 +1,190 @@
+"""The pair's management port (hw.pair_mgmt) on hw.lockstep_soc: unit commands, RAM and state access, policy.
+
+The workload is the loop of :mod:`tests.lockstep_harness`: count in s0, store it to RAM, load it back, send it to
+the UART.
+"""
+
+import pytest
+from amaranth.sim import Simulator
+
+from hw.cpu.ports import STATE_PC
+from hw.lockstep_soc import LockstepSoC
+from hw.status_map import UnitState, EventCode, EventUnit
+from hw.vtm.protocol import UnitAction, UndiagnosedPolicy
+from hw.comparator import MISMATCH_FIELDS
+from hw.inject import InjectTarget
+from tests.lockstep_harness import program, command, RAM_SIZE, DATA
+
+S0 = 8
+
+
+def make(**kwargs):
+    return LockstepSoC(ram_size=RAM_SIZE, ram_init=program(), mgmt=True, inject=True, **kwargs)
+
+
+class Mgmt:
+    """Testbench helpers around one simulation context."""
+
+    def __init__(self, soc, ctx, out):
+        self.soc, self.ctx, self.out = soc, ctx, out
+
+    async def tick(self, n=1):
+        for _ in range(n):
+            if self.ctx.get(self.soc.uart_tx.valid):
+                self.out.append(self.ctx.get(self.soc.uart_tx.payload))
+            await self.ctx.tick()
+
+    async def unit_cmd(self, action, unit):
+        port = self.soc.mgmt.unit_cmd
+        self.ctx.set(port.valid, 1)
+        self.ctx.set(port.payload, {"action": action, "unit": unit})
+        for _ in range(200):
+            await self.tick()
+            if self.ctx.get(port.done):
+                denied = self.ctx.get(port.denied)
+                self.ctx.set(port.valid, 0)
+                await self.tick()
+                return not denied
+        raise AssertionError("no done")
+
+    async def ram(self, unit, addr, write=None):
+        """Returns the word read, or ``"err"``."""
+        port = getattr(self.soc.mgmt, f"ram_{unit}")
+        self.ctx.set(port.valid, 1)
+        self.ctx.set(port.addr, addr)
+        self.ctx.set(port.write, write is not None)
+        self.ctx.set(port.sel, 0b1111)
+        self.ctx.set(port.wdata, write or 0)
+        result = None
+        for _ in range(20):
+            stall = self.ctx.get(port.stall)
+            await self.tick()
+            if not stall:
+                self.ctx.set(port.valid, 0)
+            if self.ctx.get(port.err):
+                result = "err"
+            elif self.ctx.get(port.ack):
+                result = self.ctx.get(port.rdata)
+            if result is not None:
+                self.ctx.set(port.valid, 0)
+                await self.tick()
+                return result
+        raise AssertionError("no RAM response")
+
+    async def state(self, unit, selector, write=None):
+        port = getattr(self.soc.mgmt, f"state_{unit}")
+        self.ctx.set(port.req, 1)
+        self.ctx.set(port.addr, selector)
+        self.ctx.set(port.write, write is not None)
+        self.ctx.set(port.wdata, write or 0)
+        for _ in range(10):
+            await self.tick()
+            if self.ctx.get(port.err):
+                self.ctx.set(port.req, 0)
+                await self.tick()
+                return "err"
+            if self.ctx.get(port.ack):
+                value = self.ctx.get(port.rdata)
+                self.ctx.set(port.req, 0)
+                await self.tick()
+                return value
+        raise AssertionError("no state response")
+
+
+def simulate(soc, body, cycles_hint=0):
+    sim = Simulator(soc)
+    sim.add_clock(1e-6)
+    out = []
+
+    async def tb(ctx):
+        ctx.set(soc.uart_tx.ready, 1)
+        await body(Mgmt(soc, ctx, out))
+    sim.add_testbench(tb)
+    sim.run()
+    return bytes(out)
+
+
+def pair_state(soc, ctx):
+    st = soc.pair.status
+    return ctx.get(st.a_state), ctx.get(st.b_state)
+
+
+@pytest.mark.parametrize("unit", "ab")
+def test_freeze_dumps_the_frozen_unit_while_the_partner_runs(unit):
+    soc = make()
+    other = "ba"["ab".index(unit)]
+    seen = {}
+
+    async def body(mg):
+        ctx = mg.ctx
+        await mg.tick(300)
+        # Running: the copies are in use, the state ports closed.
+        assert await mg.ram(unit, DATA // 4) == "err"
+        assert await mg.state(unit, S0) == "err"
+        assert await mg.unit_cmd(UnitAction.FREEZE, "ab".index(unit))
+        states = pair_state(soc, ctx)
+        assert states["ab".index(unit)] == UnitState.ISOLATED and states["ab".index(other)] == UnitState.ONLINE
+        assert ctx.get(soc.pair.status.event.code) == EventCode.FROZEN
+        # The dump: registers and RAM of the frozen unit, consistent with each other (s0 was stored to DATA
+        # and sent to the UART), and still the same a while later.
+        s0 = await mg.state(unit, S0)
+        pc = await mg.state(unit, STATE_PC)
+        word = await mg.ram(unit, DATA // 4)
+        sent = len(mg.out)
+        assert s0 != "err" and pc != "err" and word != "err"
+        assert s0 in (word, word + 1), (s0, word)
+        await mg.tick(200)
+        assert len(mg.out) > sent + 5, "the partner stopped"
+        assert await mg.state(unit, S0) == s0 and await mg.ram(unit, DATA // 4) == word
+        assert await mg.state(unit, STATE_PC) == pc
+        assert await mg.ram(other, DATA // 4) == "err"
+        # Writes into the frozen copy land; the running copy is never touched.
+        assert await mg.ram(unit, 0x3F0 // 4, write=0x1234_5678) != "err"
+        assert await mg.ram(unit, 0x3F0 // 4) == 0x1234_5678
+        # FREEZE needs both ONLINE; OFFLINE needs ISOLATED.
+        assert not await mg.unit_cmd(UnitAction.FREEZE, "ab".index(other))
+        assert not await mg.unit_cmd(UnitAction.OFFLINE, "ab".index(other))
+        assert await mg.unit_cmd(UnitAction.OFFLINE, "ab".index(unit))
+        assert pair_state(soc, ctx)["ab".index(unit)] == UnitState.OFFLINE
+        assert await mg.state(unit, S0) == "err"
+        # An OFFLINE copy is still readable (a replaced unit's memory), the partner keeps running.
+        assert await mg.ram(unit, 0x3F0 // 4) == 0x1234_5678
+        seen["s0"] = s0
+        sent = len(mg.out)
+        await mg.tick(100)
+        assert len(mg.out) > sent
+
+    out = simulate(soc, body)
+    # The console is the loop's count, every byte exactly once.
+    assert list(out) == [(i + 1) & 0xFF for i in range(len(out))]
+
+
+@pytest.mark.parametrize("policy,survivor", [(UndiagnosedPolicy.KEEP_A, "a"), (UndiagnosedPolicy.KEEP_B, "b"),
+                                             (UndiagnosedPolicy.HALT, None)])
+def test_undiagnosed_policy_from_the_port(policy, survivor):
+    soc = make()
+    selftest = command(InjectTarget.COMPARATOR_TEST, at=200, addr=1 << MISMATCH_FIELDS.index("retire_valid"),
+                       cycles=2)
+
+    async def body(mg):
+        ctx = mg.ctx
+        ctx.set(soc.mgmt.policy, {"undiagnosed": policy, "auto_resync": 0})
+        ctx.set(soc.inject.valid, 1)
+        ctx.set(soc.inject.payload, selftest)
+        await mg.tick()
+        ctx.set(soc.inject.valid, 0)
+        await mg.tick(300)
+        states = pair_state(soc, ctx)
+        assert ctx.get(soc.pair.status.event.code) == EventCode.UNDIAGNOSED_DIVERGENCE
+        assert ctx.get(soc.pair.status.event.unit) == EventUnit.BOTH
+        if survivor is None:
+            assert states == (UnitState.ISOLATED, UnitState.ISOLATED)
+        else:
+            assert states["ab".index(survivor)] == UnitState.ONLINE
+            assert states[1 - "ab".index(survivor)] == UnitState.ISOLATED
+            sent = len(mg.out)
+            await mg.tick(100)
+            assert len(mg.out) > sent
+
+    out = simulate(soc, body)
+    assert list(out) == [(i + 1) & 0xFF for i in range(len(out))]
