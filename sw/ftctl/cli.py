@@ -130,6 +130,53 @@ def sim_serve(elf, port_tcp, host, ram_size, divisor, ready_file):
         sys.exit(0)
 
 
+@cli.command("demo")
+@click.option("--port", "-p", default=None, envvar="PORT",
+              help="Run on this board (DEVICE or socket://...; also $PORT) instead of the simulated one.")
+@click.option("--firmware", type=click.Path(dir_okay=False, exists=True, path_type=str), default="build/fw/demo.elf",
+              show_default=True, help="The demo firmware (loaded into the simulated board; symbols for a real one).")
+@click.option("--core", "core_path", type=click.Path(dir_okay=False, path_type=str), default="build/demo-core.elf",
+              show_default=True, help="Where the quick dump goes.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+              help="Seconds before a request is sent again.")
+def demo(port, firmware, core_path, timeout):
+    """Tell the story: workload, a fault in one unit, detection and isolation, quick dump, resync, event log."""
+    import os
+    from ftctl.board import Board
+    from ftctl.demo import fault_word_for, run_demo
+    from ftctl.elf import ElfError
+    from ftctl.link.transport import LinkError
+    from ftctl.sim.serve import ServeError, SimulatedBoard
+
+    def say(text):
+        click.echo(click.style(text, bold=True) if text.lstrip().startswith("==") else text)
+
+    def console(chunk):
+        sys.stdout.write(chunk.decode("utf-8", "replace"))
+        sys.stdout.flush()
+
+    simulated = None
+    try:
+        word = fault_word_for(firmware)
+        os.makedirs(os.path.dirname(os.path.abspath(core_path)), exist_ok=True)
+        if port is None:
+            click.echo("Starting the simulated board (ftctl sim serve; the first run builds the model) ...")
+            simulated = SimulatedBoard(firmware).start()
+            port = simulated.url
+        with Board(port, timeout=timeout) as board:
+            outcome = run_demo(board, say=say, console=console, core_path=core_path, fault_word=word)
+    except ElfError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    except (LinkError, ServeError) as exc:
+        _fail(str(exc), EXIT_FAILURE)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    finally:
+        if simulated is not None:
+            simulated.stop()
+    click.echo("\n== Summary: " + ", ".join(f"{step} {result}" for step, result in outcome.items()))
+
+
 def _register_board_verbs():
     from ftctl.verbs import register_verbs
     register_verbs(cli)
