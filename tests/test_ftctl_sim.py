@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from elftools.elf.elffile import ELFFile
 
 from hw.status_map import UnitState
-from hw.vtm.protocol import EventKind, IDENTITY_MAGIC
+from hw.vtm.protocol import EventKind, IDENTITY_MAGIC, Window
 from ftctl.board import Board
 from ftctl.cli import cli
 from ftctl.sim.serve import SimulatedBoard
@@ -127,19 +127,33 @@ def test_inject_every_fault_class(port, unit, args, fires):
         board.reset()       # the next case starts from a freshly reset pair
 
 
-def test_resync_freeze_and_dump(port, tmp_path):
-    """The quick dump: a core file gdb opens -- or, while the design denies freeze/resync, a clear DENIED."""
+def test_freeze_dump_resync(port, tmp_path):
+    """Quick dump of a frozen unit to a core file (its registers and RAM), then resync; refusals are clear."""
+    import struct
+    from ftctl.corefile import PRSTATUS_REG_OFFSET
+    ftctl(port, "power", "reset")
+    ftctl(port, "policy", "--undiagnosed", "halt", "--no-auto-resync")
     core = tmp_path / "core.elf"
+    result = ftctl_json(port, "dump", "B", "-o", str(core), "--no-resync", "--ram-bytes", "8192")
+    assert result["unit"] == "B" and result["ram_bytes"] == 8192
     with Board(port, timeout=float(TIMEOUT)) as board:
-        states = board.unit_states()
-    unit = next((name for name in "AB" if states[name] == UnitState.ISOLATED), "B")
-    result = ftctl(port, "dump", unit, "-o", str(core), ok=False)
-    if result.exit_code in (6, 7):      # DENIED / BUSY: the design has no freeze or state access yet
-        assert "ftctl: error:" in result.output and not core.exists()
-        resync = ftctl(port, "resync", ok=False)
-        assert resync.exit_code in (0, 2, 6)
-        pytest.skip(f"the design cannot dump yet: {result.output.strip()}")
-    assert result.exit_code == 0, result.output
-    elf = ELFFile(open(core, "rb"))
-    assert elf["e_type"] == "ET_CORE" and elf["e_machine"] == "EM_RISCV"
-    assert any(s["p_type"] == "PT_LOAD" and s["p_filesz"] > 0 for s in elf.iter_segments())
+        assert board.unit_states() == {"A": UnitState.ONLINE, "B": UnitState.ISOLATED}
+        program = board.bulk_read(Window.RAM_B, 0, 4 * len(echo_program()))
+    with open(core, "rb") as stream:
+        elf = ELFFile(stream)
+        assert elf["e_type"] == "ET_CORE" and elf["e_machine"] == "EM_RISCV"
+        ram = next(s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD")
+        assert ram["p_vaddr"] == 0x8000_0000 and ram.data()[:len(program)] == program
+        assert program == b"".join(struct.pack("<I", w) for w in echo_program())
+        note = next(n for s in elf.iter_segments() if s["p_type"] == "PT_NOTE" for n in s.iter_notes()
+                    if n["n_type"] == "NT_PRSTATUS")
+        stream.seek(note["n_offset"] + 12 + 8)      # header, then "CORE\0" padded to 8 bytes
+        raw = stream.read(note["n_descsz"])
+    pc = struct.unpack_from("<I", raw, PRSTATUS_REG_OFFSET)[0]
+    assert 0x8000_0000 <= pc < 0x8000_0000 + 4 * len(echo_program()) and pc == result["pc"]
+
+    assert ftctl(port, "freeze", "B", ok=False).exit_code == 6      # already out of lockstep: DENIED
+    assert ftctl_json(port, "resync")["state"] == "ONLINE"
+    assert ftctl_json(port, "status")["registers"]["STATUS_PAIR"]["b_state"] == "ONLINE"
+    assert ftctl_json(port, "freeze", "A")["state"] == "ISOLATED"
+    assert ftctl_json(port, "resync", "A")["state"] == "ONLINE"

@@ -563,6 +563,8 @@ class Board:
         ftctl.corefile.CoreDump
         """
         name = UNITS[_unit_index(unit)]
+        if ram_size is not None and (not isinstance(ram_size, int) or ram_size < 4 or ram_size % 4):
+            raise ValueError(f"RAM size must be a positive multiple of 4 bytes, not {ram_size!r}")
         state = self.unit_states()[name]
         froze = state == UnitState.ONLINE
         if froze:

@@ -320,8 +320,10 @@ def freeze_verb(board, as_json, unit):
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
               help="The ELF core file to write.")
 @click.option("--resync/--no-resync", default=True, help="Resync the unit afterwards (default).")
+@click.option("--ram-bytes", type=click.IntRange(min=4), default=None,
+              help="Read only the first N bytes of RAM (a multiple of 4; default: all of it).")
 @board_verb
-def dump_verb(board, as_json, unit, output, resync):
+def dump_verb(board, as_json, unit, output, resync, ram_bytes):
     """Quick dump of UNIT (default: the ISOLATED one, else B) to an ELF core file gdb opens."""
     from .corefile import write_core
     if unit is None:
@@ -340,7 +342,7 @@ def dump_verb(board, as_json, unit, output, resync):
 
     started = time.monotonic()
     try:
-        dump = board.quick_dump(unit, resync=resync, progress=progress)
+        dump = board.quick_dump(unit, resync=resync, progress=progress, ram_size=ram_bytes)
     finally:
         for bar in bars:
             bar.__exit__(None, None, None)
