@@ -107,6 +107,17 @@ def plain(value):
     return value
 
 
+def _member(cls, value):
+    """The member of the enum ``cls`` named or numbered ``value`` (or ``value`` itself)."""
+    if isinstance(value, str):
+        try:
+            return cls[value.upper().replace("-", "_")]
+        except KeyError:
+            raise ValueError(f"{cls.__name__} must be one of {', '.join(m.name for m in cls)}, "
+                             f"not {value!r}") from None
+    return cls(value)
+
+
 def _unit_index(unit):
     if isinstance(unit, str) and unit.upper() in UNITS:
         return UNITS.index(unit.upper())
@@ -361,7 +372,7 @@ class Board:
 
     def unit_command(self, action, unit):
         """Carry out a :class:`UnitAction` on ``unit`` (``"A"``/``"B"``); DENIED if its state does not allow it."""
-        action = UnitAction(action)
+        action = _member(UnitAction, action)
         self.write("UNIT_CMD", {"action": action, "unit": _unit_index(unit)},
                    what=f"{action.name.lower()} unit {UNITS[_unit_index(unit)]}")
 
@@ -406,11 +417,12 @@ class Board:
         ``fields`` are the command's other fields (``double``, ``value``, ``bit0``, ``bit1``, ``addr``,
         ``cycles``, ``at``); ``at`` 0 (the default) fires at once.
         """
-        command = {"target": InjectTarget(target), "unit": _unit_index(unit), **fields}
+        target = _member(InjectTarget, target)
+        command = {"target": target, "unit": _unit_index(unit), **fields}
         raw = encode_bits(InjectCommand, command)
         words = [(raw >> (32 * i)) & 0xFFFF_FFFF for i in range(3)]
         self.write_regs(MGMT_REG["INJECT0"].index, words,
-                        what=f"inject {InjectTarget(target).name} into unit {UNITS[_unit_index(unit)]}")
+                        what=f"inject {target.name} into unit {UNITS[_unit_index(unit)]}")
 
     # ---- bulk windows ----
 
@@ -419,7 +431,7 @@ class Board:
 
         ``progress(n)`` is called with the bytes of each block as it arrives.
         """
-        window = Window(window)
+        window = _member(Window, window)
         if not isinstance(length, int) or length < 0 or length % 4 or offset % 4:
             raise ValueError(f"Offset and length must be multiples of 4, not {offset!r} and {length!r}")
         out = bytearray()
@@ -437,7 +449,7 @@ class Board:
         return bytes(out)
 
     def bulk_write(self, window, offset, payload, *, progress=None):
-        window = Window(window)
+        window = _member(Window, window)
         payload = bytes(payload)
         if len(payload) % 4 or offset % 4:
             raise ValueError(f"Offset and length must be multiples of 4, not {offset!r} and {len(payload)!r}")

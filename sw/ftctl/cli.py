@@ -163,8 +163,27 @@ def demo(port, firmware, core_path, timeout):
             click.echo("Starting the simulated board (ftctl sim serve; the first run builds the model) ...")
             simulated = SimulatedBoard(firmware).start()
             port = simulated.url
+        bars = []
+
+        def progress(total):
+            bar = click.progressbar(length=total, label="   reading RAM", file=sys.stderr)
+            bar.__enter__()
+            bars.append(bar)
+
+            def update(size):
+                bar.update(size)
+                if bar.pos >= total:        # close it when the RAM is read, before the story goes on
+                    bars.remove(bar)
+                    bar.__exit__(None, None, None)
+            return update
+
         with Board(port, timeout=timeout) as board:
-            outcome = run_demo(board, say=say, console=console, core_path=core_path, fault_word=word)
+            try:
+                outcome = run_demo(board, say=say, console=console, core_path=core_path, fault_word=word,
+                                   progress=progress)
+            finally:
+                for bar in bars:
+                    bar.__exit__(None, None, None)
     except ElfError as exc:
         _fail(str(exc), EXIT_USAGE)
     except (LinkError, ServeError) as exc:

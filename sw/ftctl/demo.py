@@ -37,7 +37,7 @@ def _states(board):
     return f"unit A {plain(states['A'])}, unit B {plain(states['B'])}"
 
 
-def run_demo(board, *, say, console, core_path, fault_word, timeout=120.0):
+def run_demo(board, *, say, console, core_path, fault_word, timeout=120.0, progress=None):
     """Tell the story on ``board``.
 
     Parameters
@@ -53,6 +53,8 @@ def run_demo(board, *, say, console, core_path, fault_word, timeout=120.0):
         RAM word index the fault is injected into (a word the workload reads).
     timeout : float
         Seconds to wait for the workload at each step.
+    progress : callable or None
+        As for :meth:`ftctl.board.Board.quick_dump`.
 
     Returns
     -------
@@ -60,9 +62,11 @@ def run_demo(board, *, say, console, core_path, fault_word, timeout=120.0):
         What happened at each step (``"OK"``, ``"DENIED"``, ...).
     """
     outcome = {}
-    board.on_console = console
+    board.on_console = None
     say(f"== The board: {_states(board)}; resetting the CPUs to start the ledger workload")
     board.reset()
+    board.console_read()        # output of the run before the reset
+    board.on_console = console
     for _ in range(LINES_BEFORE):
         board.console_until(b"journal", timeout=timeout)
     board.console_until(b"\n", timeout=timeout)
@@ -85,7 +89,7 @@ def run_demo(board, *, say, console, core_path, fault_word, timeout=120.0):
     say(f"\n== Quick dump of unit {FAULTY_UNIT} to {core_path}")
     from .corefile import write_core
     try:
-        dump = board.quick_dump(FAULTY_UNIT, resync=False)
+        dump = board.quick_dump(FAULTY_UNIT, resync=False, progress=progress)
         size = write_core(core_path, dump)
         say(f"   pc {dump.pc:#010x}, sp {dump.regs[2]:#010x}, {len(dump.regions[0].data)} bytes of RAM, "
             f"{size} bytes written (gdb-multiarch: core-file {core_path})")

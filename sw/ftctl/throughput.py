@@ -22,7 +22,7 @@ class DumpRate(dict):
     """``fraction``, ``payload_bytes``, ``cycles``, ``window`` (what was read) and ``note``."""
 
 
-def measure_dump_rate(board, *, divisor, unit="B", payload=64 * 1024):
+def measure_dump_rate(board, *, divisor, unit="B", payload=16 * 1024):
     """Measure bulk-read throughput on ``board`` (a :class:`ftctl.board.Board`), the way a quick dump reads.
 
     The RAM window of ``unit`` is read (the unit is frozen first if it is ONLINE). If the design denies that
