@@ -32,6 +32,13 @@ DEMO_SYMBOL, DEMO_ELEMENT = "balance", 3
 LINES_BEFORE = 2
 
 
+def _until_line(board, marker, timeout):
+    """Receive until ``marker`` and the end of its line have arrived."""
+    data = board.console_until(marker, timeout=timeout)
+    if b"\n" not in data[data.rindex(marker):]:
+        board.console_until(b"\n", timeout=timeout)
+
+
 def _states(board):
     states = board.unit_states()
     return f"unit A {plain(states['A'])}, unit B {plain(states['B'])}"
@@ -68,8 +75,7 @@ def run_demo(board, *, say, console, core_path, fault_word, timeout=120.0, progr
     board.console_read()        # output of the run before the reset
     board.on_console = console
     for _ in range(LINES_BEFORE):
-        board.console_until(b"journal", timeout=timeout)
-    board.console_until(b"\n", timeout=timeout)
+        _until_line(board, b"journal", timeout)
     board.pending_events.clear()
 
     say(f"\n== Injecting a double-bit flip into unit {FAULTY_UNIT}'s RAM copy (word {fault_word:#x}, "
@@ -83,8 +89,7 @@ def run_demo(board, *, say, console, core_path, fault_word, timeout=120.0, progr
         say(f"   alert: {describe_event(event)}")
         outcome["detect"] = plain(event["detail"]["code"])
     say(f"   now: {_states(board)} -- the workload carries on:")
-    board.console_until(b"journal", timeout=timeout)
-    board.console_until(b"\n", timeout=timeout)
+    _until_line(board, b"journal", timeout)
 
     say(f"\n== Quick dump of unit {FAULTY_UNIT} to {core_path}")
     from .corefile import write_core
@@ -110,8 +115,7 @@ def run_demo(board, *, say, console, core_path, fault_word, timeout=120.0, progr
 
     say("\n== The workload's end:")
     try:
-        board.console_until(b"ledger: journal", timeout=timeout)
-        board.console_until(b"\n", timeout=timeout)
+        _until_line(board, b"ledger: journal", timeout)
         outcome["workload"] = "finished"
     except BoardError as exc:
         say(f"   {exc}")
