@@ -35,8 +35,9 @@ include fw/fw.mk
 test: $(STAMP) fw
 	$(VPY) -m pytest -q tests
 
+# The story on the simulated board; `make demo PORT=/dev/ttyUSB1` tells it on a real one.
 demo: $(STAMP) fw
-	$(VENV)/bin/ftctl sim run $(BUILD)/fw/demo.elf
+	$(VENV)/bin/ftctl demo --firmware $(BUILD)/fw/demo.elf --core $(BUILD)/demo-core.elf $(if $(PORT),--port $(PORT))
 
 bench: $(STAMP) fw
 	$(VPY) -m ftctl.bench -o $(BUILD)/bench.json

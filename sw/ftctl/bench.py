@@ -74,6 +74,7 @@ TARGETS = {
     "pair.lc_up5k":             {"max": 2600},
     "pair.fmax_ratio":          {"min": 0.95},
     "lockstep.survivor_stall_cycles": {"max": 0},
+    "dump.line_rate_fraction": {"min": 0.70},
 }
 
 
@@ -465,6 +466,24 @@ def measure_lockstep(ctx):
         "lockstep.injections": injections,
         "lockstep.check_failures": len(result.failures),
     }
+
+
+@measurement("dump", keys=("dump.line_rate_fraction",))
+def measure_dump(ctx):
+    """Quick-dump payload per second over the serial line rate, on the simulated board (``ftctl sim serve``) with
+    the real UART gateware in the loop, counted in the board's clock cycles (ftctl.throughput)."""
+    from hw.system_sim_top import DEFAULT_DIVISOR
+    from .board import Board
+    from .sim.serve import SimulatedBoard
+    from .throughput import measure_dump_rate
+
+    with SimulatedBoard(ctx.firmware("demo"), divisor=DEFAULT_DIVISOR) as sim:
+        with Board(sim.url, timeout=10.0) as board:
+            rate = measure_dump_rate(board, divisor=DEFAULT_DIVISOR)
+    ctx.meta["dump"] = {**rate, "divisor": DEFAULT_DIVISOR, "definition": (
+        "8 * payload bytes / (controller cycles / clock) / baud, baud = clock / divisor; requests, replies, "
+        "COBS, CRC and turnaround all count against it (8N1 caps it at 0.8)")}
+    return {"dump.line_rate_fraction": round(rate["fraction"], 4)}
 
 
 # --- Running ----------------------------------------------------------------------------------------------------

@@ -95,6 +95,115 @@ def sim_run(elf, max_cycles, trace, ram_size, simulator, stats):
     sys.exit(_exit_status(result.exit_code))
 
 
+@sim.command("serve")
+@click.argument("elf", required=False, type=click.Path(dir_okay=False, path_type=str))
+@click.option("--port-tcp", type=click.IntRange(0, 65535), default=4555, show_default=True,
+              help="TCP port the board's serial port listens on (0: any free port).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--ram-size", type=int, default=None, help="RAM bytes per copy (power of two; default: the memory map's).")
+@click.option("--divisor", type=click.IntRange(min=4), default=None,
+              help="Clock cycles per serial bit of the simulated line (default 8).")
+@click.option("--ready-file", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write {\"port\": N, \"url\": ...} here once listening.")
+def sim_serve(elf, port_tcp, host, ram_size, divisor, ready_file):
+    """Run the whole system (lockstep pair, devices, management controller) with FIRMWARE loaded, its serial port
+    on socket://HOST:PORT, until interrupted. Every ftctl verb works against it: ftctl status --port socket://...
+    """
+    from ftctl.elf import ElfError
+    from ftctl.sim.build import BuildError
+    from ftctl.sim.run import SimError
+    from ftctl.sim.serve import DEFAULT_DIVISOR, ServeError, serve
+    import signal
+
+    def announce(url):
+        click.echo(f"simulated board: {url}  (e.g. FTCTL_PORT={url} ftctl status)")
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        serve(elf, port_tcp=port_tcp, host=host, ram_size=ram_size,
+              divisor=DEFAULT_DIVISOR if divisor is None else divisor, on_ready=announce, ready_file=ready_file)
+    except (ElfError, ValueError) as exc:
+        _fail(str(exc), EXIT_USAGE)
+    except (BuildError, SimError, ServeError, OSError) as exc:
+        _fail(" ".join(str(exc).split()), EXIT_FAILURE)
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+@cli.command("demo")
+@click.option("--port", "-p", default=None, envvar="PORT",
+              help="Run on this board (DEVICE or socket://...; also $PORT) instead of the simulated one.")
+@click.option("--firmware", type=click.Path(dir_okay=False, exists=True, path_type=str), default="build/fw/demo.elf",
+              show_default=True, help="The demo firmware (loaded into the simulated board; symbols for a real one).")
+@click.option("--core", "core_path", type=click.Path(dir_okay=False, path_type=str), default="build/demo-core.elf",
+              show_default=True, help="Where the quick dump goes.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+              help="Seconds before a request is sent again.")
+def demo(port, firmware, core_path, timeout):
+    """Tell the story: workload, a fault in one unit, detection and isolation, quick dump, resync, event log."""
+    import os
+    from ftctl.board import Board
+    from ftctl.demo import fault_word_for, run_demo
+    from ftctl.elf import ElfError
+    from ftctl.link.transport import LinkError
+    from ftctl.sim.serve import ServeError, SimulatedBoard
+
+    def say(text):
+        click.echo(click.style(text, bold=True) if text.lstrip().startswith("==") else text)
+
+    def console(chunk):
+        sys.stdout.write(chunk.decode("utf-8", "replace"))
+        sys.stdout.flush()
+
+    simulated = None
+    try:
+        word = fault_word_for(firmware)
+        os.makedirs(os.path.dirname(os.path.abspath(core_path)), exist_ok=True)
+        if port is None:
+            click.echo("Starting the simulated board (ftctl sim serve; the first run builds the model) ...")
+            simulated = SimulatedBoard(firmware).start()
+            port = simulated.url
+        bars = []
+
+        def progress(total):
+            bar = click.progressbar(length=total, label="   reading RAM", file=sys.stderr)
+            bar.__enter__()
+            bars.append(bar)
+
+            def update(size):
+                bar.update(size)
+                if bar.pos >= total:        # close it when the RAM is read, before the story goes on
+                    bars.remove(bar)
+                    bar.__exit__(None, None, None)
+            return update
+
+        with Board(port, timeout=timeout) as board:
+            try:
+                outcome = run_demo(board, say=say, console=console, core_path=core_path, fault_word=word,
+                                   progress=progress)
+            finally:
+                for bar in bars:
+                    bar.__exit__(None, None, None)
+    except ElfError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    except (LinkError, ServeError) as exc:
+        _fail(str(exc), EXIT_FAILURE)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    finally:
+        if simulated is not None:
+            simulated.stop()
+    click.echo("\n== Summary: " + ", ".join(f"{step} {result}" for step, result in outcome.items()))
+
+
+def _register_board_verbs():
+    from ftctl.verbs import register_verbs
+    register_verbs(cli)
+
+
+_register_board_verbs()
+
+
 def main():
     cli(prog_name="ftctl")
 

@@ -101,6 +101,15 @@ class Session:
         raise NoAnswerError(f"no answer from {self.transport.port} after {self.retries + 1} tries "
                             f"({self.timeout:g} s each)")
 
+    def send(self, payload, *, channel=Channel.CONSOLE):
+        """Send one unacknowledged frame (console bytes) with the next sequence number; no reply is awaited."""
+        if channel in REPLY_CHANNELS or channel == Channel.MGMT_REQ:
+            raise ValueError(f"Channel must be an unacknowledged one, not {channel!r}")
+        seq = self._seq
+        self._seq = (seq + 1) & 0xFF
+        self.transport.write(encode_frame(Frame(channel, seq=seq, ack=self._peer_seq or 0,
+                                                ack_valid=self._peer_seq is not None, payload=payload)))
+
     def poll(self, duration=0.0):
         """Receive for ``duration`` seconds (at least one read) and dispatch what arrives to ``on_frame``."""
         deadline = time.monotonic() + duration

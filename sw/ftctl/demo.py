@@ -1,0 +1,135 @@
+"""``ftctl demo`` (``make demo``): a short story told on the simulated board -- or on a real one with ``--port``.
+
+1. the pair runs the ledger workload (``fw/programs/demo.c``) in lockstep; its console output streams;
+2. a double-bit flip is injected into unit B's copy of the ledger's balances;
+3. the pair detects it (SECDED evidence names B), isolates B, and A carries on without a pause;
+4. a quick dump of the isolated unit goes to an ELF core file;
+5. B is resynchronised to A, back in lockstep;
+6. the event log tells it all again.
+
+Each step uses the :class:`ftctl.board.Board` API only; a step the design does not support yet (DENIED) is reported
+as such, never faked.
+"""
+
+import logging
+import time
+
+from hw.memmap import RAM
+from hw.status_map import UnitState
+from hw.vtm.protocol import EventKind
+
+from .board import BoardError, CommandError, describe_event, plain
+
+
+__all__ = ["run_demo", "FAULTY_UNIT", "DEMO_SYMBOL"]
+
+log = logging.getLogger(__name__)
+
+FAULTY_UNIT = "B"
+#: The workload's array the fault is injected into, and the element.
+DEMO_SYMBOL, DEMO_ELEMENT = "balance", 3
+#: Console lines of the workload shown before the fault.
+LINES_BEFORE = 2
+
+
+def _until_line(board, marker, timeout):
+    """Receive until ``marker`` and the end of its line have arrived."""
+    data = board.console_until(marker, timeout=timeout)
+    if b"\n" not in data[data.rindex(marker):]:
+        board.console_until(b"\n", timeout=timeout)
+
+
+def _states(board):
+    states = board.unit_states()
+    return f"unit A {plain(states['A'])}, unit B {plain(states['B'])}"
+
+
+def run_demo(board, *, say, console, core_path, fault_word, timeout=120.0, progress=None):
+    """Tell the story on ``board``.
+
+    Parameters
+    ----------
+    board : ftctl.board.Board
+    say : callable
+        Prints one narration line.
+    console : callable
+        Shows workload console bytes.
+    core_path : path-like
+        Where the quick dump goes.
+    fault_word : int
+        RAM word index the fault is injected into (a word the workload reads).
+    timeout : float
+        Seconds to wait for the workload at each step.
+    progress : callable or None
+        As for :meth:`ftctl.board.Board.quick_dump`.
+
+    Returns
+    -------
+    dict
+        What happened at each step (``"OK"``, ``"DENIED"``, ...).
+    """
+    outcome = {}
+    board.on_console = None
+    say(f"== The board: {_states(board)}; resetting the CPUs to start the ledger workload")
+    board.reset()
+    board.console_read()        # output of the run before the reset
+    board.on_console = console
+    for _ in range(LINES_BEFORE):
+        _until_line(board, b"journal", timeout)
+    board.pending_events.clear()
+
+    say(f"\n== Injecting a double-bit flip into unit {FAULTY_UNIT}'s RAM copy (word {fault_word:#x}, "
+        f"{DEMO_SYMBOL}[{DEMO_ELEMENT}])")
+    board.inject("RAM_FLIP", FAULTY_UNIT, addr=fault_word, bit0=4, bit1=17, double=1)
+    event = board.wait_event(lambda e: e["kind"] == EventKind.LOCKSTEP, timeout=timeout)
+    if event is None:
+        say("   no lockstep event within the timeout")
+        outcome["detect"] = "NONE"
+    else:
+        say(f"   alert: {describe_event(event)}")
+        outcome["detect"] = plain(event["detail"]["code"])
+    say(f"   now: {_states(board)} -- the workload carries on:")
+    _until_line(board, b"journal", timeout)
+
+    say(f"\n== Quick dump of unit {FAULTY_UNIT} to {core_path}")
+    from .corefile import write_core
+    try:
+        dump = board.quick_dump(FAULTY_UNIT, resync=False, progress=progress)
+        size = write_core(core_path, dump)
+        say(f"   pc {dump.pc:#010x}, sp {dump.regs[2]:#010x}, {len(dump.regions[0].data)} bytes of RAM, "
+            f"{size} bytes written (gdb-multiarch: core-file {core_path})")
+        outcome["dump"] = "OK"
+    except (CommandError, BoardError) as exc:
+        say(f"   not possible on this design: {exc}")
+        outcome["dump"] = getattr(getattr(exc, "status", None), "name", "FAILED")
+
+    say(f"\n== Resynchronising unit {FAULTY_UNIT}")
+    try:
+        board.resync(FAULTY_UNIT)
+        state = board.wait_state(FAULTY_UNIT, (UnitState.ONLINE,), timeout=timeout)
+        say(f"   unit {FAULTY_UNIT} is {plain(state)}: {_states(board)}")
+        outcome["resync"] = "OK"
+    except (CommandError, BoardError) as exc:
+        say(f"   not possible on this design: {exc}")
+        outcome["resync"] = getattr(getattr(exc, "status", None), "name", "FAILED")
+
+    say("\n== The workload's end:")
+    try:
+        _until_line(board, b"ledger: journal", timeout)
+        outcome["workload"] = "finished"
+    except BoardError as exc:
+        say(f"   {exc}")
+        outcome["workload"] = "unfinished"
+
+    say("\n== Event log")
+    for event in board.events():
+        say(f"   {describe_event(event)}")
+    board.on_console = None
+    return outcome
+
+
+def fault_word_for(elf_path):
+    """The RAM word index of ``balance[DEMO_ELEMENT]`` in the demo firmware."""
+    from .elf import load_elf
+    address = load_elf(elf_path).symbol(DEMO_SYMBOL) + 4 * DEMO_ELEMENT
+    return (address - RAM.base) // 4
