@@ -25,6 +25,13 @@ def check_block_words(block_words, ram_words):
     return block_words
 
 
+def _popcount(terms):
+    """Balanced adder tree (a flat sum of hundreds of terms nests too deep for the simulator's compiler)."""
+    while len(terms) > 1:
+        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+    return terms[0]
+
+
 def block_geometry(addr_width, block_words):
     """``(shift, blocks, block_bits)`` of a map of a RAM of ``2**addr_width`` words in blocks of ``block_words``."""
     check_block_words(block_words, 1 << addr_width)
@@ -118,7 +125,7 @@ class DirtyMap(wiring.Component):
             m.d.comb += rose.eq(new & ~bits)
             fell = Signal()
             m.d.comb += fell.eq((bits & ~new).any())
-            m.d.sync += [bits.eq(new), self.count.eq(self.count + sum(rose[i] for i in range(n)) - fell)]
+            m.d.sync += [bits.eq(new), self.count.eq(self.count + _popcount([rose[i] for i in range(n)]) - fell)]
 
         # Lowest marked block at or after `start`, else the lowest overall.
         after = Signal(n)

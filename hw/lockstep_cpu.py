@@ -313,7 +313,7 @@ class LockstepPair(wiring.Component):
         self.containment = Containment(offset=offset)
         aw = ceil_log2(ram_size // 4)
         self._aw = aw
-        self.dirty = DirtyMap(addr_width=aw, block_words=block_words, marks=5)
+        self.dirty = DirtyMap(addr_width=aw, block_words=block_words, marks=7)
         self.resync = Resync(addr_width=aw, block_words=block_words, final_words=final_words)
         self.scrubber = Scrubber(addr_width=aw, interval=scrub_interval) if scrub_interval is not None else None
         members = {
@@ -655,19 +655,21 @@ class LockstepPair(wiring.Component):
             record(EventCode.RESYNC_DONE, Mux(rs_target, EventUnit.B, EventUnit.A))
         m.d.comb += lock_halt.eq(freezing | rs.halt)
 
-        # Dirty map: both cores' writes while not both ONLINE, plus their writes of the last `history` cycles
+        # Dirty map: the management's writes into a copy, both cores' writes while not both ONLINE, plus their writes of the last `history` cycles
         # (the lagging unit had not made them yet, and a faulty unit's last writes are suspect), plus refused
         # copier writes.
         history = offset + self._window + 2
+        mgmt_wrote = [Signal(name=f"mgmt_wrote_{u}") for u in "ab"]
         wrote = [Signal(name=f"wrote_{u}") for u in "ab"]
         for index, unit in enumerate(units):
             m.d.comb += wrote[index].eq(unit.ram_wrote & unit.run)
         late = [_delayed(m, Cat(wrote[i], units[i].ram_wrote_addr), history, name=f"wrote_late_{u}")
                 for i, u in enumerate("ab")]
         marks = [(wrote[0], a.ram_wrote_addr), (wrote[1], b.ram_wrote_addr),
-                 (late[0][0], late[0][1:]), (late[1][0], late[1][1:]), (rs.remark, rs.remark_addr)]
+                 (late[0][0], late[0][1:]), (late[1][0], late[1][1:]), (rs.remark, rs.remark_addr),
+                 (mgmt_wrote[0], units[0].ram_aux.addr), (mgmt_wrote[1], units[1].ram_aux.addr)]
         m.d.comb += [
-            dirty.mark_valid.eq(Cat(v for v, _ in marks) & Cat(~both, ~both, ~both, ~both, 1)),
+            dirty.mark_valid.eq(Cat(v for v, _ in marks) & Cat(~both, ~both, ~both, ~both, 1, 1, 1)),
             dirty.mark_addr.eq(Cat(addr for _, addr in marks)),
             dirty.clear.eq(both & ~rs.busy),
             dirty.fill.eq(rs.dirty_fill),
@@ -678,6 +680,36 @@ class LockstepPair(wiring.Component):
             rs.dirty_next.eq(dirty.next),
             rs.dirty_count.eq(dirty.count),
         ]
+
+        # Dirty registers: x1..x31 either core wrote while not both ONLINE (and in the last `history` cycles), or
+        # the management wrote through a state port; all of them for a full resync or after a register-file fault.
+        reg_dirty = Signal(32)
+        reg_marks = []
+        for index, unit in enumerate(units):
+            rec = unit.retire.record
+            now = Signal(32, name=f"reg_write_{'ab'[index]}")
+            m.d.comb += now.eq(Mux(unit.retire.valid & unit.run & ~both, 1 << rec.rd_addr, 0))
+            early = Cat(unit.retire.valid & unit.run, rec.rd_addr)
+            late_w = _delayed(m, early, history, name=f"reg_write_late_{'ab'[index]}")
+            late_hot = Signal(32, name=f"reg_write_late_hot_{'ab'[index]}")
+            m.d.comb += late_hot.eq(Mux(late_w[0] & ~both, 1 << late_w[1:], 0))
+            reg_marks += [now, late_hot]
+            if has_mgmt:
+                msp = getattr(self.mgmt, f"state_{'ab'[index]}")
+                hot = Signal(32, name=f"reg_write_mgmt_{'ab'[index]}")
+                m.d.comb += hot.eq(Mux(msp.req & msp.write & (msp.addr[5:] == 0), 1 << msp.addr[:5], 0))
+                reg_marks.append(hot)
+        reg_marked = reg_marks[0]
+        for hot in reg_marks[1:]:
+            reg_marked = reg_marked | hot
+        target_regfile = Mux(start_target, ev_b.regfile, ev_a.regfile)
+        with m.If(start_resync & (start_full | target_regfile)):
+            m.d.sync += reg_dirty.eq(-2)
+        with m.Elif(both & ~rs.busy):
+            m.d.sync += reg_dirty.eq(0)
+        with m.Else():
+            m.d.sync += reg_dirty.eq((reg_dirty | reg_marked) & ~1)
+        m.d.comb += rs.reg_dirty.eq(reg_dirty)
 
         # ---- RAM aux ports and state ports: resync engine > management > scrubber
         idle_bus = BusSignature(addr_width=self._aw).flip().create(path=("idle_ram",))
@@ -701,6 +733,8 @@ class LockstepPair(wiring.Component):
             sources.append((is_source, rs.src_ram))
             if mgmt_ram is not None:
                 sources.append((mgmt_ok & ~rs.busy, mgmt_ram))
+                m.d.comb += mgmt_wrote[index].eq(mgmt_ok & ~rs.busy & mgmt_ram.valid & mgmt_ram.write &
+                                                 ~aux.stall)
             if scrub_port is not None:
                 sources.append((Const(1), scrub_port))
             _bus_mux(m, aux, sources)

@@ -15,8 +15,10 @@ Sequence (``start`` with the target unit and ``full``):
 3. ``HALT``: ``halt`` asks the pair to stop the source at an instruction boundary (the lockstep halt: unit A at
    once, unit B ``offset`` cycles later); wait for ``source_halted``.
 4. ``FINAL``: copy the remaining dirty blocks (nothing writes now).
-5. ``REGS``: x1..x31, the PC and the writable CSRs (:data:`STATE_SELECTORS`) are read from the source's state port
-   and written to the target's, pipelined: the read of register ``k + 1`` overlaps the write of register ``k``.
+5. ``REGS``: the GPRs marked in ``reg_dirty`` (the pair marks every register either unit wrote since the target
+   left lockstep, or all of them for a full resync), the PC and the writable CSRs (:data:`STATE_SELECTORS`) are
+   read from the source's state port and written to the target's, pipelined: the read of register ``k + 1``
+   overlaps the write of register ``k`` (3 cycles per register).
 6. ``release`` pulses: the pair makes the target ONLINE and drops ``halt``; both resume at the same instruction,
    ``offset`` cycles apart.
 
@@ -109,6 +111,7 @@ class Resync(wiring.Component):
             "dirty_start":   Out(bb),
             "dirty_take":    Out(1),
             "dirty_block":   Out(bb),
+            "reg_dirty":     In(32),
             "remark":        Out(1),
             "remark_addr":   Out(addr_width),
             "busy":          Out(1),
@@ -155,17 +158,35 @@ class Resync(wiring.Component):
                 m.d.sync += copying.eq(0)
         idle_copier = ~copying & ~pending
 
-        # ---- state transfer
-        sels = Array(Const(sel, 13) for sel in STATE_SELECTORS)
-        nsel = len(STATE_SELECTORS)
-        k = Signal(range(nsel + 2))
+        # ---- state transfer: the GPRs marked in `reg_dirty` (latched when the source has stopped), then the PC
+        # and the CSRs. `rsel` is being read from the source while `wsel` (the previous one) is written to the
+        # target with the value read before (`reg_buf`).
+        rest = Array(Const(sel, 13) for sel in STATE_SELECTORS[31:])
+        nrest = len(STATE_SELECTORS) - 31
+        gprs = Signal(32)
+        j = Signal(range(nrest + 1))
+        rsel, wsel = Signal(13), Signal(13)
+        rvalid, wvalid = Signal(), Signal()
         reg_buf = Signal(32)
         s_done = Signal()
         t_done = Signal()
         m.d.comb += [
-            self.src_state.addr.eq(sels[k]), self.src_state.write.eq(0),
-            self.tgt_state.addr.eq(sels[k - 1]), self.tgt_state.write.eq(1), self.tgt_state.wdata.eq(reg_buf),
+            self.src_state.addr.eq(rsel), self.src_state.write.eq(0),
+            self.tgt_state.addr.eq(wsel), self.tgt_state.write.eq(1), self.tgt_state.wdata.eq(reg_buf),
         ]
+        lowest = Signal(5)
+        for i in reversed(range(1, 32)):
+            with m.If(gprs[i]):
+                m.d.comb += lowest.eq(i)
+
+        def advance():
+            """Load the next selector to read into rsel/rvalid."""
+            with m.If(gprs[1:].any()):
+                m.d.sync += [rsel.eq(STATE_X0 + lowest), rvalid.eq(1), gprs.eq(gprs & ~(1 << lowest))]
+            with m.Elif(j < nrest):
+                m.d.sync += [rsel.eq(rest[j]), rvalid.eq(1), j.eq(j + 1)]
+            with m.Else():
+                m.d.sync += rvalid.eq(0)
 
         target = Signal()
         cycles = Signal(32)
@@ -228,20 +249,23 @@ class Resync(wiring.Component):
                         m.d.sync += [block.eq(self.dirty_next), word.eq(0), copying.eq(1),
                                      last_next.eq(self.dirty_next + 1)]
                     with m.Else():
-                        m.d.sync += [k.eq(0), s_done.eq(0), t_done.eq(0)]
-                        m.next = "REGS"
+                        m.d.sync += [gprs.eq(self.reg_dirty), j.eq(0), wvalid.eq(0), s_done.eq(0), t_done.eq(0)]
+                        m.next = "REGS_START"
+                abortable()
+            with m.State("REGS_START"):
+                m.d.comb += [self.busy.eq(1), self.halt.eq(1)]
+                m.d.sync += self.stall.eq(self.stall + 1)
+                advance()
+                m.next = "REGS"
                 abortable()
             with m.State("REGS"):
                 m.d.comb += [self.busy.eq(1), self.halt.eq(1)]
                 m.d.sync += self.stall.eq(self.stall + 1)
-                # Phase k: read selector k from the source (k < nsel), write selector k - 1 to the target
-                # (k >= 1). Each side's request is held until its response pulse (the core ignores a request in
-                # its response cycle); the next phase starts in the cycle after both responses.
-                s_need = k < nsel
-                t_need = k >= 1
+                # Each side's request is held until its response pulse (the core ignores a request in its
+                # response cycle); the next phase starts in the cycle after both responses.
                 m.d.comb += [
-                    self.src_state.req.eq(s_need & ~s_done),
-                    self.tgt_state.req.eq(t_need & ~t_done),
+                    self.src_state.req.eq(rvalid & ~s_done),
+                    self.tgt_state.req.eq(wvalid & ~t_done),
                 ]
                 s_resp = self.src_state.ack | self.src_state.err
                 t_resp = self.tgt_state.ack | self.tgt_state.err
@@ -249,12 +273,11 @@ class Resync(wiring.Component):
                     m.d.sync += [s_done.eq(1), reg_buf.eq(self.src_state.rdata)]
                 with m.If(t_resp):
                     m.d.sync += t_done.eq(1)
-                with m.If((~s_need | s_done | s_resp) & (~t_need | t_done | t_resp)):
-                    m.d.sync += [s_done.eq(0), t_done.eq(0)]
-                    with m.If(k == nsel):
+                with m.If((~rvalid | s_done | s_resp) & (~wvalid | t_done | t_resp)):
+                    m.d.sync += [s_done.eq(0), t_done.eq(0), wsel.eq(rsel), wvalid.eq(rvalid)]
+                    with m.If(~rvalid):
                         m.next = "RELEASE"
-                    with m.Else():
-                        m.d.sync += k.eq(k + 1)
+                    advance()
                 abortable()
             with m.State("RELEASE"):
                 # `halt` stays high this cycle: the target becomes ONLINE at the edge where the halt drops.

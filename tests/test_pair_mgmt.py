@@ -188,3 +188,62 @@ def test_undiagnosed_policy_from_the_port(policy, survivor):
 
     out = simulate(soc, body)
     assert list(out) == [(i + 1) & 0xFF for i in range(len(out))]
+
+
+async def wait_state(mg, unit, value, limit):
+    for cycle in range(limit):
+        if pair_state(mg.soc, mg.ctx)["ab".index(unit)] == value:
+            return cycle
+        await mg.tick()
+    raise AssertionError(f"unit {unit} never reached {value!r}")
+
+
+@pytest.mark.parametrize("unit", "ab")
+def test_freeze_then_resync_rejoins_and_faults_are_caught_again(unit):
+    soc = make(block_words=16, final_words=16)
+    index = "ab".index(unit)
+
+    async def body(mg):
+        ctx = mg.ctx
+        st = soc.pair.status
+        await mg.tick(300)
+        assert await mg.unit_cmd(UnitAction.FREEZE, index)
+        await mg.tick(150)
+        # Dirty the frozen copy (a dump tool could): only the changed blocks are copied back, and this one too.
+        assert await mg.ram(unit, 0x300 // 4, write=0xDEAD_BEEF) != "err"
+        assert await mg.unit_cmd(UnitAction.RESYNC, index)
+        assert pair_state(soc, ctx)[index] == UnitState.RESYNCING
+        await wait_state(mg, unit, UnitState.ONLINE, 5000)
+        await mg.tick()
+        assert ctx.get(st.event.code) == EventCode.RESYNC_DONE
+        stall, total = ctx.get(st.resync_stall), ctx.get(st.resync_cycles)
+        assert 0 < stall < total
+        print(f"resync of {unit}: {total} cycles, stall {stall}")
+        # Back in lockstep: both run, nothing diverges for a while.
+        sent = len(mg.out)
+        await mg.tick(400)
+        assert pair_state(soc, ctx) == (UnitState.ONLINE, UnitState.ONLINE)
+        assert not ctx.get(st.diverged) and len(mg.out) > sent + 5
+        # The word written into the frozen copy was copied over from the partner (the program never writes it).
+        assert await mg.unit_cmd(UnitAction.FREEZE, index)
+        assert await mg.ram(unit, 0x300 // 4) == 0
+        assert await mg.unit_cmd(UnitAction.RESYNC, index)
+        await wait_state(mg, unit, UnitState.ONLINE, 5000)
+        await mg.tick(50)
+        # A new fault in the resynced unit is still caught (a stuck request line: bus parity).
+        ctx.set(soc.inject.valid, 1)
+        ctx.set(soc.inject.payload, command(InjectTarget.BUS_STUCK, unit=index, at=ctx.get(st.cycle) + 5,
+                                            bit0=0, value=1, cycles=4))
+        await mg.tick()
+        ctx.set(soc.inject.valid, 0)
+        await mg.tick(100)
+        states = pair_state(soc, ctx)
+        assert states[index] == UnitState.ISOLATED and states[1 - index] == UnitState.ONLINE
+        # It faulted right after a resync: it must be replaced.
+        assert ctx.get(st.event.code) == EventCode.REPLACE_UNIT
+        sent = len(mg.out)
+        await mg.tick(100)
+        assert len(mg.out) > sent
+
+    out = simulate(soc, body)
+    assert list(out) == [(i + 1) & 0xFF for i in range(len(out))]

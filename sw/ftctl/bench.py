@@ -75,6 +75,7 @@ TARGETS = {
     "pair.fmax_ratio":          {"min": 0.95},
     "lockstep.survivor_stall_cycles": {"max": 0},
     "dump.line_rate_fraction": {"min": 0.70},
+    "resync.stall_cycles_max":  {"max": 100},
 }
 
 
@@ -484,6 +485,100 @@ def measure_dump(ctx):
         "8 * payload bytes / (controller cycles / clock) / baud, baud = clock / divisor; requests, replies, "
         "COBS, CRC and turnaround all count against it (8N1 caps it at 0.8)")}
     return {"dump.line_rate_fraction": round(rate["fraction"], 4)}
+
+
+#: The resync benchmark's pair: 64 KiB copies, dirty-map blocks of 64 words, and the "short outage" it measures.
+RESYNC_RAM_SIZE = 64 * 1024
+RESYNC_BLOCK_WORDS = 64
+RESYNC_OUTAGE_CYCLES = 2_000
+
+
+def _resync_workload():
+    """Write-heavy loop: count in s0, store it at RAM + 0x1000 + (4*s0 mod 2 KiB) and send its low byte out."""
+    from hw import memmap
+    from ftctl.iss import asm
+    words = [*asm.li("t0", memmap.UART.base), *asm.li("s1", memmap.RAM.base + 0x1000)]
+    loop = [asm.addi("s0", "s0", 1), asm.slli("t1", "s0", 2), asm.andi("t1", "t1", 0x7FC),
+            asm.add("t2", "s1", "t1"), asm.sw("s0", "t2", 0), asm.sb("s0", "t0", memmap.UART_REG["THR"])]
+    return words + loop + [asm.jal("zero", -4 * len(loop))]
+
+
+@measurement("resync", keys=("resync.stall_cycles_max", "resync.cycles_full_64k", "resync.cycles_changed_blocks",
+                              "scrub.sweep_cycles_64k"))
+def measure_resync(ctx):
+    """Live resync and scrubbing of the lockstep pair (hw.resync, hw.scrubber) in the Amaranth simulator: 64 KiB
+    copies, a write-heavy loop; a full remirror of a replaced unit (FREEZE, OFFLINE, RESYNC), a changed-blocks
+    rejoin after a quick dump of RESYNC_OUTAGE_CYCLES, and one scrubber sweep."""
+    from amaranth.sim import Simulator
+    from hw.lockstep_soc import LockstepSoC
+    from hw.status_map import UnitState
+    from hw.vtm.protocol import UnitAction
+
+    soc = LockstepSoC(ram_size=RESYNC_RAM_SIZE, ram_init=_resync_workload(), mgmt=True,
+                      block_words=RESYNC_BLOCK_WORDS, scrub_interval=1)
+    st = soc.pair.status
+    found = {}
+
+    async def tb(sim_ctx):
+        sim_ctx.set(soc.uart_tx.ready, 1)
+        port = soc.mgmt.unit_cmd
+
+        async def command(action, unit):
+            sim_ctx.set(port.valid, 1)
+            sim_ctx.set(port.payload, {"action": action, "unit": unit})
+            while True:
+                await sim_ctx.tick()
+                if sim_ctx.get(port.done):
+                    denied = sim_ctx.get(port.denied)
+                    sim_ctx.set(port.valid, 0)
+                    await sim_ctx.tick()
+                    if denied:
+                        raise BenchError(f"resync benchmark: {action.name} denied")
+                    return
+
+        async def rejoin(unit, limit):
+            await command(UnitAction.RESYNC, unit)
+            for _ in range(limit):
+                await sim_ctx.tick()
+                if sim_ctx.get(st.b_state) == UnitState.ONLINE and sim_ctx.get(st.a_state) == UnitState.ONLINE:
+                    return sim_ctx.get(st.resync_cycles), sim_ctx.get(st.resync_stall)
+            raise BenchError("resync benchmark: the resync did not finish")
+
+        # One scrubber sweep: the cycles between two sweep counts.
+        sweeps = sim_ctx.get(st.scrub_sweeps)
+        start = None
+        while True:
+            await sim_ctx.tick()
+            now = sim_ctx.get(st.scrub_sweeps)
+            if now != sweeps:
+                if start is not None:
+                    found["sweep"] = sim_ctx.get(st.cycle) - start
+                    break
+                start, sweeps = sim_ctx.get(st.cycle), now
+        await command(UnitAction.FREEZE, 1)
+        await command(UnitAction.OFFLINE, 1)
+        found["full"] = await rejoin(1, 200_000)
+        await command(UnitAction.FREEZE, 1)
+        for _ in range(RESYNC_OUTAGE_CYCLES):
+            await sim_ctx.tick()
+        found["changed"] = await rejoin(1, 200_000)
+
+    sim = Simulator(soc)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    ctx.meta["resync"] = {
+        "ram_bytes": RESYNC_RAM_SIZE, "block_words": RESYNC_BLOCK_WORDS, "outage_cycles": RESYNC_OUTAGE_CYCLES,
+        "full": {"cycles": found["full"][0], "stall": found["full"][1]},
+        "changed_blocks": {"cycles": found["changed"][0], "stall": found["changed"][1]},
+        "workload": "store to a 2 KiB ring every 7 instructions, one console byte per store",
+    }
+    return {
+        "resync.stall_cycles_max": max(found["full"][1], found["changed"][1]),
+        "resync.cycles_full_64k": found["full"][0],
+        "resync.cycles_changed_blocks": found["changed"][0],
+        "scrub.sweep_cycles_64k": found["sweep"],
+    }
 
 
 # --- Running ----------------------------------------------------------------------------------------------------
