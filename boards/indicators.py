@@ -42,6 +42,7 @@ UNIT_PATTERNS = {
     UnitState.ONLINE:   Pattern.ON,
     UnitState.ISOLATED: Pattern.SLOW,
     UnitState.OFFLINE:  Pattern.OFF,
+    UnitState.RESYNCING: Pattern.FAST,
 }
 
 

@@ -20,7 +20,7 @@ def test_unit_patterns():
 
     async def bench(ctx):
         ctx.set(dut.powered, 1)
-        for a_state, b_state in ((UnitState.ONLINE, UnitState.ISOLATED), (UnitState.OFFLINE, UnitState.ONLINE)):
+        for a_state, b_state in ((UnitState.ONLINE, UnitState.ISOLATED), (UnitState.OFFLINE, UnitState.RESYNCING)):
             ctx.set(dut.a_state, a_state)
             ctx.set(dut.b_state, b_state)
             a, b, service = [], [], []
@@ -42,6 +42,8 @@ def test_unit_patterns():
     changes = sum(1 for x, y in zip(isolated, isolated[1:]) if x != y)
     assert 3 <= changes <= 4            # 128 cycles = 2 s at 64 Hz: a 1 Hz blink changes 4 times
     assert UNIT_PATTERNS[UnitState.ISOLATED] == Pattern.SLOW
+    resyncing = seen[UnitState.RESYNCING]
+    assert 15 <= sum(1 for x, y in zip(resyncing, resyncing[1:]) if x != y) <= 16     # 4 Hz for 2 s
 
 
 def test_debouncer_one_pulse_per_press():
