@@ -66,7 +66,7 @@ class LockstepSoC(wiring.Component):
     def __init__(self, *, offset=2, ram_size=RAM_DEFAULT_SIZE, ram_init=(), protection=Protection.SECDED,
                  loader=False, inject=False, reset_pc=RESET_PC, policy="halt", diagnosis_window=8,
                  retire_fields=RETIRE_FIELDS, slot_timeout=64, uart_rx_depth=4, mgmt=False, auto_resync=False,
-                 block_words=64, final_words=16, repeat_faults=1, repeat_window=1 << 20, scrub_interval=None):
+                 block_words=64, final_words=0, repeat_faults=1, repeat_window=1 << 20, scrub_interval=None):
         self.pair = LockstepPair(offset=offset, ram_size=ram_size, ram_init=ram_init, protection=protection,
                                  loader=loader, inject=inject, reset_pc=reset_pc, policy=policy,
                                  auto_resync=auto_resync, diagnosis_window=diagnosis_window,
