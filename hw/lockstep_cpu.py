@@ -284,6 +284,9 @@ class LockstepPair(wiring.Component):
         The comparator self-test.
     offline_req : In(2)
         Bit 0 / 1: put unit A / B OFFLINE if it is ISOLATED.
+    crash_req : In(2)
+        Pulse, bit 0: the firmware reported a crash, bit 1: the watchdog expired -- crash capture (unit B frozen
+        at the crash state for the dump, unit A rebooted; see docs/lockstep.md).
     status : Out(PairStatusSignature())
     mgmt : In(PairManagementSignature), only with ``mgmt``
     cpu_hold : In(1), only with ``mgmt``
@@ -331,6 +334,7 @@ class LockstepPair(wiring.Component):
             "irq_external": In(1),
             "selftest":     In(MismatchLayout),
             "offline_req":  In(2),
+            "crash_req":    In(2),
             "status":       Out(PairStatusSignature()),
         }
         if loader:
@@ -383,6 +387,7 @@ class LockstepPair(wiring.Component):
         # ---- clocks, resets and halts of the cores
         # thaw: a unit out of lockstep whose clock runs anyway, halted (FREEZE, state-port access, resync).
         thaw = [Signal(name="thaw_a"), Signal(name="thaw_b")]
+        reboot = [Signal(name="reboot_a"), Signal(name="reboot_b")]   # crash capture: reset the core one cycle
         lock_halt = Signal()        # the lockstep halt: A at once, B `offset` cycles later (same instruction)
         halts = (lock_halt, _delayed(m, lock_halt, offset, name="lock_halt_b"))
         hold_b_delay = _delayed(m, cpu_hold, offset, init=1, name="hold_b") if offset else cpu_hold
@@ -391,7 +396,7 @@ class LockstepPair(wiring.Component):
             target_reset = rs.target_hold & (rs_target == index)
             m.d.comb += [
                 unit.run.eq((state == UnitState.ONLINE) | (state == UnitState.RESYNCING) | thaw[index]),
-                unit.hold.eq(holds[index] | (state == UnitState.OFFLINE) | target_reset),
+                unit.hold.eq(holds[index] | (state == UnitState.OFFLINE) | target_reset | reboot[index]),
                 unit.state.halt_req.eq(halts[index] | (state != UnitState.ONLINE)),
             ]
         m.submodules.unit_a = a
@@ -565,8 +570,9 @@ class LockstepPair(wiring.Component):
         tgt_state = Mux(cmd_unit, state_b, state_a)
         partner_state = Mux(cmd_unit, state_a, state_b)
         busy_cmd = Signal()
+        crashing = Signal()
         m.d.sync += [cmd_done.eq(0), cmd_denied.eq(0)]
-        m.d.comb += busy_cmd.eq(freezing | cmd_done | rs.busy)
+        m.d.comb += busy_cmd.eq(freezing | cmd_done | rs.busy | crashing)
 
         def set_state(unit_index_sig, value):
             with m.If(unit_index_sig):
@@ -626,6 +632,30 @@ class LockstepPair(wiring.Component):
                     m.d.sync += thaw[0].eq(1)
                 record(EventCode.FROZEN, Mux(freeze_unit, EventUnit.B, EventUnit.A))
 
+        # Crash capture (the status block's CRASH register or its watchdog): the lockstep halt stops the running
+        # unit(s) at an instruction boundary; with both ONLINE, unit B stays there ISOLATED (the crash state, for
+        # the dump; it rejoins by RESYNC) and unit A is reset and reboots at once, simplex; a lone running unit is
+        # just rebooted. A request during a FREEZE, a resync or another capture waits for it to end.
+        crash_pending = Signal(2)
+        crash_kind = Signal()       # 1: the watchdog
+        any_online = online_a | online_b
+        m.d.sync += [reboot[0].eq(0), reboot[1].eq(0)]
+        with m.If(~any_online):
+            m.d.sync += [crash_pending.eq(0), crashing.eq(0)]
+        with m.Elif(crash_pending.any() & ~crashing & ~freezing & ~rs.busy & ~cmd_done):
+            m.d.sync += [crashing.eq(1), crash_kind.eq(~crash_pending[0]), crash_pending.eq(self.crash_req)]
+        with m.Else():
+            m.d.sync += crash_pending.eq(crash_pending | self.crash_req)
+        with m.If(crashing & any_online & (halted[0] | ~online_a) & (halted[1] | ~online_b)):
+            m.d.sync += crashing.eq(0)
+            code = Mux(crash_kind, EventCode.WATCHDOG_EXPIRED, EventCode.CRASH)
+            with m.If(both):
+                m.d.sync += [state_b.eq(UnitState.ISOLATED), thaw[1].eq(1), reboot[0].eq(1)]
+                record(code, EventUnit.B)
+            with m.Else():
+                m.d.sync += [reboot[0].eq(online_a), reboot[1].eq(online_b)]
+                record(code, EventUnit.NONE)
+
         # Auto resync after a fault isolation (policy), unless the unit must be replaced.
         for index in range(2):
             with m.If(states[index] != UnitState.ISOLATED):
@@ -661,7 +691,7 @@ class LockstepPair(wiring.Component):
             with m.If(rs.stall > resync_stall_max):
                 m.d.sync += resync_stall_max.eq(rs.stall)
             record(EventCode.RESYNC_DONE, Mux(rs_target, EventUnit.B, EventUnit.A))
-        m.d.comb += lock_halt.eq(freezing | rs.halt)
+        m.d.comb += lock_halt.eq(freezing | rs.halt | crashing)
 
         # Dirty map: the management's writes into a copy, both cores' writes while not both ONLINE, plus their writes of the last `history` cycles
         # (the lagging unit had not made them yet, and a faulty unit's last writes are suspect), plus refused
