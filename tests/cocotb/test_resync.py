@@ -191,19 +191,31 @@ def test_full_remirror_converges(rig, stalls):
     check_stall(board, stall, stalls, "full remirror of unit A")
 
 
-@pytest.mark.parametrize("unit", ["B", "A"])
-def test_new_fault_after_resync(rig, unit, stalls):
-    """A double-bit flip in the unit's copy at a buffer word: the unit is isolated on RAM evidence when the
-    workload reads it, the partner carries on alone, and a resync brings the unit back."""
+#: Faults after a resync: (unit, injection, the evidence that must name the unit, full remirror needed).
+NEW_FAULTS = {
+    # A double-bit flip at a buffer word in the unit's copy: caught when the workload reads it.
+    "ram-B": ("B", dict(target=InjectTarget.RAM_FLIP, double=1, bit0=4, bit1=17,
+                        addr=(WORKLOAD_BUFFER - memmap.RAM.base) // 4 + WORKLOAD_BUFFER_WORDS // 3), "ram", True),
+    "ram-A": ("A", dict(target=InjectTarget.RAM_FLIP, double=1, bit0=9, bit1=30,
+                        addr=(WORKLOAD_BUFFER - memmap.RAM.base) // 4 + WORKLOAD_BUFFER_WORDS // 2), "ram", True),
+    # The unit's I/O request `valid` line stuck at 1 for 4 cycles: caught by the request parity.
+    "bus-B": ("B", dict(target=InjectTarget.BUS_STUCK, bit0=0, value=1, cycles=4), "bus_parity", False),
+}
+
+
+@pytest.mark.parametrize("case", list(NEW_FAULTS))
+def test_new_fault_after_resync(rig, case, stalls):
+    """A fault in a unit that was resynced earlier in the module: detected, the unit isolated on its evidence,
+    the partner carries on alone; then a resync (full after RAM evidence) brings the unit back."""
     board, console = rig
+    unit, injection, evidence, full = NEW_FAULTS[case]
     partner = "AB"["BA".index(unit)]
     since = board.read("EVENT_COUNT")
     diagnosed = board.read("STATUS_DIAGNOSED")
-    word = (WORKLOAD_BUFFER - memmap.RAM.base) // 4 + WORKLOAD_BUFFER_WORDS // 3
-    board.inject(InjectTarget.RAM_FLIP, unit, addr=word, bit0=4, bit1=17, double=1)
+    board.inject(unit=unit, **injection)
     board.wait_state(unit, (UnitState.ISOLATED,), timeout=WAIT)
     assert board.unit_states()[partner] == UnitState.ONLINE
-    assert board.read_fields("STATUS_EVIDENCE")[unit.lower()]["ram"] == 1
+    assert board.read_fields("STATUS_EVIDENCE")[unit.lower()][evidence] == 1
     assert board.read("STATUS_DIAGNOSED") == diagnosed + 1
     isolated = [e for e in lockstep_events(board, since) if e["detail"]["code"] in
                 (EventCode.ISOLATED_ON_EVIDENCE, EventCode.DIAGNOSED_DIVERGENCE, EventCode.REPLACE_UNIT)]
@@ -216,10 +228,10 @@ def test_new_fault_after_resync(rig, unit, stalls):
         assert isolated[0]["detail"]["code"] == EventCode.REPLACE_UNIT
     console.wait_lines(board, 1)                # the partner runs alone
     assert board.unit_states()[unit] == UnitState.ISOLATED
-    cycles, stall = resync(board, unit)         # a full remirror: the unit was isolated on RAM evidence
-    assert cycles >= memmap.RAM_DEFAULT_SIZE // 4
+    cycles, stall = resync(board, unit)
+    assert (cycles >= memmap.RAM_DEFAULT_SIZE // 4) == full       # only RAM evidence makes the copy suspect
     console.wait_lines(board, 1)
-    check_stall(board, stall, stalls, f"full remirror of unit {unit} after a RAM fault")
+    check_stall(board, stall, stalls, f"resync of unit {unit} after the fault {case}")
 
 
 def spare_word(index):
