@@ -239,6 +239,10 @@ def spare_word(index):
 
 
 def test_scrubber_corrects_and_repairs(rig, image, stalls):
+    """Bit flips at words the workload never touches, one at a time: each is the scrubber's next event, naming the
+    unit and (SCRUB_ADDR) the word. A second single flip in a word corrected before is corrected again (a single
+    error, not a double one: the first correction was written back in place). The copies read back (each unit
+    frozen in turn, then resynced) hold the image's values again."""
     board, console = rig
     words = image[0]
     sweeps = board.read("STATUS_SCRUB_SWEEPS")
@@ -246,28 +250,26 @@ def test_scrubber_corrects_and_repairs(rig, image, stalls):
     while board.read("STATUS_SCRUB_SWEEPS") == sweeps:
         assert time.monotonic() < deadline, "the scrubber never completed a sweep (SCRUB_SWEEPS did not move)"
         board.poll(0.5)
-    repairs = board.read("STATUS_SCRUB_REPAIRS")
-    since = board.read("EVENT_COUNT")
-    faults = [("B", 3, None), ("A", 5, None), ("B", 7, 21), ("A", 9, 30)]     # (unit, bit0, bit1 or single)
-    for index, (unit, bit0, bit1) in enumerate(faults):
-        fields = dict(addr=spare_word(8 * index), bit0=bit0)
+    # (unit, spare word, bit0, bit1 or None for a single flip)
+    faults = [("B", 3, 3, None), ("A", 11, 5, None), ("B", 19, 7, 21), ("A", 27, 9, 30), ("B", 3, 12, None)]
+    for unit, index, bit0, bit1 in faults:
+        repairs = board.read("STATUS_SCRUB_REPAIRS")
+        since = board.read("EVENT_COUNT")
+        fields = dict(addr=spare_word(index), bit0=bit0)
         if bit1 is not None:
             fields.update(bit1=bit1, double=1)
         board.inject(InjectTarget.RAM_FLIP, unit, **fields)
-        board.wait_event(lambda e: e["kind"] == EventKind.INJECTED and e["index"] >= since, TIMEOUT)
-    deadline = time.monotonic() + WAIT
-    while board.read("STATUS_SCRUB_REPAIRS") < repairs + len(faults):
-        assert time.monotonic() < deadline, "the scrubber did not report every injected error"
-        board.poll(0.5)
-    events = lockstep_events(board, since)
-    scrub = [e for e in events if e["detail"]["code"] in
-             (EventCode.SCRUB_CORRECTED, EventCode.SCRUB_REPAIRED, EventCode.SCRUB_UNREPAIRABLE)]
-    expected = [(EventCode.SCRUB_CORRECTED if bit1 is None else EventCode.SCRUB_REPAIRED, EventUnit[unit])
-                for unit, _, bit1 in faults]
-    assert [(e["detail"]["code"], e["detail"]["unit"]) for e in scrub] == expected
-    assert board.read("STATUS_SCRUB_ADDR") == spare_word(8 * (len(faults) - 1))
-    assert board.unit_states() == {"A": UnitState.ONLINE, "B": UnitState.ONLINE}
-    # Read the copies back: every spare word holds its image value again.
+        deadline = time.monotonic() + SWEEP_WAIT
+        while board.read("STATUS_SCRUB_REPAIRS") == repairs:
+            assert time.monotonic() < deadline, f"the scrubber did not report the flip {unit, index, bit0, bit1}"
+            board.poll(0.2)
+        assert board.read("STATUS_SCRUB_REPAIRS") == repairs + 1
+        assert board.read("STATUS_SCRUB_ADDR") == spare_word(index)
+        scrub = [e for e in lockstep_events(board, since) if e["detail"]["code"] in
+                 (EventCode.SCRUB_CORRECTED, EventCode.SCRUB_REPAIRED, EventCode.SCRUB_UNREPAIRABLE)]
+        code = EventCode.SCRUB_CORRECTED if bit1 is None else EventCode.SCRUB_REPAIRED
+        assert [(e["detail"]["code"], e["detail"]["unit"]) for e in scrub] == [(code, EventUnit[unit])]
+        assert board.unit_states() == {"A": UnitState.ONLINE, "B": UnitState.ONLINE}
     first = (WORKLOAD_SPARE - memmap.RAM.base) // 4
     for unit in "AB":
         board.freeze(unit)
