@@ -8,15 +8,20 @@ workload's exact output, unbroken (no byte lost or duplicated through freezes, r
 
 The tests run in file order on the same board, each leaving both units ONLINE:
 
-1. quick dump during the run: FREEZE unit B, read its registers, CSRs and RAM through the management port, check
-   them word for word against the reference ISS run to the dump's ``minstret`` from the same image, then RESYNC
-   (changed blocks) and check the survivor's stall against the project's target;
-2. full remirror: unit A taken OFFLINE and resynced from B (all 64 KiB copied while B runs);
-3. a new fault in each unit after its resync (a double-bit flip in the unit's copy at a word the workload reads):
-   detected, the right unit isolated, the partner carries on; then resynced again;
+1. quick dump during the run: FREEZE unit B, read its registers, CSRs and RAM (the workload's 8.25 KiB image
+   region) through the management port, check them word for word against the reference ISS run to the dump's
+   ``minstret`` from the same image (the workload reads no timer and the console never stalls the CPUs, so the
+   ISS reproduces it instruction by instruction), then RESYNC (changed blocks);
+2. full remirror: unit A taken OFFLINE and resynced from B (all 64 KiB copied while B runs the workload);
+3. a new fault in a unit after its resync (double-bit RAM flips at a word the workload reads, in B then A; a bus
+   stuck-at in B): detected, the right unit isolated on its evidence, the partner carries on; resynced again;
 4. scrubber: single-bit flips corrected in place and double-bit flips repaired from the partner, at words the
-   workload never touches, checked in the events and by reading the copy back (frozen, then resynced);
-5. the console stream.
+   workload never touches, checked in the events, SCRUB_ADDR and by reading the copies back;
+5. the console stream: every byte since power-on, whole lines numbered 1, 2, 3, ... (nothing lost or repeated);
+6. the survivor's stall in every resync above against issue 4's target (RESYNC_STALL_MAX).
+
+The crash path (a crash code or watchdog freezes one unit and reboots the other) is not covered: the gateware
+has no crash capture yet.
 """
 
 import inspect
