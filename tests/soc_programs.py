@@ -138,7 +138,7 @@ WORKLOAD_IMAGE_BYTES = WORKLOAD_SPARE + 4 * WORKLOAD_SPARE_WORDS - memmap.RAM.ba
 
 
 def _assemble(items, base):
-    """Words from ``items``: a word, a list of words, a label (``str``), or ``(encoder, *args, "label")`` whose
+    """``(words, labels)`` from ``items``: a word, a list of words, a label (``str``), or ``(encoder, *args, "label")`` whose
     last argument is a label turned into a byte offset relative to that instruction."""
     labels, pc = {}, base
     for item in items:
@@ -156,10 +156,15 @@ def _assemble(items, base):
         item = item if isinstance(item, list) else [item]
         words += item
         pc += 4 * len(item)
-    return words
+    return words, labels
 
 
-def checksum_workload(*, base=memmap.RESET_PC):
+#: Console input byte that makes :func:`checksum_workload` report a crash, and the code it writes to CRASH.
+WORKLOAD_CRASH_KEY = ord("!")
+WORKLOAD_CRASH_CODE = 0xDEAD
+
+
+def checksum_workload(*, base=memmap.RESET_PC, labels=None):
     """A write-heavy endless workload that prints ``"%08x %08x\\n" % (pass, checksum)`` after every pass.
 
     It fills the buffer (:data:`WORKLOAD_BUFFER`, 4 KiB) once, then forever: every word of it is read, rotated,
@@ -167,8 +172,12 @@ def checksum_workload(*, base=memmap.RESET_PC):
     instructions, the buffer's 64-word blocks dirtied in turn), and the line is printed. It reads neither the
     timer nor any input, so the reference ISS reproduces it instruction by instruction, and it initialises every
     register it reads (reset does not clear the register files). :data:`WORKLOAD_SPARE` (a pattern) is never
-    touched. Returns the RAM image words from ``base`` (code, buffer, spare region).
+    touched. After each line it looks at the UART: :data:`WORKLOAD_CRASH_KEY` received makes it write
+    :data:`WORKLOAD_CRASH_CODE` to the status block's CRASH register (crash capture) and spin at label
+    ``"crashed"``. Returns the RAM image words from ``base`` (code, buffer, spare region); ``labels``, a dict,
+    receives the code's label addresses (``"poll"``: where a pass ends, before looking at the UART).
     """
+    from hw.status_map import STATUS, STATUS_REG
     asm = _asm()
     code = [
         asm.li("t0", memmap.UART.base), asm.li("s0", WORKLOAD_BUFFER), asm.li("s1", 0), asm.li("s2", 0),
@@ -186,7 +195,11 @@ def checksum_workload(*, base=memmap.RESET_PC):
         asm.li("a0", ord(" ")), (asm.jal, "ra", "putc"),
         asm.addi("s7", "s2", 0), (asm.jal, "ra", "hex8"),
         asm.li("a0", ord("\n")), (asm.jal, "ra", "putc"),
-        (asm.jal, "zero", "pass"),
+        "poll", asm.lbu("t2", "t0", LSR), asm.andi("t2", "t2", DR), (asm.beq, "t2", "zero", "pass"),
+        asm.lbu("t1", "t0", memmap.UART_REG["RBR"]), asm.li("t2", WORKLOAD_CRASH_KEY),
+        (asm.bne, "t1", "t2", "pass"),
+        asm.li("t3", STATUS.base + STATUS_REG["CRASH"]), asm.li("t4", WORKLOAD_CRASH_CODE), asm.sw("t4", "t3", 0),
+        "crashed", (asm.jal, "zero", "crashed"),
         # putc(a0): wait for THRE, send.
         "putc", asm.lbu("t2", "t0", LSR), asm.andi("t2", "t2", THRE), (asm.beq, "t2", "zero", "putc"),
         asm.sb("a0", "t0", memmap.UART_REG["THR"]), asm.jalr("zero", "ra", 0),
@@ -197,7 +210,9 @@ def checksum_workload(*, base=memmap.RESET_PC):
         "decimal", (asm.jal, "ra", "putc"), asm.addi("a5", "a5", -4), (asm.bge, "a5", "zero", "digit"),
         asm.jalr("zero", "s6", 0),
     ]
-    words = _assemble(code, base)
+    words, found = _assemble(code, base)
+    if labels is not None:
+        labels.update(found)
     first = (WORKLOAD_BUFFER - base) // 4
     if len(words) > first:
         raise ValueError(f"the workload's code ({len(words)} words) overlaps its buffer")

@@ -18,10 +18,11 @@ The tests run in file order on the same board, each leaving both units ONLINE:
 4. scrubber: single-bit flips corrected in place and double-bit flips repaired from the partner, at words the
    workload never touches, checked in the events, SCRUB_ADDR and by reading the copies back;
 5. the console stream: every byte since power-on, whole lines numbered 1, 2, 3, ... (nothing lost or repeated);
-6. the survivor's stall in every resync above against issue 4's target (RESYNC_STALL_MAX).
-
-The crash path (a crash code or watchdog freezes one unit and reboots the other) is not covered: the gateware
-has no crash capture yet.
+6. the survivor's stall in every resync above against issue 4's target (RESYNC_STALL_MAX);
+7. the crash path (last: the reboot restarts the console stream): the workload writes a crash code to CRASH;
+   unit B is frozen at the crash (its registers and RAM are the crash state, checked against the ISS), unit A
+   reboots at once (its console starts over), and B rejoins by RESYNC. (The pair is reset first so that the
+   ISS reaches the crash pass quickly.)
 """
 
 import inspect
@@ -37,7 +38,7 @@ from hw.cpu.isa import CSR
 from hw.inject import InjectTarget
 from hw.lockstep_soc import LockstepSoC
 from hw.resync import WRITABLE_CSRS
-from hw.status_map import EventCode, EventUnit, UnitState
+from hw.status_map import STATUS, STATUS_REG, EventCode, EventUnit, UnitState
 from hw.vtm.protocol import EventKind, UndiagnosedPolicy, Window
 from ftctl.bench import TARGETS
 from ftctl.board import Board
@@ -45,8 +46,9 @@ from ftctl.iss import Machine
 from ftctl.sim.serve import SimulatedBoard
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from soc_programs import (WORKLOAD_BUFFER, WORKLOAD_BUFFER_WORDS, WORKLOAD_IMAGE_BYTES, WORKLOAD_SPARE,  # noqa: E402
-                          WORKLOAD_SPARE_WORDS, checksum_workload, write_elf)
+from soc_programs import (WORKLOAD_BUFFER, WORKLOAD_BUFFER_WORDS, WORKLOAD_CRASH_CODE,  # noqa: E402
+                          WORKLOAD_CRASH_KEY, WORKLOAD_IMAGE_BYTES, WORKLOAD_SPARE, WORKLOAD_SPARE_WORDS,
+                          checksum_workload, write_elf)
 
 
 #: The survivor's stall per resync the project targets (issue 4; the benchmark's goal for this figure).
@@ -313,3 +315,55 @@ def test_survivor_stall_within_target(rig, stalls):
     assert stall_max == max(stall for _, stall in stalls)
     assert stall_max <= STALL_TARGET, (f"the survivor stalled up to {stall_max} cycles per resync (target "
                                        f"{STALL_TARGET}): " + "; ".join(f"{w} {s}" for w, s in stalls))
+
+
+def test_crash_capture_dump_and_reboot(rig, image, stalls):
+    board, console = rig
+    words = image[0]
+    labels = {}
+    checksum_workload(labels=labels)
+    first_lines = bytes(iss_at(words, 40_000).output)
+    first_lines = first_lines[:first_lines.index(b"\n", 20) + 1]          # passes 1 and 2
+
+    def wait_first_lines(mark, what):
+        deadline = time.monotonic() + WAIT
+        while first_lines not in console.output[mark:]:
+            assert time.monotonic() < deadline, f"no {what} on the console: {console.output[mark:][-80:]!r}"
+            board.poll(0.1)
+
+    # Start the workload over, so that the ISS reaches the crash pass quickly.
+    mark = len(console.output)
+    board.reset()
+    wait_first_lines(mark, "restart")
+    since = board.read("EVENT_COUNT")
+    mark = len(console.output)
+    board.console_write(bytes([WORKLOAD_CRASH_KEY]))
+    board.wait_state("B", (UnitState.ISOLATED,), timeout=WAIT)
+    crash = lockstep_events(board, since, EventCode.CRASH)
+    assert len(crash) == 1 and crash[0]["detail"]["unit"] == EventUnit.B
+    assert board.unit_states()["A"] == UnitState.ONLINE
+    assert board.read("STATUS_CRASH") == WORKLOAD_CRASH_CODE
+
+    # The dump of B is the crash state: spinning after the CRASH store, and the rest exactly the ISS's state
+    # at the end of the same pass (where the workload read the key).
+    regs, pc, csrs = board.read_unit_registers("B")
+    ram = board.bulk_read(Window.RAM_B, 0, WORKLOAD_IMAGE_BYTES)
+    assert pc == labels["crashed"]
+    crash_regs = {6: WORKLOAD_CRASH_KEY, 7: WORKLOAD_CRASH_KEY, 28: STATUS.base + STATUS_REG["CRASH"],
+                  29: WORKLOAD_CRASH_CODE}                                  # t1, t2, t3, t4
+    for n, value in crash_regs.items():
+        assert regs[n] == value, f"x{n}: {regs[n]:#x}"
+    reference = iss_at(words, 0)
+    while not (reference.pc == labels["poll"] and reference.x[9] == regs[9]):      # s1: the pass
+        reference.step()
+    for n in set(range(32)) - set(crash_regs):
+        assert regs[n] == reference.x[n], f"x{n}: dump {regs[n]:#010x}, ISS {reference.x[n]:#010x}"
+    differ = [i for i in range(0, WORKLOAD_IMAGE_BYTES, 4) if ram[i:i + 4] != reference.mem[i:i + 4]]
+    assert not differ, f"{len(differ)} RAM words differ, first at byte {differ[0]:#x}"
+
+    # A rebooted at once: the workload starts over (its first lines again) while B is held.
+    wait_first_lines(mark, "reboot")
+    assert board.unit_states() == {"A": UnitState.ONLINE, "B": UnitState.ISOLATED}
+    _, stall = resync(board, "B")
+    check_stall(board, stall, stalls, "changed-blocks resync of unit B after the crash dump")
+    console.wait_lines(board, 1)
