@@ -1,4 +1,4 @@
-"""The RV32I + Zicsr machine-mode core: fetch / decode+register read / execute, see README.md."""
+"""The RV32I + Zicsr machine-mode core: fetch / decode+register read / execute+write, see README.md."""
 
 from amaranth import *
 from amaranth.lib import enum, wiring
@@ -9,14 +9,19 @@ from .alu import ALU
 from .bus import BusSignature
 from .csr import CSRFile
 from .decoder import Decoder
-from .isa import Cause, Funct3, IMPLEMENTED_CSRS
+from .isa import Cause, CSR, Funct3, IMPLEMENTED_CSRS, Opcode
 from .loadstore import LoadStore
-from .ports import RetireSignature, StatePortSignature, STATE_PC
-from .regfile import RegisterFile
+from .ports import (RetireSignature, StatePortSignature, CoreInjectSignature, STATE_PC, INJECT_REGISTER,
+                    INJECT_PC, INJECT_PIPELINE)
+from .regfile import RegisterFile, CSR_WORDS, csr_word
 from .shifter import Shifter
 
 
-__all__ = ["Core"]
+__all__ = ["Core", "PIPELINE_REGISTERS"]
+
+
+#: Pipeline registers reachable by ``INJECT_PIPELINE`` (``inject.index``), in this order.
+PIPELINE_REGISTERS = ("x_imm", "x_insn", "w_data", "x_pc")
 
 
 class _Fetch(enum.Enum, shape=2):
@@ -24,6 +29,12 @@ class _Fetch(enum.Enum, shape=2):
     REQ   = 1   # request for fd_pc presented and stalled: must be presented again unchanged
     WAIT  = 2   # request for fd_pc accepted, response pending (fd_kill: discard it, then fetch fd_pc)
     BUF   = 3   # instruction at fd_pc held in d_insn/d_err, waiting for the execute stage
+
+
+_WORD_MTVAL = CSR_WORDS[CSR.MTVAL]
+_WORD_MCAUSE = CSR_WORDS[CSR.MCAUSE]
+_WORD_MEPC = CSR_WORDS[CSR.MEPC]
+_WORD_MTVEC = CSR_WORDS[CSR.MTVEC]
 
 
 class Core(wiring.Component):
@@ -35,6 +46,8 @@ class Core(wiring.Component):
         Address of the first instruction (word-aligned).
     hartid : int
         Value of ``mhartid``.
+    inject : bool
+        Add the ``inject`` port (fault injection, see README.md); no logic when False.
 
     Ports
     -----
@@ -50,16 +63,21 @@ class Core(wiring.Component):
         Halt/resume and register access.
     selfcheck_fail : Out(1)
         Sticky until reset: a parity error was found in the register file.
+    inject : In(CoreInjectSignature())
+        Only with ``inject=True``.
     """
 
-    def __init__(self, *, reset_pc=memmap.RESET_PC, hartid=0):
+    def __init__(self, *, reset_pc=memmap.RESET_PC, hartid=0, inject=False):
         if not isinstance(reset_pc, int) or reset_pc not in range(1 << 32) or reset_pc % 4:
             raise ValueError(f"Reset PC must be a word-aligned 32-bit address, not {reset_pc!r}")
         if not isinstance(hartid, int) or hartid not in range(1 << 32):
             raise ValueError(f"Hart ID must be an integer in 0..2**32-1, not {hartid!r}")
+        if not isinstance(inject, bool):
+            raise TypeError(f"Inject must be a bool, not {inject!r}")
         self._reset_pc = reset_pc
         self._hartid = hartid
-        super().__init__({
+        self._inject = inject
+        members = {
             "ibus": Out(BusSignature()),
             "dbus": Out(BusSignature()),
             "irq_software": In(1),
@@ -68,9 +86,12 @@ class Core(wiring.Component):
             "retire": Out(RetireSignature()),
             "state": In(StatePortSignature()),
             "selfcheck_fail": Out(1),
-        })
+        }
+        if inject:
+            members["inject"] = In(CoreInjectSignature())
+        super().__init__(members)
         # Created here so that tests can reach the storage (fault injection through rf.mem).
-        self.rf = RegisterFile()
+        self.rf = RegisterFile(flip=inject)
 
     def elaborate(self, platform):
         m = Module()
@@ -102,13 +123,14 @@ class Core(wiring.Component):
         d_err_now = Mux(in_buf, d_err, ibus.err)
 
         # ---------------------------------------------------------------- decode (in D, registered into X)
-        # The decoder looks at the instruction while it waits in D; X starts from flip-flops only.
         m.d.comb += dec.insn.eq(Mux(d_err_now, 0, d_insn_now))
         d_f3 = dec.funct3
         d_opx = dec.op | dec.op_imm
         d_shift = d_opx & ((d_f3 == Funct3.SLL) | (d_f3 == Funct3.SR))
         d_csr_addr = dec.insn[20:32]
-        d_csr_known = Cat(*(d_csr_addr == csr for csr in IMPLEMENTED_CSRS)).any()
+        d_csr_known = Cat(*(d_csr_addr == c for c in IMPLEMENTED_CSRS)).any()
+        d_csr_rf = Cat(*(d_csr_addr == c for c in CSR_WORDS)).any()
+        d_csr_write = dec.csr & dec.csr_write
         d_csr_illegal = dec.csr & (~d_csr_known | (dec.csr_write & (d_csr_addr[10:12] == 0b11)))
         d_ctrl = {
             # name: (shape, value in D)
@@ -120,13 +142,18 @@ class Core(wiring.Component):
             "auipc":     (1, dec.auipc),
             "jal":       (1, dec.jal),
             "jalr":      (1, dec.jalr),
-            "branch":    (1, dec.branch),
             "load":      (1, dec.load),
             "store":     (1, dec.store),
             "mem":       (1, dec.load | dec.store),
             "fence_i":   (1, dec.fence_i),
             "csr":       (1, dec.csr),
-            "csr_write": (1, dec.csr & dec.csr_write),
+            "csr_rf":    (1, dec.csr & d_csr_rf),
+            # CSR writes: a register-file CSR with rd != x0 takes two cycles (rd, then the CSR word); with
+            # rd = x0 one (the CSR word); a flip-flop CSR one (rd and the CSR together).
+            "csr2":      (1, d_csr_write & d_csr_rf & (dec.rd != 0)),
+            "cw1":       (1, d_csr_write & d_csr_rf & (dec.rd == 0)),
+            "csr_ffw":   (1, d_csr_write & ~d_csr_rf),
+            "cword":     (3, csr_word(d_csr_addr)[:3]),
             "mret":      (1, dec.mret),
             "ecall":     (1, dec.ecall),
             "ebreak":    (1, dec.ebreak),
@@ -140,14 +167,11 @@ class Core(wiring.Component):
             "sh_left":   (1, d_f3 == Funct3.SLL),
             "sh_arith":  (1, dec.alt),
             "link":      (1, dec.jal | dec.jalr),
-            # ADD/SUB/LUI: the sum; SLT/SLTU: the comparison; XOR/OR/AND: the logic unit.
             "res_sum":   (1, dec.lui | (d_opx & (d_f3 == Funct3.ADD))),
             "res_slt":   (1, d_opx & (d_f3 == Funct3.SLT)),
             "res_sltu":  (1, d_opx & (d_f3 == Funct3.SLTU)),
             "res_logic": (1, d_opx & d_f3[2] & (d_f3 != Funct3.SR)),
             "uncond":    (1, dec.jal | dec.jalr | dec.mret | dec.fence_i),
-            # A branch whose target is misaligned (never in real code) takes two cycles: its condition is
-            # registered first, so that no trap depends on a comparison in the same cycle.
             "br_mis":    (1, dec.branch & dec.imm[1]),
             "br_ok":     (1, dec.branch & ~dec.imm[1]),
             # mtval sources (AND-OR; at most one is set for an instruction that can trap; a fetch fault has
@@ -169,17 +193,22 @@ class Core(wiring.Component):
         x_mem_wait = Signal()       # dbus request accepted, response pending
         x_step2 = Signal()          # second cycle of a branch with a misaligned target
         x_mis = Signal()            # second cycle of a misaligned load/store (it traps now)
-        cond_q = Signal()           # its condition, from the first cycle
+        x_ph2 = Signal()            # second cycle of a two-write CSR instruction
+        cond_q = Signal()           # the misaligned branch's condition, from the first cycle
         intr_flag = Signal()        # an interrupt was taken; report it with the next retirement
+        # Trap entry: T0 (exception or interrupt detected, combinational) writes mtval; T1 reads mtvec and
+        # writes mcause; T2 retires the trapping instruction, redirects to mtvec and writes mepc.
+        t1 = Signal()
+        t2 = Signal()
+        t_irq = Signal()
+        cause_q = Signal(4)
         # A redirect decided in X takes effect from these flip-flops in the next cycle (or later, while a
         # stalled fetch request must be held): the instruction that entered X meanwhile is squashed.
         pend = Signal()
         pend_pc = Signal(30)
 
-        # Write-back stage W: the result of X is written to the register file one cycle later, from these
-        # flip-flops; the instruction in X meanwhile gets it through the fw1/fw2 bypass.
-        w_en = Signal()
-        w_rd = Signal(5)
+        # Register-file bypass: the word written at the end of a cycle is not seen by a read in the same cycle
+        # (non-transparent block RAM), so the reader takes it from w_data.
         w_data = Signal(32)
         fw1 = Signal()
         fw2 = Signal()
@@ -208,18 +237,15 @@ class Core(wiring.Component):
             shifter.arith.eq(xc["sh_arith"]),
         ]
 
-        # The low two address bits (load/store lanes and alignment, JALR alignment) computed apart from the
-        # adder's carry chain: address = rs1 + imm for all of them. Keeps `done`/`trap` off the carry chain.
+        # The low two address bits computed apart from the adder's carry chain (address = rs1 + imm).
         lo = Signal(2)
         m.d.comb += lo.eq(Cat(rs1v[0] ^ xc["imm"][0], rs1v[1] ^ xc["imm"][1] ^ (rs1v[0] & xc["imm"][0])))
 
-        # Branches and jumps
-        # BEQ/BNE 00x, BLT/BGE 10x, BLTU/BGEU 11x: bit 0 inverts (meaningful for branches only).
+        # Branches and jumps. BEQ/BNE 00x, BLT/BGE 10x, BLTU/BGEU 11x: bit 0 inverts.
         cond = Signal()
         m.d.comb += cond.eq(Mux(f3[2], Mux(f3[1], alu.ltu, alu.lt), alu.eq) ^ f3[0])
         jump_target = Signal(32)
         m.d.comb += jump_target.eq(Mux(xc["jalr"], Cat(C(0, 1), alu.sum[1:]), pc_imm))
-        # pc is word-aligned: a JAL/branch target is misaligned exactly when imm[1] is set.
         jump_misaligned = (xc["jal"] & xc["imm"][1]) | (xc["jalr"] & lo[1]) | (x_step2 & cond_q)
 
         # Loads and stores
@@ -233,20 +259,24 @@ class Core(wiring.Component):
             ls.bus_rdata.eq(dbus.rdata),
         ]
 
-        # CSRs
+        # CSRs: register-file CSRs were read through the rs2 port in D; the others come from the CSR file.
+        csr_old = Signal(32)
+        m.d.comb += csr_old.eq((rs2v & xc["csr_rf"].replicate(32)) | csr.rdata)
         csr_src = Mux(f3[2], xc["zimm"], rs1v)
         csr_new = Signal(32)
         with m.Switch(f3[:2]):
             with m.Case(0b01):
                 m.d.comb += csr_new.eq(csr_src)
             with m.Case(0b10):
-                m.d.comb += csr_new.eq(csr.rdata | csr_src)
+                m.d.comb += csr_new.eq(csr_old | csr_src)
             with m.Default():
-                m.d.comb += csr_new.eq(csr.rdata & ~csr_src)
+                m.d.comb += csr_new.eq(csr_old & ~csr_src)
+
         # Synchronous exceptions known in the first cycle, in priority order.
         illegal = xc["illegal"]
-        exc_early = x_fault | illegal | xc["ecall"] | xc["ebreak"] | jump_misaligned | (mem_op & ls.misaligned)
-        exc_cause = Signal(32)
+        exc_static = x_fault | illegal | xc["ecall"] | xc["ebreak"]
+        exc_early = exc_static | jump_misaligned | (mem_op & ls.misaligned)
+        exc_cause = Signal(4)
         with m.If(x_fault):
             m.d.comb += exc_cause.eq(Cause.INSN_ACCESS_FAULT)
         with m.Elif(illegal):
@@ -261,18 +291,12 @@ class Core(wiring.Component):
             m.d.comb += exc_cause.eq(Mux(xc["load"], Cause.LOAD_MISALIGNED, Cause.STORE_MISALIGNED))
         with m.Else():
             m.d.comb += exc_cause.eq(Mux(xc["load"], Cause.LOAD_ACCESS_FAULT, Cause.STORE_ACCESS_FAULT))
-        # mtval: the source is known from the instruction class alone (the trap decides whether it is used).
-        exc_tval = Signal(32)
-        m.d.comb += exc_tval.eq(
-            (pc_bytes & xc["tv_pc"].replicate(32)) |
-            (x_insn & xc["tv_insn"].replicate(32)) |
-            (Cat(alu.sum[0] & xc["tv_sum0"], alu.sum[1:]) & xc["tv_sum"].replicate(32)) |
-            (pc_imm & xc["tv_pcimm"].replicate(32)))
 
         # ---------------------------------------------------------------- execute control
-        x_started = x_mem_stalled | x_mem_wait | x_step2 | x_mis
+        trapping = t1 | t2
+        x_started = x_mem_stalled | x_mem_wait | x_step2 | x_mis | x_ph2 | trapping
         irq_take = x_valid & ~pend & csr.irq_pending & ~x_started & ~halt_req
-        run = x_valid & ~pend & ~irq_take
+        run = x_valid & ~pend & ~irq_take & ~trapping
 
         mem_go = run & mem_op & ~(x_fault | illegal | ls.misaligned)
         m.d.comb += [
@@ -287,27 +311,24 @@ class Core(wiring.Component):
         mem_resp = x_mem_wait & (dbus.ack | dbus.err)
         mem_err = x_mem_wait & dbus.err
 
-        done = Signal()         # the instruction in X retires (or traps) this cycle
-        trap = Signal()
-        x_redirect = Signal()   # it changes the flow: pend is set at the end of the cycle
-        # Written per instruction class so that the branch decision (after the carry chain) stays off the
-        # memory-completion and register-write paths: branches neither access memory nor write rd.
-        exc_static = x_fault | illegal | xc["ecall"] | xc["ebreak"]
+        fin = Signal()          # the instruction in X ends this cycle (retires, or starts a trap: exc)
+        exc = Signal()          # T0 of an exception
+        t0 = Signal()           # T0 of an exception or interrupt
+        done = Signal()         # retirement record this cycle
+        x_redirect = Signal()   # pend is set at the end of the cycle
         wen_exc = exc_static | (xc["jal"] & xc["imm"][1]) | (xc["jalr"] & lo[1]) | \
             (mem_op & ls.misaligned) | mem_err
         m.d.comb += [
-            # A misaligned load/store traps in its second cycle, so that `done` (and with it the fetch
-            # address) never waits for the register file and the address bits.
-            done.eq(run & (~mem_op | exc_static | x_mis | mem_resp) & ~(xc["br_mis"] & ~x_step2)),
-            trap.eq(done & (exc_early | mem_err)),
-            # A branch with an aligned target raises no exception, so its condition meets `run` directly.
-            x_redirect.eq(trap | (run & ~exc_early & xc["uncond"]) | (run & xc["br_ok"] & cond)),
+            fin.eq(run & (~mem_op | exc_static | x_mis | mem_resp) & ~(xc["br_mis"] & ~x_step2) &
+                   ~(xc["csr2"] & ~x_ph2 & ~illegal)),
+            exc.eq(fin & (exc_early | mem_err)),
+            t0.eq(exc | irq_take),
+            done.eq((fin & ~exc) | (t2 & ~t_irq)),
+            x_redirect.eq(t2 | (run & ~exc_early & xc["uncond"]) | (run & xc["br_ok"] & cond)),
         ]
         target_pc = Signal(30)
-        with m.If(trap | irq_take):
-            m.d.comb += target_pc.eq(csr.mtvec)
-        with m.Elif(xc["mret"]):
-            m.d.comb += target_pc.eq(csr.mepc)
+        with m.If(t2 | xc["mret"]):
+            m.d.comb += target_pc.eq(rs2v[2:])      # mtvec (read in T1) or mepc (read in D)
         with m.Elif(xc["fence_i"]):
             m.d.comb += target_pc.eq(link)
         with m.Else():
@@ -318,7 +339,7 @@ class Core(wiring.Component):
         early = Signal(32)      # everything that does not wait for the carry chain
         m.d.comb += early.eq(
             (Cat(C(0, 2), link) & xc["link"].replicate(32)) |
-            (csr.rdata & xc["csr"].replicate(32)) |
+            (csr_old & xc["csr"].replicate(32)) |
             (ls.load_data & xc["load"].replicate(32)) |
             (shifter.result & xc["shift"].replicate(32)) |
             (pc_imm & xc["auipc"].replicate(32)) |
@@ -326,23 +347,49 @@ class Core(wiring.Component):
         slt = (alu.lt & xc["res_slt"]) | (alu.ltu & xc["res_sltu"])
         m.d.comb += result.eq(early | (alu.sum & xc["res_sum"].replicate(32)) | slt)
 
-        x_wen = done & ~wen_exc & xc["wrd"]
-        x_csr_we = run & xc["csr_write"] & ~exc_early
+        # Register-file writes from X: rd (the result), a CSR word (the new CSR value), or a trap CSR.
+        we_rd = Signal()
+        we_cw = Signal()
+        m.d.comb += [
+            we_rd.eq((fin & ~wen_exc & xc["wrd"] & ~xc["csr2"]) | (run & xc["csr2"] & ~x_ph2 & ~illegal)),
+            we_cw.eq(fin & ~exc_static & (xc["cw1"] | xc["csr2"])),
+        ]
+        # mtval: the source is known from the instruction class alone (0 for interrupts).
+        tv_sel = ~irq_take
+        x_special = Signal(32)
+        m.d.comb += x_special.eq(
+            (csr_new & we_cw.replicate(32)) |
+            (pc_bytes & ((xc["tv_pc"] & tv_sel & ~t1) | t2).replicate(32)) |
+            (x_insn & (xc["tv_insn"] & tv_sel & ~t1 & ~t2).replicate(32)) |
+            (Cat(alu.sum[0] & xc["tv_sum0"], alu.sum[1:]) & (xc["tv_sum"] & tv_sel & ~t1 & ~t2).replicate(32)) |
+            (pc_imm & (xc["tv_pcimm"] & tv_sel & ~t1 & ~t2).replicate(32)) |
+            (Cat(cause_q, C(0, 27), t_irq) & t1.replicate(32)))
+        x_we = Signal()
+        x_waddr = Signal(6)
+        x_wdata = Signal(32)
+        m.d.comb += [
+            x_we.eq(we_rd | we_cw | t0 | t1 | t2),
+            x_waddr.eq(Mux(t0, _WORD_MTVAL, Mux(t1, _WORD_MCAUSE, Mux(t2, _WORD_MEPC,
+                       Mux(we_cw, Cat(xc["cword"], C(0b100, 3)), xc["rd"]))))),
+            x_wdata.eq(Mux(we_rd, result, x_special)),
+        ]
+        x_csr_we = fin & ~exc_static & xc["csr_ffw"]
 
         # ---------------------------------------------------------------- pipeline advance
         redirect = pend & ~f_req            # the pending redirect reaches fetch this cycle
-        target_now = pend_pc
-        x_free = ~x_valid | done | irq_take | pend
+        x_free = ~x_valid | (fin & ~exc) | t2 | pend
         x_accept = avail & x_free & ~pend & ~halt_req & ~halted
 
-        # pend_pc is only looked at while pend is set, so it follows target_pc whenever pend is clear: its
-        # enable does not wait for the branch decision.
         with m.If(~pend):
             m.d.sync += pend_pc.eq(target_pc)
-        with m.If(x_redirect | irq_take):
+        with m.If(x_redirect):
             m.d.sync += pend.eq(1)
         with m.Elif(redirect):
             m.d.sync += pend.eq(0)
+
+        m.d.sync += [t1.eq(t0), t2.eq(t1)]
+        with m.If(t0):
+            m.d.sync += [t_irq.eq(irq_take), cause_q.eq(Mux(irq_take, csr.irq_cause[:4], exc_cause))]
 
         with m.If(x_accept):
             m.d.sync += [
@@ -350,24 +397,21 @@ class Core(wiring.Component):
                 x_pc.eq(fd_pc),
                 x_insn.eq(Mux(d_err_now, 0, d_insn_now)),
                 x_fault.eq(d_err_now),
-                x_mem_stalled.eq(0), x_mem_wait.eq(0), x_step2.eq(0), x_mis.eq(0),
+                x_mem_stalled.eq(0), x_mem_wait.eq(0), x_step2.eq(0), x_mis.eq(0), x_ph2.eq(0),
             ]
             m.d.sync += [xc[name].eq(value) for name, (_shape, value) in d_ctrl.items()]
         with m.Elif(x_free):
-            m.d.sync += [x_valid.eq(0), x_mem_stalled.eq(0), x_mem_wait.eq(0), x_step2.eq(0), x_mis.eq(0)]
+            m.d.sync += [x_valid.eq(0), x_mem_stalled.eq(0), x_mem_wait.eq(0), x_step2.eq(0), x_mis.eq(0),
+                         x_ph2.eq(0)]
         with m.Else():
             with m.If(run & xc["br_mis"]):
                 m.d.sync += [x_step2.eq(1), cond_q.eq(cond)]
             with m.If(run & mem_op & ls.misaligned):
                 m.d.sync += x_mis.eq(1)
+            with m.If(run & xc["csr2"]):
+                m.d.sync += x_ph2.eq(1)
             with m.If(dbus.valid):
                 m.d.sync += [x_mem_stalled.eq(dbus.stall), x_mem_wait.eq(~dbus.stall)]
-
-        m.d.sync += w_en.eq(x_wen)
-        with m.If(x_wen):
-            m.d.sync += [w_rd.eq(xc["rd"]), w_data.eq(result)]
-        with m.If(rf.read_en):
-            m.d.sync += [fw1.eq(x_wen & (rf.rs1_addr == xc["rd"])), fw2.eq(x_wen & (rf.rs2_addr == xc["rd"]))]
 
         with m.If(irq_take):
             m.d.sync += intr_flag.eq(1)
@@ -377,25 +421,27 @@ class Core(wiring.Component):
         # Fetch
         slot_free = (fstate == _Fetch.EMPTY) | drained | (avail & (redirect | x_accept | halt_req | halted))
         next_addr = Signal(30)
-        m.d.comb += next_addr.eq(Mux(redirect, target_now, Mux(avail & x_accept, fd_pc + 1, fd_pc)))
+        m.d.comb += next_addr.eq(Mux(redirect, pend_pc, Mux(avail & x_accept, fd_pc + 1, fd_pc)))
         issue = f_req | (slot_free & ~halt_req & ~halted)
+        fetch_addr = Signal(30)
         m.d.comb += [
+            fetch_addr.eq(next_addr),
             ibus.valid.eq(issue),
-            ibus.addr.eq(next_addr),
+            ibus.addr.eq(fetch_addr),
             ibus.write.eq(0),
             ibus.sel.eq(0b1111),
             ibus.wdata.eq(0),
         ]
         with m.If(issue):
             m.d.sync += [
-                fd_pc.eq(next_addr),
+                fd_pc.eq(fetch_addr),
                 fstate.eq(Mux(ibus.stall, _Fetch.REQ, _Fetch.WAIT)),
                 fd_kill.eq(0),
             ]
         with m.Elif(slot_free):
             m.d.sync += [fstate.eq(_Fetch.EMPTY), fd_pc.eq(next_addr), fd_kill.eq(0)]
         with m.Elif(in_wait & ~resp & redirect):
-            m.d.sync += [fd_kill.eq(1), fd_pc.eq(target_now)]
+            m.d.sync += [fd_kill.eq(1), fd_pc.eq(pend_pc)]
         with m.Elif(avail & in_wait):
             m.d.sync += [fstate.eq(_Fetch.BUF), d_insn.eq(ibus.rdata), d_err.eq(ibus.err)]
 
@@ -411,6 +457,9 @@ class Core(wiring.Component):
         sel_rf = sel[5:13] == 0
         sel_pc = sel == STATE_PC
         sel_csr = sel[12] & csr.known
+        sel_csr_rf = sel[12] & csr.in_rf
+        sp_word = Signal(6)
+        m.d.comb += sp_word.eq(Mux(sel[12], csr_word(sel[:12]), sel[:5]))
         sp_start = sp.req & ~sp_busy & ~sp_ack & ~sp_err
         m.d.sync += [sp_ack.eq(0), sp_err.eq(0)]
         with m.If(sp_start):
@@ -418,13 +467,13 @@ class Core(wiring.Component):
                 m.d.sync += sp_busy.eq(1)
             with m.Else():
                 m.d.sync += sp_err.eq(1)
-        sp_rf_read = sp_start & halted & sel_rf
+        sp_rf_read = sp_start & halted
         sp_do = sp_busy                         # second cycle: register data is out, perform the access
-        sp_rf_we = sp_do & sp.write & sel_rf & (sel[:5] != 0)
-        sp_csr_we = sp_do & sp.write & sel_csr
+        sp_rf_we = sp_do & sp.write & ((sel_rf & (sel[:5] != 0)) | sel_csr_rf)
+        sp_csr_we = sp_do & sp.write & sel_csr & ~sel_csr_rf
         with m.If(sp_do):
             m.d.sync += [sp_busy.eq(0), sp_ack.eq(1)]
-            with m.If(sel_rf):
+            with m.If(sel_rf | sel_csr_rf):
                 m.d.sync += sp_rdata.eq(rs1v)
             with m.Elif(sel_pc):
                 m.d.sync += sp_rdata.eq(Cat(C(0, 2), fd_pc))
@@ -435,44 +484,44 @@ class Core(wiring.Component):
         m.d.comb += [sp.ack.eq(sp_ack), sp.err.eq(sp_err), sp.rdata.eq(sp_rdata)]
 
         # ---------------------------------------------------------------- register file
-        rs_src = Mux(halted, sel[:5], d_insn_now[15:20])
+        d_system = d_insn_now[2:7] == Opcode.SYSTEM.value
+        d_mret = d_insn_now[28]         # SYSTEM with funct3 = 0: MRET (0x302) rather than ECALL/EBREAK/WFI
+        rs2_word = Mux(d_system, csr_word(d_insn_now[20:32], d_mret & (d_insn_now[12:15] == 0)),
+                       Cat(d_insn_now[20:25], C(0, 1)))
+        rf_waddr = Signal(6)
+        rf_wdata = Signal(32)
         m.d.comb += [
-            rf.rs1_addr.eq(rs_src),
-            rf.rs2_addr.eq(d_insn_now[20:25]),
-            rf.read_en.eq(x_accept | sp_rf_read),
-            # Selected by `halted` (X is empty then), not by x_wen: keeps the late write enable off the data path.
-            rf.rd_addr.eq(Mux(halted, sel[:5], w_rd)),
-            rf.rd_data.eq(Mux(halted, sp.wdata, w_data)),
-            rf.rd_en.eq(w_en | sp_rf_we),
+            rf.rs1_addr.eq(Mux(halted, sp_word, Cat(d_insn_now[15:20], C(0, 1)))),
+            rf.rs2_addr.eq(Mux(t1, _WORD_MTVEC, rs2_word)),
+            rf.read_en.eq(x_accept | sp_rf_read | t1),
+            # Selected by `halted` (X is empty then): keeps the late write enable off the data path.
+            rf_waddr.eq(Mux(halted, sp_word, x_waddr)),
+            rf_wdata.eq(Mux(halted, sp.wdata, x_wdata)),
+            rf.rd_addr.eq(rf_waddr),
+            # mepc and mtvec (words 33 and 37) store bits 1:0 as 0.
+            rf.rd_data.eq(Cat(rf_wdata[:2] & ~(rf_waddr[5] & rf_waddr[0] & ~rf_waddr[1]).replicate(2),
+                              rf_wdata[2:])),
+            rf.rd_en.eq(x_we | sp_rf_we),
         ]
+        # The bypass register follows every write except the first (rd) write of a two-write CSR instruction,
+        # which the instruction itself still reads its operands around.
+        with m.If(x_we & ~(xc["csr2"] & ~x_ph2 & run)):
+            m.d.sync += w_data.eq(rf.rd_data)
+        with m.If(rf.read_en):
+            m.d.sync += [fw1.eq(x_we & (rf.rs1_addr == rf_waddr)), fw2.eq(x_we & (rf.rs2_addr == rf_waddr))]
         selfcheck = Signal()
         with m.If(rf.parity_error):
             m.d.sync += selfcheck.eq(1)
         m.d.comb += self.selfcheck_fail.eq(selfcheck)
 
         # ---------------------------------------------------------------- CSR file
-        # The trap's CSR updates land one cycle late, in the first squash cycle (no instruction is in X then,
-        # so nothing reads or writes a CSR meanwhile). Their values are registered every cycle, without enable.
-        trap_q = Signal()
-        cause_q = Signal(32)
-        tval_q = Signal(32)
-        pc_q = Signal(30)
-        m.d.sync += [
-            trap_q.eq(trap | irq_take),
-            cause_q.eq(Mux(irq_take, csr.irq_cause, exc_cause)),
-            tval_q.eq(exc_tval & ~irq_take.replicate(32)),
-            pc_q.eq(x_pc),
-        ]
         m.d.comb += [
             csr.addr.eq(Mux(halted, sel[:12], x_insn[20:32])),
             csr.we.eq(x_csr_we | sp_csr_we),
             csr.wdata.eq(Mux(halted, sp.wdata, csr_new)),
-            csr.trap.eq(trap_q),
-            csr.trap_cause.eq(cause_q),
-            csr.trap_pc.eq(pc_q),
-            csr.trap_val.eq(tval_q),
-            csr.mret.eq(done & xc["mret"] & ~trap),
-            csr.instret.eq(done & ~trap),
+            csr.trap.eq(t2),
+            csr.mret.eq(fin & ~exc & xc["mret"]),
+            csr.instret.eq(fin & ~exc),
             csr.cycle_en.eq(~halted),
             csr.irq_software.eq(self.irq_software),
             csr.irq_timer.eq(self.irq_timer),
@@ -481,20 +530,20 @@ class Core(wiring.Component):
 
         # ---------------------------------------------------------------- retirement record
         rec = self.retire.record
-        mem_write = done & ~trap & xc["store"]
+        trap_rec = t2 & ~t_irq
         m.d.comb += [
             self.retire.valid.eq(done),
             rec.pc.eq(pc_bytes),
             rec.insn.eq(x_insn),
             rec.next_pc.eq(Cat(C(0, 2), Mux(x_redirect, target_pc, link))),
-            rec.rd_addr.eq(Mux(x_wen, xc["rd"], 0)),
+            rec.rd_addr.eq(Mux(xc["wrd"] & ~t2, xc["rd"], 0)),
             rec.rd_data.eq(result),
-            rec.mem_write.eq(mem_write),
+            rec.mem_write.eq(fin & ~exc & xc["store"]),
             rec.mem_addr.eq(Cat(C(0, 2), alu.sum[2:])),
             rec.mem_sel.eq(ls.sel),
             rec.mem_wdata.eq(ls.wdata),
-            rec.trap.eq(trap),
-            rec.cause.eq(exc_cause),
+            rec.trap.eq(trap_rec),
+            rec.cause.eq(Cat(cause_q, C(0, 28))),
             rec.intr.eq(intr_flag),
         ]
         return m
