@@ -424,8 +424,9 @@ class Core(wiring.Component):
         m.d.comb += next_addr.eq(Mux(redirect, pend_pc, Mux(avail & x_accept, fd_pc + 1, fd_pc)))
         issue = f_req | (slot_free & ~halt_req & ~halted)
         fetch_addr = Signal(30)
+        pc_flip = Signal(30)        # fault injection (PC): XORed into a new fetch address
         m.d.comb += [
-            fetch_addr.eq(next_addr),
+            fetch_addr.eq(next_addr ^ Mux(f_req, 0, pc_flip)),
             ibus.valid.eq(issue),
             ibus.addr.eq(fetch_addr),
             ibus.write.eq(0),
@@ -528,6 +529,12 @@ class Core(wiring.Component):
             csr.irq_external.eq(self.irq_external),
         ]
 
+        # ---------------------------------------------------------------- fault injection
+        if self._inject:
+            self._elaborate_inject(m, pc_flip=pc_flip, issue=issue, f_req=f_req, rf=rf,
+                                   pipeline={"x_imm": xc["imm"], "x_insn": x_insn, "w_data": w_data,
+                                             "x_pc": x_pc})
+
         # ---------------------------------------------------------------- retirement record
         rec = self.retire.record
         trap_rec = t2 & ~t_irq
@@ -547,3 +554,42 @@ class Core(wiring.Component):
             rec.intr.eq(intr_flag),
         ]
         return m
+
+    def _elaborate_inject(self, m, *, pc_flip, issue, f_req, rf, pipeline):
+        """The ``inject`` port: see README.md "Fault injection"."""
+        inj = self.inject
+        arm_reg = inj.valid & (inj.kind == INJECT_REGISTER) & (inj.index != 0)
+        arm_pc = inj.valid & (inj.kind == INJECT_PC)
+
+        # REGISTER: the next write of x[index] (from the valid cycle on) stores the flipped bit.
+        reg_pend = Signal()
+        reg_idx = Signal(5)
+        reg_bit = Signal(5)
+        cur_idx = Mux(reg_pend, reg_idx, inj.index)
+        cur_bit = Mux(reg_pend, reg_bit, inj.bit)
+        hit = (reg_pend | arm_reg) & rf.rd_en & (rf.rd_addr == Cat(cur_idx, C(0, 1)))
+        m.d.comb += rf.wr_flip.eq(Mux(hit, C(1, 32) << cur_bit, 0))
+        with m.If(hit):
+            m.d.sync += reg_pend.eq(0)
+        with m.Elif(arm_reg):
+            m.d.sync += [reg_pend.eq(1), reg_idx.eq(inj.index), reg_bit.eq(inj.bit)]
+
+        # PC: the next new fetch address (bits 1:0 of the byte address do not exist in it and are ignored).
+        pc_pend = Signal()
+        pc_bit = Signal(5)
+        cur_pc_bit = Mux(pc_pend, pc_bit, inj.bit)
+        pc_armed = (pc_pend | arm_pc) & (cur_pc_bit >= 2)
+        m.d.comb += pc_flip.eq(Mux(pc_armed, C(1, 32) << cur_pc_bit, 0)[2:])
+        with m.If(issue & ~f_req):
+            m.d.sync += pc_pend.eq(0)
+        with m.Elif(arm_pc):
+            m.d.sync += [pc_pend.eq(1), pc_bit.eq(inj.bit)]
+
+        # PIPELINE: at the end of the valid cycle the register takes its current value with the bit flipped
+        # (instead of whatever it would have loaded).
+        for i, (name, reg) in enumerate(pipeline.items()):
+            assert name == PIPELINE_REGISTERS[i]
+            offset = 2 if name == "x_pc" else 0
+            mask = (C(1, 32) << inj.bit)[offset:offset + len(reg)]
+            with m.If(inj.valid & (inj.kind == INJECT_PIPELINE) & (inj.index == i)):
+                m.d.sync += reg.eq(reg ^ mask)
