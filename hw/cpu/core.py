@@ -21,7 +21,7 @@ __all__ = ["Core", "PIPELINE_REGISTERS"]
 
 
 #: Pipeline registers reachable by ``INJECT_PIPELINE`` (``inject.index``), in this order.
-PIPELINE_REGISTERS = ("x_imm", "x_insn", "w_data", "x_pc")
+PIPELINE_REGISTERS = ("x_imm", "x_insn", "x_pc", "pend_pc")
 
 
 class _Fetch(enum.Enum, shape=2):
@@ -207,17 +207,10 @@ class Core(wiring.Component):
         pend = Signal()
         pend_pc = Signal(30)
 
-        # Register-file bypass: the word written at the end of a cycle is not seen by a read in the same cycle
-        # (non-transparent block RAM), so the reader takes it from w_data.
-        w_data = Signal(32)
-        fw1 = Signal()
-        fw2 = Signal()
-        rs1v = Signal(32)
-        rs2v = Signal(32)
-        m.d.comb += [
-            rs1v.eq(Mux(fw1, w_data, rf.rs1_data)),
-            rs2v.eq(Mux(fw2, w_data, rf.rs2_data)),
-        ]
+        # Register-file operands: the read ports are transparent, so the word written in the cycle of the read
+        # (by the instruction leaving X) is seen; no other bypass is needed.
+        rs1v = rf.rs1_data
+        rs2v = rf.rs2_data
         f3 = xc["f3"]
         pc_bytes = Cat(C(0, 2), x_pc)
         link = Signal(30)
@@ -504,12 +497,6 @@ class Core(wiring.Component):
                               rf_wdata[2:])),
             rf.rd_en.eq(x_we | sp_rf_we),
         ]
-        # The bypass register follows every write except the first (rd) write of a two-write CSR instruction,
-        # which the instruction itself still reads its operands around.
-        with m.If(x_we & ~(xc["csr2"] & ~x_ph2 & run)):
-            m.d.sync += w_data.eq(rf.rd_data)
-        with m.If(rf.read_en):
-            m.d.sync += [fw1.eq(x_we & (rf.rs1_addr == rf_waddr)), fw2.eq(x_we & (rf.rs2_addr == rf_waddr))]
         selfcheck = Signal()
         with m.If(rf.parity_error):
             m.d.sync += selfcheck.eq(1)
@@ -532,8 +519,8 @@ class Core(wiring.Component):
         # ---------------------------------------------------------------- fault injection
         if self._inject:
             self._elaborate_inject(m, pc_flip=pc_flip, issue=issue, f_req=f_req, rf=rf,
-                                   pipeline={"x_imm": xc["imm"], "x_insn": x_insn, "w_data": w_data,
-                                             "x_pc": x_pc})
+                                   pipeline={"x_imm": xc["imm"], "x_insn": x_insn, "x_pc": x_pc,
+                                             "pend_pc": pend_pc})
 
         # ---------------------------------------------------------------- retirement record
         rec = self.retire.record
@@ -589,7 +576,7 @@ class Core(wiring.Component):
         # (instead of whatever it would have loaded).
         for i, (name, reg) in enumerate(pipeline.items()):
             assert name == PIPELINE_REGISTERS[i]
-            offset = 2 if name == "x_pc" else 0
+            offset = 0 if len(reg) == 32 else 2       # PCs are word addresses
             mask = (C(1, 32) << inj.bit)[offset:offset + len(reg)]
             with m.If(inj.valid & (inj.kind == INJECT_PIPELINE) & (inj.index == i)):
                 m.d.sync += reg.eq(reg ^ mask)

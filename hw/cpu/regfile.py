@@ -29,10 +29,12 @@ class RegisterFile(wiring.Component):
 
     Words 0..31 are x0..x31, words 32..35 mscratch/mepc/mcause/mtval, word 37 mtvec.
 
-    Reads are synchronous and *not* transparent: addresses presented with ``read_en`` in one cycle give
-    ``rs1_data``/``rs2_data`` in the next (the old content if the word is written in the same cycle), and the
-    outputs hold until the next ``read_en``. The core bypasses the one write that can collide with a read.
-    A write lands at the end of the cycle it is presented in. x0 must never be written.
+    Reads are synchronous and transparent: addresses presented with ``read_en`` in one cycle give
+    ``rs1_data``/``rs2_data`` in the next (the new content if the word is written in the same cycle), and the
+    outputs hold until the next ``read_en``. A write lands at the end of the cycle it is presented in. x0 must
+    never be written. (The iCE40 block RAM leaves a same-cycle collision undefined, so Yosys adds the
+    write-through bypass -- a register of the written word and an address compare -- the same logic the core
+    would otherwise need for its own bypass.)
 
     Every word read is parity-checked in the cycle after the read; a mismatch pulses ``parity_error``.
 
@@ -73,8 +75,8 @@ class RegisterFile(wiring.Component):
         super().__init__(members)
         self.mem = Memory(shape=unsigned(33), depth=64, init=[])
         self._wp = self.mem.write_port()
-        self._rp1 = self.mem.read_port()
-        self._rp2 = self.mem.read_port()
+        self._rp1 = self.mem.read_port(transparent_for=[self._wp])
+        self._rp2 = self.mem.read_port(transparent_for=[self._wp])
 
     def elaborate(self, platform):
         m = Module()
