@@ -56,7 +56,7 @@ class Core(wiring.Component):
     dbus : Out(BusSignature())
         Loads and stores.
     irq_software, irq_timer, irq_external : In(1)
-        Level-sensitive interrupt requests (mip.MSIP, MTIP, MEIP).
+        Level-sensitive interrupt requests (mip.MSIP, MTIP, MEIP), registered on entry.
     retire : Out(RetireSignature())
         One record per retired or trapped instruction.
     state : In(StatePortSignature())
@@ -138,7 +138,6 @@ class Core(wiring.Component):
             "zimm":      (5, dec.rs1),
             "f3":        (3, d_f3),
             "imm":       (32, dec.imm),
-            "lui":       (1, dec.lui),
             "auipc":     (1, dec.auipc),
             "jal":       (1, dec.jal),
             "jalr":      (1, dec.jalr),
@@ -220,7 +219,7 @@ class Core(wiring.Component):
 
         # ALU / shifter
         m.d.comb += [
-            alu.a.eq(Mux(xc["lui"], 0, rs1v)),
+            alu.a.eq(rs1v),             # LUI reads x0 (its rs1 field is forced to 0 in D): sum = imm
             alu.b.eq(Mux(xc["b_imm"], xc["imm"], rs2v)),
             alu.sub.eq(xc["sub"]),
             alu.funct3.eq(f3),
@@ -479,13 +478,14 @@ class Core(wiring.Component):
 
         # ---------------------------------------------------------------- register file
         d_system = d_insn_now[2:7] == Opcode.SYSTEM.value
+        d_lui = d_insn_now[2:7] == Opcode.LUI.value
         d_mret = d_insn_now[28]         # SYSTEM with funct3 = 0: MRET (0x302) rather than ECALL/EBREAK/WFI
         rs2_word = Mux(d_system, csr_word(d_insn_now[20:32], d_mret & (d_insn_now[12:15] == 0)),
                        Cat(d_insn_now[20:25], C(0, 1)))
         rf_waddr = Signal(6)
         rf_wdata = Signal(32)
         m.d.comb += [
-            rf.rs1_addr.eq(Mux(halted, sp_word, Cat(d_insn_now[15:20], C(0, 1)))),
+            rf.rs1_addr.eq(Mux(halted, sp_word, Cat(d_insn_now[15:20] & ~d_lui.replicate(5), C(0, 1)))),
             rf.rs2_addr.eq(Mux(t1, _WORD_MTVEC, rs2_word)),
             rf.read_en.eq(x_accept | sp_rf_read | t1),
             # Selected by `halted` (X is empty then): keeps the late write enable off the data path.
@@ -511,6 +511,10 @@ class Core(wiring.Component):
             csr.mret.eq(fin & ~exc & xc["mret"]),
             csr.instret.eq(fin & ~exc),
             csr.cycle_en.eq(~halted),
+        ]
+        # The interrupt lines are registered: the CLINT's 64-bit compare (and whatever drives the external line)
+        # stays out of the core's control paths. Interrupts are taken, and mip shows them, one cycle later.
+        m.d.sync += [
             csr.irq_software.eq(self.irq_software),
             csr.irq_timer.eq(self.irq_timer),
             csr.irq_external.eq(self.irq_external),
