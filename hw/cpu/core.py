@@ -153,6 +153,7 @@ class Core(wiring.Component):
             "cw1":       (1, d_csr_write & d_csr_rf & (dec.rd == 0)),
             "csr_ffw":   (1, d_csr_write & ~d_csr_rf),
             "cword":     (3, csr_word(d_csr_addr)[:3]),
+            "cmask":     (1, (d_csr_addr == CSR.MEPC) | (d_csr_addr == CSR.MTVEC)),
             "mret":      (1, dec.mret),
             "ecall":     (1, dec.ecall),
             "ebreak":    (1, dec.ebreak),
@@ -195,10 +196,12 @@ class Core(wiring.Component):
         x_ph2 = Signal()            # second cycle of a two-write CSR instruction
         cond_q = Signal()           # the misaligned branch's condition, from the first cycle
         intr_flag = Signal()        # an interrupt was taken; report it with the next retirement
-        # Trap entry: T0 (exception or interrupt detected, combinational) writes mtval; T1 reads mtvec and
-        # writes mcause; T2 retires the trapping instruction, redirects to mtvec and writes mepc.
+        # Trap entry: T0 (exception or interrupt detected, combinational) registers the cause; T1 writes mtval;
+        # T2 writes mcause and reads mtvec; T3 retires the trapping instruction, redirects to mtvec and writes
+        # mepc. Every write's data select is a flip-flop, so the write data path starts at the data.
         t1 = Signal()
         t2 = Signal()
+        t3 = Signal()
         t_irq = Signal()
         cause_q = Signal(4)
         # A redirect decided in X takes effect from these flip-flops in the next cycle (or later, while a
@@ -285,7 +288,7 @@ class Core(wiring.Component):
             m.d.comb += exc_cause.eq(Mux(xc["load"], Cause.LOAD_ACCESS_FAULT, Cause.STORE_ACCESS_FAULT))
 
         # ---------------------------------------------------------------- execute control
-        trapping = t1 | t2
+        trapping = t1 | t2 | t3
         x_started = x_mem_stalled | x_mem_wait | x_step2 | x_mis | x_ph2 | trapping
         irq_take = x_valid & ~pend & csr.irq_pending & ~x_started & ~halt_req
         run = x_valid & ~pend & ~irq_take & ~trapping
@@ -315,11 +318,11 @@ class Core(wiring.Component):
                    ~(xc["csr2"] & ~x_ph2 & ~illegal)),
             exc.eq(fin & (exc_early | mem_err)),
             t0.eq(exc | irq_take),
-            done.eq((fin & ~exc) | (t2 & ~t_irq)),
-            x_redirect.eq(t2 | (run & ~exc_early & xc["uncond"]) | (run & xc["br_ok"] & cond)),
+            done.eq((fin & ~exc) | (t3 & ~t_irq)),
+            x_redirect.eq(t3 | (run & ~exc_early & xc["uncond"]) | (run & xc["br_ok"] & cond)),
         ]
         target_pc = Signal(30)
-        with m.If(t2 | xc["mret"]):
+        with m.If(t3 | xc["mret"]):
             m.d.comb += target_pc.eq(rs2v[2:])      # mtvec (read in T1) or mepc (read in D)
         with m.Elif(xc["fence_i"]):
             m.d.comb += target_pc.eq(link)
@@ -346,30 +349,36 @@ class Core(wiring.Component):
             we_rd.eq((fin & ~wen_exc & xc["wrd"] & ~xc["csr2"]) | (run & xc["csr2"] & ~x_ph2 & ~illegal)),
             we_cw.eq(fin & ~exc_static & (xc["cw1"] | xc["csr2"])),
         ]
-        # mtval: the source is known from the instruction class alone (0 for interrupts).
-        tv_sel = ~irq_take
+        sp_word = Signal(6)         # the state port's register-file word (see below)
+        # Write data: an AND-OR whose selects are all flip-flops (decoded in D, or phase registers).
+        # mtval's source is known from the instruction class alone (0 for interrupts).
+        s_cw = (xc["cw1"] | (xc["csr2"] & x_ph2)) & ~trapping
+        tv = t1 & ~t_irq
+        sp_mask = sp_word[5] & sp_word[0] & ~sp_word[1]     # mepc/mtvec: bits 1:0 are stored as 0
         x_special = Signal(32)
         m.d.comb += x_special.eq(
-            (csr_new & we_cw.replicate(32)) |
-            (pc_bytes & ((xc["tv_pc"] & tv_sel & ~t1) | t2).replicate(32)) |
-            (x_insn & (xc["tv_insn"] & tv_sel & ~t1 & ~t2).replicate(32)) |
-            (Cat(alu.sum[0] & xc["tv_sum0"], alu.sum[1:]) & (xc["tv_sum"] & tv_sel & ~t1 & ~t2).replicate(32)) |
-            (pc_imm & (xc["tv_pcimm"] & tv_sel & ~t1 & ~t2).replicate(32)) |
-            (Cat(cause_q, C(0, 27), t_irq) & t1.replicate(32)))
+            (Cat(csr_new[:2] & ~xc["cmask"].replicate(2), csr_new[2:]) & s_cw.replicate(32)) |
+            (pc_bytes & ((xc["tv_pc"] & tv) | t3).replicate(32)) |
+            (x_insn & (xc["tv_insn"] & tv).replicate(32)) |
+            (Cat(alu.sum[0] & xc["tv_sum0"], alu.sum[1:]) & (xc["tv_sum"] & tv).replicate(32)) |
+            (pc_imm & (xc["tv_pcimm"] & tv).replicate(32)) |
+            (Cat(cause_q, C(0, 27), t_irq) & t2.replicate(32)) |
+            (Cat(sp.wdata[:2] & ~sp_mask.replicate(2), sp.wdata[2:]) & halted.replicate(32)))
+        use_result = ~(s_cw | trapping | halted)
         x_we = Signal()
         x_waddr = Signal(6)
         x_wdata = Signal(32)
         m.d.comb += [
-            x_we.eq(we_rd | we_cw | t0 | t1 | t2),
-            x_waddr.eq(Mux(t0, _WORD_MTVAL, Mux(t1, _WORD_MCAUSE, Mux(t2, _WORD_MEPC,
-                       Mux(we_cw, Cat(xc["cword"], C(0b100, 3)), xc["rd"]))))),
-            x_wdata.eq(Mux(we_rd, result, x_special)),
+            x_we.eq(we_rd | we_cw | t1 | t2 | t3),
+            x_waddr.eq(Mux(t1, _WORD_MTVAL, Mux(t2, _WORD_MCAUSE, Mux(t3, _WORD_MEPC,
+                       Mux(s_cw, Cat(xc["cword"], C(0b100, 3)), xc["rd"]))))),
+            x_wdata.eq((result & use_result.replicate(32)) | x_special),
         ]
         x_csr_we = fin & ~exc_static & xc["csr_ffw"]
 
         # ---------------------------------------------------------------- pipeline advance
         redirect = pend & ~f_req            # the pending redirect reaches fetch this cycle
-        x_free = ~x_valid | (fin & ~exc) | t2 | pend
+        x_free = ~x_valid | (fin & ~exc) | t3 | pend
         x_accept = avail & x_free & ~pend & ~halt_req & ~halted
 
         with m.If(~pend):
@@ -379,7 +388,7 @@ class Core(wiring.Component):
         with m.Elif(redirect):
             m.d.sync += pend.eq(0)
 
-        m.d.sync += [t1.eq(t0), t2.eq(t1)]
+        m.d.sync += [t1.eq(t0), t2.eq(t1), t3.eq(t2)]
         with m.If(t0):
             m.d.sync += [t_irq.eq(irq_take), cause_q.eq(Mux(irq_take, csr.irq_cause[:4], exc_cause))]
 
@@ -451,7 +460,6 @@ class Core(wiring.Component):
         sel_pc = sel == STATE_PC
         sel_csr = sel[12] & csr.known
         sel_csr_rf = sel[12] & csr.in_rf
-        sp_word = Signal(6)
         m.d.comb += sp_word.eq(Mux(sel[12], csr_word(sel[:12]), sel[:5]))
         sp_start = sp.req & ~sp_busy & ~sp_ack & ~sp_err
         m.d.sync += [sp_ack.eq(0), sp_err.eq(0)]
@@ -483,18 +491,14 @@ class Core(wiring.Component):
         rs2_word = Mux(d_system, csr_word(d_insn_now[20:32], d_mret & (d_insn_now[12:15] == 0)),
                        Cat(d_insn_now[20:25], C(0, 1)))
         rf_waddr = Signal(6)
-        rf_wdata = Signal(32)
         m.d.comb += [
             rf.rs1_addr.eq(Mux(halted, sp_word, Cat(d_insn_now[15:20] & ~d_lui.replicate(5), C(0, 1)))),
-            rf.rs2_addr.eq(Mux(t1, _WORD_MTVEC, rs2_word)),
-            rf.read_en.eq(x_accept | sp_rf_read | t1),
+            rf.rs2_addr.eq(Mux(t2, _WORD_MTVEC, rs2_word)),
+            rf.read_en.eq(x_accept | sp_rf_read | t2),
             # Selected by `halted` (X is empty then): keeps the late write enable off the data path.
             rf_waddr.eq(Mux(halted, sp_word, x_waddr)),
-            rf_wdata.eq(Mux(halted, sp.wdata, x_wdata)),
             rf.rd_addr.eq(rf_waddr),
-            # mepc and mtvec (words 33 and 37) store bits 1:0 as 0.
-            rf.rd_data.eq(Cat(rf_wdata[:2] & ~(rf_waddr[5] & rf_waddr[0] & ~rf_waddr[1]).replicate(2),
-                              rf_wdata[2:])),
+            rf.rd_data.eq(x_wdata),
             rf.rd_en.eq(x_we | sp_rf_we),
         ]
         selfcheck = Signal()
@@ -507,7 +511,7 @@ class Core(wiring.Component):
             csr.addr.eq(Mux(halted, sel[:12], x_insn[20:32])),
             csr.we.eq(x_csr_we | sp_csr_we),
             csr.wdata.eq(Mux(halted, sp.wdata, csr_new)),
-            csr.trap.eq(t2),
+            csr.trap.eq(t3),
             csr.mret.eq(fin & ~exc & xc["mret"]),
             csr.instret.eq(fin & ~exc),
             csr.cycle_en.eq(~halted),
@@ -528,13 +532,13 @@ class Core(wiring.Component):
 
         # ---------------------------------------------------------------- retirement record
         rec = self.retire.record
-        trap_rec = t2 & ~t_irq
+        trap_rec = t3 & ~t_irq
         m.d.comb += [
             self.retire.valid.eq(done),
             rec.pc.eq(pc_bytes),
             rec.insn.eq(x_insn),
             rec.next_pc.eq(Cat(C(0, 2), Mux(x_redirect, target_pc, link))),
-            rec.rd_addr.eq(Mux(xc["wrd"] & ~t2, xc["rd"], 0)),
+            rec.rd_addr.eq(Mux(xc["wrd"] & ~t3, xc["rd"], 0)),
             rec.rd_data.eq(result),
             rec.mem_write.eq(fin & ~exc & xc["store"]),
             rec.mem_addr.eq(Cat(C(0, 2), alu.sum[2:])),
