@@ -134,22 +134,22 @@ class CSRFile(wiring.Component):
             self.known.eq(Cat(*match.values()).any() | self.in_rf),
         ]
 
-        # A write to either half of a counter replaces that cycle's increment (the written value wins).
-        cycle_written = self.we & ((self.addr == CSR.MCYCLE) | (self.addr == CSR.MCYCLEH))
-        instret_written = self.we & ((self.addr == CSR.MINSTRET) | (self.addr == CSR.MINSTRETH))
-        # Each half is its own 32-bit carry chain: the low half's carry out is registered and added to the high
-        # half in the next cycle (a read of the high half in the cycle after a wrap sees the old value; the
-        # reference model only defines the counters modulo the RTL's timing anyway).
-        for counter, en, written in ((mcycle, self.cycle_en, cycle_written),
-                                     (minstret, self.instret, instret_written)):
-            lo_inc = Signal(33)
+        # Each counter half is one expression: the written value, or the half plus its increment (the low half's
+        # enable, the high half's registered carry). A write to either half of a counter replaces that cycle's
+        # increment (the written value wins); a read of the high half in the cycle after a wrap sees the old value.
+        for counter, en, lo_csr, hi_csr in ((mcycle, self.cycle_en, CSR.MCYCLE, CSR.MCYCLEH),
+                                            (minstret, self.instret, CSR.MINSTRET, CSR.MINSTRETH)):
+            we_lo = self.we & (self.addr == lo_csr)
+            we_hi = self.we & (self.addr == hi_csr)
+            written = we_lo | we_hi
+            lo_next = Signal(33)
             carry = Signal()
-            m.d.comb += lo_inc.eq(counter[:32] + 1)
-            with m.If(en & ~written):
-                m.d.sync += counter[:32].eq(lo_inc[:32])
-            m.d.sync += carry.eq(en & ~written & lo_inc[32])
-            with m.If(carry & ~written):
-                m.d.sync += counter[32:].eq(counter[32:] + 1)
+            m.d.comb += lo_next.eq(counter[:32] + (en & ~written))
+            m.d.sync += [
+                counter[:32].eq(Mux(we_lo, self.wdata, lo_next[:32])),
+                carry.eq(lo_next[32]),
+                counter[32:].eq(Mux(we_hi, self.wdata, counter[32:] + (carry & ~written))),
+            ]
 
         wdata = self.wdata
         with m.If(self.we):
@@ -158,14 +158,6 @@ class CSRFile(wiring.Component):
                     m.d.sync += [mie_bit.eq(wdata[_MIE_BIT]), mpie_bit.eq(wdata[_MPIE_BIT])]
                 with m.Case(CSR.MIE):
                     m.d.sync += mie.eq(Cat(wdata[3], wdata[7], wdata[11]))
-                with m.Case(CSR.MCYCLE):
-                    m.d.sync += mcycle[:32].eq(wdata)
-                with m.Case(CSR.MCYCLEH):
-                    m.d.sync += mcycle[32:].eq(wdata)
-                with m.Case(CSR.MINSTRET):
-                    m.d.sync += minstret[:32].eq(wdata)
-                with m.Case(CSR.MINSTRETH):
-                    m.d.sync += minstret[32:].eq(wdata)
         with m.Elif(self.trap):
             m.d.sync += [mpie_bit.eq(mie_bit), mie_bit.eq(0)]
         with m.Elif(self.mret):
