@@ -47,10 +47,11 @@ def test_pc_flip_redirects_fetch():
     prog = [A.addi(1, 1, 1) for _ in range(40)] + [A.ebreak()]
     h = CpuHarness(prog, inject=True)
     recs = h.run(hook=pulse(INJECT_PC, 0, 4, at=10))
-    jumps = [(a, b) for a, b in zip(recs, recs[1:]) if b["pc"] != a["next_pc"]]
+    jumps = [(a, b) for a, b in zip(recs, recs[1:]) if b["pc"] != a["pc"] + 4]
     assert len(jumps) == 1
     prev, nxt = jumps[0]
-    assert nxt["pc"] == prev["next_pc"] ^ 16
+    assert nxt["pc"] == (prev["pc"] + 4) ^ 16
+    assert prev["next_pc"] == nxt["pc"]          # the record before shows the corrupted next PC
     assert h.regs[1] == 40 - 4 or h.regs[1] == 40 + 4
 
 

@@ -215,8 +215,10 @@ class Core(wiring.Component):
         rs2v = rf.rs2_data
         f3 = xc["f3"]
         pc_bytes = Cat(C(0, 2), x_pc)
+        # pc + 4: while an instruction is in X (and no redirect is pending) fd_pc is always x_pc + 1 -- the
+        # fetch unit advanced it when the instruction entered X -- so no incrementer is needed.
         link = Signal(30)
-        m.d.comb += link.eq(x_pc + 1)
+        m.d.comb += link.eq(fd_pc)
         pc_imm = Signal(32)         # branch/JAL target, AUIPC result
         m.d.comb += pc_imm.eq(pc_bytes + xc["imm"])
 
