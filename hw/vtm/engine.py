@@ -162,12 +162,12 @@ class ManagementEngine(wiring.Component):
             with m.State("RECEIVE"):
                 beat = self.payload.payload
                 m.d.comb += [
-                    self.payload.ready.eq(1),
+                    self.payload.ready.eq(crc.ready),
                     req_wp.addr.eq(count[2:]),
                     req_wp.data.eq(beat.replicate(4)),
                     crc.data.eq(beat),
                 ]
-                with m.If(self.payload.valid):
+                with m.If(self.payload.valid & crc.ready):
                     m.d.comb += [crc.en.eq(1), crc.clear.eq(count == 0)]
                     with m.Switch(count[:2]):
                         for lane in range(4):
@@ -181,15 +181,17 @@ class ManagementEngine(wiring.Component):
                         m.next = "DECIDE"
 
             with m.State("DECIDE"):
-                hit = cache_valid & (key_seq == rseq) & (key_crc == payload_crc) & (key_len == length)
-                with m.If(hit):
-                    m.d.sync += [replay.eq(1), self.replayed.eq(self.replayed + 1)]
-                    m.next = "SEND"
-                with m.Else():
-                    m.d.sync += [cache_valid.eq(1), key_seq.eq(rseq), key_crc.eq(payload_crc), key_len.eq(length),
-                                 self.executed.eq(self.executed + 1), r_ack.eq(rseq),
-                                 r_cmd.eq(command), r_channel.eq(Channel.MGMT_RESP), k.eq(0), timer.eq(0)]
-                    m.next = "CHECK"
+                # (once the payload CRC has taken the last byte)
+                with m.If(crc.ready):
+                    hit = cache_valid & (key_seq == rseq) & (key_crc == payload_crc) & (key_len == length)
+                    with m.If(hit):
+                        m.d.sync += [replay.eq(1), self.replayed.eq(self.replayed + 1)]
+                        m.next = "SEND"
+                    with m.Else():
+                        m.d.sync += [cache_valid.eq(1), key_seq.eq(rseq), key_crc.eq(payload_crc), key_len.eq(length),
+                                     self.executed.eq(self.executed + 1), r_ack.eq(rseq),
+                                     r_cmd.eq(command), r_channel.eq(Channel.MGMT_RESP), k.eq(0), timer.eq(0)]
+                        m.next = "CHECK"
 
             with m.State("CHECK"):
                 is_reg = (command == Command.READ) | (command == Command.WRITE)

@@ -44,7 +44,8 @@ class FrameReceiver(wiring.Component):
     Members
     -------
     rx : In(stream.Signature(8))
-        Raw line bytes (from the serial PHY). Always ready.
+        Raw line bytes (from the serial PHY). Not ready for up to nine cycles after a byte (the CRC takes it bit
+        by bit); the PHY holds a byte for a whole character time, so the line is never held back.
     header : Out(stream.Signature(FrameHeaderLayout))
     payload : Out(stream.Signature(8))
         The frame's payload bytes, after its header beat was taken.
@@ -95,14 +96,14 @@ class FrameReceiver(wiring.Component):
 
         beat = dec.o.payload
         m.d.comb += [
-            dec.o.ready.eq(1),
+            dec.o.ready.eq(crc.ready),     # the CRC takes a byte in eight cycles
             crc.data.eq(beat.data),
             wp.addr.eq(wr[:aw]),
             wp.data.eq(beat.data),
         ]
         m.d.sync += self.dropped.eq(0)
 
-        with m.If(dec.o.valid & ~beat.end):
+        with m.If(dec.o.valid & dec.o.ready & ~beat.end):
             m.d.comb += [crc.en.eq(1), crc.clear.eq(count == 0)]
             with m.If(count == MAX_FRAME):
                 m.d.sync += oversize.eq(1)
@@ -139,7 +140,7 @@ class FrameReceiver(wiring.Component):
             with m.If(~counter.all()):
                 m.d.sync += counter.eq(counter + 1)
 
-        with m.If(dec.o.valid & beat.end):
+        with m.If(dec.o.valid & dec.o.ready & beat.end):
             m.d.sync += [count.eq(0), oversize.eq(0), overrun.eq(0)]
             with m.If(bad):
                 m.d.sync += [wr.eq(commit), self.dropped.eq(1), self.drop_reason.eq(reason)]
@@ -232,7 +233,8 @@ class FrameTransmitter(wiring.Component):
                     m.d.sync += [hdr.eq(self.header.payload), idx.eq(0)]
                     m.next = "HEADER"
             with m.State("HEADER"):
-                m.d.comb += [self.busy.eq(1), enc.i.valid.eq(1), enc.i.payload.data.eq(hdr.word_select(idx, 8)),
+                m.d.comb += [self.busy.eq(1), enc.i.valid.eq(crc.ready),
+                             enc.i.payload.data.eq(hdr.word_select(idx, 8)),
                              crc.en.eq(take), crc.clear.eq(idx == 0)]
                 with m.If(take):
                     m.d.sync += idx.eq(idx + 1)
@@ -244,14 +246,16 @@ class FrameTransmitter(wiring.Component):
                 with m.If(remaining == 0):
                     m.next = "CRC"
                 with m.Else():
-                    m.d.comb += [enc.i.valid.eq(self.payload.valid), enc.i.payload.data.eq(self.payload.payload),
-                                 self.payload.ready.eq(enc.i.ready), crc.en.eq(take)]
+                    m.d.comb += [enc.i.valid.eq(self.payload.valid & crc.ready),
+                                 enc.i.payload.data.eq(self.payload.payload),
+                                 self.payload.ready.eq(enc.i.ready & crc.ready), crc.en.eq(take)]
                     with m.If(take):
                         m.d.sync += remaining.eq(remaining - 1)
                         with m.If(remaining == 1):
                             m.next = "CRC"
             with m.State("CRC"):
-                m.d.comb += [self.busy.eq(1), enc.i.valid.eq(1), enc.i.payload.data.eq(crc.crc.word_select(idx, 8)),
+                m.d.comb += [self.busy.eq(1), enc.i.valid.eq(crc.ready),
+                             enc.i.payload.data.eq(crc.crc.word_select(idx, 8)),
                              enc.i.payload.last.eq(idx == CRC_SIZE - 1)]
                 with m.If(take):
                     m.d.sync += idx.eq(idx + 1)
