@@ -118,9 +118,13 @@ class ManagementEngine(wiring.Component):
         r_channel = Signal(Channel)
         r_cmd = Signal(8)
         r_status = Signal(Status)
-        r_words = Signal(range(_WORDS + 1))
+        r_length = Signal(range(2 + MAX_PAYLOAD + 1))     # the reply's payload bytes (registered: timing)
         r_seq, r_ack = Signal(8), Signal(8)
         replay = Signal()
+
+        # Checks (MEASURE -> CHECK).
+        empty, one_byte, reg_bad, bulk_bad, bulk_unaligned = (Signal(name=name) for name in (
+            "empty", "one_byte", "reg_bad", "bulk_bad", "bulk_unaligned"))
 
         # Word loop of READ / WRITE / BULK_*.
         k = Signal(range(_WORDS + 1))
@@ -144,7 +148,7 @@ class ManagementEngine(wiring.Component):
         ]
 
         def finish(status, words=0):
-            m.d.sync += [r_status.eq(status), r_words.eq(words)]
+            m.d.sync += [r_status.eq(status), r_length.eq(2 + 4 * words)]
             m.next = "SEND"
 
         with m.FSM(name="engine_fsm"):
@@ -191,7 +195,21 @@ class ManagementEngine(wiring.Component):
                         m.d.sync += [cache_valid.eq(1), key_seq.eq(rseq), key_crc.eq(payload_crc), key_len.eq(length),
                                      self.executed.eq(self.executed + 1), r_ack.eq(rseq),
                                      r_cmd.eq(command), r_channel.eq(Channel.MGMT_RESP), k.eq(0), timer.eq(0)]
-                        m.next = "CHECK"
+                        m.next = "MEASURE"
+
+            with m.State("MEASURE"):
+                # The length and address checks, registered for CHECK (they are long paths).
+                reg_len_ok = Mux(command == Command.READ, length == 4, length == 4 + 4 * reg_count)
+                bulk_len_ok = Mux(command == Command.BULK_READ, length == 8, length == 8 + bulk_len)
+                m.d.sync += [
+                    empty.eq(length == 0),
+                    one_byte.eq(length == 1),
+                    reg_bad.eq(~reg_len_ok | (reg_count == 0) | (reg_count > MAX_REG_COUNT)),
+                    bulk_bad.eq(~bulk_len_ok | (bulk_len[:2] != 0) | (bulk_len == 0) | (bulk_len > BULK_MAX_DATA)),
+                    bulk_unaligned.eq((offset[:2] != 0) |
+                                      ~Cat(*(window == member.value for member in Window)).any()),
+                ]
+                m.next = "CHECK"
 
             with m.State("CHECK"):
                 is_reg = (command == Command.READ) | (command == Command.WRITE)
@@ -200,29 +218,26 @@ class ManagementEngine(wiring.Component):
                 m.d.sync += [writing.eq(is_write), use_win.eq(is_bulk), data_base.eq(Mux(is_bulk, 2, 1))]
                 with m.If(command == Command.BULK_READ):
                     m.d.sync += r_channel.eq(Channel.BULK)
-                reg_len_ok = Mux(command == Command.READ, length == 4, length == 4 + 4 * reg_count)
-                bulk_len_ok = Mux(command == Command.BULK_READ, length == 8, length == 8 + bulk_len)
-                with m.If(length == 0):
+                with m.If(empty):
                     m.d.sync += r_cmd.eq(0)
                     finish(Status.BAD_LENGTH)
                 with m.Elif((command == Command.IDENTIFY) | (command == Command.NOP)):
-                    with m.If(length != 1):
+                    with m.If(~one_byte):
                         finish(Status.BAD_LENGTH)
                     with m.Elif(command == Command.NOP):
                         finish(Status.OK)
                     with m.Else():
                         m.next = "IDENTIFY"
                 with m.Elif(is_reg):
-                    with m.If(~reg_len_ok | (reg_count == 0) | (reg_count > MAX_REG_COUNT)):
+                    with m.If(reg_bad):
                         finish(Status.BAD_LENGTH)
                     with m.Else():
                         m.d.sync += total.eq(reg_count)
                         m.next = "MAPPED"
                 with m.Elif(is_bulk):
-                    with m.If(~bulk_len_ok | (bulk_len[:2] != 0) | (bulk_len == 0) | (bulk_len > BULK_MAX_DATA)):
+                    with m.If(bulk_bad):
                         finish(Status.BAD_LENGTH)
-                    with m.Elif((offset[:2] != 0) |
-                                ~Cat(*(window == member.value for member in Window)).any()):
+                    with m.Elif(bulk_unaligned):
                         finish(Status.BAD_ADDRESS)
                     with m.Else():
                         m.d.sync += total.eq(bulk_len[2:])
@@ -282,7 +297,7 @@ class ManagementEngine(wiring.Component):
                     hdr.seq.eq(Mux(replay, r_seq, self.seq)),
                     hdr.ack.eq(r_ack),
                     hdr.flags.ack_valid.eq(1),
-                    hdr.length.eq(2 + 4 * r_words),
+                    hdr.length.eq(r_length),
                 ]
                 with m.If(self.tx_header.ready):
                     with m.If(~replay):
@@ -298,7 +313,7 @@ class ManagementEngine(wiring.Component):
                 m.d.comb += [self.tx_payload.valid.eq(1), self.tx_payload.payload.eq(r_status), res_rp.addr.eq(0)]
                 with m.If(self.tx_payload.ready):
                     m.d.sync += bidx.eq(0)
-                    with m.If(r_words == 0):
+                    with m.If(r_length == 2):
                         m.next = "IDLE"
                     with m.Else():
                         m.next = "SEND_DATA"
@@ -312,6 +327,6 @@ class ManagementEngine(wiring.Component):
                 ]
                 with m.If(take):
                     m.d.sync += bidx.eq(bidx + 1)
-                    with m.If(bidx + 1 == 4 * r_words):
+                    with m.If(bidx + 3 == r_length):
                         m.next = "IDLE"
         return m
