@@ -119,10 +119,17 @@ class EventLog(wiring.Component):
         with m.If(lost_now & ~self.lost.all()):
             m.d.sync += self.lost.eq(self.lost + 1)
 
-        # Alert pusher state the writer looks at.
+        # Records written but not pushed yet (at most a ring: the writer overwrites the oldest of a full ring, which
+        # skips it, except while its frame is going out). The record being pushed is number ``count - backlog``.
+        backlog = Signal(range(depth + 1))
         sent = Signal(32)
-        backlog = Signal(32)
-        m.d.comb += backlog.eq(self.count - sent)
+        m.d.comb += sent.eq(self.count - backlog)
+        written = Signal()
+        pushed = Signal()
+        with m.If(written & ~pushed & (backlog != depth)):
+            m.d.sync += backlog.eq(backlog + 1)
+        with m.Elif(pushed & ~written):
+            m.d.sync += backlog.eq(backlog - 1)
         pushing = Signal()           # a frame is going out: its record's slot must not be overwritten
 
         # Writer: one pending record at a time, four halfwords.
@@ -147,6 +154,7 @@ class EventLog(wiring.Component):
                 m.d.comb += wp.en.eq(1)
                 m.d.sync += half.eq(half + 1)
                 with m.If(half == _HALVES - 1):
+                    m.d.comb += written.eq(1)
                     m.d.sync += self.count.eq(self.count + 1)
                     for index in range(self._sources):
                         with m.If(chosen == index):
@@ -188,9 +196,7 @@ class EventLog(wiring.Component):
         with m.FSM(name="event_push_fsm") as push_fsm:
             m.d.comb += pushing.eq(~push_fsm.ongoing("IDLE"))
             with m.State("IDLE"):
-                with m.If(backlog > depth):
-                    m.d.sync += sent.eq(sent + 1)           # overwritten: skipped
-                with m.Elif(backlog != 0):
+                with m.If(backlog != 0):
                     m.next = "HEADER"
             with m.State("HEADER"):
                 hdr = self.tx_header.payload
@@ -212,6 +218,7 @@ class EventLog(wiring.Component):
                 with m.If(take):
                     m.d.sync += byte.eq(byte + 1)
                     with m.If(byte == _FRAME_BYTES - 1):
-                        m.d.sync += [sent.eq(sent + 1), fresh.eq(0)]
+                        m.d.comb += pushed.eq(1)
+                        m.d.sync += fresh.eq(0)
                         m.next = "IDLE"
         return m
