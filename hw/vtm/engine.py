@@ -110,7 +110,7 @@ class ManagementEngine(wiring.Component):
         reg, reg_count = args[8:24], args[24:32]
         window, offset, bulk_len = args[8:16], args[16:48], args[48:64]
         payload_crc = Signal(32)
-        m.d.comb += payload_crc.eq(Mux(length == 0, 0, crc.crc))
+        m.d.comb += payload_crc.eq(crc.crc)     # cleared at the header: 0 for an empty payload, as zlib.crc32(b"")
 
         # The reply cache: key, and the reply (its results stay in res_mem).
         cache_valid = Signal()
@@ -121,6 +121,7 @@ class ManagementEngine(wiring.Component):
         r_length = Signal(range(2 + MAX_PAYLOAD + 1))     # the reply's payload bytes (registered: timing)
         r_seq, r_ack = Signal(8), Signal(8)
         replay = Signal()
+        hit = Signal()
 
         # Checks (MEASURE -> CHECK).
         empty, one_byte, reg_bad, bulk_bad, bulk_unaligned = (Signal(name=name) for name in (
@@ -135,12 +136,15 @@ class ManagementEngine(wiring.Component):
         timer = Signal(range(self._timeout + 1))
         bidx = Signal(range(MAX_PAYLOAD + 1))
 
+        # The register index / window word offset of word k, counted beside k (not added to it: that adder fed
+        # the targets' address decoding, their answer and k again in one cycle).
+        word_addr = Signal(WINDOW_ADDR_WIDTH)
         m.d.comb += [
             req_rp.addr.eq(data_base + k),
-            self.regs.addr.eq(reg + k),
+            self.regs.addr.eq(word_addr),
             self.regs.write.eq(writing),
             self.regs.wdata.eq(req_rp.data),
-            self.win.addr.eq(offset[2:] + k),
+            self.win.addr.eq(word_addr),
             self.win.space.eq(window),
             self.win.write.eq(writing),
             self.win.wdata.eq(req_rp.data),
@@ -156,6 +160,7 @@ class ManagementEngine(wiring.Component):
                 m.d.comb += self.header.ready.eq(1)
                 m.d.sync += replay.eq(0)
                 with m.If(self.header.valid):
+                    m.d.comb += crc.clear.eq(1)
                     m.d.sync += [rseq.eq(self.header.payload.seq), length.eq(self.header.payload.length),
                                  count.eq(0), args.eq(0)]
                     with m.If(self.header.payload.length == 0):
@@ -172,7 +177,7 @@ class ManagementEngine(wiring.Component):
                     crc.data.eq(beat),
                 ]
                 with m.If(self.payload.valid & crc.ready):
-                    m.d.comb += [crc.en.eq(1), crc.clear.eq(count == 0)]
+                    m.d.comb += crc.en.eq(1)
                     with m.Switch(count[:2]):
                         for lane in range(4):
                             with m.Case(lane):
@@ -185,17 +190,21 @@ class ManagementEngine(wiring.Component):
                         m.next = "DECIDE"
 
             with m.State("DECIDE"):
-                # (once the payload CRC has taken the last byte)
+                # (once the payload CRC has taken the last byte; registered: a long compare)
                 with m.If(crc.ready):
-                    hit = cache_valid & (key_seq == rseq) & (key_crc == payload_crc) & (key_len == length)
-                    with m.If(hit):
-                        m.d.sync += [replay.eq(1), self.replayed.eq(self.replayed + 1)]
-                        m.next = "SEND"
-                    with m.Else():
-                        m.d.sync += [cache_valid.eq(1), key_seq.eq(rseq), key_crc.eq(payload_crc), key_len.eq(length),
-                                     self.executed.eq(self.executed + 1), r_ack.eq(rseq),
-                                     r_cmd.eq(command), r_channel.eq(Channel.MGMT_RESP), k.eq(0), timer.eq(0)]
-                        m.next = "MEASURE"
+                    m.d.sync += hit.eq(cache_valid & (key_seq == rseq) & (key_crc == payload_crc) &
+                                       (key_len == length))
+                    m.next = "LOOKUP"
+
+            with m.State("LOOKUP"):
+                with m.If(hit):
+                    m.d.sync += [replay.eq(1), self.replayed.eq(self.replayed + 1)]
+                    m.next = "SEND"
+                with m.Else():
+                    m.d.sync += [cache_valid.eq(1), key_seq.eq(rseq), key_crc.eq(payload_crc), key_len.eq(length),
+                                 self.executed.eq(self.executed + 1), r_ack.eq(rseq),
+                                 r_cmd.eq(command), r_channel.eq(Channel.MGMT_RESP), k.eq(0), timer.eq(0)]
+                    m.next = "MEASURE"
 
             with m.State("MEASURE"):
                 # The length and address checks, registered for CHECK (they are long paths).
@@ -215,7 +224,8 @@ class ManagementEngine(wiring.Component):
                 is_reg = (command == Command.READ) | (command == Command.WRITE)
                 is_bulk = (command == Command.BULK_READ) | (command == Command.BULK_WRITE)
                 is_write = (command == Command.WRITE) | (command == Command.BULK_WRITE)
-                m.d.sync += [writing.eq(is_write), use_win.eq(is_bulk), data_base.eq(Mux(is_bulk, 2, 1))]
+                m.d.sync += [writing.eq(is_write), use_win.eq(is_bulk), data_base.eq(Mux(is_bulk, 2, 1)),
+                             word_addr.eq(Mux(is_bulk, offset[2:], reg))]
                 with m.If(command == Command.BULK_READ):
                     m.d.sync += r_channel.eq(Channel.BULK)
                 with m.If(empty):
@@ -253,15 +263,13 @@ class ManagementEngine(wiring.Component):
 
             with m.State("MAPPED"):
                 # Every register named must exist before any is touched.
-                index = Signal(REG_ADDR_WIDTH + 1)
-                m.d.comb += index.eq(reg + k)
-                with m.If(~mapped(index)):
+                with m.If(~mapped(word_addr)):
                     finish(Status.BAD_ADDRESS)
                 with m.Elif(k + 1 == total):
-                    m.d.sync += k.eq(0)
+                    m.d.sync += [k.eq(0), word_addr.eq(reg)]
                     m.next = "PREPARE"
                 with m.Else():
-                    m.d.sync += k.eq(k + 1)
+                    m.d.sync += [k.eq(k + 1), word_addr.eq(word_addr + 1)]
 
             with m.State("PREPARE"):
                 # req_rp.addr = data_base + k: the write data is there next cycle.
@@ -280,7 +288,7 @@ class ManagementEngine(wiring.Component):
                         finish(port_status)
                     with m.Else():
                         m.d.comb += res_wp.en.eq(~writing)
-                        m.d.sync += k.eq(k + 1)
+                        m.d.sync += [k.eq(k + 1), word_addr.eq(word_addr + 1)]
                         with m.If(k + 1 == total):
                             finish(Status.OK, Mux(writing, 0, total))
                         with m.Else():
