@@ -129,7 +129,10 @@ class ManagementEngine(wiring.Component):
 
         # Word loop of READ / WRITE / BULK_*.
         k = Signal(range(_WORDS + 1))
-        total = Signal(range(_WORDS + 1))
+        last_k = Signal(range(_WORDS))      # the last word's k
+        answer_status = Signal(Status)
+        answer_rdata = Signal(32)
+        ok_length = Signal.like(r_length)   # the reply's length if every word is OK (registered: timing)
         use_win = Signal()
         writing = Signal()
         data_base = Signal(2)           # first request word holding write data
@@ -151,8 +154,8 @@ class ManagementEngine(wiring.Component):
             res_wp.addr.eq(k),
         ]
 
-        def finish(status, words=0):
-            m.d.sync += [r_status.eq(status), r_length.eq(2 + 4 * words)]
+        def finish(status, length=2):
+            m.d.sync += [r_status.eq(status), r_length.eq(length)]
             m.next = "SEND"
 
         with m.FSM(name="engine_fsm"):
@@ -242,7 +245,7 @@ class ManagementEngine(wiring.Component):
                     with m.If(reg_bad):
                         finish(Status.BAD_LENGTH)
                     with m.Else():
-                        m.d.sync += total.eq(reg_count)
+                        m.d.sync += [last_k.eq(reg_count - 1), ok_length.eq(Mux(is_write, 2, 2 + 4 * reg_count))]
                         m.next = "MAPPED"
                 with m.Elif(is_bulk):
                     with m.If(bulk_bad):
@@ -250,7 +253,8 @@ class ManagementEngine(wiring.Component):
                     with m.Elif(bulk_unaligned):
                         finish(Status.BAD_ADDRESS)
                     with m.Else():
-                        m.d.sync += total.eq(bulk_len[2:])
+                        m.d.sync += [last_k.eq(bulk_len[2:] - 1),
+                                     ok_length.eq(Mux(is_write, 2, 2 + bulk_len))]
                         m.next = "PREPARE"
                 with m.Else():
                     finish(Status.BAD_COMMAND)
@@ -259,13 +263,13 @@ class ManagementEngine(wiring.Component):
                 m.d.comb += [res_wp.en.eq(1), res_wp.data.eq(Const(_IDENTITY, 64).word_select(k[0], 32))]
                 m.d.sync += k.eq(k + 1)
                 with m.If(k == 1):
-                    finish(Status.OK, 2)
+                    finish(Status.OK, 2 + IdentifyLayout.size // 8)
 
             with m.State("MAPPED"):
                 # Every register named must exist before any is touched.
                 with m.If(~mapped(word_addr)):
                     finish(Status.BAD_ADDRESS)
-                with m.Elif(k + 1 == total):
+                with m.Elif(k == last_k):
                     m.d.sync += [k.eq(0), word_addr.eq(reg)]
                     m.next = "PREPARE"
                 with m.Else():
@@ -276,25 +280,35 @@ class ManagementEngine(wiring.Component):
                 m.d.sync += timer.eq(0)
                 m.next = "ACCESS"
 
+            with m.State("NEXT"):
+                # The next word's address (not in ACCESS: the target's answer would feed it); like PREPARE, the
+                # write data of word k is read meanwhile.
+                m.d.sync += [word_addr.eq(word_addr + 1), timer.eq(0)]
+                m.next = "ACCESS"
+
             with m.State("ACCESS"):
                 port_done = Mux(use_win, self.win.done, self.regs.done)
-                port_status = Mux(use_win, self.win.status, self.regs.status)
-                port_rdata = Mux(use_win, self.win.rdata, self.regs.rdata)
-                m.d.comb += [self.win.valid.eq(use_win), self.regs.valid.eq(~use_win),
-                             res_wp.data.eq(port_rdata)]
-                m.d.sync += timer.eq(timer + 1)
+                m.d.comb += [self.win.valid.eq(use_win), self.regs.valid.eq(~use_win)]
+                m.d.sync += [timer.eq(timer + 1),
+                             answer_status.eq(Mux(use_win, self.win.status, self.regs.status)),
+                             answer_rdata.eq(Mux(use_win, self.win.rdata, self.regs.rdata))]
                 with m.If(port_done):
-                    with m.If(port_status != Status.OK):
-                        finish(port_status)
-                    with m.Else():
-                        m.d.comb += res_wp.en.eq(~writing)
-                        m.d.sync += [k.eq(k + 1), word_addr.eq(word_addr + 1)]
-                        with m.If(k + 1 == total):
-                            finish(Status.OK, Mux(writing, 0, total))
-                        with m.Else():
-                            m.next = "PREPARE"
+                    m.next = "ANSWER"
                 with m.Elif(timer == self._timeout - 1):
                     finish(Status.BUSY)
+
+            with m.State("ANSWER"):
+                # The target's answer, registered (its decoding is a long path of its own).
+                m.d.comb += res_wp.data.eq(answer_rdata)
+                with m.If(answer_status != Status.OK):
+                    finish(answer_status)
+                with m.Else():
+                    m.d.comb += res_wp.en.eq(~writing)
+                    m.d.sync += k.eq(k + 1)
+                    with m.If(k == last_k):
+                        finish(Status.OK, ok_length)
+                    with m.Else():
+                        m.next = "NEXT"
 
             with m.State("SEND"):
                 hdr = self.tx_header.payload

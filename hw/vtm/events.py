@@ -190,6 +190,7 @@ class EventLog(wiring.Component):
         # from the ring halfword by halfword (``fresh``: rp.data holds the halfword of byte ``byte``).
         byte = Signal(range(_FRAME_BYTES))
         fresh = Signal()
+        index_byte = Signal(8)          # registered: ``sent`` is a subtraction (timing)
         take = self.tx_payload.valid & self.tx_payload.ready
         record_byte = byte - _INDEX_BYTES
         m.d.comb += push_addr.eq(Cat(record_byte[1:3], sent[:slot_bits]))
@@ -202,13 +203,12 @@ class EventLog(wiring.Component):
                 hdr = self.tx_header.payload
                 m.d.comb += [self.tx_header.valid.eq(1), hdr.channel.eq(Channel.EVENT), hdr.length.eq(_FRAME_BYTES)]
                 with m.If(self.tx_header.ready):
-                    m.d.sync += byte.eq(0)
+                    m.d.sync += [byte.eq(0), index_byte.eq(sent[:8])]
                     m.next = "INDEX"
             with m.State("INDEX"):
-                m.d.comb += [self.tx_payload.valid.eq(1),
-                             self.tx_payload.payload.eq(sent.word_select(byte[:2], 8))]
+                m.d.comb += [self.tx_payload.valid.eq(1), self.tx_payload.payload.eq(index_byte)]
                 with m.If(take):
-                    m.d.sync += byte.eq(byte + 1)
+                    m.d.sync += [byte.eq(byte + 1), index_byte.eq(sent.word_select((byte + 1)[:2], 8))]
                     with m.If(byte == _INDEX_BYTES - 1):
                         m.next = "RECORD"
             with m.State("RECORD"):

@@ -56,7 +56,7 @@ class ByteFIFO(wiring.Component):
         m.d.sync += head_was.eq(head)
         m.d.comb += [
             self.level.eq(head - tail),
-            self.w_rdy.eq(self.level != depth),
+            self.w_rdy.eq((head[:aw] != tail[:aw]) | (head[aw] == tail[aw])),     # not full (no subtraction)
             wp.addr.eq(head[:aw]),
             wp.data.eq(self.w_data),
             wp.en.eq(self.w_en & self.w_rdy),
