@@ -9,6 +9,12 @@ from hw.vtm.crc import CRC32
 from hw.vtm.protocol import CRC_RESIDUE
 
 
+async def settle(ctx, dut):
+    """Wait until the CRC has taken the byte given in the last cycle (eight cycles, bit by bit)."""
+    while not ctx.get(dut.ready):
+        await ctx.tick()
+
+
 def run_crc(messages):
     """Feed each message (clear on its first byte, random idle cycles); return (crc, residue_ok) after each."""
     dut = CRC32()
@@ -24,6 +30,7 @@ def run_crc(messages):
                 await ctx.tick()
                 ctx.set(dut.en, 0)
                 ctx.set(dut.clear, 0)
+                await settle(ctx, dut)
                 for _ in range(rng.randrange(2)):
                     await ctx.tick()
             results.append((ctx.get(dut.crc), ctx.get(dut.residue_ok)))
@@ -64,7 +71,8 @@ def test_clear_without_data_restarts():
             ctx.set(dut.en, 1)
             ctx.set(dut.data, byte)
             await ctx.tick()
-        ctx.set(dut.en, 0)
+            ctx.set(dut.en, 0)
+            await settle(ctx, dut)
         ctx.set(dut.clear, 1)
         await ctx.tick()
         ctx.set(dut.clear, 0)
@@ -73,6 +81,8 @@ def test_clear_without_data_restarts():
             ctx.set(dut.en, 1)
             ctx.set(dut.data, byte)
             await ctx.tick()
+            ctx.set(dut.en, 0)
+            await settle(ctx, dut)
         assert ctx.get(dut.crc) == zlib.crc32(b"abc")
 
     sim = Simulator(dut)

@@ -7,7 +7,7 @@ from ftctl.link.frame import Frame, encode_frame
 from ftctl.link.session import Responder
 from hw.vtm.protocol import (BULK_MAX_DATA, IDENTITY_MAGIC, MAX_FRAME, MGMT_REG, BulkArgsLayout, Channel, Command,
                              IdentifyLayout, Status, Window, pack, unpack)
-from vtm_harness import Harness, read_request, write_request
+from vtm_harness import UNMAPPED, Harness, read_request, write_request
 
 
 POLICY = MGMT_REG["POLICY"].index
@@ -35,7 +35,7 @@ def test_requests_and_retransmissions_match_responder():
         (5, bytes([0x7E])),                         # unknown command
         (6, bytes([Command.NOP.value, 0])),         # too long
         (7, read_request(POLICY, 0)),               # count 0
-        (8, read_request(0x0F, 1)),                 # unmapped
+        (8, read_request(UNMAPPED, 1)),             # unmapped
         (9, read_request(MGMT_REG["INJECT2"].index, 2)),  # runs past the map
         (10, write_request(POLICY, [3])[:-1]),      # data shorter than count
         (11, read_request(POLICY, 1)),

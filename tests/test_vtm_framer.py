@@ -34,7 +34,7 @@ def run_transmitter(frames, seed):
     payload = [b for f in frames for b in f.payload]
     simulate(dut, [make_sender(dut.header, headers, rng, gap=0.3), make_sender(dut.payload, payload, rng, gap=0.2)],
              [make_collector(dut.tx, out, rng, stall=0.3)],
-             done=lambda: len(out) >= len(expected), max_cycles=8 * len(expected) + 200)
+             done=lambda: len(out) >= len(expected), max_cycles=16 * len(expected) + 200)  # CRC: 8 cycles a byte
     return bytes(out), expected
 
 
@@ -66,7 +66,7 @@ def run_receiver(wire, seed, *, stall=0.3, depth=2048, cycles=None):
     stats = {}
 
     async def read_stats(ctx):
-        await ctx.tick().repeat(cycles or 3 * len(wire) + 3000)
+        await ctx.tick().repeat(cycles or 12 * len(wire) + 3000)  # CRC: 8 cycles a byte
         for name, _ in dut.stats.shape():
             stats[name] = ctx.get(getattr(dut.stats, name))
 
@@ -163,9 +163,9 @@ def test_receiver_overrun_keeps_committed_frames():
         ctx.set(dut.rx.valid, 1)
         for byte in wire:
             ctx.set(dut.rx.payload, byte)
-            await ctx.tick()
+            await ctx.tick().until(dut.rx.ready)
         ctx.set(dut.rx.valid, 0)
-        await ctx.tick().repeat(10)
+        await ctx.tick().repeat(20)
         for name, _ in dut.stats.shape():
             stats[name] = ctx.get(getattr(dut.stats, name))
         reading.append(True)
@@ -210,7 +210,7 @@ def test_loopback_transmitter_to_receiver():
                  make_sender(tx.payload, [b for f in frames for b in f.payload], rng, gap=0.3)],
              [make_collector(rx.header, headers, rng, stall=0.2), make_collector(rx.payload, payload, rng, stall=0.2)],
              done=lambda: len(headers) == len(frames) and len(payload) == sum(len(f.payload) for f in frames),
-             max_cycles=20000)
+             max_cycles=60000)
     got, pos = [], 0
     for header in headers:
         got.append(frame_of(header, payload[pos:pos + header.length]))

@@ -5,7 +5,7 @@ hw.inject.InjectCommand (BUSY while the injector is armed)."""
 from hw.inject import InjectCommand
 from hw.status_map import STATUS_REG
 from hw.vtm.protocol import MGMT_REG, MAX_REG_COUNT, Status
-from vtm_harness import Harness, read_request, write_request
+from vtm_harness import UNMAPPED, Harness, read_request, write_request
 
 
 def test_map_and_side_effects():
@@ -31,7 +31,7 @@ def test_map_and_side_effects():
         ctx.set(h.dut.status.DECIDE_WAIT, 99)
         seq = iter(range(256))
         replies["each"] = [await h.request(ctx, read_request(i, 1), next(seq)) for i in indices]
-        for bad in (0x0F, 0x3F, 0x4A, 0xFFFF):
+        for bad in (UNMAPPED, 0x3F, 0x4A, 0xFFFF):
             replies[bad] = await h.request(ctx, read_request(bad, 1), next(seq))
         replies["too_many"] = await h.request(ctx, read_request(0, MAX_REG_COUNT + 1), next(seq))
         replies["status_pair"] = await h.request(ctx, read_request(0, 14), next(seq))
@@ -47,7 +47,7 @@ def test_map_and_side_effects():
 
     h.run(bench, background=[watch])
     assert all(r.payload[1] == Status.OK.value for r in replies["each"])
-    for bad in (0x0F, 0x3F, 0x4A, 0xFFFF):
+    for bad in (UNMAPPED, 0x3F, 0x4A, 0xFFFF):
         assert replies[bad].payload[1] == Status.BAD_ADDRESS.value and len(replies[bad].payload) == 2
     assert replies["too_many"].payload[1] == Status.BAD_LENGTH.value
     status_words = [int.from_bytes(replies["status_pair"].payload[2 + 4 * i:6 + 4 * i], "little") for i in range(14)]

@@ -13,12 +13,15 @@ from ftctl.link.frame import Frame, FrameDecoder, encode_frame
 from hw.ram import RAM
 from hw.serial import SerialPHY
 from hw.vtm.controller import Controller
-from hw.vtm.protocol import Channel, Command, pack, ReadArgsLayout, RequestLayout
+from hw.vtm.protocol import MGMT_REG, Channel, Command, pack, ReadArgsLayout, RequestLayout
 
 
 CLK = 4_000_000
 BAUD = 1_000_000            # divisor 4: the fastest the UART allows
 RAM_SIZE = 1024
+#: The first register index past the status block's registers: not in MGMT_REG.
+UNMAPPED = max(reg.index for name, reg in MGMT_REG.items() if name.startswith("STATUS_")) + 1
+assert UNMAPPED not in {reg.index for reg in MGMT_REG.values()}
 
 
 class Harness:

@@ -10,9 +10,9 @@ finds it full is dropped and counted, so a host sending faster than the firmware
 
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
+from .fifo import ByteFIFO
 from .protocol import CONSOLE_MAX_CHUNK, Channel, FrameHeaderLayout
 
 
@@ -27,7 +27,7 @@ class Console(wiring.Component):
     idle : int
         Cycles without a new byte after which a partial chunk is sent.
     tx_depth, rx_depth : int
-        FIFO bytes, CPU to host and host to CPU.
+        FIFO bytes, CPU to host and host to CPU (powers of two).
     drop_width : int
         Bits of the saturating ``drops`` counter.
 
@@ -49,8 +49,9 @@ class Console(wiring.Component):
         if not isinstance(idle, int) or idle < 1:
             raise ValueError(f"Idle timeout must be a positive integer, not {idle!r}")
         for name, depth in (("TX", tx_depth), ("RX", rx_depth)):
-            if not isinstance(depth, int) or depth < CONSOLE_MAX_CHUNK:
-                raise ValueError(f"{name} depth must be an integer of at least {CONSOLE_MAX_CHUNK}, not {depth!r}")
+            if not isinstance(depth, int) or depth < CONSOLE_MAX_CHUNK or depth & (depth - 1):
+                raise ValueError(f"{name} depth must be a power of two of at least {CONSOLE_MAX_CHUNK}, "
+                                 f"not {depth!r}")
         self._idle, self._tx_depth, self._rx_depth = idle, tx_depth, rx_depth
         super().__init__({
             "cpu_tx":     In(stream.Signature(8)),
@@ -64,8 +65,8 @@ class Console(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.out_fifo = out_fifo = SyncFIFOBuffered(width=8, depth=self._tx_depth)
-        m.submodules.in_fifo = in_fifo = SyncFIFOBuffered(width=8, depth=self._rx_depth)
+        m.submodules.out_fifo = out_fifo = ByteFIFO(depth=self._tx_depth)
+        m.submodules.in_fifo = in_fifo = ByteFIFO(depth=self._rx_depth)
 
         drop_out = self.cpu_tx.valid & ~out_fifo.w_rdy
         drop_in = self.rx_payload.valid & ~in_fifo.w_rdy
@@ -84,7 +85,7 @@ class Console(wiring.Component):
         with m.Elif(quiet != self._idle):
             m.d.sync += quiet.eq(quiet + 1)
         remaining = Signal(range(CONSOLE_MAX_CHUNK + 1))
-        level = out_fifo.r_level
+        level = out_fifo.level
         chunk = Mux(level >= CONSOLE_MAX_CHUNK, CONSOLE_MAX_CHUNK, level)
         with m.FSM(name="console_fsm"):
             with m.State("WAIT"):
@@ -96,9 +97,9 @@ class Console(wiring.Component):
                     m.next = "SEND"
             with m.State("SEND"):
                 m.d.comb += [
-                    self.tx_payload.valid.eq(out_fifo.r_rdy),  # the chunk's bytes are all in the FIFO
-                    self.tx_payload.payload.eq(out_fifo.r_data),
-                    out_fifo.r_en.eq(self.tx_payload.ready),
+                    self.tx_payload.valid.eq(out_fifo.r.valid),  # the chunk's bytes are all in the FIFO
+                    self.tx_payload.payload.eq(out_fifo.r.payload),
+                    out_fifo.r.ready.eq(self.tx_payload.ready),
                 ]
                 with m.If(self.tx_payload.valid & self.tx_payload.ready):
                     m.d.sync += remaining.eq(remaining - 1)
@@ -112,5 +113,5 @@ class Console(wiring.Component):
             in_fifo.w_en.eq(self.rx_payload.valid),
             in_fifo.w_data.eq(self.rx_payload.payload),
         ]
-        wiring.connect(m, in_fifo.r_stream, wiring.flipped(self.cpu_rx))
+        wiring.connect(m, in_fifo.r, wiring.flipped(self.cpu_rx))
         return m

@@ -1,13 +1,18 @@
-"""CRC-32 (IEEE 802.3, reflected, as ``zlib.crc32``), one byte per clock cycle."""
+"""CRC-32 (IEEE 802.3, reflected, as ``zlib.crc32``), bit-serial: a byte takes eight clock cycles.
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+A byte-parallel CRC-32 costs about a hundred iCE40 LUTs (each state bit is an XOR of up to a dozen bits); bit by
+bit it is one LUT per polynomial term. The serial line brings a byte every ten bit times, so eight cycles per byte
+never hold the link back.
+"""
+
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .protocol import CRC_RESIDUE
 
 
-__all__ = ["CRC32", "crc32_step", "CRC_POLY", "CRC_INIT"]
+__all__ = ["CRC32", "CRC_POLY", "CRC_INIT"]
 
 
 #: The reflected IEEE polynomial.
@@ -17,39 +22,18 @@ CRC_INIT = 0xFFFFFFFF
 _STATE_RESIDUE = CRC_RESIDUE ^ 0xFFFFFFFF
 
 
-def _step8(x):
-    for _ in range(8):
-        x = (x >> 1) ^ (CRC_POLY if x & 1 else 0)
-    return x
-
-
-#: Column i: the next state's bits that input bit i of (state ^ byte) flips (the update is linear).
-_COLUMNS = [_step8(1 << i) for i in range(32)]
-
-
-def crc32_step(state, byte):
-    """The CRC register after ``byte``: an expression of ``state`` (32 bits) and ``byte`` (8 bits).
-
-    ``zlib.crc32(message) == ~state`` after all bytes of ``message``, starting from :data:`CRC_INIT`.
-    """
-    x = state ^ Cat(byte, Const(0, 24))
-    bits = []
-    for j in range(32):
-        terms = [x[i] for i in range(32) if (_COLUMNS[i] >> j) & 1]
-        bits.append(Cat(*terms).xor() if terms else Const(0, 1))
-    return Cat(*bits)
-
-
 class CRC32(wiring.Component):
-    """A running CRC-32.
+    """A running CRC-32, one bit per cycle.
 
     Members
     -------
     clear : In(1)
-        Start a new message (with ``en``: this byte is its first).
+        Start a new message (with ``en``: this byte is its first; alone: forget the bytes taken).
     en : In(1)
-        Take ``data``.
+        Take ``data`` (only while ``ready``).
     data : In(8)
+    ready : Out(1)
+        The last byte is done: a new one may be taken, and ``crc``/``residue_ok`` are valid.
     crc : Out(32)
         ``zlib.crc32`` of the bytes taken since the last clear.
     residue_ok : Out(1)
@@ -58,17 +42,26 @@ class CRC32(wiring.Component):
     clear: In(1)
     en: In(1)
     data: In(8)
+    ready: Out(1)
     crc: Out(32)
     residue_ok: Out(1)
 
     def elaborate(self, platform):
         m = Module()
         state = Signal(32, init=CRC_INIT)
-        base = Mux(self.clear, CRC_INIT, state)
-        with m.If(self.en):
-            m.d.sync += state.eq(crc32_step(base, self.data))
-        with m.Elif(self.clear):
+        shift = Signal(8)                   # the byte's bits still to take, least significant first
+        left = Signal(range(9))             # how many
+        m.d.comb += self.ready.eq(left == 0)
+        with m.If(self.en & self.ready):
+            m.d.sync += [shift.eq(self.data), left.eq(8)]
+            with m.If(self.clear):
+                m.d.sync += state.eq(CRC_INIT)
+        with m.Elif(self.clear & self.ready):
             m.d.sync += state.eq(CRC_INIT)
+        with m.Elif(~self.ready):
+            feedback = state[0] ^ shift[0]
+            m.d.sync += [state.eq((state >> 1) ^ Mux(feedback, CRC_POLY, 0)), shift.eq(shift >> 1),
+                         left.eq(left - 1)]
         m.d.comb += [
             self.crc.eq(~state),
             self.residue_ok.eq(state == _STATE_RESIDUE),

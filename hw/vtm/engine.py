@@ -110,7 +110,7 @@ class ManagementEngine(wiring.Component):
         reg, reg_count = args[8:24], args[24:32]
         window, offset, bulk_len = args[8:16], args[16:48], args[48:64]
         payload_crc = Signal(32)
-        m.d.comb += payload_crc.eq(Mux(length == 0, 0, crc.crc))
+        m.d.comb += payload_crc.eq(crc.crc)     # cleared at the header: 0 for an empty payload, as zlib.crc32(b"")
 
         # The reply cache: key, and the reply (its results stay in res_mem).
         cache_valid = Signal()
@@ -118,33 +118,44 @@ class ManagementEngine(wiring.Component):
         r_channel = Signal(Channel)
         r_cmd = Signal(8)
         r_status = Signal(Status)
-        r_words = Signal(range(_WORDS + 1))
+        r_length = Signal(range(2 + MAX_PAYLOAD + 1))     # the reply's payload bytes (registered: timing)
         r_seq, r_ack = Signal(8), Signal(8)
         replay = Signal()
+        hit = Signal()
+
+        # Checks (MEASURE -> CHECK).
+        empty, one_byte, reg_bad, bulk_bad, bulk_unaligned = (Signal(name=name) for name in (
+            "empty", "one_byte", "reg_bad", "bulk_bad", "bulk_unaligned"))
 
         # Word loop of READ / WRITE / BULK_*.
         k = Signal(range(_WORDS + 1))
-        total = Signal(range(_WORDS + 1))
+        last_k = Signal(range(_WORDS))      # the last word's k
+        answer_status = Signal(Status)
+        answer_rdata = Signal(32)
+        ok_length = Signal.like(r_length)   # the reply's length if every word is OK (registered: timing)
         use_win = Signal()
         writing = Signal()
         data_base = Signal(2)           # first request word holding write data
         timer = Signal(range(self._timeout + 1))
         bidx = Signal(range(MAX_PAYLOAD + 1))
 
+        # The register index / window word offset of word k, counted beside k (not added to it: that adder fed
+        # the targets' address decoding, their answer and k again in one cycle).
+        word_addr = Signal(WINDOW_ADDR_WIDTH)
         m.d.comb += [
             req_rp.addr.eq(data_base + k),
-            self.regs.addr.eq(reg + k),
+            self.regs.addr.eq(word_addr),
             self.regs.write.eq(writing),
             self.regs.wdata.eq(req_rp.data),
-            self.win.addr.eq(offset[2:] + k),
+            self.win.addr.eq(word_addr),
             self.win.space.eq(window),
             self.win.write.eq(writing),
             self.win.wdata.eq(req_rp.data),
             res_wp.addr.eq(k),
         ]
 
-        def finish(status, words=0):
-            m.d.sync += [r_status.eq(status), r_words.eq(words)]
+        def finish(status, length=2):
+            m.d.sync += [r_status.eq(status), r_length.eq(length)]
             m.next = "SEND"
 
         with m.FSM(name="engine_fsm"):
@@ -152,6 +163,7 @@ class ManagementEngine(wiring.Component):
                 m.d.comb += self.header.ready.eq(1)
                 m.d.sync += replay.eq(0)
                 with m.If(self.header.valid):
+                    m.d.comb += crc.clear.eq(1)
                     m.d.sync += [rseq.eq(self.header.payload.seq), length.eq(self.header.payload.length),
                                  count.eq(0), args.eq(0)]
                     with m.If(self.header.payload.length == 0):
@@ -162,13 +174,13 @@ class ManagementEngine(wiring.Component):
             with m.State("RECEIVE"):
                 beat = self.payload.payload
                 m.d.comb += [
-                    self.payload.ready.eq(1),
+                    self.payload.ready.eq(crc.ready),
                     req_wp.addr.eq(count[2:]),
                     req_wp.data.eq(beat.replicate(4)),
                     crc.data.eq(beat),
                 ]
-                with m.If(self.payload.valid):
-                    m.d.comb += [crc.en.eq(1), crc.clear.eq(count == 0)]
+                with m.If(self.payload.valid & crc.ready):
+                    m.d.comb += crc.en.eq(1)
                     with m.Switch(count[:2]):
                         for lane in range(4):
                             with m.Case(lane):
@@ -181,7 +193,13 @@ class ManagementEngine(wiring.Component):
                         m.next = "DECIDE"
 
             with m.State("DECIDE"):
-                hit = cache_valid & (key_seq == rseq) & (key_crc == payload_crc) & (key_len == length)
+                # (once the payload CRC has taken the last byte; registered: a long compare)
+                with m.If(crc.ready):
+                    m.d.sync += hit.eq(cache_valid & (key_seq == rseq) & (key_crc == payload_crc) &
+                                       (key_len == length))
+                    m.next = "LOOKUP"
+
+            with m.State("LOOKUP"):
                 with m.If(hit):
                     m.d.sync += [replay.eq(1), self.replayed.eq(self.replayed + 1)]
                     m.next = "SEND"
@@ -189,41 +207,54 @@ class ManagementEngine(wiring.Component):
                     m.d.sync += [cache_valid.eq(1), key_seq.eq(rseq), key_crc.eq(payload_crc), key_len.eq(length),
                                  self.executed.eq(self.executed + 1), r_ack.eq(rseq),
                                  r_cmd.eq(command), r_channel.eq(Channel.MGMT_RESP), k.eq(0), timer.eq(0)]
-                    m.next = "CHECK"
+                    m.next = "MEASURE"
+
+            with m.State("MEASURE"):
+                # The length and address checks, registered for CHECK (they are long paths).
+                reg_len_ok = Mux(command == Command.READ, length == 4, length == 4 + 4 * reg_count)
+                bulk_len_ok = Mux(command == Command.BULK_READ, length == 8, length == 8 + bulk_len)
+                m.d.sync += [
+                    empty.eq(length == 0),
+                    one_byte.eq(length == 1),
+                    reg_bad.eq(~reg_len_ok | (reg_count == 0) | (reg_count > MAX_REG_COUNT)),
+                    bulk_bad.eq(~bulk_len_ok | (bulk_len[:2] != 0) | (bulk_len == 0) | (bulk_len > BULK_MAX_DATA)),
+                    bulk_unaligned.eq((offset[:2] != 0) |
+                                      ~Cat(*(window == member.value for member in Window)).any()),
+                ]
+                m.next = "CHECK"
 
             with m.State("CHECK"):
                 is_reg = (command == Command.READ) | (command == Command.WRITE)
                 is_bulk = (command == Command.BULK_READ) | (command == Command.BULK_WRITE)
                 is_write = (command == Command.WRITE) | (command == Command.BULK_WRITE)
-                m.d.sync += [writing.eq(is_write), use_win.eq(is_bulk), data_base.eq(Mux(is_bulk, 2, 1))]
+                m.d.sync += [writing.eq(is_write), use_win.eq(is_bulk), data_base.eq(Mux(is_bulk, 2, 1)),
+                             word_addr.eq(Mux(is_bulk, offset[2:], reg))]
                 with m.If(command == Command.BULK_READ):
                     m.d.sync += r_channel.eq(Channel.BULK)
-                reg_len_ok = Mux(command == Command.READ, length == 4, length == 4 + 4 * reg_count)
-                bulk_len_ok = Mux(command == Command.BULK_READ, length == 8, length == 8 + bulk_len)
-                with m.If(length == 0):
+                with m.If(empty):
                     m.d.sync += r_cmd.eq(0)
                     finish(Status.BAD_LENGTH)
                 with m.Elif((command == Command.IDENTIFY) | (command == Command.NOP)):
-                    with m.If(length != 1):
+                    with m.If(~one_byte):
                         finish(Status.BAD_LENGTH)
                     with m.Elif(command == Command.NOP):
                         finish(Status.OK)
                     with m.Else():
                         m.next = "IDENTIFY"
                 with m.Elif(is_reg):
-                    with m.If(~reg_len_ok | (reg_count == 0) | (reg_count > MAX_REG_COUNT)):
+                    with m.If(reg_bad):
                         finish(Status.BAD_LENGTH)
                     with m.Else():
-                        m.d.sync += total.eq(reg_count)
+                        m.d.sync += [last_k.eq(reg_count - 1), ok_length.eq(Mux(is_write, 2, 2 + 4 * reg_count))]
                         m.next = "MAPPED"
                 with m.Elif(is_bulk):
-                    with m.If(~bulk_len_ok | (bulk_len[:2] != 0) | (bulk_len == 0) | (bulk_len > BULK_MAX_DATA)):
+                    with m.If(bulk_bad):
                         finish(Status.BAD_LENGTH)
-                    with m.Elif((offset[:2] != 0) |
-                                ~Cat(*(window == member.value for member in Window)).any()):
+                    with m.Elif(bulk_unaligned):
                         finish(Status.BAD_ADDRESS)
                     with m.Else():
-                        m.d.sync += total.eq(bulk_len[2:])
+                        m.d.sync += [last_k.eq(bulk_len[2:] - 1),
+                                     ok_length.eq(Mux(is_write, 2, 2 + bulk_len))]
                         m.next = "PREPARE"
                 with m.Else():
                     finish(Status.BAD_COMMAND)
@@ -232,44 +263,52 @@ class ManagementEngine(wiring.Component):
                 m.d.comb += [res_wp.en.eq(1), res_wp.data.eq(Const(_IDENTITY, 64).word_select(k[0], 32))]
                 m.d.sync += k.eq(k + 1)
                 with m.If(k == 1):
-                    finish(Status.OK, 2)
+                    finish(Status.OK, 2 + IdentifyLayout.size // 8)
 
             with m.State("MAPPED"):
                 # Every register named must exist before any is touched.
-                index = Signal(REG_ADDR_WIDTH + 1)
-                m.d.comb += index.eq(reg + k)
-                with m.If(~mapped(index)):
+                with m.If(~mapped(word_addr)):
                     finish(Status.BAD_ADDRESS)
-                with m.Elif(k + 1 == total):
-                    m.d.sync += k.eq(0)
+                with m.Elif(k == last_k):
+                    m.d.sync += [k.eq(0), word_addr.eq(reg)]
                     m.next = "PREPARE"
                 with m.Else():
-                    m.d.sync += k.eq(k + 1)
+                    m.d.sync += [k.eq(k + 1), word_addr.eq(word_addr + 1)]
 
             with m.State("PREPARE"):
                 # req_rp.addr = data_base + k: the write data is there next cycle.
                 m.d.sync += timer.eq(0)
                 m.next = "ACCESS"
 
+            with m.State("NEXT"):
+                # The next word's address (not in ACCESS: the target's answer would feed it); like PREPARE, the
+                # write data of word k is read meanwhile.
+                m.d.sync += [word_addr.eq(word_addr + 1), timer.eq(0)]
+                m.next = "ACCESS"
+
             with m.State("ACCESS"):
                 port_done = Mux(use_win, self.win.done, self.regs.done)
-                port_status = Mux(use_win, self.win.status, self.regs.status)
-                port_rdata = Mux(use_win, self.win.rdata, self.regs.rdata)
-                m.d.comb += [self.win.valid.eq(use_win), self.regs.valid.eq(~use_win),
-                             res_wp.data.eq(port_rdata)]
-                m.d.sync += timer.eq(timer + 1)
+                m.d.comb += [self.win.valid.eq(use_win), self.regs.valid.eq(~use_win)]
+                m.d.sync += [timer.eq(timer + 1),
+                             answer_status.eq(Mux(use_win, self.win.status, self.regs.status)),
+                             answer_rdata.eq(Mux(use_win, self.win.rdata, self.regs.rdata))]
                 with m.If(port_done):
-                    with m.If(port_status != Status.OK):
-                        finish(port_status)
-                    with m.Else():
-                        m.d.comb += res_wp.en.eq(~writing)
-                        m.d.sync += k.eq(k + 1)
-                        with m.If(k + 1 == total):
-                            finish(Status.OK, Mux(writing, 0, total))
-                        with m.Else():
-                            m.next = "PREPARE"
+                    m.next = "ANSWER"
                 with m.Elif(timer == self._timeout - 1):
                     finish(Status.BUSY)
+
+            with m.State("ANSWER"):
+                # The target's answer, registered (its decoding is a long path of its own).
+                m.d.comb += res_wp.data.eq(answer_rdata)
+                with m.If(answer_status != Status.OK):
+                    finish(answer_status)
+                with m.Else():
+                    m.d.comb += res_wp.en.eq(~writing)
+                    m.d.sync += k.eq(k + 1)
+                    with m.If(k == last_k):
+                        finish(Status.OK, ok_length)
+                    with m.Else():
+                        m.next = "NEXT"
 
             with m.State("SEND"):
                 hdr = self.tx_header.payload
@@ -280,7 +319,7 @@ class ManagementEngine(wiring.Component):
                     hdr.seq.eq(Mux(replay, r_seq, self.seq)),
                     hdr.ack.eq(r_ack),
                     hdr.flags.ack_valid.eq(1),
-                    hdr.length.eq(2 + 4 * r_words),
+                    hdr.length.eq(r_length),
                 ]
                 with m.If(self.tx_header.ready):
                     with m.If(~replay):
@@ -296,7 +335,7 @@ class ManagementEngine(wiring.Component):
                 m.d.comb += [self.tx_payload.valid.eq(1), self.tx_payload.payload.eq(r_status), res_rp.addr.eq(0)]
                 with m.If(self.tx_payload.ready):
                     m.d.sync += bidx.eq(0)
-                    with m.If(r_words == 0):
+                    with m.If(r_length == 2):
                         m.next = "IDLE"
                     with m.Else():
                         m.next = "SEND_DATA"
@@ -310,6 +349,6 @@ class ManagementEngine(wiring.Component):
                 ]
                 with m.If(take):
                     m.d.sync += bidx.eq(bidx + 1)
-                    with m.If(bidx + 1 == 4 * r_words):
+                    with m.If(bidx + 3 == r_length):
                         m.next = "IDLE"
         return m

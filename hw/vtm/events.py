@@ -1,21 +1,27 @@
 """The event log: a ring of timestamped records in one memory block, each also pushed to the host as an alert.
 
 Sources (``src``) each present an event (kind, unit, detail) with a one-cycle ``valid`` pulse. The log latches it
-with the controller's cycle counter at that pulse (one pending event per source: a second pulse while the first is
-pending is lost and counted in ``lost``), then writes pending events in source order as
-:data:`~hw.vtm.protocol.EventRecordLayout` records: record ``i`` (``i`` counting from the controller's reset) goes
-to slot ``i % EVENT_LOG_DEPTH``, as four 16-bit halfwords (one iCE40 EBR for the whole ring). The log is in the
-controller's domain, so it survives every reset of the CPUs.
+(one pending event per source: a second pulse while the first is pending is lost and counted in ``lost``), then
+writes pending events in source order as :data:`~hw.vtm.protocol.EventRecordLayout` records: record ``i``
+(``i`` counting from the controller's reset) goes to slot ``i % EVENT_LOG_DEPTH``, as four 16-bit halfwords (one
+iCE40 EBR for the whole ring). The log is in the controller's domain, so it survives every reset of the CPUs.
+
+Time stamps: one stamp register is shared by all pending events. It takes the cycle counter when an event arrives
+while none is pending, and every event that arrives while others are still being written (a few cycles per
+record) joins their stamp; so events of the same cycle always carry the same ``cycle``, and an event's stamp is at
+most a few cycles (five records' writing time) early.
 
 Every record written is also sent as an :attr:`~hw.vtm.protocol.Channel.EVENT` frame
 (:data:`~hw.vtm.protocol.EventFrameLayout`) as soon as the link takes it; if the link falls more than a ring
-behind, the frames of overwritten records are skipped (the host sees the gap in ``index``).
+behind, the frames of overwritten records are skipped (the host sees the gap in ``index``). The frame's record
+bytes are read from the ring while they are sent; the one case where the ring would overwrite that very record
+(a full ring) holds the writer until that frame is out (pending events wait; pulses meanwhile count as ``lost``).
 
 ``win`` is the :attr:`~hw.vtm.protocol.Window.EVENTS` window: word ``2 * slot`` is a record's low half, word
 ``2 * slot + 1`` its high half; writes are DENIED, words past the ring BAD_ADDRESS.
 """
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -30,7 +36,11 @@ __all__ = ["EventSourceSignature", "EventLog", "CYCLE_WIDTH"]
 
 CYCLE_WIDTH = EventRecordLayout["cycle"].width
 _HALVES = EventRecordLayout.size // 16
+_INDEX_BYTES = EventFrameLayout["index"].width // 8
+_RECORD_BYTES = EventRecordLayout.size // 8
 _FRAME_BYTES = layout_size(EventFrameLayout)
+assert EventFrameLayout["index"].offset == 0 and EventFrameLayout["record"].offset == 8 * _INDEX_BYTES
+assert EventRecordLayout["cycle"].offset + CYCLE_WIDTH == EventRecordLayout.size
 
 
 class EventSourceSignature(wiring.Signature):
@@ -90,36 +100,61 @@ class EventLog(wiring.Component):
 
         m.d.sync += self.cycle.eq(self.cycle + 1)
 
-        # Pending events, latched with their cycle.
+        # Pending events (kind, unit, detail per source) and their shared stamp.
         pending = Signal(self._sources)
-        records = [Signal(EventRecordLayout, name=f"pending_{i}") for i in range(self._sources)]
+        stamp = Signal(CYCLE_WIDTH)
+        events = [Signal(EventRecordLayout, name=f"pending_{i}") for i in range(self._sources)]
         lost_now = Signal()
-        for index, (src, record) in enumerate(zip(self.src, records)):
+        arrived = Signal()
+        for index, (src, event) in enumerate(zip(self.src, events)):
             with m.If(src.valid):
                 with m.If(pending[index]):
                     m.d.comb += lost_now.eq(1)
                 with m.Else():
-                    m.d.sync += [pending[index].eq(1), record.kind.eq(src.kind), record.unit.eq(src.unit),
-                                 record.detail.eq(src.detail), record.cycle.eq(self.cycle)]
+                    m.d.comb += arrived.eq(1)
+                    m.d.sync += [pending[index].eq(1), event.kind.eq(src.kind), event.unit.eq(src.unit),
+                                 event.detail.eq(src.detail)]
+        with m.If(arrived & (pending == 0)):
+            m.d.sync += stamp.eq(self.cycle)
         with m.If(lost_now & ~self.lost.all()):
             m.d.sync += self.lost.eq(self.lost + 1)
 
+        # Records written but not pushed yet (at most a ring: the writer overwrites the oldest of a full ring, which
+        # skips it, except while its frame is going out). The record being pushed is number ``count - backlog``.
+        backlog = Signal(range(depth + 1))
+        sent = Signal(32)
+        m.d.comb += sent.eq(self.count - backlog)
+        written = Signal()
+        pushed = Signal()
+        with m.If(written & ~pushed & (backlog != depth)):
+            m.d.sync += backlog.eq(backlog + 1)
+        with m.Elif(pushed & ~written):
+            m.d.sync += backlog.eq(backlog - 1)
+        pushing = Signal()           # a frame is going out: its record's slot must not be overwritten
+
         # Writer: one pending record at a time, four halfwords.
-        current = Signal(EventRecordLayout)
         chosen = Signal(range(self._sources))
         half = Signal(range(_HALVES))
-        m.d.comb += [wp.addr.eq(Cat(half, self.count[:slot_bits])),
-                     wp.data.eq(current.as_value().word_select(half, 16))]
+        record = Signal(EventRecordLayout)
+        with m.Switch(chosen):
+            for index, event in enumerate(events):
+                with m.Case(index):
+                    m.d.comb += record.eq(event)
+        m.d.comb += [record.cycle.eq(stamp),
+                     wp.addr.eq(Cat(half, self.count[:slot_bits])),
+                     wp.data.eq(record.as_value().word_select(half, 16))]
         with m.FSM(name="event_write_fsm"):
             with m.State("IDLE"):
-                for index in range(self._sources):
-                    with (m.If if index == 0 else m.Elif)(pending[index]):
-                        m.d.sync += [current.eq(records[index]), chosen.eq(index), half.eq(0)]
-                        m.next = "WRITE"
+                with m.If(~(pushing & (backlog == depth))):
+                    for index in range(self._sources):
+                        with (m.If if index == 0 else m.Elif)(pending[index]):
+                            m.d.sync += [chosen.eq(index), half.eq(0)]
+                            m.next = "WRITE"
             with m.State("WRITE"):
                 m.d.comb += wp.en.eq(1)
                 m.d.sync += half.eq(half + 1)
                 with m.If(half == _HALVES - 1):
+                    m.d.comb += written.eq(1)
                     m.d.sync += self.count.eq(self.count + 1)
                     for index in range(self._sources):
                         with m.If(chosen == index):
@@ -128,7 +163,6 @@ class EventLog(wiring.Component):
 
         # The read port: the window has priority over the alert pusher.
         win = self.win
-        win_half = Signal()
         win_low = Signal(16)
         win_busy = Signal()
         push_addr = Signal.like(rp.addr)
@@ -152,43 +186,39 @@ class EventLog(wiring.Component):
                              win.rdata.eq(Cat(win_low, rp.data))]
                 m.next = "IDLE"
 
-        # Alert pusher: the next unsent record -> an EVENT frame.
-        sent = Signal(32)
-        frame = Signal(EventFrameLayout)
-        load = Signal(range(_HALVES + 1))
+        # Alert pusher: the next unsent record -> an EVENT frame, index bytes from ``sent``, record bytes read
+        # from the ring halfword by halfword (``fresh``: rp.data holds the halfword of byte ``byte``).
         byte = Signal(range(_FRAME_BYTES))
-        with m.FSM(name="event_push_fsm"):
+        fresh = Signal()
+        index_byte = Signal(8)          # registered: ``sent`` is a subtraction (timing)
+        take = self.tx_payload.valid & self.tx_payload.ready
+        record_byte = byte - _INDEX_BYTES
+        m.d.comb += push_addr.eq(Cat(record_byte[1:3], sent[:slot_bits]))
+        with m.FSM(name="event_push_fsm") as push_fsm:
+            m.d.comb += pushing.eq(~push_fsm.ongoing("IDLE"))
             with m.State("IDLE"):
-                with m.If(sent != self.count):
-                    with m.If(self.count - sent > depth):
-                        m.d.sync += sent.eq(self.count - depth)
-                    with m.Else():
-                        m.d.sync += [load.eq(0), frame.index.eq(sent)]
-                        m.next = "LOAD"
-            with m.State("LOAD"):
-                # Address halfword ``load``; its data is there the next cycle. Restart if the window took the port.
-                m.d.comb += push_addr.eq(Cat(load[:2], sent[:slot_bits]))
-                with m.If(win_busy):
-                    m.d.sync += load.eq(0)
-                with m.Else():
-                    m.d.sync += load.eq(load + 1)
-                    for i in range(1, _HALVES + 1):
-                        with m.If(load == i):
-                            m.d.sync += frame.record.as_value()[16 * (i - 1):16 * i].eq(rp.data)
-                    with m.If(load == _HALVES):
-                        m.next = "HEADER"
+                with m.If(backlog != 0):
+                    m.next = "HEADER"
             with m.State("HEADER"):
                 hdr = self.tx_header.payload
                 m.d.comb += [self.tx_header.valid.eq(1), hdr.channel.eq(Channel.EVENT), hdr.length.eq(_FRAME_BYTES)]
                 with m.If(self.tx_header.ready):
-                    m.d.sync += byte.eq(0)
-                    m.next = "PAYLOAD"
-            with m.State("PAYLOAD"):
-                m.d.comb += [self.tx_payload.valid.eq(1),
-                             self.tx_payload.payload.eq(frame.as_value().word_select(byte, 8))]
-                with m.If(self.tx_payload.ready):
+                    m.d.sync += [byte.eq(0), index_byte.eq(sent[:8])]
+                    m.next = "INDEX"
+            with m.State("INDEX"):
+                m.d.comb += [self.tx_payload.valid.eq(1), self.tx_payload.payload.eq(index_byte)]
+                with m.If(take):
+                    m.d.sync += [byte.eq(byte + 1), index_byte.eq(sent.word_select((byte + 1)[:2], 8))]
+                    with m.If(byte == _INDEX_BYTES - 1):
+                        m.next = "RECORD"
+            with m.State("RECORD"):
+                m.d.comb += [self.tx_payload.valid.eq(fresh),
+                             self.tx_payload.payload.eq(rp.data.word_select(record_byte[0], 8))]
+                m.d.sync += fresh.eq(~win_busy & ~(take & record_byte[0]))
+                with m.If(take):
                     m.d.sync += byte.eq(byte + 1)
                     with m.If(byte == _FRAME_BYTES - 1):
-                        m.d.sync += sent.eq(sent + 1)
+                        m.d.comb += pushed.eq(1)
+                        m.d.sync += fresh.eq(0)
                         m.next = "IDLE"
         return m

@@ -18,7 +18,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .cobs import CobsDecoder, CobsEncoder
+from .cobs import CobsDecoder, CobsEncoder, EncoderInLayout
 from .crc import CRC32
 from .protocol import CRC_SIZE, HEADER_SIZE, MAX_FRAME, Channel, FrameHeaderLayout, RxError
 
@@ -44,7 +44,8 @@ class FrameReceiver(wiring.Component):
     Members
     -------
     rx : In(stream.Signature(8))
-        Raw line bytes (from the serial PHY). Always ready.
+        Raw line bytes (from the serial PHY). Not ready for up to nine cycles after a byte (the CRC takes it bit
+        by bit); the PHY holds a byte for a whole character time, so the line is never held back.
     header : Out(stream.Signature(FrameHeaderLayout))
     payload : Out(stream.Signature(8))
         The frame's payload bytes, after its header beat was taken.
@@ -95,14 +96,14 @@ class FrameReceiver(wiring.Component):
 
         beat = dec.o.payload
         m.d.comb += [
-            dec.o.ready.eq(1),
+            dec.o.ready.eq(crc.ready),     # the CRC takes a byte in eight cycles
             crc.data.eq(beat.data),
             wp.addr.eq(wr[:aw]),
             wp.data.eq(beat.data),
         ]
         m.d.sync += self.dropped.eq(0)
 
-        with m.If(dec.o.valid & ~beat.end):
+        with m.If(dec.o.valid & dec.o.ready & ~beat.end):
             m.d.comb += [crc.en.eq(1), crc.clear.eq(count == 0)]
             with m.If(count == MAX_FRAME):
                 m.d.sync += oversize.eq(1)
@@ -139,7 +140,7 @@ class FrameReceiver(wiring.Component):
             with m.If(~counter.all()):
                 m.d.sync += counter.eq(counter + 1)
 
-        with m.If(dec.o.valid & beat.end):
+        with m.If(dec.o.valid & dec.o.ready & beat.end):
             m.d.sync += [count.eq(0), oversize.eq(0), overrun.eq(0)]
             with m.If(bad):
                 m.d.sync += [wr.eq(commit), self.dropped.eq(1), self.drop_reason.eq(reason)]
@@ -218,12 +219,23 @@ class FrameTransmitter(wiring.Component):
         m.submodules.crc = crc = CRC32()
         wiring.connect(m, enc.o, wiring.flipped(self.tx))
 
+        # One register stage before the encoder (``feed`` -> ``enc.i``): the sources' bytes come through the
+        # arbiter combinationally, and the encoder decides on each byte; together they were too long a path.
+        # It takes a byte only when empty (no ready path through it): a byte every two cycles at most, far
+        # more than the CRC's nine cycles a byte need.
+        feed = stream.Signature(EncoderInLayout).create()
+        m.d.comb += feed.ready.eq(~enc.i.valid)
+        with m.If(enc.i.ready):
+            m.d.sync += enc.i.valid.eq(0)
+        with m.If(feed.valid & feed.ready):
+            m.d.sync += [enc.i.valid.eq(1), enc.i.payload.eq(feed.payload)]
+
         hdr = Signal(8 * HEADER_SIZE)
         hdr_view = data.View(FrameHeaderLayout, hdr)
         idx = Signal(range(max(HEADER_SIZE, CRC_SIZE)))
         remaining = Signal(16)
-        take = enc.i.valid & enc.i.ready
-        m.d.comb += crc.data.eq(enc.i.payload.data)
+        take = feed.valid & feed.ready
+        m.d.comb += crc.data.eq(feed.payload.data)
 
         with m.FSM(name="tx_fsm"):
             with m.State("IDLE"):
@@ -232,27 +244,30 @@ class FrameTransmitter(wiring.Component):
                     m.d.sync += [hdr.eq(self.header.payload), idx.eq(0)]
                     m.next = "HEADER"
             with m.State("HEADER"):
-                m.d.comb += [self.busy.eq(1), enc.i.valid.eq(1), enc.i.payload.data.eq(hdr.word_select(idx, 8)),
+                m.d.comb += [self.busy.eq(1), feed.valid.eq(crc.ready),
+                             feed.payload.data.eq(hdr.word_select(idx, 8)),
                              crc.en.eq(take), crc.clear.eq(idx == 0)]
                 with m.If(take):
                     m.d.sync += idx.eq(idx + 1)
                     with m.If(idx == HEADER_SIZE - 1):
                         m.d.sync += [remaining.eq(hdr_view.length), idx.eq(0)]
-                        m.next = "PAYLOAD"
-            with m.State("PAYLOAD"):
-                m.d.comb += self.busy.eq(1)
-                with m.If(remaining == 0):
-                    m.next = "CRC"
-                with m.Else():
-                    m.d.comb += [enc.i.valid.eq(self.payload.valid), enc.i.payload.data.eq(self.payload.payload),
-                                 self.payload.ready.eq(enc.i.ready), crc.en.eq(take)]
-                    with m.If(take):
-                        m.d.sync += remaining.eq(remaining - 1)
-                        with m.If(remaining == 1):
+                        with m.If(hdr_view.length == 0):
                             m.next = "CRC"
+                        with m.Else():
+                            m.next = "PAYLOAD"
+            with m.State("PAYLOAD"):
+                m.d.comb += [self.busy.eq(1),
+                             feed.valid.eq(self.payload.valid & crc.ready),
+                             feed.payload.data.eq(self.payload.payload),
+                             self.payload.ready.eq(feed.ready & crc.ready), crc.en.eq(take)]
+                with m.If(take):
+                    m.d.sync += remaining.eq(remaining - 1)
+                    with m.If(remaining == 1):
+                        m.next = "CRC"
             with m.State("CRC"):
-                m.d.comb += [self.busy.eq(1), enc.i.valid.eq(1), enc.i.payload.data.eq(crc.crc.word_select(idx, 8)),
-                             enc.i.payload.last.eq(idx == CRC_SIZE - 1)]
+                m.d.comb += [self.busy.eq(1), feed.valid.eq(crc.ready),
+                             feed.payload.data.eq(crc.crc.word_select(idx, 8)),
+                             feed.payload.last.eq(idx == CRC_SIZE - 1)]
                 with m.If(take):
                     m.d.sync += idx.eq(idx + 1)
                     with m.If(idx == CRC_SIZE - 1):

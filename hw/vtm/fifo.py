@@ -1,0 +1,76 @@
+"""A byte FIFO in one block RAM, with no more logic than its two pointers.
+
+``amaranth.lib.fifo.SyncFIFOBuffered`` keeps a level counter and an output stage of its own; for a power-of-two
+depth the pointers say it all: the level is their difference, and the read port runs one entry ahead.
+"""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+
+__all__ = ["ByteFIFO"]
+
+
+class ByteFIFO(wiring.Component):
+    """First in, first out, ``depth`` bytes (a power of two).
+
+    A byte written is readable from the second cycle after it was written.
+
+    Members
+    -------
+    w_en : In(1), w_data : In(8)
+        Write a byte (ignored while ``w_rdy`` is low).
+    w_rdy : Out(1)
+        There is room.
+    r : Out(stream.Signature(8))
+        The oldest byte.
+    level : Out(range(depth + 1))
+        Bytes written and not read yet.
+    """
+
+    def __init__(self, *, depth):
+        if not isinstance(depth, int) or depth < 2 or depth & (depth - 1):
+            raise ValueError(f"Depth must be a power of two of at least 2, not {depth!r}")
+        self._depth = depth
+        super().__init__({
+            "w_en":   In(1),
+            "w_data": In(8),
+            "w_rdy":  Out(1),
+            "r":      Out(stream.Signature(8)),
+            "level":  Out(range(depth + 1)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        depth = self._depth
+        aw = (depth - 1).bit_length()
+        m.submodules.mem = mem = Memory(shape=8, depth=depth, init=[])
+        wp = mem.write_port()
+        rp = mem.read_port()
+
+        head = Signal(aw + 1)           # next entry written
+        tail = Signal(aw + 1)           # oldest entry
+        head_was = Signal(aw + 1)       # head a cycle ago: entries before it are in the read port's reach
+        m.d.sync += head_was.eq(head)
+        m.d.comb += [
+            self.level.eq(head - tail),
+            self.w_rdy.eq((head[:aw] != tail[:aw]) | (head[aw] == tail[aw])),     # not full (no subtraction)
+            wp.addr.eq(head[:aw]),
+            wp.data.eq(self.w_data),
+            wp.en.eq(self.w_en & self.w_rdy),
+        ]
+        with m.If(wp.en):
+            m.d.sync += head.eq(head + 1)
+
+        # rp.data is the entry at ``tail`` (the address given last cycle); the address runs ahead on a read.
+        take = self.r.valid & self.r.ready
+        m.d.comb += [
+            self.r.valid.eq(tail != head_was),
+            self.r.payload.eq(rp.data),
+            rp.addr.eq((tail + take)[:aw]),
+        ]
+        with m.If(take):
+            m.d.sync += tail.eq(tail + 1)
+        return m
