@@ -1,8 +1,10 @@
-"""The console channel: the CPUs' UART bytes in CONSOLE frames, both ways, never blocking the CPUs.
+"""The console channel: the CPUs' UART bytes in CONSOLE frames, both ways; no byte the CPUs send is ever lost.
 
-CPU to host: bytes the CPUs' UART sends (``cpu_tx``, always ready) wait in a FIFO; a CONSOLE frame of up to
+CPU to host: bytes the CPUs' UART sends (``cpu_tx``) wait in a FIFO; a CONSOLE frame of up to
 :data:`~hw.vtm.protocol.CONSOLE_MAX_CHUNK` of them is sent when a chunk is full or when no new byte came for
-``idle`` cycles. A byte that finds the FIFO full is dropped and counted.
+``idle`` cycles. While the FIFO is full (the link is busy, e.g. with a long dump), ``cpu_tx`` is not ready: the
+UART keeps its holding register full and LSR.THRE low, so the firmware waits, exactly as it would for a slow line.
+Both units see the same device, so this keeps them in lockstep.
 
 Host to CPU: CONSOLE frames' payload bytes go through a FIFO to ``cpu_rx`` (the UART's receiver); a byte that
 finds it full is dropped and counted, so a host sending faster than the firmware reads never stalls the link.
@@ -34,7 +36,7 @@ class Console(wiring.Component):
     Members
     -------
     cpu_tx : In(stream.Signature(8))
-        The CPUs' UART output; always ready.
+        The CPUs' UART output; not ready while the FIFO is full.
     cpu_rx : Out(stream.Signature(8))
         To the CPUs' UART input.
     rx_header, rx_payload : In(...)
@@ -42,7 +44,7 @@ class Console(wiring.Component):
     tx_header, tx_payload : Out(...)
         CONSOLE frames to the transmit arbiter (``seq`` is stamped there).
     drops : Out(drop_width)
-        Bytes dropped, both directions (saturating).
+        Bytes from the host dropped because the CPUs did not read them in time (saturating).
     """
 
     def __init__(self, *, idle, tx_depth=256, rx_depth=64, drop_width=14):
@@ -68,15 +70,14 @@ class Console(wiring.Component):
         m.submodules.out_fifo = out_fifo = ByteFIFO(depth=self._tx_depth)
         m.submodules.in_fifo = in_fifo = ByteFIFO(depth=self._rx_depth)
 
-        drop_out = self.cpu_tx.valid & ~out_fifo.w_rdy
         drop_in = self.rx_payload.valid & ~in_fifo.w_rdy
-        with m.If((drop_out | drop_in) & ~self.drops.all()):
+        with m.If(drop_in & ~self.drops.all()):
             m.d.sync += self.drops.eq(self.drops + 1)
 
         # CPU -> host.
         m.d.comb += [
-            self.cpu_tx.ready.eq(1),
-            out_fifo.w_en.eq(self.cpu_tx.valid),
+            self.cpu_tx.ready.eq(out_fifo.w_rdy),
+            out_fifo.w_en.eq(self.cpu_tx.valid & out_fifo.w_rdy),
             out_fifo.w_data.eq(self.cpu_tx.payload),
         ]
         quiet = Signal(range(self._idle + 1))

@@ -238,7 +238,7 @@ PolicyLayout = data.StructLayout({
 VtmStatusLayout = data.StructLayout({
     "power":          1,    # the CPUs are powered (CONTROL.power)
     "inject_armed":   1,    # a fault injection command is waiting for its cycle
-    "console_drops":  14,   # console bytes dropped (saturating) because the host did not keep up
+    "console_drops":  14,   # console bytes from the host dropped (saturating): the CPUs did not read them in time
     "rx_errors":      16,   # frames dropped by the receiver (saturating), all RxError reasons
 })
 
