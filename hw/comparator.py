@@ -26,11 +26,13 @@ Timing: divergent values compared in cycle ``t`` (A's output of cycle ``t - offs
 ``mismatch`` and set ``diverged`` in cycle ``t + 1``. So a divergence that appears on A's outputs is reported
 ``offset + 1`` cycles later, one on B's outputs 1 cycle later.
 
-``req_agree`` is combinational (cycle ``t``): both requests are valid, no field group at all differs in this
-cycle, and no divergence has been seen since the last ``clear``. The output containment (:mod:`hw.containment`)
-forwards a request to the shared bus only while it is high: after a divergence the pair's outputs are suspect, so
-even requests on which both units agree are held until the controller has decided (and switched the containment to
-simplex or halt, or cleared the comparator).
+``req_agree`` is registered like ``mismatch`` (cycle ``t + 1``): in cycle ``t`` both requests were valid, no field
+group at all differed, and no divergence had been seen since the last ``clear``. The output containment
+(:mod:`hw.containment`) forwards a request to the shared bus only in a cycle it is high (the units hold their
+requests while stalled, so it describes the requests still presented): after a divergence the pair's outputs are
+suspect, so even requests on which both units agree are held until the controller has decided (and switched the
+containment to simplex or halt, or cleared the comparator). Registering it keeps the equality trees out of the
+path to the shared bus and to unit A's ``stall`` (the pair's Fmax).
 
 Self-test: each bit of ``selftest`` (a :data:`MismatchLayout` mask) inverts one bit of A's delayed copy of the
 matching field group (``bus_valid``: valid; ``bus_addr``: addr[0]; ``bus_ctl``: write; ``bus_wdata``: wdata[0];
@@ -121,8 +123,8 @@ class Comparator(wiring.Component):
     selftest : In(MismatchLayout)
         Inverts one bit of A's delayed copy of each selected field group.
     req_agree : Out(1)
-        Combinational: the requests now compared are both valid, no field group differs this cycle (whether
-        enabled or not) and ``diverged`` is low.
+        Registered: the requests compared in the previous cycle were both valid, no field group differed (whether
+        enabled or not) and ``diverged`` was low or being cleared.
     mismatch : Out(1)
         Registered: the values compared in the previous cycle differed (while enabled).
     fields : Out(MismatchLayout)
@@ -230,7 +232,7 @@ class Comparator(wiring.Component):
                                               ((ar.trap | ar.intr) & (ar.cause != br.cause)))),
         ]
         # Forward only a request both units present, while nothing at all differs and nothing has differed.
-        m.d.comb += self.req_agree.eq(both_req & ~differ.as_value().any() & ~self.diverged)
+        m.d.sync += self.req_agree.eq(both_req & ~differ.as_value().any() & (~self.diverged | self.clear))
 
         seen = Signal(MismatchLayout)
         m.d.comb += seen.eq(Cat(*(getattr(differ, name) & self.enable for name in MISMATCH_FIELDS)))
