@@ -12,8 +12,9 @@ I/O bus, the unit states, events, evidence and counters.
 (:func:`check`):
 
 * divergence or evidence is detected within the bound where the onset is known (bus stuck-at on the ``valid`` line
-  while idle, comparator self-test): ``offset + 1`` cycles after the divergent value is compared, plus the one
-  register stage of the injector (the fault is in place from cycle ``at + 1``);
+  while idle, comparator self-test of a ``valid`` group): ``offset + 1`` cycles after the divergent value is
+  compared, plus the one register stage of the injector (the fault is in place from cycle ``at + 1``). A
+  ``retire_pc`` self-test is only compared in a cycle in which both units retire, so its onset is not known;
 * evidence only ever names the injected unit, and whenever it exists that unit is ISOLATED and its partner ONLINE;
 * the console output equals the fault-free run's byte for byte (simplex survivor), or is a prefix of it (halted
   pair, nothing escaped); the shared bus's request stream is a prefix of the fault-free one (no faulty request
@@ -65,6 +66,8 @@ KINDS = ("ram_single", "ram_double", "bus_stuck", "bus_valid_idle", "selftest", 
 
 # Unit state / event codes, as in hw.status_map (the cocotb side does not import amaranth).
 ONLINE, ISOLATED = 0, 1
+#: The comparator self-test groups that fire whatever the traffic (the others need their qualifiers).
+ALWAYS_GROUPS = ("bus_valid", "retire_valid")
 NONE_YET = 0xFFFF_FFFF
 
 
@@ -251,8 +254,13 @@ def observe(kind, cmd, run, ref):
     # The onset of a stuck-at-1 ``valid`` is only known when the unit was really idle: if the fault-free run had
     # an I/O access near the injection, the unit drove ``valid`` itself and the fault shows only when it drops.
     idle = not any(at - IDLE_GUARD <= cycle <= at + IDLE_GUARD for cycle in ref["io_cycles"])
+    # Of the self-tests, only the valid groups differ from the first cycle whatever the traffic; the others are
+    # compared only when their qualifiers hold (retire_pc: both units retire), which may be cycles later.
+    from hw.comparator import MISMATCH_FIELDS
+    valid_groups = sum(1 << MISMATCH_FIELDS.index(name) for name in ALWAYS_GROUPS)
+    always = kind == "selftest" and cmd["addr"] & valid_groups and not cmd["addr"] & ~valid_groups
     info = {"kind": kind, "unit": unit, "at": at, "detect": None if detected == NONE_YET else detected - at,
-            "onset_known": kind == "selftest" or (kind == "bus_valid_idle" and idle),
+            "onset_known": bool(always) or (kind == "bus_valid_idle" and idle),
             "diverged": run["diverge_cycle"] != NONE_YET, "evidence": bool(ev_named),
             "evidence_unit": ev_named or None, "outcome": None, "survivor": None,
             "right_unit": run[f"{unit}_state"] == ISOLATED and run[f"{other}_state"] == ONLINE,
@@ -301,6 +309,8 @@ def check(kind, cmd, run, ref, window, info):
     if kind == "selftest":
         assert info["detect"] is not None and (run["a_state"], run["b_state"]) == (ISOLATED, ISOLATED), \
             "the self-test did not fire"
+        # Whatever the group, it fires while it is held (a retire_pc test at the first cycle both units retire).
+        assert info["detect"] <= cmd["cycles"] + DETECT_BOUND, "the self-test fired after it was released"
     if kind == "reg_flip":
         assert run["rejected"] == 1 and info["outcome"] == "pair"
     if kind == "ram_single":
