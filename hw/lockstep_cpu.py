@@ -51,6 +51,7 @@ from .status_map import UnitState, EventCode, EventUnit, EventLayout, EvidenceLa
 from .dirty_map import DirtyMap
 from .pair_mgmt import PairManagementSignature
 from .resync import Resync
+from .shadow_regs import ShadowRegs
 from .scrubber import Scrubber, ScrubEvent
 from .vtm.protocol import PolicyLayout, UndiagnosedPolicy, UnitAction, UnitCommandLayout
 
@@ -100,6 +101,8 @@ class Unit(wiring.Component):
         ``ram_aux_error`` come with its read responses.
     ram_wrote, ram_wrote_addr : Out(1), Out(addr_width)
         The core wrote a word of its RAM copy this cycle.
+    ram_wrote_data, ram_wrote_full : Out(32), Out(1)
+        The word written, and whether it was written whole (see :class:`~hw.protected_ram.ProtectedRAM`).
     """
 
     def __init__(self, *, ram_size=RAM_DEFAULT_SIZE, ram_init=(), protection=Protection.SECDED, loader=False,
@@ -127,6 +130,8 @@ class Unit(wiring.Component):
             "ram_aux_error":    Out(1),
             "ram_wrote":        Out(1),
             "ram_wrote_addr":   Out(aw),
+            "ram_wrote_data":   Out(32),
+            "ram_wrote_full":   Out(1),
         }
         if loader:
             members["load"] = In(LoaderSignature(addr_width=aw))
@@ -152,6 +157,7 @@ class Unit(wiring.Component):
         m.d.comb += [
             self.ram_aux_corrected.eq(ram.aux_corrected), self.ram_aux_error.eq(ram.aux_error),
             self.ram_wrote.eq(ram.wrote), self.ram_wrote_addr.eq(ram.wrote_addr),
+            self.ram_wrote_data.eq(ram.wrote_data), self.ram_wrote_full.eq(ram.wrote_full),
         ]
         wiring.connect(m, core.ibus, ifetch.bus)
         wiring.connect(m, getattr(ifetch.targets, RAM_REGION.name), ram.ibus)
@@ -278,6 +284,9 @@ class LockstepPair(wiring.Component):
         The comparator self-test.
     offline_req : In(2)
         Bit 0 / 1: put unit A / B OFFLINE if it is ISOLATED.
+    crash_req : In(2)
+        Pulse, bit 0: the firmware reported a crash, bit 1: the watchdog expired -- crash capture (unit B frozen
+        at the crash state for the dump, unit A rebooted; see docs/lockstep.md).
     status : Out(PairStatusSignature())
     mgmt : In(PairManagementSignature), only with ``mgmt``
     cpu_hold : In(1), only with ``mgmt``
@@ -287,7 +296,7 @@ class LockstepPair(wiring.Component):
 
     def __init__(self, *, offset=2, ram_size=RAM_DEFAULT_SIZE, ram_init=(), protection=Protection.SECDED,
                  loader=False, inject=False, reset_pc=RESET_PC, policy="halt", auto_resync=False,
-                 diagnosis_window=8, retire_fields=RETIRE_FIELDS, mgmt=False, block_words=64, final_words=16,
+                 diagnosis_window=8, retire_fields=RETIRE_FIELDS, mgmt=False, block_words=64, final_words=0,
                  repeat_faults=1, repeat_window=1 << 20, scrub_interval=None):
         if offset not in (0, 1, 2):
             raise ValueError(f"Offset must be 0, 1 or 2, not {offset!r}")
@@ -315,6 +324,8 @@ class LockstepPair(wiring.Component):
         self._aw = aw
         self.dirty = DirtyMap(addr_width=aw, block_words=block_words, marks=7)
         self.resync = Resync(addr_width=aw, block_words=block_words, final_words=final_words)
+        self.shadow_a = ShadowRegs()
+        self.shadow_b = ShadowRegs()
         self.scrubber = Scrubber(addr_width=aw, interval=scrub_interval) if scrub_interval is not None else None
         members = {
             "io":           Out(BusSignature()),
@@ -323,6 +334,7 @@ class LockstepPair(wiring.Component):
             "irq_external": In(1),
             "selftest":     In(MismatchLayout),
             "offline_req":  In(2),
+            "crash_req":    In(2),
             "status":       Out(PairStatusSignature()),
         }
         if loader:
@@ -375,6 +387,7 @@ class LockstepPair(wiring.Component):
         # ---- clocks, resets and halts of the cores
         # thaw: a unit out of lockstep whose clock runs anyway, halted (FREEZE, state-port access, resync).
         thaw = [Signal(name="thaw_a"), Signal(name="thaw_b")]
+        reboot = [Signal(name="reboot_a"), Signal(name="reboot_b")]   # crash capture: reset the core one cycle
         lock_halt = Signal()        # the lockstep halt: A at once, B `offset` cycles later (same instruction)
         halts = (lock_halt, _delayed(m, lock_halt, offset, name="lock_halt_b"))
         hold_b_delay = _delayed(m, cpu_hold, offset, init=1, name="hold_b") if offset else cpu_hold
@@ -383,7 +396,7 @@ class LockstepPair(wiring.Component):
             target_reset = rs.target_hold & (rs_target == index)
             m.d.comb += [
                 unit.run.eq((state == UnitState.ONLINE) | (state == UnitState.RESYNCING) | thaw[index]),
-                unit.hold.eq(holds[index] | (state == UnitState.OFFLINE) | target_reset),
+                unit.hold.eq(holds[index] | (state == UnitState.OFFLINE) | target_reset | reboot[index]),
                 unit.state.halt_req.eq(halts[index] | (state != UnitState.ONLINE)),
             ]
         m.submodules.unit_a = a
@@ -557,8 +570,9 @@ class LockstepPair(wiring.Component):
         tgt_state = Mux(cmd_unit, state_b, state_a)
         partner_state = Mux(cmd_unit, state_a, state_b)
         busy_cmd = Signal()
+        crashing = Signal()
         m.d.sync += [cmd_done.eq(0), cmd_denied.eq(0)]
-        m.d.comb += busy_cmd.eq(freezing | cmd_done | rs.busy)
+        m.d.comb += busy_cmd.eq(freezing | cmd_done | rs.busy | crashing)
 
         def set_state(unit_index_sig, value):
             with m.If(unit_index_sig):
@@ -618,6 +632,30 @@ class LockstepPair(wiring.Component):
                     m.d.sync += thaw[0].eq(1)
                 record(EventCode.FROZEN, Mux(freeze_unit, EventUnit.B, EventUnit.A))
 
+        # Crash capture (the status block's CRASH register or its watchdog): the lockstep halt stops the running
+        # unit(s) at an instruction boundary; with both ONLINE, unit B stays there ISOLATED (the crash state, for
+        # the dump; it rejoins by RESYNC) and unit A is reset and reboots at once, simplex; a lone running unit is
+        # just rebooted. A request during a FREEZE, a resync or another capture waits for it to end.
+        crash_pending = Signal(2)
+        crash_kind = Signal()       # 1: the watchdog
+        any_online = online_a | online_b
+        m.d.sync += [reboot[0].eq(0), reboot[1].eq(0)]
+        with m.If(~any_online):
+            m.d.sync += [crash_pending.eq(0), crashing.eq(0)]
+        with m.Elif(crash_pending.any() & ~crashing & ~freezing & ~rs.busy & ~cmd_done):
+            m.d.sync += [crashing.eq(1), crash_kind.eq(~crash_pending[0]), crash_pending.eq(self.crash_req)]
+        with m.Else():
+            m.d.sync += crash_pending.eq(crash_pending | self.crash_req)
+        with m.If(crashing & any_online & (halted[0] | ~online_a) & (halted[1] | ~online_b)):
+            m.d.sync += crashing.eq(0)
+            code = Mux(crash_kind, EventCode.WATCHDOG_EXPIRED, EventCode.CRASH)
+            with m.If(both):
+                m.d.sync += [state_b.eq(UnitState.ISOLATED), thaw[1].eq(1), reboot[0].eq(1)]
+                record(code, EventUnit.B)
+            with m.Else():
+                m.d.sync += [reboot[0].eq(online_a), reboot[1].eq(online_b)]
+                record(code, EventUnit.NONE)
+
         # Auto resync after a fault isolation (policy), unless the unit must be replaced.
         for index in range(2):
             with m.If(states[index] != UnitState.ISOLATED):
@@ -653,23 +691,33 @@ class LockstepPair(wiring.Component):
             with m.If(rs.stall > resync_stall_max):
                 m.d.sync += resync_stall_max.eq(rs.stall)
             record(EventCode.RESYNC_DONE, Mux(rs_target, EventUnit.B, EventUnit.A))
-        m.d.comb += lock_halt.eq(freezing | rs.halt)
+        m.d.comb += lock_halt.eq(freezing | rs.halt | crashing)
 
         # Dirty map: the management's writes into a copy, both cores' writes while not both ONLINE, plus their writes of the last `history` cycles
         # (the lagging unit had not made them yet, and a faulty unit's last writes are suspect), plus refused
         # copier writes.
+        # During a resync the source's whole-word writes are mirrored into the target copy (hw.resync) instead of
+        # being marked; the late marks only cover writes made while both were ONLINE.
         history = offset + self._window + 2
         mgmt_wrote = [Signal(name=f"mgmt_wrote_{u}") for u in "ab"]
         wrote = [Signal(name=f"wrote_{u}") for u in "ab"]
+        marked_now = [Signal(name=f"wrote_marked_{u}") for u in "ab"]
         for index, unit in enumerate(units):
-            m.d.comb += wrote[index].eq(unit.ram_wrote & unit.run)
-        late = [_delayed(m, Cat(wrote[i], units[i].ram_wrote_addr), history, name=f"wrote_late_{u}")
+            mirrored = rs.busy & (rs_target != index) & unit.ram_wrote_full
+            m.d.comb += [wrote[index].eq(unit.ram_wrote & unit.run),
+                         marked_now[index].eq(wrote[index] & ~both & ~mirrored)]
+        m.d.comb += [
+            rs.mirror_valid.eq(Mux(rs_target, wrote[0] & a.ram_wrote_full, wrote[1] & b.ram_wrote_full)),
+            rs.mirror_addr.eq(Mux(rs_target, a.ram_wrote_addr, b.ram_wrote_addr)),
+            rs.mirror_data.eq(Mux(rs_target, a.ram_wrote_data, b.ram_wrote_data)),
+        ]
+        late = [_delayed(m, Cat(wrote[i] & both, units[i].ram_wrote_addr), history, name=f"wrote_late_{u}")
                 for i, u in enumerate("ab")]
-        marks = [(wrote[0], a.ram_wrote_addr), (wrote[1], b.ram_wrote_addr),
+        marks = [(marked_now[0], a.ram_wrote_addr), (marked_now[1], b.ram_wrote_addr),
                  (late[0][0], late[0][1:]), (late[1][0], late[1][1:]), (rs.remark, rs.remark_addr),
                  (mgmt_wrote[0], units[0].ram_aux.addr), (mgmt_wrote[1], units[1].ram_aux.addr)]
         m.d.comb += [
-            dirty.mark_valid.eq(Cat(v for v, _ in marks) & Cat(~both, ~both, ~both, ~both, 1, 1, 1)),
+            dirty.mark_valid.eq(Cat(v for v, _ in marks) & Cat(1, 1, ~both, ~both, 1, 1, 1)),
             dirty.mark_addr.eq(Cat(addr for _, addr in marks)),
             dirty.clear.eq(both & ~rs.busy),
             dirty.fill.eq(rs.dirty_fill),
@@ -683,13 +731,27 @@ class LockstepPair(wiring.Component):
 
         # Dirty registers: x1..x31 either core wrote while not both ONLINE (and in the last `history` cycles), or
         # the management wrote through a state port; all of them for a full resync or after a register-file fault.
+        # Each unit's shadow register file (hw.shadow_regs) follows its register file; the resync pre-copies the
+        # dirty registers from the source's shadow (`reg_take` clears a bit unless a write marks it again).
         reg_dirty = Signal(32)
         reg_marks = []
+        shadows = (self.shadow_a, self.shadow_b)
+        m.submodules.shadow_a, m.submodules.shadow_b = shadows
+        for index, (unit, shadow) in enumerate(zip(units, shadows)):
+            sp = unit.state
+            m.d.comb += [
+                shadow.retire_valid.eq(unit.retire.valid & unit.run & ~unit.hold),
+                shadow.rd_addr.eq(unit.retire.record.rd_addr), shadow.rd_data.eq(unit.retire.record.rd_data),
+                shadow.sp_req.eq(sp.req), shadow.sp_write.eq(sp.write), shadow.sp_ack.eq(sp.ack),
+                shadow.sp_addr.eq(sp.addr), shadow.sp_wdata.eq(sp.wdata),
+                shadow.raddr.eq(rs.shadow_addr),
+            ]
+        m.d.comb += rs.shadow_data.eq(Mux(rs_target, shadows[0].rdata, shadows[1].rdata))
         for index, unit in enumerate(units):
             rec = unit.retire.record
             now = Signal(32, name=f"reg_write_{'ab'[index]}")
             m.d.comb += now.eq(Mux(unit.retire.valid & unit.run & ~both, 1 << rec.rd_addr, 0))
-            early = Cat(unit.retire.valid & unit.run, rec.rd_addr)
+            early = Cat(unit.retire.valid & unit.run & both, rec.rd_addr)
             late_w = _delayed(m, early, history, name=f"reg_write_late_{'ab'[index]}")
             late_hot = Signal(32, name=f"reg_write_late_hot_{'ab'[index]}")
             m.d.comb += late_hot.eq(Mux(late_w[0] & ~both, 1 << late_w[1:], 0))
@@ -699,16 +761,21 @@ class LockstepPair(wiring.Component):
                 hot = Signal(32, name=f"reg_write_mgmt_{'ab'[index]}")
                 m.d.comb += hot.eq(Mux(msp.req & msp.write & (msp.addr[5:] == 0), 1 << msp.addr[:5], 0))
                 reg_marks.append(hot)
+        remark_hot = Signal(32)
+        m.d.comb += remark_hot.eq(Mux(rs.reg_remark, 1 << rs.reg_remark_addr, 0))
+        reg_marks.append(remark_hot)
         reg_marked = reg_marks[0]
         for hot in reg_marks[1:]:
             reg_marked = reg_marked | hot
+        reg_taken = Signal(32)
+        m.d.comb += reg_taken.eq(Mux(rs.reg_take, 1 << rs.reg_take_addr, 0))
         target_regfile = Mux(start_target, ev_b.regfile, ev_a.regfile)
         with m.If(start_resync & (start_full | target_regfile)):
             m.d.sync += reg_dirty.eq(-2)
         with m.Elif(both & ~rs.busy):
             m.d.sync += reg_dirty.eq(0)
         with m.Else():
-            m.d.sync += reg_dirty.eq((reg_dirty | reg_marked) & ~1)
+            m.d.sync += reg_dirty.eq(((reg_dirty & ~reg_taken) | reg_marked) & ~1)
         m.d.comb += rs.reg_dirty.eq(reg_dirty)
 
         # ---- RAM aux ports and state ports: resync engine > management > scrubber

@@ -21,13 +21,14 @@ the same; the loader writes both RAM copies)::
     injected, rejected              commands that took effect / were rejected
 """
 
-from amaranth.hdl import Module, Signal, ClockDomain
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .ecc import Protection
 from .inject import InjectCommand
 from .lockstep_soc import LockstepSoC, SLOT_REGIONS
+from .sim_clock import add_sim_domains
 from .memmap import RAM_DEFAULT_SIZE
 from .status_map import UnitState, EvidenceLayout
 
@@ -76,11 +77,7 @@ class LockstepSimTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.domains.sync = sync = ClockDomain("sync")
-        m.domains.rst_sync = rst_sync = ClockDomain("rst_sync", reset_less=True)
-        rst_q = Signal(init=1)
-        m.d.rst_sync += rst_q.eq(self.rst)
-        m.d.comb += [sync.clk.eq(self.clk), rst_sync.clk.eq(self.clk), sync.rst.eq(rst_q)]
+        add_sim_domains(m, self.clk, self.rst)
         m.submodules.soc = soc = self.soc
         pair = soc.pair
         st = pair.status

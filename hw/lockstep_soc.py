@@ -50,6 +50,8 @@ class LockstepSoC(wiring.Component):
         ``cpu_hold`` (see :class:`~hw.lockstep_cpu.LockstepPair`).
     inject : bool
         Build the fault injection ports and the injector.
+    watchdog_cycles : int or None
+        The status block's watchdog period (see :class:`~hw.status_block.StatusBlock`); ``None``: no watchdog.
     slot_timeout : int
         Cycles a device may leave a request unanswered before its slot is fenced.
     uart_rx_depth : int
@@ -66,7 +68,8 @@ class LockstepSoC(wiring.Component):
     def __init__(self, *, offset=2, ram_size=RAM_DEFAULT_SIZE, ram_init=(), protection=Protection.SECDED,
                  loader=False, inject=False, reset_pc=RESET_PC, policy="halt", diagnosis_window=8,
                  retire_fields=RETIRE_FIELDS, slot_timeout=64, uart_rx_depth=4, mgmt=False, auto_resync=False,
-                 block_words=64, final_words=16, repeat_faults=1, repeat_window=1 << 20, scrub_interval=None):
+                 block_words=64, final_words=0, repeat_faults=1, repeat_window=1 << 20, scrub_interval=None,
+                 watchdog_cycles=None):
         self.pair = LockstepPair(offset=offset, ram_size=ram_size, ram_init=ram_init, protection=protection,
                                  loader=loader, inject=inject, reset_pc=reset_pc, policy=policy,
                                  auto_resync=auto_resync, diagnosis_window=diagnosis_window,
@@ -75,7 +78,8 @@ class LockstepSoC(wiring.Component):
                                  repeat_window=repeat_window, scrub_interval=scrub_interval)
         self.slots = [SlotGate(timeout=slot_timeout, addr_width=region_addr_width(region))
                       for region in SLOT_REGIONS]
-        self.status_block = StatusBlock(slots=len(SLOT_REGIONS), offset=offset, protection=protection)
+        self.status_block = StatusBlock(slots=len(SLOT_REGIONS), offset=offset, protection=protection,
+                                        watchdog_cycles=watchdog_cycles)
         self._uart_rx_depth = uart_rx_depth
         self.injector = None
         members = {
@@ -117,7 +121,7 @@ class LockstepSoC(wiring.Component):
                 slot.restore.eq(status.restore[index]),
             ]
         wiring.connect(m, pair.status, status.pair)
-        m.d.comb += pair.offline_req.eq(status.offline_req)
+        m.d.comb += [pair.offline_req.eq(status.offline_req), pair.crash_req.eq(status.crash_req)]
 
         m.d.comb += [
             pair.irq_software.eq(clint.irq_software),

@@ -17,7 +17,10 @@ Same ports and timing as :class:`hw.ram.RAM` (one-cycle ``ack``), plus error rep
   ``aux_corrected`` / ``aux_error`` are valid with ``aux.ack`` of a read (what the check said about the stored word).
 * ``core_en`` / ``core_rst``: the core-side registers (acks, the read-modify-write step) and read ports follow the
   unit's clock enable and reset, so a frozen unit sees exactly what it saw when it was frozen, while ``aux``
-  keeps working. ``wrote`` / ``wrote_addr``: the core wrote a word this cycle (dirty tracking).
+  keeps working. ``wrote`` / ``wrote_addr``: the core wrote a word this cycle (dirty tracking); ``wrote_data``
+  is the data word stored and ``wrote_full`` says it is the whole word (always under parity/SECDED, where a
+  partial store is merged first; without protection only a store with all byte enables on) -- the resync mirrors
+  whole-word writes into the target copy.
 """
 
 from amaranth.hdl import Module, Signal, Cat, Mux
@@ -77,6 +80,13 @@ class ProtectedRAM(wiring.Component):
     core_rst : In(1)
     wrote : Out(1)
     wrote_addr : Out(addr_width)
+    wrote_data : Out(32)
+    wrote_full : Out(1)
+
+    Attributes
+    ----------
+    mem : Memory
+        The storage, data bits 0..31 then the check bits (for simulation-time checks).
     """
 
     def __init__(self, *, size=RAM_DEFAULT_SIZE, init=(), protection=Protection.SECDED, loader=False,
@@ -91,6 +101,8 @@ class ProtectedRAM(wiring.Component):
         self._loader = bool(loader)
         self._inject = bool(inject)
         self._cw = check_width(self._protection)
+        init = [w | (ecc_model.encode(self._protection, w) << 32) for w in self._init]
+        self.mem = Memory(shape=32 + self._cw, depth=self._size // 4, init=init)
         aw = ceil_log2(size // 4)
         members = {
             "dbus": In(BusSignature(addr_width=aw)),
@@ -104,6 +116,8 @@ class ProtectedRAM(wiring.Component):
             "core_rst": In(1),
             "wrote": Out(1),
             "wrote_addr": Out(aw),
+            "wrote_data": Out(32),
+            "wrote_full": Out(1),
         }
         if self._loader:
             members["load"] = In(LoaderSignature(addr_width=aw))
@@ -122,8 +136,7 @@ class ProtectedRAM(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         p, cw = self._protection, self._cw
-        init = [w | (ecc_model.encode(p, w) << 32) for w in self._init]
-        m.submodules.mem = mem = Memory(shape=32 + cw, depth=self._size // 4, init=init)
+        m.submodules.mem = mem = self.mem
         protected = p is not Protection.NONE
         wport = mem.write_port(granularity=None if protected else 8)
         dport = mem.read_port()
@@ -184,6 +197,8 @@ class ProtectedRAM(wiring.Component):
             aux.stall.eq(aux.write & (core_writes | loading)),
             self.wrote.eq(core_writes),
             self.wrote_addr.eq(dbus.addr),
+            self.wrote_data.eq(enc.data if protected else dbus.wdata),
+            self.wrote_full.eq(core_writes & (1 if protected else dbus.sel == 0b1111)),
         ]
         with m.If(aux.valid & aux.write & ~aux.stall):
             m.d.comb += [

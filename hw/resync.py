@@ -4,19 +4,31 @@ Sequence (``start`` with the target unit and ``full``):
 
 1. ``RESET``: the target's core is reset for one cycle (``target_hold``; clears its sticky self-check) and stays
    halted (the pair holds its ``halt_req`` while it is not ONLINE); ``full`` marks every block dirty.
-2. ``COPY``: while the source keeps running, the lowest dirty block at or after the last one is taken from the
-   :class:`~hw.dirty_map.DirtyMap` and its words are copied one per cycle: read from the source copy's ``aux``
-   port (its own read port: the running core never waits) and written, one cycle later, to the target copy's. A
-   block the source writes meanwhile is marked again (the write wins over the take) and copied again later; a
-   target write that is refused (``stall``) marks its block again too. When at most ``budget`` blocks are dirty,
-   go to 3. After ``passes`` sweeps of the map without getting there, the budget is doubled (``raised`` pulses):
-   the final window grows until it converges; it always terminates, since the final window copies whatever is
-   left with the source stopped.
+2. ``COPY``: while the source keeps running,
+
+   * RAM: the lowest dirty block at or after the last one is taken from the :class:`~hw.dirty_map.DirtyMap` and
+     its words are copied one per cycle: read from the source copy's ``aux`` port (its own read port: the running
+     core never waits) and written, one cycle later, to the target copy's. From ``start`` on, every whole word
+     the source writes (``mirror_*``) is also written into the target copy one cycle later (the write mirror):
+     a block once copied stays equal, so the map only shrinks. In a cycle the source writes, the copier issues
+     no read, so the mirror's write and the copier's never meet at the target; a copier read before the
+     source's write lands in the target before the mirrored write, a read after it sees the new word. A target
+     write that is refused (``stall``) marks its block again (``remark``); partial writes the mirror cannot take
+     are marked by the pair.
+   * Registers: the dirty GPRs (``reg_dirty``) are copied one at a time from the source's shadow register file
+     (:mod:`hw.shadow_regs`, ``shadow_addr`` / ``shadow_data``) into the target through its state port (the
+     target is halted): ``reg_take`` clears the bit as the shadow is read; a source write to the register in
+     that cycle or later marks it again (4 cycles per register).
+
+   When at most ``budget`` blocks and ``reg_budget`` registers are dirty, go to 3. After ``passes`` sweeps of
+   the map without getting there, the block budget is doubled; after ``reg_patience`` cycles with the RAM done
+   but too many dirty registers, the register budget is doubled (``raised`` pulses either way): the final window
+   grows until it converges; it always terminates, since the final window copies whatever is left with the
+   source stopped.
 3. ``HALT``: ``halt`` asks the pair to stop the source at an instruction boundary (the lockstep halt: unit A at
    once, unit B ``offset`` cycles later); wait for ``source_halted``.
 4. ``FINAL``: copy the remaining dirty blocks (nothing writes now).
-5. ``REGS``: the GPRs marked in ``reg_dirty`` (the pair marks every register either unit wrote since the target
-   left lockstep, or all of them for a full resync), the PC and the writable CSRs (:data:`STATE_SELECTORS`) are
+5. ``REGS``: the GPRs still marked in ``reg_dirty``, the PC and the writable CSRs (:data:`STATE_SELECTORS`) are
    read from the source's state port and written to the target's, pipelined: the read of register ``k + 1``
    overlaps the write of register ``k`` (3 cycles per register).
 6. ``release`` pulses: the pair makes the target ONLINE and drops ``halt``; both resume at the same instruction,
@@ -27,14 +39,14 @@ the whole resync; both are held until the next ``start``. ``abort`` (the source 
 idle at once without touching the target's state port further; the target then stays out of lockstep.
 """
 
-from amaranth.hdl import Module, Signal, Const, Array
+from amaranth.hdl import Module, Signal, Const, Array, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .cpu.bus import BusSignature
 from .cpu.isa import CSR
 from .cpu.ports import StatePortSignature, STATE_PC, STATE_X0, state_selector_for_csr
-from .dirty_map import block_geometry
+from .dirty_map import block_geometry, _popcount
 
 
 __all__ = ["Resync", "STATE_SELECTORS", "WRITABLE_CSRS"]
@@ -58,9 +70,13 @@ class Resync(wiring.Component):
     block_words : int
         Words per dirty-map block.
     final_words : int
-        Initial budget of the final window in words (rounded up to whole blocks, at least one).
+        Initial budget of the final window in words (rounded up to whole blocks; 0: none).
     passes : int
-        Sweeps of the map without converging before the budget is doubled.
+        Sweeps of the map without converging before the block budget is doubled.
+    final_regs : int
+        Initial budget of dirty GPRs left for the final window (0..31).
+    reg_patience : int
+        Cycles the RAM may be done while too many GPRs are dirty before the register budget is doubled.
 
     Members
     -------
@@ -75,24 +91,39 @@ class Resync(wiring.Component):
         To the source's / target's RAM copy ``aux`` port.
     src_state, tgt_state : Out(StatePortSignature())
         To the source's / target's state port (``halt_req`` is not used: the pair drives it).
+    mirror_valid, mirror_addr, mirror_data : In(1), In(addr_width), In(32)
+        The source writes this whole word of its copy this cycle.
+    reg_dirty : In(32)
+        GPRs the target lacks (bit n: xn), kept by the pair.
+    reg_take, reg_take_addr : Out(1), Out(5)
+        Clear that bit (unless a write marks it in the same cycle).
+    shadow_addr, shadow_data : Out(5), In(32)
+        The source's shadow register file (synchronous read).
     source_halted : In(1)
     dirty : the :class:`DirtyMap` ports ``any``, ``next``, ``count`` (In) and ``fill``, ``start``, ``take``,
         ``take_block``, ``mark`` (Out) -- see the pair's wiring.
     busy, target_hold, halt, release, raised : Out(1)
     stall, cycles : Out(32)
     budget : Out(range(blocks + 1))
+    reg_budget : Out(range(33))
     """
 
-    def __init__(self, *, addr_width, block_words, final_words=16, passes=4):
+    def __init__(self, *, addr_width, block_words, final_words=0, passes=4, final_regs=4, reg_patience=64):
         self._shift, self._blocks, bb = block_geometry(addr_width, block_words)
-        if not isinstance(final_words, int) or final_words < 1:
-            raise ValueError(f"Final window budget must be a positive integer of words, not {final_words!r}")
+        if not isinstance(final_words, int) or final_words < 0:
+            raise ValueError(f"Final window budget must be a non-negative integer of words, not {final_words!r}")
         if not isinstance(passes, int) or passes < 1:
             raise ValueError(f"Passes must be a positive integer, not {passes!r}")
+        if not isinstance(final_regs, int) or not 0 <= final_regs <= 31:
+            raise ValueError(f"Final register budget must be an integer in 0..31, not {final_regs!r}")
+        if not isinstance(reg_patience, int) or reg_patience < 1:
+            raise ValueError(f"Register patience must be a positive integer of cycles, not {reg_patience!r}")
         self._aw = addr_width
         self._bw = block_words
-        self._budget0 = min(self._blocks, max(1, -(-final_words // block_words)))
+        self._budget0 = min(self._blocks, -(-final_words // block_words))
         self._passes = passes
+        self._regs0 = final_regs
+        self._patience = reg_patience
         super().__init__({
             "start":         In(1),
             "target":        In(1),
@@ -112,7 +143,16 @@ class Resync(wiring.Component):
             "dirty_take":    Out(1),
             "dirty_block":   Out(bb),
             "reg_dirty":     In(32),
+            "reg_take":      Out(1),
+            "reg_take_addr": Out(5),
+            "shadow_addr":   Out(5),
+            "shadow_data":   In(32),
+            "mirror_valid":  In(1),
+            "mirror_addr":   In(addr_width),
+            "mirror_data":   In(32),
             "remark":        Out(1),
+            "reg_remark":    Out(1),
+            "reg_remark_addr": Out(5),
             "remark_addr":   Out(addr_width),
             "busy":          Out(1),
             "target_hold":   Out(1),
@@ -122,6 +162,7 @@ class Resync(wiring.Component):
             "stall":         Out(32),
             "cycles":        Out(32),
             "budget":        Out(range(self._blocks + 1), init=self._budget0),
+            "reg_budget":    Out(range(33), init=self._regs0),
         })
 
     @property
@@ -144,19 +185,30 @@ class Resync(wiring.Component):
             m.d.comb += read_addr.eq((block << shift) | word)
         else:
             m.d.comb += read_addr.eq(block)
-        m.d.comb += [
-            src.valid.eq(copying), src.write.eq(0), src.addr.eq(read_addr), src.sel.eq(0b1111),
-            tgt.valid.eq(pending & src.ack), tgt.write.eq(1), tgt.addr.eq(pend_addr), tgt.sel.eq(0b1111),
-            tgt.wdata.eq(src.rdata),
-            # A refused target write: copy the block again later.
-            self.remark.eq(pending & src.ack & tgt.stall), self.remark_addr.eq(pend_addr),
-        ]
-        m.d.sync += [pending.eq(copying), pend_addr.eq(read_addr)]
-        with m.If(copying):
+        # The write mirror: the source's whole-word write of this cycle goes to the target in the next one; the
+        # copier reads nothing in a cycle the source writes, so the target port is free for it then.
+        mq_valid = Signal()
+        mq_addr = Signal(aw)
+        mq_data = Signal(32)
+        m.d.sync += [mq_valid.eq(self.busy & self.mirror_valid), mq_addr.eq(self.mirror_addr),
+                     mq_data.eq(self.mirror_data)]
+        issue = Signal()
+        m.d.comb += issue.eq(copying & ~self.mirror_valid)
+        m.d.comb += [src.valid.eq(issue), src.write.eq(0), src.addr.eq(read_addr), src.sel.eq(0b1111),
+                     tgt.write.eq(1), tgt.sel.eq(0b1111)]
+        with m.If(mq_valid):
+            m.d.comb += [tgt.valid.eq(1), tgt.addr.eq(mq_addr), tgt.wdata.eq(mq_data),
+                         self.remark.eq(tgt.stall), self.remark_addr.eq(mq_addr)]
+        with m.Else():
+            m.d.comb += [tgt.valid.eq(pending & src.ack), tgt.addr.eq(pend_addr), tgt.wdata.eq(src.rdata),
+                         # A refused target write: copy the block again later.
+                         self.remark.eq(pending & src.ack & tgt.stall), self.remark_addr.eq(pend_addr)]
+        m.d.sync += [pending.eq(issue), pend_addr.eq(read_addr)]
+        with m.If(issue):
             m.d.sync += word.eq(word + 1)
             with m.If(word == bw - 1):
                 m.d.sync += copying.eq(0)
-        idle_copier = ~copying & ~pending
+        idle_copier = ~copying & ~pending & ~mq_valid
 
         # ---- state transfer: the GPRs marked in `reg_dirty` (latched when the source has stopped), then the PC
         # and the CSRs. `rsel` is being read from the source while `wsel` (the previous one) is written to the
@@ -188,6 +240,62 @@ class Resync(wiring.Component):
             with m.Else():
                 m.d.sync += rvalid.eq(0)
 
+        # ---- register pre-copy (COPY only): the lowest dirty GPR is taken and its shadow read (TAKE), the value
+        # latched (READ), written to the target's state port (WRITE, held until the response; the next take
+        # overlaps the response cycle).
+        pre = Signal()              # COPY and not leaving it: the pre-copier may take a register
+        rc_reg = Signal(5)
+        rc_buf = Signal(32)
+        rc_busy = Signal()
+        dirty_gprs = Signal(32)
+        m.d.comb += dirty_gprs.eq(self.reg_dirty & ~1)
+        # Round robin: the lowest dirty register above the last one taken, else the lowest (registers the
+        # workload keeps writing would starve the others).
+        rc_lowest = Signal(5)
+        above = Signal(32)
+        m.d.comb += above.eq(dirty_gprs & ~((Const(2, 33) << rc_reg) - 1)[:32])
+        for i in reversed(range(1, 32)):
+            with m.If(dirty_gprs[i]):
+                m.d.comb += rc_lowest.eq(i)
+        for i in reversed(range(1, 32)):
+            with m.If(above[i]):
+                m.d.comb += rc_lowest.eq(i)
+
+        def rc_take():
+            with m.If(pre & dirty_gprs.any()):
+                m.d.comb += [self.reg_take.eq(1), self.reg_take_addr.eq(rc_lowest),
+                             self.shadow_addr.eq(rc_lowest)]
+                m.d.sync += rc_reg.eq(rc_lowest)
+                m.next = "READ"
+            with m.Else():
+                m.next = "IDLE"
+
+        with m.FSM(name="regcopy") as rc:
+            with m.State("IDLE"):
+                rc_take()
+            with m.State("READ"):
+                m.d.comb += rc_busy.eq(1)
+                m.d.sync += rc_buf.eq(self.shadow_data)
+                m.next = "WRITE"
+                with m.If(~self.busy):
+                    m.next = "IDLE"
+            with m.State("WRITE"):
+                m.d.comb += [rc_busy.eq(1), self.tgt_state.req.eq(1), self.tgt_state.addr.eq(STATE_X0 + rc_reg),
+                             self.tgt_state.wdata.eq(rc_buf)]
+                with m.If(self.tgt_state.err):
+                    # Not written: mark it again (the pair's marks include reg_remark).
+                    m.d.comb += self.reg_remark.eq(1)
+                    m.next = "IDLE"
+                with m.Elif(self.tgt_state.ack):
+                    rc_take()
+                with m.If(~self.busy):
+                    # Aborted: the pair no longer routes this port to the target.
+                    m.next = "IDLE"
+        m.d.comb += self.reg_remark_addr.eq(rc_reg)
+        reg_count = Signal(range(33))
+        m.d.comb += reg_count.eq(_popcount([dirty_gprs[i] for i in range(32)]))
+        patience = Signal(range(self._patience + 1))
+
         target = Signal()
         cycles = Signal(32)
         passes = Signal(range(self._passes + 1))
@@ -203,7 +311,8 @@ class Resync(wiring.Component):
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [target.eq(self.target), cycles.eq(1), self.stall.eq(0), passes.eq(0),
-                                 last_next.eq(0), self.budget.eq(self._budget0)]
+                                 last_next.eq(0), self.budget.eq(self._budget0), self.reg_budget.eq(self._regs0),
+                                 patience.eq(0)]
                     m.d.comb += self.dirty_fill.eq(self.full)
                     m.next = "RESET"
             with m.State("RESET"):
@@ -216,9 +325,25 @@ class Resync(wiring.Component):
                 abortable()
             with m.State("COPY"):
                 m.d.comb += self.busy.eq(1)
+                ram_done = idle_copier & (self.dirty_count <= self.budget)
+                regs_done = reg_count <= self.reg_budget
+                m.d.comb += pre.eq(~(ram_done & regs_done))
+                with m.If(ram_done & ~regs_done):
+                    with m.If(patience == self._patience - 1):
+                        m.d.sync += [patience.eq(0), self.reg_budget.eq(Mux(self.reg_budget >= 16, 32,
+                                                                             self.reg_budget << 1))]
+                        with m.If(self.reg_budget == 0):
+                            m.d.sync += self.reg_budget.eq(1)
+                        m.d.comb += self.raised.eq(1)
+                    with m.Else():
+                        m.d.sync += patience.eq(patience + 1)
                 with m.If(idle_copier):
-                    with m.If(self.dirty_count <= self.budget):
-                        m.next = "HALT"
+                    with m.If(ram_done & regs_done):
+                        # The register pre-copier finishes its write first (it takes nothing more now).
+                        with m.If(~rc_busy):
+                            m.next = "HALT"
+                    with m.Elif(self.dirty_count <= self.budget):
+                        pass
                     with m.Else():
                         # Take the next dirty block (the map is not empty: count > budget >= 1).
                         m.d.comb += [self.dirty_take.eq(1), self.dirty_block.eq(self.dirty_next)]
@@ -229,7 +354,7 @@ class Resync(wiring.Component):
                             with m.If(passes == self._passes - 1):
                                 m.d.sync += passes.eq(0)
                                 with m.If(self.budget < self._blocks):
-                                    m.d.sync += self.budget.eq(self.budget << 1)
+                                    m.d.sync += self.budget.eq(Mux(self.budget == 0, 1, self.budget << 1))
                                     m.d.comb += self.raised.eq(1)
                             with m.Else():
                                 m.d.sync += passes.eq(passes + 1)

@@ -26,11 +26,12 @@ synchronous reset into every register's next-state logic, so a raw ``rst`` pin p
 the inputs keeps it down to a few flip-flops.
 """
 
-from amaranth.hdl import Module, Signal, ClockDomain
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .cpu.ports import RetireLayout
+from .sim_clock import add_sim_domains
 from .memmap import RAM_DEFAULT_SIZE, RESET_PC
 from .soc import SoC
 
@@ -88,15 +89,7 @@ class SimTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.domains.sync = sync = ClockDomain("sync")
-        m.domains.rst_sync = rst_sync = ClockDomain("rst_sync", reset_less=True)
-        rst_q = Signal(init=1)
-        m.d.rst_sync += rst_q.eq(self.rst)
-        m.d.comb += [
-            sync.clk.eq(self.clk),
-            rst_sync.clk.eq(self.clk),
-            sync.rst.eq(rst_q),
-        ]
+        add_sim_domains(m, self.clk, self.rst)
 
         m.submodules.soc = soc = self._soc
 

@@ -43,6 +43,9 @@ class StatusBlock(wiring.Component):
         The pair's offset (reported in PAIR).
     protection : Protection
         The pair's RAM protection (reported in PAIR).
+    watchdog_cycles : int or None
+        The watchdog's period (cycles from a kick of WATCHDOG to its expiry); ``None``: no watchdog (WATCHDOG
+        reads 0, kicks are ignored).
 
     Members
     -------
@@ -54,15 +57,22 @@ class StatusBlock(wiring.Component):
         Pulse: restore the slot (written 1 to its SLOTS bit).
     offline_req : Out(2)
         Pulse: CONTROL bits 0/1 written.
+    crash_req : Out(2)
+        Pulse: bit 0 a nonzero code was written to CRASH, bit 1 the watchdog expired.
     values : Out(StatusValuesLayout)
         Every register's present value (what a read accepted now would return).
     wr : In(StatusWriteLayout)
         A whole-word write, as if by the bus (both may write in the same cycle; their effects combine).
     """
 
-    def __init__(self, *, slots, offset, protection):
+    def __init__(self, *, slots, offset, protection, watchdog_cycles=None):
         if not isinstance(slots, int) or not 1 <= slots <= 32:
             raise ValueError(f"Slot count must be an integer in 1..32, not {slots!r}")
+        if watchdog_cycles is not None and (not isinstance(watchdog_cycles, int)
+                                            or not 1 <= watchdog_cycles < 1 << 32):
+            raise ValueError(f"Watchdog period must be None or an integer of cycles in 1..2**32-1, "
+                             f"not {watchdog_cycles!r}")
+        self._watchdog = watchdog_cycles
         self._slots = slots
         self._offset = offset
         self._protection = Protection(protection)
@@ -73,6 +83,7 @@ class StatusBlock(wiring.Component):
             "fault":       In(slots),
             "restore":     Out(slots),
             "offline_req": Out(2),
+            "crash_req":   Out(2),
             "values":      Out(StatusValuesLayout),
             "wr":          In(StatusWriteLayout),
         })
@@ -109,6 +120,8 @@ class StatusBlock(wiring.Component):
             pair_reg.offset.eq(self._offset),
             pair_reg.protection.eq(_PROTECTION_CODE[self._protection]),
         ]
+        crash_code = Signal(32)
+        watchdog_left = Signal(32)
         registers = {
             "ID": STATUS_ID, "PAIR": pair_reg, "EVENT": event, "EVENT_CYCLE": event_cycle,
             "MISMATCHES": pair.mismatches, "DIAGNOSED": pair.diagnosed, "UNDIAGNOSED": pair.undiagnosed,
@@ -118,6 +131,7 @@ class StatusBlock(wiring.Component):
             "RESYNC_CYCLES": pair.resync_cycles, "RESYNC_STALL": pair.resync_stall,
             "RESYNC_STALL_MAX": pair.resync_stall_max, "SCRUB_ADDR": pair.scrub_addr,
             "SCRUB_REPAIRS": pair.scrub_repairs, "SCRUB_SWEEPS": pair.scrub_sweeps,
+            "CRASH": crash_code, "WATCHDOG": watchdog_left,
         }
         for name, value in registers.items():
             m.d.comb += getattr(self.values, name).eq(value)
@@ -138,4 +152,24 @@ class StatusBlock(wiring.Component):
             with m.If(valid & (addr == STATUS_REG["CONTROL"] // 4)):
                 m.d.comb += offline_i.eq(wdata[:2])
         m.d.comb += [self.restore.eq(restore[0] | restore[1]), self.offline_req.eq(offline[0] | offline[1])]
+
+        # CRASH and the watchdog (a write by either writer; the bus's wins if both write the same register).
+        crashed = Signal()
+        kicked = Signal()
+        for valid, addr, wdata in reversed(writers):
+            with m.If(valid & (addr == STATUS_REG["CRASH"] // 4)):
+                m.d.sync += crash_code.eq(wdata)
+                m.d.comb += crashed.eq(wdata != 0)
+            with m.If(valid & (addr == STATUS_REG["WATCHDOG"] // 4)):
+                m.d.comb += kicked.eq(1)
+        expired = Signal()
+        if self._watchdog is not None:
+            with m.If(kicked):
+                m.d.sync += watchdog_left.eq(self._watchdog)
+            with m.Elif(crashed):
+                m.d.sync += watchdog_left.eq(0)
+            with m.Elif(watchdog_left != 0):
+                m.d.sync += watchdog_left.eq(watchdog_left - 1)
+                m.d.comb += expired.eq(watchdog_left == 1)
+        m.d.comb += self.crash_req.eq(Cat(crashed, expired))
         return m

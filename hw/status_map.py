@@ -29,6 +29,12 @@ offset    name         contents
 0x48      SCRUB_ADDR   word address (in the RAM copy) of the last scrubber event
 0x4C      SCRUB_REPAIRS  scrubber events (corrections, repairs, unrepairable words)
 0x50      SCRUB_SWEEPS   complete sweeps of the RAM copies by the scrubber
+0x54      CRASH        write a nonzero crash code (a fatal trap handler): crash capture (one unit frozen at the
+                       crash, the other rebooted, event CRASH); reads the last code written (0: none; firmware
+                       reads it after the reboot and may clear it by writing 0)
+0x58      WATCHDOG     write (any value): kick the watchdog, which then expires ``watchdog_cycles`` later unless
+                       kicked again (disabled until the first kick, and again after it expires or a crash);
+                       expiry: crash capture, event WATCHDOG_EXPIRED. Reads the cycles left (0: disabled)
 ========  ===========  =========================================================================================
 """
 
@@ -48,7 +54,7 @@ STATUS_REG = {"ID": 0x00, "PAIR": 0x04, "EVENT": 0x08, "EVENT_CYCLE": 0x0C, "MIS
               "DIAGNOSED": 0x14, "UNDIAGNOSED": 0x18, "CORRECTED_A": 0x1C, "CORRECTED_B": 0x20,
               "EVIDENCE": 0x24, "SLOTS": 0x28, "SLOT_FAULTS": 0x2C, "CYCLE": 0x30, "DECIDE_WAIT": 0x34, "CONTROL": 0x38,
               "RESYNC_CYCLES": 0x3C, "RESYNC_STALL": 0x40, "RESYNC_STALL_MAX": 0x44, "SCRUB_ADDR": 0x48,
-              "SCRUB_REPAIRS": 0x4C, "SCRUB_SWEEPS": 0x50}
+              "SCRUB_REPAIRS": 0x4C, "SCRUB_SWEEPS": 0x50, "CRASH": 0x54, "WATCHDOG": 0x58}
 #: Device slots of the lockstep SoC, in slot (bit) order.
 SLOT_NAMES = ("uart", "clint", "finisher", "status")
 
@@ -61,7 +67,7 @@ class UnitState(enum.Enum, shape=2):
     RESYNCING = 3   # being brought back into lockstep (hw.resync) while the partner runs
 
 
-class EventCode(enum.Enum, shape=4):
+class EventCode(enum.Enum, shape=5):
     """What the lockstep controller did last."""
     NONE = 0
     ISOLATED_ON_EVIDENCE = 1    # a unit's self-check evidence fired and no divergence was seen yet
@@ -78,6 +84,9 @@ class EventCode(enum.Enum, shape=4):
     SCRUB_CORRECTED = 12        # the scrubber corrected a single-bit error in place (SCRUB_ADDR)
     SCRUB_REPAIRED = 13         # the scrubber rewrote a bad word from the partner copy (SCRUB_ADDR)
     SCRUB_UNREPAIRABLE = 14     # a bad word the scrubber could not repair (no good partner word)
+    CRASH = 15                  # the firmware wrote CRASH: unit (B) frozen at the crash for the dump, the other
+                                # rebooted (in simplex: the running unit rebooted, unit NONE)
+    WATCHDOG_EXPIRED = 16       # the watchdog expired: the same crash capture
 
 
 class EventUnit(enum.Enum, shape=2):

@@ -22,7 +22,13 @@ from .status_map import UnitState
 from .vtm.controller import Controller
 
 
-__all__ = ["System"]
+__all__ = ["System", "SCRUB_INTERVAL", "WATCHDOG_SECONDS"]
+
+
+#: Default cycles between scrubber reads (64 KiB swept every 65,536 cycles: ~3 ms at 25 MHz).
+SCRUB_INTERVAL = 4
+#: Default watchdog period.
+WATCHDOG_SECONDS = 1.0
 
 
 class System(wiring.Component):
@@ -38,6 +44,11 @@ class System(wiring.Component):
         As for :class:`hw.lockstep_soc.LockstepSoC`.
     power_on : bool
         The CPUs run from the controller's reset (CONTROL.power's initial value).
+    scrub_interval : int
+        Cycles between the RAM scrubber's word reads (:mod:`hw.scrubber`): a sweep of a copy takes
+        ``scrub_interval * ram_size // 4`` cycles.
+    watchdog_seconds : float
+        The status block's watchdog period (off until the firmware first kicks it).
 
     Members
     -------
@@ -53,9 +64,14 @@ class System(wiring.Component):
     """
 
     def __init__(self, *, clk_freq, baud, ram_size=RAM_DEFAULT_SIZE, ram_init=(), offset=2,
-                 protection=Protection.SECDED, loader=False, power_on=True):
+                 protection=Protection.SECDED, loader=False, power_on=True, scrub_interval=SCRUB_INTERVAL,
+                 watchdog_seconds=WATCHDOG_SECONDS):
+        if isinstance(watchdog_seconds, bool) or not isinstance(watchdog_seconds, (int, float)) \
+                or not watchdog_seconds > 0:
+            raise ValueError(f"Watchdog period must be a positive number of seconds, not {watchdog_seconds!r}")
         self.soc = LockstepSoC(ram_size=ram_size, ram_init=ram_init, offset=offset, protection=protection,
-                               loader=loader, inject=True, mgmt=True)
+                               loader=loader, inject=True, mgmt=True, scrub_interval=scrub_interval,
+                               watchdog_cycles=max(1, round(clk_freq * watchdog_seconds)))
         ram_addr_width = (ram_size // 4 - 1).bit_length()
         self.controller = Controller(clk_freq=clk_freq, baud=baud, ram_addr_width=ram_addr_width,
                                      power_on=power_on)

@@ -21,11 +21,12 @@ Parameters: ``ram_size``, ``offset``, ``protection`` as for the SoC; ``divisor``
 line runs at ``clk_freq / divisor``); ``clk_freq`` the nominal clock frequency the controller reports.
 """
 
-from amaranth.hdl import ClockDomain, Module, Signal
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .ecc import Protection
+from .sim_clock import add_sim_domains
 from .memmap import RAM_DEFAULT_SIZE
 from .serial import SerialPHY
 from .status_map import PairStatusLayout
@@ -62,11 +63,7 @@ class SystemSimTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.domains.sync = sync = ClockDomain("sync")
-        m.domains.rst_sync = rst_sync = ClockDomain("rst_sync", reset_less=True)
-        rst_q = Signal(init=1)
-        m.d.rst_sync += rst_q.eq(self.rst)
-        m.d.comb += [sync.clk.eq(self.clk), rst_sync.clk.eq(self.clk), sync.rst.eq(rst_q)]
+        add_sim_domains(m, self.clk, self.rst)
         m.submodules.system = system = self.system
         m.submodules.bridge = bridge = self.bridge
 

@@ -39,13 +39,15 @@ class CpuHarness:
         Probability of a stall cycle on each bus (0: never).
     latency : (int, int)
         Inclusive range of response latency in cycles (>= 1).
+    inject : bool
+        Build the core with its fault-injection port.
     """
 
     def __init__(self, program, *, data=None, reset_pc=memmap.RESET_PC, load_addr=None, ram_size=0x1_0000,
-                 hartid=0, stall=0.0, latency=(1, 1), seed=1):
+                 hartid=0, stall=0.0, latency=(1, 1), seed=1, inject=False):
         if not (1 <= latency[0] <= latency[1]):
             raise ValueError(f"Latency must be a range of integers >= 1, not {latency!r}")
-        self.core = Core(reset_pc=reset_pc, hartid=hartid)
+        self.core = Core(reset_pc=reset_pc, hartid=hartid, inject=inject)
         self.ram_base = memmap.RAM.base
         self.ram_size = ram_size
         self.mem = {}

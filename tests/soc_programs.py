@@ -126,3 +126,96 @@ def burst_program(text):
     for ch in text:
         words += asm.li("t1", ch) + [asm.sb("t1", "t0", memmap.UART_REG["THR"])]
     return words + finish(memmap.FINISHER_PASS)
+
+
+#: Layout of :func:`checksum_workload`: its code at ``RESET_PC``, the buffer it rewrites on every pass, and a
+#: region it never reads or writes (scrubber targets). Byte addresses.
+WORKLOAD_BUFFER = memmap.RAM.base + 0x1000
+WORKLOAD_BUFFER_WORDS = 1024
+WORKLOAD_SPARE = WORKLOAD_BUFFER + 4 * WORKLOAD_BUFFER_WORDS
+WORKLOAD_SPARE_WORDS = 64
+WORKLOAD_IMAGE_BYTES = WORKLOAD_SPARE + 4 * WORKLOAD_SPARE_WORDS - memmap.RAM.base
+
+
+def _assemble(items, base):
+    """``(words, labels)`` from ``items``: a word, a list of words, a label (``str``), or ``(encoder, *args, "label")`` whose
+    last argument is a label turned into a byte offset relative to that instruction."""
+    labels, pc = {}, base
+    for item in items:
+        if isinstance(item, str):
+            labels[item] = pc
+        else:
+            pc += 4 * (len(item) if isinstance(item, list) else 1)
+    words, pc = [], base
+    for item in items:
+        if isinstance(item, str):
+            continue
+        if isinstance(item, tuple):
+            encoder, *args, label = item
+            item = encoder(*args, labels[label] - pc)
+        item = item if isinstance(item, list) else [item]
+        words += item
+        pc += 4 * len(item)
+    return words, labels
+
+
+#: Console input byte that makes :func:`checksum_workload` report a crash, and the code it writes to CRASH.
+WORKLOAD_CRASH_KEY = ord("!")
+WORKLOAD_CRASH_CODE = 0xDEAD
+
+
+def checksum_workload(*, base=memmap.RESET_PC, labels=None):
+    """A write-heavy endless workload that prints ``"%08x %08x\\n" % (pass, checksum)`` after every pass.
+
+    It fills the buffer (:data:`WORKLOAD_BUFFER`, 4 KiB) once, then forever: every word of it is read, rotated,
+    mixed with the pass number and its index, written back and folded into a running checksum (one store per 10
+    instructions, the buffer's 64-word blocks dirtied in turn), and the line is printed. It reads neither the
+    timer nor any input, so the reference ISS reproduces it instruction by instruction, and it initialises every
+    register it reads (reset does not clear the register files). :data:`WORKLOAD_SPARE` (a pattern) is never
+    touched. After each line it looks at the UART: :data:`WORKLOAD_CRASH_KEY` received makes it write
+    :data:`WORKLOAD_CRASH_CODE` to the status block's CRASH register (crash capture) and spin at label
+    ``"crashed"``. Returns the RAM image words from ``base`` (code, buffer, spare region); ``labels``, a dict,
+    receives the code's label addresses (``"poll"``: where a pass ends, before looking at the UART).
+    """
+    from hw.status_map import STATUS, STATUS_REG
+    asm = _asm()
+    code = [
+        asm.li("t0", memmap.UART.base), asm.li("s0", WORKLOAD_BUFFER), asm.li("s1", 0), asm.li("s2", 0),
+        asm.li("s5", 0x9E37_79B9), asm.li("a2", 0x1234_5678),
+        asm.addi("s4", "s0", 0), asm.li("a1", WORKLOAD_BUFFER_WORDS),
+        "fill", asm.add("a2", "a2", "s5"), asm.sw("a2", "s4", 0), asm.addi("s4", "s4", 4),
+        asm.addi("a1", "a1", -1), (asm.bne, "a1", "zero", "fill"),
+        "pass", asm.addi("s4", "s0", 0), asm.li("a1", WORKLOAD_BUFFER_WORDS),
+        "word", asm.lw("a2", "s4", 0), asm.slli("a3", "a2", 3), asm.srli("a4", "a2", 29), asm.or_("a2", "a3", "a4"),
+        asm.xor("a2", "a2", "s1"), asm.add("a2", "a2", "a1"), asm.sw("a2", "s4", 0),
+        asm.slli("a3", "s2", 1), asm.srli("a4", "s2", 31), asm.or_("s2", "a3", "a4"), asm.xor("s2", "s2", "a2"),
+        asm.addi("s4", "s4", 4), asm.addi("a1", "a1", -1), (asm.bne, "a1", "zero", "word"),
+        asm.addi("s1", "s1", 1),
+        asm.addi("s7", "s1", 0), (asm.jal, "ra", "hex8"),
+        asm.li("a0", ord(" ")), (asm.jal, "ra", "putc"),
+        asm.addi("s7", "s2", 0), (asm.jal, "ra", "hex8"),
+        asm.li("a0", ord("\n")), (asm.jal, "ra", "putc"),
+        "poll", asm.lbu("t2", "t0", LSR), asm.andi("t2", "t2", DR), (asm.beq, "t2", "zero", "pass"),
+        asm.lbu("t1", "t0", memmap.UART_REG["RBR"]), asm.li("t2", WORKLOAD_CRASH_KEY),
+        (asm.bne, "t1", "t2", "pass"),
+        asm.li("t3", STATUS.base + STATUS_REG["CRASH"]), asm.li("t4", WORKLOAD_CRASH_CODE), asm.sw("t4", "t3", 0),
+        "crashed", (asm.jal, "zero", "crashed"),
+        # putc(a0): wait for THRE, send.
+        "putc", asm.lbu("t2", "t0", LSR), asm.andi("t2", "t2", THRE), (asm.beq, "t2", "zero", "putc"),
+        asm.sb("a0", "t0", memmap.UART_REG["THR"]), asm.jalr("zero", "ra", 0),
+        # hex8(s7): eight lowercase hex digits.
+        "hex8", asm.addi("s6", "ra", 0), asm.li("a5", 28), asm.li("a7", 10),
+        "digit", asm.srl("a6", "s7", "a5"), asm.andi("a6", "a6", 15), asm.addi("a0", "a6", ord("0")),
+        (asm.blt, "a6", "a7", "decimal"), asm.addi("a0", "a0", ord("a") - ord("0") - 10),
+        "decimal", (asm.jal, "ra", "putc"), asm.addi("a5", "a5", -4), (asm.bge, "a5", "zero", "digit"),
+        asm.jalr("zero", "s6", 0),
+    ]
+    words, found = _assemble(code, base)
+    if labels is not None:
+        labels.update(found)
+    first = (WORKLOAD_BUFFER - base) // 4
+    if len(words) > first:
+        raise ValueError(f"the workload's code ({len(words)} words) overlaps its buffer")
+    words += [0] * (first - len(words)) + [0] * WORKLOAD_BUFFER_WORDS
+    words += [(0xA5C3_0000 | i) ^ (i << 20) for i in range(WORKLOAD_SPARE_WORDS)]
+    return words

@@ -255,3 +255,13 @@ def test_fence_i_and_self_modifying_code():
     assert len(prog) == 7 and BASE + 4 * 6 == target
     h, recs = run(prog)
     assert h.regs[3] == 42
+
+
+def test_counter_low_half_carries_into_high_half():
+    prog = A.li(7, 0xFFFF_FFF8) + [A.csrrw(0, CSR.MCYCLE, 7), A.csrrw(0, CSR.MINSTRET, 7)] + [A.nop()] * 12 + [
+        A.csrrs(1, CSR.MCYCLEH, 0), A.csrrs(2, CSR.MCYCLE, 0), A.csrrs(3, CSR.MINSTRETH, 0),
+        A.csrrs(4, CSR.MINSTRET, 0)]
+    h, recs = run(prog)
+    r = h.regs
+    assert r[1] == 1 and r[2] < 0x100
+    assert r[3] == 1 and r[4] == 0xFFFF_FFF8 + 15 - 0x1_0000_0000       # 15 instructions retired since

@@ -1,4 +1,4 @@
-"""The RV32I + Zicsr machine-mode core: fetch / decode+register read / execute, see README.md."""
+"""The RV32I + Zicsr machine-mode core: fetch / decode+register read / execute+write, see README.md."""
 
 from amaranth import *
 from amaranth.lib import enum, wiring
@@ -9,14 +9,19 @@ from .alu import ALU
 from .bus import BusSignature
 from .csr import CSRFile
 from .decoder import Decoder
-from .isa import Cause, Funct3, IMPLEMENTED_CSRS
+from .isa import Cause, CSR, Funct3, IMPLEMENTED_CSRS, Opcode
 from .loadstore import LoadStore
-from .ports import RetireSignature, StatePortSignature, STATE_PC
-from .regfile import RegisterFile
+from .ports import (RetireSignature, StatePortSignature, CoreInjectSignature, STATE_PC, INJECT_REGISTER,
+                    INJECT_PC, INJECT_PIPELINE)
+from .regfile import RegisterFile, CSR_WORDS, csr_word
 from .shifter import Shifter
 
 
-__all__ = ["Core"]
+__all__ = ["Core", "PIPELINE_REGISTERS"]
+
+
+#: Pipeline registers reachable by ``INJECT_PIPELINE`` (``inject.index``), in this order.
+PIPELINE_REGISTERS = ("x_imm", "x_insn", "x_pc", "pend_pc")
 
 
 class _Fetch(enum.Enum, shape=2):
@@ -24,6 +29,12 @@ class _Fetch(enum.Enum, shape=2):
     REQ   = 1   # request for fd_pc presented and stalled: must be presented again unchanged
     WAIT  = 2   # request for fd_pc accepted, response pending (fd_kill: discard it, then fetch fd_pc)
     BUF   = 3   # instruction at fd_pc held in d_insn/d_err, waiting for the execute stage
+
+
+_WORD_MTVAL = CSR_WORDS[CSR.MTVAL]
+_WORD_MCAUSE = CSR_WORDS[CSR.MCAUSE]
+_WORD_MEPC = CSR_WORDS[CSR.MEPC]
+_WORD_MTVEC = CSR_WORDS[CSR.MTVEC]
 
 
 class Core(wiring.Component):
@@ -35,6 +46,8 @@ class Core(wiring.Component):
         Address of the first instruction (word-aligned).
     hartid : int
         Value of ``mhartid``.
+    inject : bool
+        Add the ``inject`` port (fault injection, see README.md); no logic when False.
 
     Ports
     -----
@@ -43,23 +56,28 @@ class Core(wiring.Component):
     dbus : Out(BusSignature())
         Loads and stores.
     irq_software, irq_timer, irq_external : In(1)
-        Level-sensitive interrupt requests (mip.MSIP, MTIP, MEIP).
+        Level-sensitive interrupt requests (mip.MSIP, MTIP, MEIP), registered on entry.
     retire : Out(RetireSignature())
         One record per retired or trapped instruction.
     state : In(StatePortSignature())
         Halt/resume and register access.
     selfcheck_fail : Out(1)
         Sticky until reset: a parity error was found in the register file.
+    inject : In(CoreInjectSignature())
+        Only with ``inject=True``.
     """
 
-    def __init__(self, *, reset_pc=memmap.RESET_PC, hartid=0):
+    def __init__(self, *, reset_pc=memmap.RESET_PC, hartid=0, inject=False):
         if not isinstance(reset_pc, int) or reset_pc not in range(1 << 32) or reset_pc % 4:
             raise ValueError(f"Reset PC must be a word-aligned 32-bit address, not {reset_pc!r}")
         if not isinstance(hartid, int) or hartid not in range(1 << 32):
             raise ValueError(f"Hart ID must be an integer in 0..2**32-1, not {hartid!r}")
+        if not isinstance(inject, bool):
+            raise TypeError(f"Inject must be a bool, not {inject!r}")
         self._reset_pc = reset_pc
         self._hartid = hartid
-        super().__init__({
+        self._inject = inject
+        members = {
             "ibus": Out(BusSignature()),
             "dbus": Out(BusSignature()),
             "irq_software": In(1),
@@ -68,9 +86,12 @@ class Core(wiring.Component):
             "retire": Out(RetireSignature()),
             "state": In(StatePortSignature()),
             "selfcheck_fail": Out(1),
-        })
+        }
+        if inject:
+            members["inject"] = In(CoreInjectSignature())
+        super().__init__(members)
         # Created here so that tests can reach the storage (fault injection through rf.mem).
-        self.rf = RegisterFile()
+        self.rf = RegisterFile(flip=inject)
 
     def elaborate(self, platform):
         m = Module()
@@ -102,13 +123,14 @@ class Core(wiring.Component):
         d_err_now = Mux(in_buf, d_err, ibus.err)
 
         # ---------------------------------------------------------------- decode (in D, registered into X)
-        # The decoder looks at the instruction while it waits in D; X starts from flip-flops only.
         m.d.comb += dec.insn.eq(Mux(d_err_now, 0, d_insn_now))
         d_f3 = dec.funct3
         d_opx = dec.op | dec.op_imm
         d_shift = d_opx & ((d_f3 == Funct3.SLL) | (d_f3 == Funct3.SR))
         d_csr_addr = dec.insn[20:32]
-        d_csr_known = Cat(*(d_csr_addr == csr for csr in IMPLEMENTED_CSRS)).any()
+        d_csr_known = Cat(*(d_csr_addr == c for c in IMPLEMENTED_CSRS)).any()
+        d_csr_rf = Cat(*(d_csr_addr == c for c in CSR_WORDS)).any()
+        d_csr_write = dec.csr & dec.csr_write
         d_csr_illegal = dec.csr & (~d_csr_known | (dec.csr_write & (d_csr_addr[10:12] == 0b11)))
         d_ctrl = {
             # name: (shape, value in D)
@@ -116,17 +138,22 @@ class Core(wiring.Component):
             "zimm":      (5, dec.rs1),
             "f3":        (3, d_f3),
             "imm":       (32, dec.imm),
-            "lui":       (1, dec.lui),
             "auipc":     (1, dec.auipc),
             "jal":       (1, dec.jal),
             "jalr":      (1, dec.jalr),
-            "branch":    (1, dec.branch),
             "load":      (1, dec.load),
             "store":     (1, dec.store),
             "mem":       (1, dec.load | dec.store),
             "fence_i":   (1, dec.fence_i),
             "csr":       (1, dec.csr),
-            "csr_write": (1, dec.csr & dec.csr_write),
+            "csr_rf":    (1, dec.csr & d_csr_rf),
+            # CSR writes: a register-file CSR with rd != x0 takes two cycles (rd, then the CSR word); with
+            # rd = x0 one (the CSR word); a flip-flop CSR one (rd and the CSR together).
+            "csr2":      (1, d_csr_write & d_csr_rf & (dec.rd != 0)),
+            "cw1":       (1, d_csr_write & d_csr_rf & (dec.rd == 0)),
+            "csr_ffw":   (1, d_csr_write & ~d_csr_rf),
+            "cword":     (3, csr_word(d_csr_addr)[:3]),
+            "cmask":     (1, (d_csr_addr == CSR.MEPC) | (d_csr_addr == CSR.MTVEC)),
             "mret":      (1, dec.mret),
             "ecall":     (1, dec.ecall),
             "ebreak":    (1, dec.ebreak),
@@ -140,14 +167,11 @@ class Core(wiring.Component):
             "sh_left":   (1, d_f3 == Funct3.SLL),
             "sh_arith":  (1, dec.alt),
             "link":      (1, dec.jal | dec.jalr),
-            # ADD/SUB/LUI: the sum; SLT/SLTU: the comparison; XOR/OR/AND: the logic unit.
             "res_sum":   (1, dec.lui | (d_opx & (d_f3 == Funct3.ADD))),
             "res_slt":   (1, d_opx & (d_f3 == Funct3.SLT)),
             "res_sltu":  (1, d_opx & (d_f3 == Funct3.SLTU)),
             "res_logic": (1, d_opx & d_f3[2] & (d_f3 != Funct3.SR)),
             "uncond":    (1, dec.jal | dec.jalr | dec.mret | dec.fence_i),
-            # A branch whose target is misaligned (never in real code) takes two cycles: its condition is
-            # registered first, so that no trap depends on a comparison in the same cycle.
             "br_mis":    (1, dec.branch & dec.imm[1]),
             "br_ok":     (1, dec.branch & ~dec.imm[1]),
             # mtval sources (AND-OR; at most one is set for an instruction that can trap; a fetch fault has
@@ -169,36 +193,38 @@ class Core(wiring.Component):
         x_mem_wait = Signal()       # dbus request accepted, response pending
         x_step2 = Signal()          # second cycle of a branch with a misaligned target
         x_mis = Signal()            # second cycle of a misaligned load/store (it traps now)
-        cond_q = Signal()           # its condition, from the first cycle
+        x_ph2 = Signal()            # second cycle of a two-write CSR instruction
+        cond_q = Signal()           # the misaligned branch's condition, from the first cycle
         intr_flag = Signal()        # an interrupt was taken; report it with the next retirement
+        # Trap entry: T0 (exception or interrupt detected, combinational) registers the cause; T1 writes mtval;
+        # T2 writes mcause and reads mtvec; T3 retires the trapping instruction, redirects to mtvec and writes
+        # mepc. Every write's data select is a flip-flop, so the write data path starts at the data.
+        t1 = Signal()
+        t2 = Signal()
+        t3 = Signal()
+        t_irq = Signal()
+        cause_q = Signal(4)
         # A redirect decided in X takes effect from these flip-flops in the next cycle (or later, while a
         # stalled fetch request must be held): the instruction that entered X meanwhile is squashed.
         pend = Signal()
         pend_pc = Signal(30)
 
-        # Write-back stage W: the result of X is written to the register file one cycle later, from these
-        # flip-flops; the instruction in X meanwhile gets it through the fw1/fw2 bypass.
-        w_en = Signal()
-        w_rd = Signal(5)
-        w_data = Signal(32)
-        fw1 = Signal()
-        fw2 = Signal()
-        rs1v = Signal(32)
-        rs2v = Signal(32)
-        m.d.comb += [
-            rs1v.eq(Mux(fw1, w_data, rf.rs1_data)),
-            rs2v.eq(Mux(fw2, w_data, rf.rs2_data)),
-        ]
+        # Register-file operands: the read ports are transparent, so the word written in the cycle of the read
+        # (by the instruction leaving X) is seen; no other bypass is needed.
+        rs1v = rf.rs1_data
+        rs2v = rf.rs2_data
         f3 = xc["f3"]
         pc_bytes = Cat(C(0, 2), x_pc)
+        # pc + 4: while an instruction is in X (and no redirect is pending) fd_pc is always x_pc + 1 -- the
+        # fetch unit advanced it when the instruction entered X -- so no incrementer is needed.
         link = Signal(30)
-        m.d.comb += link.eq(x_pc + 1)
+        m.d.comb += link.eq(fd_pc)
         pc_imm = Signal(32)         # branch/JAL target, AUIPC result
         m.d.comb += pc_imm.eq(pc_bytes + xc["imm"])
 
         # ALU / shifter
         m.d.comb += [
-            alu.a.eq(Mux(xc["lui"], 0, rs1v)),
+            alu.a.eq(rs1v),             # LUI reads x0 (its rs1 field is forced to 0 in D): sum = imm
             alu.b.eq(Mux(xc["b_imm"], xc["imm"], rs2v)),
             alu.sub.eq(xc["sub"]),
             alu.funct3.eq(f3),
@@ -208,18 +234,15 @@ class Core(wiring.Component):
             shifter.arith.eq(xc["sh_arith"]),
         ]
 
-        # The low two address bits (load/store lanes and alignment, JALR alignment) computed apart from the
-        # adder's carry chain: address = rs1 + imm for all of them. Keeps `done`/`trap` off the carry chain.
+        # The low two address bits computed apart from the adder's carry chain (address = rs1 + imm).
         lo = Signal(2)
         m.d.comb += lo.eq(Cat(rs1v[0] ^ xc["imm"][0], rs1v[1] ^ xc["imm"][1] ^ (rs1v[0] & xc["imm"][0])))
 
-        # Branches and jumps
-        # BEQ/BNE 00x, BLT/BGE 10x, BLTU/BGEU 11x: bit 0 inverts (meaningful for branches only).
+        # Branches and jumps. BEQ/BNE 00x, BLT/BGE 10x, BLTU/BGEU 11x: bit 0 inverts.
         cond = Signal()
         m.d.comb += cond.eq(Mux(f3[2], Mux(f3[1], alu.ltu, alu.lt), alu.eq) ^ f3[0])
         jump_target = Signal(32)
         m.d.comb += jump_target.eq(Mux(xc["jalr"], Cat(C(0, 1), alu.sum[1:]), pc_imm))
-        # pc is word-aligned: a JAL/branch target is misaligned exactly when imm[1] is set.
         jump_misaligned = (xc["jal"] & xc["imm"][1]) | (xc["jalr"] & lo[1]) | (x_step2 & cond_q)
 
         # Loads and stores
@@ -233,20 +256,24 @@ class Core(wiring.Component):
             ls.bus_rdata.eq(dbus.rdata),
         ]
 
-        # CSRs
+        # CSRs: register-file CSRs were read through the rs2 port in D; the others come from the CSR file.
+        csr_old = Signal(32)
+        m.d.comb += csr_old.eq((rs2v & xc["csr_rf"].replicate(32)) | csr.rdata)
         csr_src = Mux(f3[2], xc["zimm"], rs1v)
         csr_new = Signal(32)
         with m.Switch(f3[:2]):
             with m.Case(0b01):
                 m.d.comb += csr_new.eq(csr_src)
             with m.Case(0b10):
-                m.d.comb += csr_new.eq(csr.rdata | csr_src)
+                m.d.comb += csr_new.eq(csr_old | csr_src)
             with m.Default():
-                m.d.comb += csr_new.eq(csr.rdata & ~csr_src)
+                m.d.comb += csr_new.eq(csr_old & ~csr_src)
+
         # Synchronous exceptions known in the first cycle, in priority order.
         illegal = xc["illegal"]
-        exc_early = x_fault | illegal | xc["ecall"] | xc["ebreak"] | jump_misaligned | (mem_op & ls.misaligned)
-        exc_cause = Signal(32)
+        exc_static = x_fault | illegal | xc["ecall"] | xc["ebreak"]
+        exc_early = exc_static | jump_misaligned | (mem_op & ls.misaligned)
+        exc_cause = Signal(4)
         with m.If(x_fault):
             m.d.comb += exc_cause.eq(Cause.INSN_ACCESS_FAULT)
         with m.Elif(illegal):
@@ -261,18 +288,12 @@ class Core(wiring.Component):
             m.d.comb += exc_cause.eq(Mux(xc["load"], Cause.LOAD_MISALIGNED, Cause.STORE_MISALIGNED))
         with m.Else():
             m.d.comb += exc_cause.eq(Mux(xc["load"], Cause.LOAD_ACCESS_FAULT, Cause.STORE_ACCESS_FAULT))
-        # mtval: the source is known from the instruction class alone (the trap decides whether it is used).
-        exc_tval = Signal(32)
-        m.d.comb += exc_tval.eq(
-            (pc_bytes & xc["tv_pc"].replicate(32)) |
-            (x_insn & xc["tv_insn"].replicate(32)) |
-            (Cat(alu.sum[0] & xc["tv_sum0"], alu.sum[1:]) & xc["tv_sum"].replicate(32)) |
-            (pc_imm & xc["tv_pcimm"].replicate(32)))
 
         # ---------------------------------------------------------------- execute control
-        x_started = x_mem_stalled | x_mem_wait | x_step2 | x_mis
+        trapping = t1 | t2 | t3
+        x_started = x_mem_stalled | x_mem_wait | x_step2 | x_mis | x_ph2 | trapping
         irq_take = x_valid & ~pend & csr.irq_pending & ~x_started & ~halt_req
-        run = x_valid & ~pend & ~irq_take
+        run = x_valid & ~pend & ~irq_take & ~trapping
 
         mem_go = run & mem_op & ~(x_fault | illegal | ls.misaligned)
         m.d.comb += [
@@ -287,27 +308,24 @@ class Core(wiring.Component):
         mem_resp = x_mem_wait & (dbus.ack | dbus.err)
         mem_err = x_mem_wait & dbus.err
 
-        done = Signal()         # the instruction in X retires (or traps) this cycle
-        trap = Signal()
-        x_redirect = Signal()   # it changes the flow: pend is set at the end of the cycle
-        # Written per instruction class so that the branch decision (after the carry chain) stays off the
-        # memory-completion and register-write paths: branches neither access memory nor write rd.
-        exc_static = x_fault | illegal | xc["ecall"] | xc["ebreak"]
+        fin = Signal()          # the instruction in X ends this cycle (retires, or starts a trap: exc)
+        exc = Signal()          # T0 of an exception
+        t0 = Signal()           # T0 of an exception or interrupt
+        done = Signal()         # retirement record this cycle
+        x_redirect = Signal()   # pend is set at the end of the cycle
         wen_exc = exc_static | (xc["jal"] & xc["imm"][1]) | (xc["jalr"] & lo[1]) | \
             (mem_op & ls.misaligned) | mem_err
         m.d.comb += [
-            # A misaligned load/store traps in its second cycle, so that `done` (and with it the fetch
-            # address) never waits for the register file and the address bits.
-            done.eq(run & (~mem_op | exc_static | x_mis | mem_resp) & ~(xc["br_mis"] & ~x_step2)),
-            trap.eq(done & (exc_early | mem_err)),
-            # A branch with an aligned target raises no exception, so its condition meets `run` directly.
-            x_redirect.eq(trap | (run & ~exc_early & xc["uncond"]) | (run & xc["br_ok"] & cond)),
+            fin.eq(run & (~mem_op | exc_static | x_mis | mem_resp) & ~(xc["br_mis"] & ~x_step2) &
+                   ~(xc["csr2"] & ~x_ph2 & ~illegal)),
+            exc.eq(fin & (exc_early | mem_err)),
+            t0.eq(exc | irq_take),
+            done.eq((fin & ~exc) | (t3 & ~t_irq)),
+            x_redirect.eq(t3 | (run & ~exc_early & xc["uncond"]) | (run & xc["br_ok"] & cond)),
         ]
         target_pc = Signal(30)
-        with m.If(trap | irq_take):
-            m.d.comb += target_pc.eq(csr.mtvec)
-        with m.Elif(xc["mret"]):
-            m.d.comb += target_pc.eq(csr.mepc)
+        with m.If(t3 | xc["mret"]):
+            m.d.comb += target_pc.eq(rs2v[2:])      # mtvec (read in T1) or mepc (read in D)
         with m.Elif(xc["fence_i"]):
             m.d.comb += target_pc.eq(link)
         with m.Else():
@@ -318,7 +336,7 @@ class Core(wiring.Component):
         early = Signal(32)      # everything that does not wait for the carry chain
         m.d.comb += early.eq(
             (Cat(C(0, 2), link) & xc["link"].replicate(32)) |
-            (csr.rdata & xc["csr"].replicate(32)) |
+            (csr_old & xc["csr"].replicate(32)) |
             (ls.load_data & xc["load"].replicate(32)) |
             (shifter.result & xc["shift"].replicate(32)) |
             (pc_imm & xc["auipc"].replicate(32)) |
@@ -326,23 +344,55 @@ class Core(wiring.Component):
         slt = (alu.lt & xc["res_slt"]) | (alu.ltu & xc["res_sltu"])
         m.d.comb += result.eq(early | (alu.sum & xc["res_sum"].replicate(32)) | slt)
 
-        x_wen = done & ~wen_exc & xc["wrd"]
-        x_csr_we = run & xc["csr_write"] & ~exc_early
+        # Register-file writes from X: rd (the result), a CSR word (the new CSR value), or a trap CSR.
+        we_rd = Signal()
+        we_cw = Signal()
+        m.d.comb += [
+            we_rd.eq((fin & ~wen_exc & xc["wrd"] & ~xc["csr2"]) | (run & xc["csr2"] & ~x_ph2 & ~illegal)),
+            we_cw.eq(fin & ~exc_static & (xc["cw1"] | xc["csr2"])),
+        ]
+        sp_word = Signal(6)         # the state port's register-file word (see below)
+        # Write data: an AND-OR whose selects are all flip-flops (decoded in D, or phase registers).
+        # mtval's source is known from the instruction class alone (0 for interrupts).
+        s_cw = (xc["cw1"] | (xc["csr2"] & x_ph2)) & ~trapping
+        tv = t1 & ~t_irq
+        sp_mask = sp_word[5] & sp_word[0] & ~sp_word[1]     # mepc/mtvec: bits 1:0 are stored as 0
+        x_special = Signal(32)
+        m.d.comb += x_special.eq(
+            (Cat(csr_new[:2] & ~xc["cmask"].replicate(2), csr_new[2:]) & s_cw.replicate(32)) |
+            (pc_bytes & ((xc["tv_pc"] & tv) | t3).replicate(32)) |
+            (x_insn & (xc["tv_insn"] & tv).replicate(32)) |
+            (Cat(alu.sum[0] & xc["tv_sum0"], alu.sum[1:]) & (xc["tv_sum"] & tv).replicate(32)) |
+            (pc_imm & (xc["tv_pcimm"] & tv).replicate(32)) |
+            (Cat(cause_q, C(0, 27), t_irq) & t2.replicate(32)) |
+            (Cat(sp.wdata[:2] & ~sp_mask.replicate(2), sp.wdata[2:]) & halted.replicate(32)))
+        use_result = ~(s_cw | trapping | halted)
+        x_we = Signal()
+        x_waddr = Signal(6)
+        x_wdata = Signal(32)
+        m.d.comb += [
+            x_we.eq(we_rd | we_cw | t1 | t2 | t3),
+            x_waddr.eq(Mux(t1, _WORD_MTVAL, Mux(t2, _WORD_MCAUSE, Mux(t3, _WORD_MEPC,
+                       Mux(s_cw, Cat(xc["cword"], C(0b100, 3)), xc["rd"]))))),
+            x_wdata.eq((result & use_result.replicate(32)) | x_special),
+        ]
+        x_csr_we = fin & ~exc_static & xc["csr_ffw"]
 
         # ---------------------------------------------------------------- pipeline advance
         redirect = pend & ~f_req            # the pending redirect reaches fetch this cycle
-        target_now = pend_pc
-        x_free = ~x_valid | done | irq_take | pend
+        x_free = ~x_valid | (fin & ~exc) | t3 | pend
         x_accept = avail & x_free & ~pend & ~halt_req & ~halted
 
-        # pend_pc is only looked at while pend is set, so it follows target_pc whenever pend is clear: its
-        # enable does not wait for the branch decision.
         with m.If(~pend):
             m.d.sync += pend_pc.eq(target_pc)
-        with m.If(x_redirect | irq_take):
+        with m.If(x_redirect):
             m.d.sync += pend.eq(1)
         with m.Elif(redirect):
             m.d.sync += pend.eq(0)
+
+        m.d.sync += [t1.eq(t0), t2.eq(t1), t3.eq(t2)]
+        with m.If(t0):
+            m.d.sync += [t_irq.eq(irq_take), cause_q.eq(Mux(irq_take, csr.irq_cause[:4], exc_cause))]
 
         with m.If(x_accept):
             m.d.sync += [
@@ -350,24 +400,21 @@ class Core(wiring.Component):
                 x_pc.eq(fd_pc),
                 x_insn.eq(Mux(d_err_now, 0, d_insn_now)),
                 x_fault.eq(d_err_now),
-                x_mem_stalled.eq(0), x_mem_wait.eq(0), x_step2.eq(0), x_mis.eq(0),
+                x_mem_stalled.eq(0), x_mem_wait.eq(0), x_step2.eq(0), x_mis.eq(0), x_ph2.eq(0),
             ]
             m.d.sync += [xc[name].eq(value) for name, (_shape, value) in d_ctrl.items()]
         with m.Elif(x_free):
-            m.d.sync += [x_valid.eq(0), x_mem_stalled.eq(0), x_mem_wait.eq(0), x_step2.eq(0), x_mis.eq(0)]
+            m.d.sync += [x_valid.eq(0), x_mem_stalled.eq(0), x_mem_wait.eq(0), x_step2.eq(0), x_mis.eq(0),
+                         x_ph2.eq(0)]
         with m.Else():
             with m.If(run & xc["br_mis"]):
                 m.d.sync += [x_step2.eq(1), cond_q.eq(cond)]
             with m.If(run & mem_op & ls.misaligned):
                 m.d.sync += x_mis.eq(1)
+            with m.If(run & xc["csr2"]):
+                m.d.sync += x_ph2.eq(1)
             with m.If(dbus.valid):
                 m.d.sync += [x_mem_stalled.eq(dbus.stall), x_mem_wait.eq(~dbus.stall)]
-
-        m.d.sync += w_en.eq(x_wen)
-        with m.If(x_wen):
-            m.d.sync += [w_rd.eq(xc["rd"]), w_data.eq(result)]
-        with m.If(rf.read_en):
-            m.d.sync += [fw1.eq(x_wen & (rf.rs1_addr == xc["rd"])), fw2.eq(x_wen & (rf.rs2_addr == xc["rd"]))]
 
         with m.If(irq_take):
             m.d.sync += intr_flag.eq(1)
@@ -377,25 +424,28 @@ class Core(wiring.Component):
         # Fetch
         slot_free = (fstate == _Fetch.EMPTY) | drained | (avail & (redirect | x_accept | halt_req | halted))
         next_addr = Signal(30)
-        m.d.comb += next_addr.eq(Mux(redirect, target_now, Mux(avail & x_accept, fd_pc + 1, fd_pc)))
+        m.d.comb += next_addr.eq(Mux(redirect, pend_pc, Mux(avail & x_accept, fd_pc + 1, fd_pc)))
         issue = f_req | (slot_free & ~halt_req & ~halted)
+        fetch_addr = Signal(30)
+        pc_flip = Signal(30)        # fault injection (PC): XORed into a new fetch address
         m.d.comb += [
+            fetch_addr.eq(next_addr ^ Mux(f_req, 0, pc_flip)),
             ibus.valid.eq(issue),
-            ibus.addr.eq(next_addr),
+            ibus.addr.eq(fetch_addr),
             ibus.write.eq(0),
             ibus.sel.eq(0b1111),
             ibus.wdata.eq(0),
         ]
         with m.If(issue):
             m.d.sync += [
-                fd_pc.eq(next_addr),
+                fd_pc.eq(fetch_addr),
                 fstate.eq(Mux(ibus.stall, _Fetch.REQ, _Fetch.WAIT)),
                 fd_kill.eq(0),
             ]
         with m.Elif(slot_free):
             m.d.sync += [fstate.eq(_Fetch.EMPTY), fd_pc.eq(next_addr), fd_kill.eq(0)]
         with m.Elif(in_wait & ~resp & redirect):
-            m.d.sync += [fd_kill.eq(1), fd_pc.eq(target_now)]
+            m.d.sync += [fd_kill.eq(1), fd_pc.eq(pend_pc)]
         with m.Elif(avail & in_wait):
             m.d.sync += [fstate.eq(_Fetch.BUF), d_insn.eq(ibus.rdata), d_err.eq(ibus.err)]
 
@@ -411,6 +461,8 @@ class Core(wiring.Component):
         sel_rf = sel[5:13] == 0
         sel_pc = sel == STATE_PC
         sel_csr = sel[12] & csr.known
+        sel_csr_rf = sel[12] & csr.in_rf
+        m.d.comb += sp_word.eq(Mux(sel[12], csr_word(sel[:12]), sel[:5]))
         sp_start = sp.req & ~sp_busy & ~sp_ack & ~sp_err
         m.d.sync += [sp_ack.eq(0), sp_err.eq(0)]
         with m.If(sp_start):
@@ -418,13 +470,13 @@ class Core(wiring.Component):
                 m.d.sync += sp_busy.eq(1)
             with m.Else():
                 m.d.sync += sp_err.eq(1)
-        sp_rf_read = sp_start & halted & sel_rf
+        sp_rf_read = sp_start & halted
         sp_do = sp_busy                         # second cycle: register data is out, perform the access
-        sp_rf_we = sp_do & sp.write & sel_rf & (sel[:5] != 0)
-        sp_csr_we = sp_do & sp.write & sel_csr
+        sp_rf_we = sp_do & sp.write & ((sel_rf & (sel[:5] != 0)) | sel_csr_rf)
+        sp_csr_we = sp_do & sp.write & sel_csr & ~sel_csr_rf
         with m.If(sp_do):
             m.d.sync += [sp_busy.eq(0), sp_ack.eq(1)]
-            with m.If(sel_rf):
+            with m.If(sel_rf | sel_csr_rf):
                 m.d.sync += sp_rdata.eq(rs1v)
             with m.Elif(sel_pc):
                 m.d.sync += sp_rdata.eq(Cat(C(0, 2), fd_pc))
@@ -435,15 +487,21 @@ class Core(wiring.Component):
         m.d.comb += [sp.ack.eq(sp_ack), sp.err.eq(sp_err), sp.rdata.eq(sp_rdata)]
 
         # ---------------------------------------------------------------- register file
-        rs_src = Mux(halted, sel[:5], d_insn_now[15:20])
+        d_system = d_insn_now[2:7] == Opcode.SYSTEM.value
+        d_lui = d_insn_now[2:7] == Opcode.LUI.value
+        d_mret = d_insn_now[28]         # SYSTEM with funct3 = 0: MRET (0x302) rather than ECALL/EBREAK/WFI
+        rs2_word = Mux(d_system, csr_word(d_insn_now[20:32], d_mret & (d_insn_now[12:15] == 0)),
+                       Cat(d_insn_now[20:25], C(0, 1)))
+        rf_waddr = Signal(6)
         m.d.comb += [
-            rf.rs1_addr.eq(rs_src),
-            rf.rs2_addr.eq(d_insn_now[20:25]),
-            rf.read_en.eq(x_accept | sp_rf_read),
-            # Selected by `halted` (X is empty then), not by x_wen: keeps the late write enable off the data path.
-            rf.rd_addr.eq(Mux(halted, sel[:5], w_rd)),
-            rf.rd_data.eq(Mux(halted, sp.wdata, w_data)),
-            rf.rd_en.eq(w_en | sp_rf_we),
+            rf.rs1_addr.eq(Mux(halted, sp_word, Cat(d_insn_now[15:20] & ~d_lui.replicate(5), C(0, 1)))),
+            rf.rs2_addr.eq(Mux(t2, _WORD_MTVEC, rs2_word)),
+            rf.read_en.eq(x_accept | sp_rf_read | t2),
+            # Selected by `halted` (X is empty then): keeps the late write enable off the data path.
+            rf_waddr.eq(Mux(halted, sp_word, x_waddr)),
+            rf.rd_addr.eq(rf_waddr),
+            rf.rd_data.eq(x_wdata),
+            rf.rd_en.eq(x_we | sp_rf_we),
         ]
         selfcheck = Signal()
         with m.If(rf.parity_error):
@@ -451,50 +509,84 @@ class Core(wiring.Component):
         m.d.comb += self.selfcheck_fail.eq(selfcheck)
 
         # ---------------------------------------------------------------- CSR file
-        # The trap's CSR updates land one cycle late, in the first squash cycle (no instruction is in X then,
-        # so nothing reads or writes a CSR meanwhile). Their values are registered every cycle, without enable.
-        trap_q = Signal()
-        cause_q = Signal(32)
-        tval_q = Signal(32)
-        pc_q = Signal(30)
-        m.d.sync += [
-            trap_q.eq(trap | irq_take),
-            cause_q.eq(Mux(irq_take, csr.irq_cause, exc_cause)),
-            tval_q.eq(exc_tval & ~irq_take.replicate(32)),
-            pc_q.eq(x_pc),
-        ]
         m.d.comb += [
             csr.addr.eq(Mux(halted, sel[:12], x_insn[20:32])),
             csr.we.eq(x_csr_we | sp_csr_we),
             csr.wdata.eq(Mux(halted, sp.wdata, csr_new)),
-            csr.trap.eq(trap_q),
-            csr.trap_cause.eq(cause_q),
-            csr.trap_pc.eq(pc_q),
-            csr.trap_val.eq(tval_q),
-            csr.mret.eq(done & xc["mret"] & ~trap),
-            csr.instret.eq(done & ~trap),
+            csr.trap.eq(t3),
+            csr.mret.eq(fin & ~exc & xc["mret"]),
+            csr.instret.eq(fin & ~exc),
             csr.cycle_en.eq(~halted),
+        ]
+        # The interrupt lines are registered: the CLINT's 64-bit compare (and whatever drives the external line)
+        # stays out of the core's control paths. Interrupts are taken, and mip shows them, one cycle later.
+        m.d.sync += [
             csr.irq_software.eq(self.irq_software),
             csr.irq_timer.eq(self.irq_timer),
             csr.irq_external.eq(self.irq_external),
         ]
 
+        # ---------------------------------------------------------------- fault injection
+        if self._inject:
+            self._elaborate_inject(m, pc_flip=pc_flip, issue=issue, f_req=f_req, rf=rf,
+                                   pipeline={"x_imm": xc["imm"], "x_insn": x_insn, "x_pc": x_pc,
+                                             "pend_pc": pend_pc})
+
         # ---------------------------------------------------------------- retirement record
         rec = self.retire.record
-        mem_write = done & ~trap & xc["store"]
+        trap_rec = t3 & ~t_irq
         m.d.comb += [
             self.retire.valid.eq(done),
             rec.pc.eq(pc_bytes),
             rec.insn.eq(x_insn),
             rec.next_pc.eq(Cat(C(0, 2), Mux(x_redirect, target_pc, link))),
-            rec.rd_addr.eq(Mux(x_wen, xc["rd"], 0)),
+            rec.rd_addr.eq(Mux(xc["wrd"] & ~t3, xc["rd"], 0)),
             rec.rd_data.eq(result),
-            rec.mem_write.eq(mem_write),
+            rec.mem_write.eq(fin & ~exc & xc["store"]),
             rec.mem_addr.eq(Cat(C(0, 2), alu.sum[2:])),
             rec.mem_sel.eq(ls.sel),
             rec.mem_wdata.eq(ls.wdata),
-            rec.trap.eq(trap),
-            rec.cause.eq(exc_cause),
+            rec.trap.eq(trap_rec),
+            rec.cause.eq(Cat(cause_q, C(0, 28))),
             rec.intr.eq(intr_flag),
         ]
         return m
+
+    def _elaborate_inject(self, m, *, pc_flip, issue, f_req, rf, pipeline):
+        """The ``inject`` port: see README.md "Fault injection"."""
+        inj = self.inject
+        arm_reg = inj.valid & (inj.kind == INJECT_REGISTER) & (inj.index != 0)
+        arm_pc = inj.valid & (inj.kind == INJECT_PC)
+
+        # REGISTER: the next write of x[index] (from the valid cycle on) stores the flipped bit.
+        reg_pend = Signal()
+        reg_idx = Signal(5)
+        reg_bit = Signal(5)
+        cur_idx = Mux(reg_pend, reg_idx, inj.index)
+        cur_bit = Mux(reg_pend, reg_bit, inj.bit)
+        hit = (reg_pend | arm_reg) & rf.rd_en & (rf.rd_addr == Cat(cur_idx, C(0, 1)))
+        m.d.comb += rf.wr_flip.eq(Mux(hit, C(1, 32) << cur_bit, 0))
+        with m.If(hit):
+            m.d.sync += reg_pend.eq(0)
+        with m.Elif(arm_reg):
+            m.d.sync += [reg_pend.eq(1), reg_idx.eq(inj.index), reg_bit.eq(inj.bit)]
+
+        # PC: the next new fetch address (bits 1:0 of the byte address do not exist in it and are ignored).
+        pc_pend = Signal()
+        pc_bit = Signal(5)
+        cur_pc_bit = Mux(pc_pend, pc_bit, inj.bit)
+        pc_armed = (pc_pend | arm_pc) & (cur_pc_bit >= 2)
+        m.d.comb += pc_flip.eq(Mux(pc_armed, C(1, 32) << cur_pc_bit, 0)[2:])
+        with m.If(issue & ~f_req):
+            m.d.sync += pc_pend.eq(0)
+        with m.Elif(arm_pc):
+            m.d.sync += [pc_pend.eq(1), pc_bit.eq(inj.bit)]
+
+        # PIPELINE: at the end of the valid cycle the register takes its current value with the bit flipped
+        # (instead of whatever it would have loaded).
+        for i, (name, reg) in enumerate(pipeline.items()):
+            assert name == PIPELINE_REGISTERS[i]
+            offset = 0 if len(reg) == 32 else 2       # PCs are word addresses
+            mask = (C(1, 32) << inj.bit)[offset:offset + len(reg)]
+            with m.If(inj.valid & (inj.kind == INJECT_PIPELINE) & (inj.index == i)):
+                m.d.sync += reg.eq(reg ^ mask)

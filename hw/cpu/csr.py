@@ -1,10 +1,11 @@
-"""Machine-mode CSR file, counters, trap entry/return and interrupt selection."""
+"""Machine-mode CSRs kept in flip-flops (mstatus, mie, mip, counters, constants) and interrupt selection."""
 
 from amaranth import *
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .isa import CSR, Interrupt, MISA, MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP
+from .regfile import CSR_WORDS
 
 
 __all__ = ["CSRFile"]
@@ -15,11 +16,12 @@ _MPIE_BIT = MSTATUS_MPIE.bit_length() - 1
 
 
 class CSRFile(wiring.Component):
-    """The CSRs of :class:`~hw.cpu.isa.CSR` and the trap state machine around them.
+    """The CSRs of :class:`~hw.cpu.isa.CSR` that are not register-file words (:data:`~hw.cpu.regfile.CSR_WORDS`).
 
-    Reads are combinational on ``addr``; a write (``we``) lands at the end of the cycle. ``trap`` and ``mret``
-    update mepc/mcause/mtval/mstatus at the end of the cycle; the core never presents ``we`` in the same cycle.
-    A written counter half takes precedence over that cycle's increment.
+    Reads are combinational on ``addr`` (``rdata`` is 0 for the register-file CSRs); a write (``we``) lands at
+    the end of the cycle (register-file CSRs ignore it). ``trap`` and ``mret`` update mstatus at the end of the
+    cycle; the core never presents ``we`` in the same cycle. A written counter half takes precedence over that
+    cycle's increment; the high halves count the low halves' carries one cycle late.
 
     Parameters
     ----------
@@ -33,12 +35,14 @@ class CSRFile(wiring.Component):
     rdata : Out(32)
     known : Out(1)
         ``addr`` names an implemented CSR.
+    in_rf : Out(1)
+        ``addr`` names a CSR kept in the register file.
     readonly : Out(1)
         ``addr`` is in the read-only space (``addr[11:10] == 0b11``).
     we, wdata : In
         Write ``wdata`` to ``addr`` (read-only and unknown CSRs ignore it).
-    trap, trap_cause, trap_pc, trap_val : In
-        Trap entry: mepc <= trap_pc (word address), mcause, mtval, MPIE <= MIE, MIE <= 0.
+    trap : In(1)
+        Trap entry: MPIE <= MIE, MIE <= 0.
     mret : In(1)
         MIE <= MPIE, MPIE <= 1.
     instret : In(1)
@@ -47,8 +51,6 @@ class CSRFile(wiring.Component):
         Increment mcycle.
     irq_software, irq_timer, irq_external : In(1)
         Level-sensitive pending bits (mip.MSIP, MTIP, MEIP).
-    mtvec, mepc : Out(30)
-        Word addresses of the trap vector and the exception PC.
     irq_pending : Out(1)
         An enabled interrupt is pending and mstatus.MIE is set.
     irq_cause : Out(32)
@@ -58,21 +60,17 @@ class CSRFile(wiring.Component):
     addr: In(12)
     rdata: Out(32)
     known: Out(1)
+    in_rf: Out(1)
     readonly: Out(1)
     we: In(1)
     wdata: In(32)
     trap: In(1)
-    trap_cause: In(32)
-    trap_pc: In(30)
-    trap_val: In(32)
     mret: In(1)
     instret: In(1)
     cycle_en: In(1)
     irq_software: In(1)
     irq_timer: In(1)
     irq_external: In(1)
-    mtvec: Out(30)
-    mepc: Out(30)
     irq_pending: Out(1)
     irq_cause: Out(32)
 
@@ -88,11 +86,6 @@ class CSRFile(wiring.Component):
         mie_bit = Signal()          # mstatus.MIE
         mpie_bit = Signal()         # mstatus.MPIE
         mie = Signal(3)             # mie.MSIE, MTIE, MEIE
-        mtvec = Signal(30)
-        mscratch = Signal(32)
-        mepc = Signal(30)
-        mcause = Signal(32)
-        mtval = Signal(32)
         mcycle = Signal(64)
         minstret = Signal(64)
 
@@ -100,8 +93,6 @@ class CSRFile(wiring.Component):
         pend = mie & mip
 
         m.d.comb += [
-            self.mtvec.eq(mtvec),
-            self.mepc.eq(mepc),
             self.irq_pending.eq(mie_bit & pend.any()),
             self.readonly.eq(self.addr[10:12] == 0b11),
         ]
@@ -122,11 +113,6 @@ class CSRFile(wiring.Component):
             CSR.MISA:      C(MISA, 32),
             CSR.MIE:       spread(mie),
             CSR.MIP:       spread(mip),
-            CSR.MTVEC:     Cat(C(0, 2), mtvec),
-            CSR.MSCRATCH:  mscratch,
-            CSR.MEPC:      Cat(C(0, 2), mepc),
-            CSR.MCAUSE:    mcause,
-            CSR.MTVAL:     mtval,
             CSR.MCYCLE:    mcycle[:32],
             CSR.MCYCLEH:   mcycle[32:],
             CSR.MINSTRET:  minstret[:32],
@@ -144,21 +130,26 @@ class CSRFile(wiring.Component):
             rdata = rdata | term
         m.d.comb += [
             self.rdata.eq(rdata),
-            self.known.eq(Cat(*match.values()).any()),
+            self.in_rf.eq(Cat(*(self.addr == csr for csr in CSR_WORDS)).any()),
+            self.known.eq(Cat(*match.values()).any() | self.in_rf),
         ]
 
-        # A write to either half of a counter replaces that cycle's increment (the written value wins).
-        cycle_written = self.we & ((self.addr == CSR.MCYCLE) | (self.addr == CSR.MCYCLEH))
-        instret_written = self.we & ((self.addr == CSR.MINSTRET) | (self.addr == CSR.MINSTRETH))
-        # The incremented values come from the counters alone; the (late) enables only pick them, so they
-        # do not enter the carry chains.
-        mcycle_inc = Signal(64)
-        minstret_inc = Signal(64)
-        m.d.comb += [mcycle_inc.eq(mcycle + 1), minstret_inc.eq(minstret + 1)]
-        with m.If(self.cycle_en & ~cycle_written):
-            m.d.sync += mcycle.eq(mcycle_inc)
-        with m.If(self.instret & ~instret_written):
-            m.d.sync += minstret.eq(minstret_inc)
+        # Each counter half is one expression: the written value, or the half plus its increment (the low half's
+        # enable, the high half's registered carry). A write to either half of a counter replaces that cycle's
+        # increment (the written value wins); a read of the high half in the cycle after a wrap sees the old value.
+        for counter, en, lo_csr, hi_csr in ((mcycle, self.cycle_en, CSR.MCYCLE, CSR.MCYCLEH),
+                                            (minstret, self.instret, CSR.MINSTRET, CSR.MINSTRETH)):
+            we_lo = self.we & (self.addr == lo_csr)
+            we_hi = self.we & (self.addr == hi_csr)
+            written = we_lo | we_hi
+            lo_next = Signal(33)
+            carry = Signal()
+            m.d.comb += lo_next.eq(counter[:32] + (en & ~written))
+            m.d.sync += [
+                counter[:32].eq(Mux(we_lo, self.wdata, lo_next[:32])),
+                carry.eq(lo_next[32]),
+                counter[32:].eq(Mux(we_hi, self.wdata, counter[32:] + (carry & ~written))),
+            ]
 
         wdata = self.wdata
         with m.If(self.we):
@@ -167,32 +158,8 @@ class CSRFile(wiring.Component):
                     m.d.sync += [mie_bit.eq(wdata[_MIE_BIT]), mpie_bit.eq(wdata[_MPIE_BIT])]
                 with m.Case(CSR.MIE):
                     m.d.sync += mie.eq(Cat(wdata[3], wdata[7], wdata[11]))
-                with m.Case(CSR.MTVEC):
-                    m.d.sync += mtvec.eq(wdata[2:])
-                with m.Case(CSR.MSCRATCH):
-                    m.d.sync += mscratch.eq(wdata)
-                with m.Case(CSR.MEPC):
-                    m.d.sync += mepc.eq(wdata[2:])
-                with m.Case(CSR.MCAUSE):
-                    m.d.sync += mcause.eq(wdata)
-                with m.Case(CSR.MTVAL):
-                    m.d.sync += mtval.eq(wdata)
-                with m.Case(CSR.MCYCLE):
-                    m.d.sync += mcycle[:32].eq(wdata)
-                with m.Case(CSR.MCYCLEH):
-                    m.d.sync += mcycle[32:].eq(wdata)
-                with m.Case(CSR.MINSTRET):
-                    m.d.sync += minstret[:32].eq(wdata)
-                with m.Case(CSR.MINSTRETH):
-                    m.d.sync += minstret[32:].eq(wdata)
         with m.Elif(self.trap):
-            m.d.sync += [
-                mepc.eq(self.trap_pc),
-                mcause.eq(self.trap_cause),
-                mtval.eq(self.trap_val),
-                mpie_bit.eq(mie_bit),
-                mie_bit.eq(0),
-            ]
+            m.d.sync += [mpie_bit.eq(mie_bit), mie_bit.eq(0)]
         with m.Elif(self.mret):
             m.d.sync += [mie_bit.eq(mpie_bit), mpie_bit.eq(1)]
         return m

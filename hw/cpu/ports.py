@@ -8,8 +8,14 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 
-__all__ = ["RetireLayout", "RetireSignature", "StatePortSignature", "STATE_X0", "STATE_PC", "STATE_CSR",
-           "state_selector_for_csr"]
+__all__ = ["RetireLayout", "RetireSignature", "StatePortSignature", "CoreInjectSignature", "INJECT_REGISTER",
+           "INJECT_PC", "INJECT_PIPELINE", "STATE_X0", "STATE_PC", "STATE_CSR", "state_selector_for_csr"]
+
+
+#: ``CoreInjectSignature.kind`` values.
+INJECT_REGISTER = 0
+INJECT_PC = 1
+INJECT_PIPELINE = 2
 
 
 class RetireLayout(data.StructLayout):
@@ -100,4 +106,26 @@ class StatePortSignature(wiring.Signature):
             "ack":      In(1),
             "err":      In(1),
             "rdata":    In(32),
+        })
+
+
+class CoreInjectSignature(wiring.Signature):
+    """Fault injection into one core, seen from the injector (see README "Fault injection").
+
+    Members
+    -------
+    valid : 1 bit
+        Inject now (one-cycle pulse).
+    kind : 2 bits
+        0: register ``index`` (next write), 1: PC (next fetch), 2: pipeline register ``index``.
+    index : 5 bits
+    bit : 5 bits
+        The bit to flip.
+    """
+    def __init__(self):
+        super().__init__({
+            "valid": Out(1),
+            "kind":  Out(2),
+            "index": Out(5),
+            "bit":   Out(5),
         })

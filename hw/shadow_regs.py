@@ -1,0 +1,80 @@
+"""A shadow of one core's general-purpose registers, kept outside the core from its retirement records.
+
+The resync engine (:mod:`hw.resync`) copies the running unit's x1..x31 into the target while the running unit keeps
+going: it cannot read them through the core's state port (that needs the core halted), so every unit has a shadow
+that follows its register file exactly:
+
+* a retirement record with ``rd_addr != 0`` (``retire_valid`` qualified by the unit's clock enable and not in
+  reset: the core's write-back lands one cycle later, and a reset in between cancels it) writes ``rd_data``;
+* a register write through the core's state port (management or resync) writes the same value, in its ``ack``
+  cycle (the core wrote it the cycle before).
+
+Both the core's register file and the shadow are memories that reset does not clear and that start at 0, so they
+hold the same values from power-up on. A fault injected into the core's register file does not reach the shadow:
+the shadow keeps the architecturally right value (a unit with register-file evidence gets all registers anyway).
+
+The read port is synchronous and transparent: ``rdata`` is register ``raddr`` one cycle later, including a write
+in that same cycle.
+"""
+
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .cpu.ports import STATE_X0
+
+
+__all__ = ["ShadowRegs"]
+
+
+class ShadowRegs(wiring.Component):
+    """x0..x31 of one core, from its retirement records and state-port writes.
+
+    Members
+    -------
+    retire_valid : In(1)
+        A retirement record whose write-back will land (already qualified by the caller).
+    rd_addr : In(5)
+    rd_data : In(32)
+    sp_req, sp_write, sp_ack : In(1), sp_addr : In(13), sp_wdata : In(32)
+        A monitor of the core's state port (:class:`hw.cpu.ports.StatePortSignature`): a GPR write is taken in
+        its ``ack`` cycle.
+    raddr : In(5)
+    rdata : Out(32)
+
+    Attributes
+    ----------
+    mem : Memory
+        The shadow (for simulation-time checks).
+    """
+
+    def __init__(self):
+        super().__init__({
+            "retire_valid": In(1),
+            "rd_addr":      In(5),
+            "rd_data":      In(32),
+            "sp_req":       In(1),
+            "sp_write":     In(1),
+            "sp_ack":       In(1),
+            "sp_addr":      In(13),
+            "sp_wdata":     In(32),
+            "raddr":        In(5),
+            "rdata":        Out(32),
+        })
+        self.mem = Memory(shape=32, depth=32, init=[])
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.mem = mem = self.mem
+        wp = mem.write_port()
+        rp = mem.read_port(transparent_for=[wp])
+        sp_write = (self.sp_ack & self.sp_req & self.sp_write & ((self.sp_addr >> 5) == (STATE_X0 >> 5))
+                    & (self.sp_addr[:5] != 0))
+        with m.If(sp_write):
+            m.d.comb += [wp.addr.eq(self.sp_addr[:5]), wp.data.eq(self.sp_wdata), wp.en.eq(1)]
+        with m.Else():
+            m.d.comb += [wp.addr.eq(self.rd_addr), wp.data.eq(self.rd_data),
+                         wp.en.eq(self.retire_valid & (self.rd_addr != 0))]
+        m.d.comb += [rp.addr.eq(self.raddr), self.rdata.eq(rp.data)]
+        return m

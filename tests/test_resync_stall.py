@@ -1,0 +1,115 @@
+"""The running unit's stall per resync (hw.resync with the write mirror and the shadow register files) under a
+write-heavy loop, and the exactness of what the resync leaves behind: both RAM copies and both register files equal
+(unit B's `offset` cycles after unit A's), the shadows equal to the register files, the console intact.
+
+The bound is the project's target for ``resync.stall_cycles_max`` (:data:`ftctl.bench.TARGETS`); the stall is the
+pair's own cycle count (RESYNC_STALL), not wall time.
+"""
+
+from amaranth.sim import Simulator
+
+from ftctl.bench import TARGETS
+from hw import memmap
+from hw.lockstep_soc import LockstepSoC
+from hw.status_map import UnitState, EventCode
+from hw.vtm.protocol import UnitAction
+from tests.test_pair_mgmt import Mgmt, pair_state
+
+RAM_SIZE = 4096
+RING = 0x400            # byte offset of the 2 KiB ring the loop stores into
+STALL_BOUND = TARGETS["resync.stall_cycles_max"]["max"]
+
+
+def write_heavy_loop():
+    """Two word stores and one console byte every 9 instructions, over a 2 KiB ring; t0 and s1 are written once."""
+    from ftctl.iss import asm
+    words = [*asm.li("t0", memmap.UART.base), *asm.li("s1", memmap.RAM.base + RING)]
+    loop = [asm.addi("s0", "s0", 1), asm.slli("t1", "s0", 3), asm.andi("t1", "t1", 0x7F8),
+            asm.add("t2", "s1", "t1"), asm.sw("s0", "t2", 0), asm.xor("a0", "a0", "s0"), asm.sw("a0", "t2", 4),
+            asm.sb("s0", "t0", memmap.UART_REG["THR"])]
+    return words + loop + [asm.jal("zero", -4 * len(loop))]
+
+
+async def rejoin(mg, index, limit=20_000):
+    assert await mg.unit_cmd(UnitAction.RESYNC, index)
+    for _ in range(limit):
+        if pair_state(mg.soc, mg.ctx) == (UnitState.ONLINE, UnitState.ONLINE):
+            break
+        await mg.tick()
+    else:
+        raise AssertionError("the resync did not finish")
+    st = mg.soc.pair.status
+    await mg.tick()
+    assert mg.ctx.get(st.event.code) == EventCode.RESYNC_DONE
+    return mg.ctx.get(st.resync_cycles), mg.ctx.get(st.resync_stall)
+
+
+async def assert_units_equal(mg):
+    """Unit B's RAM copy and register file `offset` cycles after unit A's equal A's; each shadow equals its core's
+    register file one cycle later (the core's write-back lands the cycle after the retirement record)."""
+    pair, ctx = mg.soc.pair, mg.ctx
+    assert pair.offset >= 1
+    words = RAM_SIZE // 4
+
+    def shadow(unit_shadow):
+        return [ctx.get(unit_shadow.mem.data[i]) for i in range(1, 32)]
+
+    def contents(unit):
+        return ([ctx.get(unit.ram.mem.data[i]) for i in range(words)],
+                [ctx.get(unit.core.rf.mem.data[i]) & 0xFFFF_FFFF for i in range(1, 32)])
+    shadow_a = shadow(pair.shadow_a)
+    await mg.tick()
+    ram_a, regs_a = contents(pair.unit_a)
+    await mg.tick(pair.offset - 1)
+    shadow_b = shadow(pair.shadow_b)
+    await mg.tick()
+    ram_b, regs_b = contents(pair.unit_b)
+    differ = [hex(i * 4) for i in range(words) if ram_a[i] != ram_b[i]]
+    assert not differ, f"RAM copies differ at {differ[:8]}"
+    assert regs_a == regs_b
+    assert shadow_a == regs_a and shadow_b == regs_b
+
+
+def test_resync_stall_is_within_the_bound_under_a_write_heavy_loop():
+    soc = LockstepSoC(ram_size=RAM_SIZE, ram_init=write_heavy_loop(), mgmt=True, block_words=16)
+    st = soc.pair.status
+    figures = {}
+
+    async def body(mg):
+        ctx = mg.ctx
+        ctx.set(mg.soc.uart_tx.ready, 1)
+        await mg.tick(400)
+        # A replaced unit: full remirror of RAM and every register.
+        assert await mg.unit_cmd(UnitAction.FREEZE, 1)
+        assert await mg.unit_cmd(UnitAction.OFFLINE, 1)
+        await mg.tick(50)
+        figures["full"] = await rejoin(mg, 1)
+        await mg.tick(100)
+        assert not ctx.get(st.diverged)
+        await assert_units_equal(mg)
+        # A quick dump of unit A: only the changed blocks and registers.
+        assert await mg.unit_cmd(UnitAction.FREEZE, 0)
+        await mg.tick(600)
+        figures["changed"] = await rejoin(mg, 0)
+        await mg.tick(100)
+        assert not ctx.get(st.diverged)
+        await assert_units_equal(mg)
+        sent = len(mg.out)
+        await mg.tick(200)
+        assert len(mg.out) > sent + 5 and not ctx.get(st.diverged)
+        assert ctx.get(st.resync_stall_max) == max(stall for _, stall in figures.values())
+
+    sim = Simulator(soc)
+    sim.add_clock(1e-6)
+    out = []
+
+    async def tb(ctx):
+        await body(Mgmt(soc, ctx, out))
+    sim.add_testbench(tb)
+    sim.run()
+    for name, (cycles, stall) in figures.items():
+        assert 0 < stall <= STALL_BOUND, (name, cycles, stall)
+    # Changed blocks copy far less than the full remirror (1,024 words).
+    assert figures["changed"][0] < figures["full"][0] - 256, figures
+    # The console is the loop's count, every byte exactly once.
+    assert list(out) == [(i + 1) & 0xFF for i in range(len(out))]
