@@ -181,16 +181,6 @@ def test_comparator_selftest_fires_and_halts(field):
     assert (log[-1]["a"], log[-1]["b"]) == (UnitState.ISOLATED, UnitState.ISOLATED)
 
 
-def test_core_targets_are_rejected_until_the_core_has_a_port(reference):
-    soc = make_soc()
-    rejected = []
-
-    def watch(ctx, cycle):
-        rejected.append(ctx.get(soc.injector.rejected))
-    out = run(soc, CYCLES, commands=[command(InjectTarget.REG_FLIP, at=50, addr=8, bit0=1)], watch=watch)
-    assert sum(rejected) == 1 and out == reference
-
-
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_parameters_are_validated():
     from hw.lockstep_cpu import LockstepPair
