@@ -19,7 +19,7 @@ target                 effect
                        the parity of the unflipped value (the register-file parity reports it when it is read)
 ``PC_FLIP``            unit ``unit``'s core: bit ``bit0`` of the next instruction fetch address
 ``PIPE_FLIP``          unit ``unit``'s core: bit ``bit0`` of pipeline register ``addr``
-                       (``hw.cpu.ports.INJECT_PIPELINE_REGISTERS``)
+                       (``hw.cpu.core.PIPELINE_REGISTERS``)
 =====================  =================================================================================================
 
 The three core targets drive the core's injection port (:class:`hw.cpu.ports.CoreInjectSignature`, one-cycle
@@ -32,7 +32,7 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .comparator import MismatchLayout
-from .cpu.ports import CoreInjectSignature, InjectKind
+from .cpu.ports import CoreInjectSignature, INJECT_REGISTER, INJECT_PC, INJECT_PIPELINE
 from .protected_ram import FlipSignature
 
 
@@ -69,8 +69,8 @@ REQUEST_WIDTH = sum(width for _, width in REQUEST_LINES)
 
 
 #: The core injection kind of each core target.
-CORE_TARGETS = {InjectTarget.REG_FLIP: InjectKind.REGISTER, InjectTarget.PC_FLIP: InjectKind.PC,
-                InjectTarget.PIPE_FLIP: InjectKind.PIPELINE}
+CORE_TARGETS = {InjectTarget.REG_FLIP: INJECT_REGISTER, InjectTarget.PC_FLIP: INJECT_PC,
+                InjectTarget.PIPE_FLIP: INJECT_PIPELINE}
 
 
 class UnitFaultSignature(wiring.Signature):

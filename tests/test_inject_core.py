@@ -4,7 +4,7 @@ pipeline-register flips are divergences without evidence, handled by the policy 
 
 import pytest
 
-from hw.cpu.ports import INJECT_PIPELINE_REGISTERS
+from hw.cpu.core import PIPELINE_REGISTERS
 from hw.inject import InjectTarget
 from hw.status_map import UnitState, EventCode, EventUnit
 
@@ -58,7 +58,7 @@ def test_register_flip_is_diagnosed_by_register_parity(reference, unit):
 
 @pytest.mark.parametrize("target, unit, fields", [
     (InjectTarget.PC_FLIP, 1, {"bit0": 6}),
-    (InjectTarget.PIPE_FLIP, 0, {"addr": INJECT_PIPELINE_REGISTERS.index("x_pc"), "bit0": 5}),
+    (InjectTarget.PIPE_FLIP, 0, {"addr": PIPELINE_REGISTERS.index("x_pc"), "bit0": 5}),
 ])
 def test_pc_and_pipeline_flips_are_undiagnosed_divergences_that_halt(reference, target, unit, fields):
     out, log = _run(target, unit, **fields)
