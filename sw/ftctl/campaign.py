@@ -20,7 +20,10 @@ I/O bus, the unit states, events, evidence and counters.
   pair, nothing escaped); the shared bus's request stream is a prefix of the fault-free one (no faulty request
   escaped, no extra FIFO pop);
 * the survivor retired at least as many instructions as it did in the fault-free window (it was never stopped);
-* a hung device slot is fenced and the pair keeps running.
+* a hung device slot is fenced and the pair keeps running;
+* a core fault is never rejected; a register flip that shows at all (divergence or evidence) is diagnosed by the
+  register-file parity of the injected unit; PC and pipeline flips are handled like any divergence (no evidence:
+  the policy, halt), and the checks above hold for them: no wrong request escapes, the output is a prefix.
 
 The simulator side (:func:`lockstep_tb`, run by cocotb as ``test_module="ftctl.campaign"``) uses only cocotb and the
 standard library; the gateware is imported lazily by the host side.
@@ -62,7 +65,8 @@ MARGIN = 12_000
 #: compared, plus the injector's register stage.
 DETECT_BOUND = OFFSET + 1 + 1
 #: Fault classes, injected in turn.
-KINDS = ("ram_single", "ram_double", "bus_stuck", "bus_valid_idle", "selftest", "slot_hang", "reg_flip")
+KINDS = ("ram_single", "ram_double", "bus_stuck", "bus_valid_idle", "selftest", "slot_hang", "reg_flip", "pc_flip",
+         "pipe_flip")
 
 # Unit state / event codes, as in hw.status_map (the cocotb side does not import amaranth).
 ONLINE, ISOLATED = 0, 1
@@ -194,6 +198,7 @@ async def lockstep_tb(dut):
 def plan(rng, injections, image_words, ram_words):
     """Injection commands: every class of :data:`KINDS` in turn, both units, random cycles; ``[(kind, cmd)]``."""
     from hw.inject import InjectTarget, REQUEST_WIDTH
+    from hw.cpu.ports import INJECT_PIPELINE_REGISTERS
     from hw.comparator import MISMATCH_FIELDS
     from hw.lockstep_soc import SLOT_REGIONS
     if not isinstance(injections, int) or injections < 1:
@@ -224,8 +229,14 @@ def plan(rng, injections, image_words, ram_words):
         elif kind == "slot_hang":
             cmd.update(target=InjectTarget.SLOT_HANG.value,
                        addr=rng.randrange(len(SLOT_REGIONS)))
-        else:
+        elif kind == "reg_flip":
             cmd.update(target=InjectTarget.REG_FLIP.value, addr=rng.randrange(1, 32), bit0=rng.randrange(32))
+        elif kind == "pc_flip":
+            # Bits 0 and 1 are ignored by the core (the PC stays aligned).
+            cmd.update(target=InjectTarget.PC_FLIP.value, bit0=rng.randrange(2, 32))
+        else:
+            cmd.update(target=InjectTarget.PIPE_FLIP.value, addr=rng.randrange(len(INJECT_PIPELINE_REGISTERS)),
+                       bit0=rng.randrange(32))
         commands.append((kind, cmd))
     return commands
 
@@ -311,8 +322,14 @@ def check(kind, cmd, run, ref, window, info):
             "the self-test did not fire"
         # Whatever the group, it fires while it is held (a retire_pc test at the first cycle both units retire).
         assert info["detect"] <= cmd["cycles"] + DETECT_BOUND, "the self-test fired after it was released"
-    if kind == "reg_flip":
-        assert run["rejected"] == 1 and info["outcome"] == "pair"
+    if kind in ("reg_flip", "pc_flip", "pipe_flip"):
+        assert run["injected"] == 1, "a core fault was rejected"
+    if kind == "reg_flip" and (info["diverged"] or info["evidence"]):
+        # The flipped word fails the register-file parity when it is read, before or with any divergence.
+        from hw.status_map import EvidenceLayout
+        regfile = 1 << EvidenceLayout["regfile"].offset
+        assert info["evidence_unit"] == unit and run[f"{unit}_evidence"] & regfile, \
+            "a register flip not diagnosed by the register-file parity"
     if kind == "ram_single":
         assert info["outcome"] == "pair" and run["uart"] == ref["uart"], "a SECDED-corrected flip changed things"
 
