@@ -198,7 +198,7 @@ async def lockstep_tb(dut):
 def plan(rng, injections, image_words, ram_words):
     """Injection commands: every class of :data:`KINDS` in turn, both units, random cycles; ``[(kind, cmd)]``."""
     from hw.inject import InjectTarget, REQUEST_WIDTH
-    from hw.cpu.ports import INJECT_PIPELINE_REGISTERS
+    from hw.cpu.core import PIPELINE_REGISTERS
     from hw.comparator import MISMATCH_FIELDS
     from hw.lockstep_soc import SLOT_REGIONS
     if not isinstance(injections, int) or injections < 1:
@@ -235,7 +235,7 @@ def plan(rng, injections, image_words, ram_words):
             # Bits 0 and 1 are ignored by the core (the PC stays aligned).
             cmd.update(target=InjectTarget.PC_FLIP.value, bit0=rng.randrange(2, 32))
         else:
-            cmd.update(target=InjectTarget.PIPE_FLIP.value, addr=rng.randrange(len(INJECT_PIPELINE_REGISTERS)),
+            cmd.update(target=InjectTarget.PIPE_FLIP.value, addr=rng.randrange(len(PIPELINE_REGISTERS)),
                        bit0=rng.randrange(32))
         commands.append((kind, cmd))
     return commands
