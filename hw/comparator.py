@@ -26,11 +26,13 @@ Timing: divergent values compared in cycle ``t`` (A's output of cycle ``t - offs
 ``mismatch`` and set ``diverged`` in cycle ``t + 1``. So a divergence that appears on A's outputs is reported
 ``offset + 1`` cycles later, one on B's outputs 1 cycle later.
 
-``req_agree`` is combinational (cycle ``t``): both requests are valid, no field group at all differs in this
-cycle, and no divergence has been seen since the last ``clear``. The output containment (:mod:`hw.containment`)
-forwards a request to the shared bus only while it is high: after a divergence the pair's outputs are suspect, so
-even requests on which both units agree are held until the controller has decided (and switched the containment to
-simplex or halt, or cleared the comparator).
+``req_agree`` is registered like ``mismatch`` (cycle ``t + 1``): in cycle ``t`` both requests were valid, no field
+group at all differed, and no divergence had been seen since the last ``clear``. The output containment
+(:mod:`hw.containment`) forwards a request to the shared bus only in a cycle it is high (the units hold their
+requests while stalled, so it describes the requests still presented): after a divergence the pair's outputs are
+suspect, so even requests on which both units agree are held until the controller has decided (and switched the
+containment to simplex or halt, or cleared the comparator). Registering it keeps the equality trees out of the
+path to the shared bus and to unit A's ``stall`` (the pair's Fmax).
 
 Self-test: each bit of ``selftest`` (a :data:`MismatchLayout` mask) inverts one bit of A's delayed copy of the
 matching field group (``bus_valid``: valid; ``bus_addr``: addr[0]; ``bus_ctl``: write; ``bus_wdata``: wdata[0];
@@ -43,7 +45,7 @@ Against synthesis merging: the comparator takes A and B through separate ports a
 them; it cannot by itself stop Yosys from merging two identical units upstream (see the report of the lockstep issue).
 """
 
-from amaranth import Module, Signal, Cat
+from amaranth import Module, Signal, Cat, Mux
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -121,10 +123,11 @@ class Comparator(wiring.Component):
     selftest : In(MismatchLayout)
         Inverts one bit of A's delayed copy of each selected field group.
     req_agree : Out(1)
-        Combinational: the requests now compared are both valid, no field group differs this cycle (whether
-        enabled or not) and ``diverged`` is low.
+        From flip-flops: the requests compared in the previous cycle were both valid, no field group differed
+        (the request groups whether enabled or not, the others while enabled) and ``diverged`` was low or being
+        cleared.
     mismatch : Out(1)
-        Registered: the values compared in the previous cycle differed (while enabled).
+        From flip-flops: the values compared in the previous cycle differed (while enabled).
     fields : Out(MismatchLayout)
         Registered with ``mismatch``: which field groups differed.
     diverged : Out(1)
@@ -229,19 +232,30 @@ class Comparator(wiring.Component):
             differ.retire_trap.eq(both_ret & ((ar.trap != br.trap) | (ar.intr != br.intr) |
                                               ((ar.trap | ar.intr) & (ar.cause != br.cause)))),
         ]
-        # Forward only a request both units present, while nothing at all differs and nothing has differed.
-        m.d.comb += self.req_agree.eq(both_req & ~differ.as_value().any() & ~self.diverged)
-
+        # Only the per-group compare results are registered: mismatch, diverged, first_fields and req_agree are
+        # derived from flip-flops, so the path from a unit's outputs ends after the equality trees.
         seen = Signal(MismatchLayout)
         m.d.comb += seen.eq(Cat(*(getattr(differ, name) & self.enable for name in MISMATCH_FIELDS)))
-        hit = seen.as_value().any()
-        m.d.sync += [
-            self.mismatch.eq(hit),
-            self.fields.eq(seen),
-            self.diverged.eq((self.diverged & ~self.clear) | hit),
-        ]
-        with m.If(hit & (~self.diverged | self.clear)):
-            m.d.sync += self.first_fields.eq(seen)
-        with m.Elif(self.clear):
-            m.d.sync += self.first_fields.eq(0)
+        m.d.sync += self.fields.eq(seen)
+        m.d.comb += self.mismatch.eq(self.fields.as_value().any())
+
+        # diverged = sticky | mismatch; the sticky part holds what diverged was, unless cleared.
+        sticky = Signal()
+        m.d.sync += sticky.eq((sticky | self.mismatch) & ~self.clear)
+        m.d.comb += self.diverged.eq(sticky | self.mismatch)
+
+        # first_fields: this cycle's fields if they are the first since the last clear, else the held value.
+        first_q = Signal(MismatchLayout)
+        first_ok = Signal()         # no divergence (or a clear) in the cycle the fields were compared
+        cleared = Signal()
+        m.d.sync += [first_ok.eq(~self.diverged | self.clear), cleared.eq(self.clear)]
+        m.d.comb += self.first_fields.eq(Mux(self.mismatch & first_ok, self.fields, Mux(cleared, 0, first_q)))
+        m.d.sync += first_q.eq(self.first_fields)
+
+        # Forward only a request both units presented while no group differed and nothing had differed: the
+        # request groups are registered here, the others are in `fields`.
+        bus_agree = Signal()
+        m.d.sync += bus_agree.eq(both_req & ~Cat(differ.bus_valid, differ.bus_addr, differ.bus_ctl,
+                                                 differ.bus_wdata).any() & (~self.diverged | self.clear))
+        m.d.comb += self.req_agree.eq(bus_agree & ~self.fields.as_value().any())
         return m

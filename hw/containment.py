@@ -7,19 +7,20 @@ whatever A sees in its cycle ``t`` (stall, ack, err, rdata), B must see in its c
    shared bus's response (``ack``/``err``/``rdata``) to A directly; a shift register ``offset`` stages deep replays
    exactly the same signals to B. So B cannot diverge from A by what the bus tells it.
 2. **A waits for B's confirmation.** A request from A is held off (``stall``) until it has been presented for
-   ``offset`` cycles. In that cycle B, ``offset`` cycles behind, presents its copy of the same request, and the
-   comparator's ``req_agree`` says whether A's request of ``offset`` cycles ago (its delayed copy) equals B's
-   request now. Only then is the request put on the shared bus -- B's copy, i.e. the one both units agreed on -- and
-   A's ``stall`` follows the shared bus's ``stall``. B sees A's stall pattern ``offset`` cycles later and so
-   accepts its copy at the same point of its own execution. A disagreement forwards nothing; A stays stalled (and
-   B, replaying A's view, too) until the lockstep controller changes the mode.
+   ``offset + 1`` cycles. ``offset`` cycles after A, B presents its copy of the same request, the comparator
+   compares it with A's delayed copy, and in the next cycle its registered ``req_agree`` says whether they were
+   equal (both units still present them: both are stalled). Only then is the request put on the shared bus -- B's
+   copy, i.e. the one both units agreed on -- and A's ``stall`` follows the shared bus's ``stall``. B sees A's
+   stall pattern ``offset`` cycles later and so accepts its copy at the same point of its own execution. A
+   disagreement forwards nothing; A stays stalled (and B, replaying A's view, too) until the lockstep controller
+   changes the mode.
 3. **Responses** travel to A immediately and to B through the shift register, ``offset`` cycles later: each unit
    gets its response the same number of its own cycles after its own acceptance.
 
-Cost: every I/O request of the pair is stalled ``offset`` extra cycles (0, 1 or 2) on top of what the shared bus
-itself costs; both units lose the same cycles (B replays A's stalls). Response latency is unchanged. RAM accesses do
-not go through here. The check is combinational: B's request, the comparator's equality tree and this module's
-forwarding decision lie on one path to the shared bus and to A's ``stall``.
+Cost: every I/O request of the pair is stalled ``offset + 1`` extra cycles (1, 2 or 3) on top of what the shared
+bus itself costs; both units lose the same cycles (B replays A's stalls). Response latency is unchanged. RAM
+accesses do not go through here. The agreement is registered (in the comparator), so the equality trees are not on
+the path to the shared bus and to A's ``stall``: that path starts at flip-flops (and A's own ``valid``).
 
 Modes (``mode`` requests one, ``active`` is the one in effect):
 
@@ -31,8 +32,11 @@ Modes (``mode`` requests one, ``active`` is the one in effect):
 
 A mode change first drains: no new request is forwarded, the responses still owed are delivered as in the old mode
 (to B through the shift register), and only when nothing is owed and the shift register holds no response does
-``active`` take the new value. A survivor that is not doing I/O at that moment loses no cycle; one in the middle of an
-I/O access waits for the drain (at most the outstanding responses plus ``offset`` cycles).
+``active`` take the new value. With nothing owed and nothing in flight the change takes effect in the cycle ``mode``
+changes (``active`` follows ``mode`` combinationally), so a survivor whose request was held while the pair decided
+is served in the cycle the decision arrives: with the registered agreement that is the cycle the pair would have
+forwarded it, so it loses no cycle. One in the middle of an I/O access waits for the drain (at most the outstanding
+responses plus ``offset`` cycles).
 """
 
 from amaranth import Module, Signal, Mux, Cat
@@ -72,13 +76,14 @@ class Containment(wiring.Component):
     bus : Out(BusSignature)
         The shared I/O bus (this component is its initiator).
     agree : In(1)
-        The comparator's ``req_agree``: A's request delayed by ``offset`` equals B's request now.
+        The comparator's registered ``req_agree``: A's request delayed by ``offset`` equalled B's request in the
+        previous cycle.
     mode : In(ContainMode)
         Requested mode.
     active : Out(ContainMode)
-        Mode in effect.
+        Mode in effect (``mode`` itself in a cycle it changes with nothing owed or in flight).
     draining : Out(1)
-        ``mode != active``: waiting for owed responses before switching.
+        A mode change waits for owed responses.
     idle : Out(1)
         No response owed by the shared bus, none in flight to B.
     forwarded : Out(1)
@@ -98,7 +103,7 @@ class Containment(wiring.Component):
             "bus":       Out(BusSignature(addr_width=addr_width)),
             "agree":     In(1),
             "mode":      In(ContainMode),
-            "active":    Out(ContainMode, init=ContainMode.PAIR),
+            "active":    Out(ContainMode),
             "draining":  Out(1),
             "idle":      Out(1),
             "forwarded": Out(1),
@@ -116,20 +121,29 @@ class Containment(wiring.Component):
         outstanding = Signal(range(self._max_outstanding + 1))
         owed = Signal()
         m.d.comb += owed.eq(outstanding != 0)
-        go = Signal()
+        pending = Signal()
+        # The mode in effect: the registered one, or the requested one at once when nothing is owed or in flight.
+        current = Signal(ContainMode, init=ContainMode.PAIR)
+        switch = Signal()
         m.d.comb += [
-            self.draining.eq(self.mode != self.active),
-            go.eq(~self.draining & (outstanding != self._max_outstanding)),
+            switch.eq((self.mode != current) & ~owed & ~pending),
+            self.active.eq(Mux(switch, self.mode, current)),
+            self.draining.eq((self.mode != current) & ~switch),
         ]
+        with m.If(switch):
+            m.d.sync += current.eq(self.mode)
+        go = Signal()
+        m.d.comb += go.eq(~self.draining & (outstanding != self._max_outstanding))
 
-        # How many cycles A has been presenting its current, not yet accepted request (saturates at `offset`).
-        waited = Signal(range(offset + 1))
+        # How many cycles A has been presenting its current, not yet accepted request (saturates at `offset + 1`:
+        # B's copy is compared after `offset`, the agreement registered one cycle later).
+        waited = Signal(range(offset + 2))
         with m.If(a.valid & a.stall):
-            m.d.sync += waited.eq(Mux(waited == offset, waited, waited + 1))
+            m.d.sync += waited.eq(Mux(waited == offset + 1, waited, waited + 1))
         with m.Else():
             m.d.sync += waited.eq(0)
         confirmed = Signal()
-        m.d.comb += confirmed.eq(a.valid & (waited == offset) & self.agree)
+        m.d.comb += confirmed.eq(a.valid & (waited == offset + 1) & self.agree)
 
         # Response to B in PAIR mode: A's view, `offset` cycles later. Reset to "stalled, no response".
         a_view = Signal(35, init=1)     # stall, ack, err, rdata
@@ -141,7 +155,6 @@ class Containment(wiring.Component):
             m.d.sync += delayed.eq(b_view)
             b_view = delayed
             in_flight.append(delayed[1:3].any())
-        pending = Signal()
         m.d.comb += pending.eq(Cat(*in_flight).any())
 
         # The request forwarded: B's (the confirmed copy in PAIR), or A's when A runs alone.
@@ -191,7 +204,4 @@ class Containment(wiring.Component):
             self.idle.eq(~owed & ~pending),
         ]
         m.d.sync += outstanding.eq(outstanding + accepted - response.any())
-
-        with m.If(self.draining & ~owed & ~pending):
-            m.d.sync += self.active.eq(self.mode)
         return m

@@ -15,21 +15,29 @@ target                 effect
 ``SLOT_HANG``          device slot ``addr`` hangs (``hw.isolation.SlotGate.hang``) until it is fenced and restored
 ``COMPARATOR_TEST``    the comparator self-test: ``addr`` is a ``hw.comparator.MismatchLayout`` mask held for
                        ``cycles`` cycles (at least 1)
-``REG_FLIP``,          reserved for the core's injection port (flip bit ``bit0`` of register ``addr``, of the PC, of
-``PC_FLIP``,           pipeline register ``addr``); the core has no such port yet, so these commands are
-``PIPE_FLIP``          accepted and answered with a ``rejected`` pulse, changing nothing
+``REG_FLIP``           unit ``unit``'s core: the next write to register x``addr`` stores data bit ``bit0`` flipped with
+                       the parity of the unflipped value (the register-file parity reports it when it is read)
+``PC_FLIP``            unit ``unit``'s core: bit ``bit0`` of the next instruction fetch address
+``PIPE_FLIP``          unit ``unit``'s core: bit ``bit0`` of pipeline register ``addr``
+                       (``hw.cpu.core.PIPELINE_REGISTERS``)
 =====================  =================================================================================================
+
+The three core targets drive the core's injection port (:class:`hw.cpu.ports.CoreInjectSignature`, one-cycle
+``valid`` in the firing cycle; semantics in ``hw/cpu/README.md``). A command naming no target (``NONE`` or an
+unused code) is answered with a ``rejected`` pulse, changing nothing.
 """
 
-from amaranth.hdl import Module, Signal, Const
+from amaranth.hdl import Module, Signal, Const, Cat
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .comparator import MismatchLayout
+from .cpu.ports import CoreInjectSignature, INJECT_REGISTER, INJECT_PC, INJECT_PIPELINE
 from .protected_ram import FlipSignature
 
 
-__all__ = ["InjectTarget", "InjectCommand", "REQUEST_LINES", "REQUEST_WIDTH", "UnitFaultSignature", "Injector"]
+__all__ = ["InjectTarget", "InjectCommand", "REQUEST_LINES", "REQUEST_WIDTH", "CORE_TARGETS", "UnitFaultSignature",
+           "Injector"]
 
 
 class InjectTarget(enum.Enum, shape=4):
@@ -60,8 +68,23 @@ REQUEST_LINES = (("valid", 1), ("addr", 30), ("write", 1), ("sel", 4), ("wdata",
 REQUEST_WIDTH = sum(width for _, width in REQUEST_LINES)
 
 
+#: The core injection kind of each core target.
+CORE_TARGETS = {InjectTarget.REG_FLIP: INJECT_REGISTER, InjectTarget.PC_FLIP: INJECT_PC,
+                InjectTarget.PIPE_FLIP: INJECT_PIPELINE}
+
+
 class UnitFaultSignature(wiring.Signature):
-    """The fault ports of one unit, seen from the injector."""
+    """The fault ports of one unit, seen from the injector.
+
+    Members
+    -------
+    flip : Out(FlipSignature)
+        The RAM copy's flip port.
+    force_mask, force_value : Out(REQUEST_WIDTH)
+        The I/O request stuck-at lines.
+    core : Out(CoreInjectSignature)
+        The core's injection port.
+    """
 
     def __init__(self, *, addr_width, word_width):
         self._addr_width, self._word_width = addr_width, word_width
@@ -69,6 +92,7 @@ class UnitFaultSignature(wiring.Signature):
             "flip":       Out(FlipSignature(addr_width=addr_width, word_width=word_width)),
             "force_mask": Out(REQUEST_WIDTH),
             "force_value": Out(REQUEST_WIDTH),
+            "core":       Out(CoreInjectSignature()),
         })
 
     def __eq__(self, other):
@@ -142,7 +166,9 @@ class Injector(wiring.Component):
         supported = Signal()
         m.d.comb += supported.eq((cmd.target == InjectTarget.RAM_FLIP) | (cmd.target == InjectTarget.BUS_STUCK) |
                                  (cmd.target == InjectTarget.SLOT_HANG) |
-                                 (cmd.target == InjectTarget.COMPARATOR_TEST))
+                                 (cmd.target == InjectTarget.COMPARATOR_TEST) |
+                                 (cmd.target == InjectTarget.REG_FLIP) | (cmd.target == InjectTarget.PC_FLIP) |
+                                 (cmd.target == InjectTarget.PIPE_FLIP))
         m.d.comb += [
             self.fired.eq(fire & supported),
             self.rejected.eq(fire & ~supported),
@@ -157,6 +183,15 @@ class Injector(wiring.Component):
                 fault.flip.valid.eq(fire & (cmd.target == InjectTarget.RAM_FLIP) & (cmd.unit == unit)),
                 fault.flip.addr.eq(cmd.addr),
                 fault.flip.mask.eq(flip_mask),
+            ]
+            for target, kind in CORE_TARGETS.items():
+                with m.If(cmd.target == target):
+                    m.d.comb += fault.core.kind.eq(kind)
+            m.d.comb += [
+                fault.core.valid.eq(fire & (cmd.unit == unit) &
+                                    Cat(*(cmd.target == target for target in CORE_TARGETS)).any()),
+                fault.core.index.eq(cmd.addr),
+                fault.core.bit.eq(cmd.bit0),
             ]
             with m.If((remaining != 0) & (stuck_unit == unit)):
                 m.d.comb += [fault.force_mask.eq(stuck_mask), fault.force_value.eq(stuck_value)]

@@ -72,7 +72,8 @@ class Unit(wiring.Component):
     Parameters
     ----------
     ram_size, ram_init, protection, loader, inject
-        As for :class:`~hw.protected_ram.ProtectedRAM`.
+        As for :class:`~hw.protected_ram.ProtectedRAM`; ``inject`` also builds the core with its injection port
+        (``fault.core``).
     reset_pc, hartid : int
         Passed to the core.
 
@@ -109,7 +110,7 @@ class Unit(wiring.Component):
                  inject=False, reset_pc=RESET_PC, hartid=0):
         self.ram = ProtectedRAM(size=ram_size, init=ram_init, protection=protection, loader=loader,
                                 inject=inject)
-        self.core = Core(reset_pc=reset_pc, hartid=hartid)
+        self.core = Core(reset_pc=reset_pc, hartid=hartid, inject=bool(inject))
         self._ram_region = Region(RAM_REGION.name, RAM_REGION.base, check_ram_size(ram_size))
         aw = ceil_log2(ram_size // 4)
         members = {
@@ -167,6 +168,7 @@ class Unit(wiring.Component):
             wiring.connect(m, wiring.flipped(self.load), ram.load)
         if "fault" in self.signature.members:
             wiring.connect(m, wiring.flipped(self.fault.flip), ram.flip)
+            wiring.connect(m, wiring.flipped(self.fault.core), core.inject)
         m.d.comb += [
             core.irq_software.eq(self.irq_software),
             core.irq_timer.eq(self.irq_timer),

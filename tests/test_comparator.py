@@ -45,7 +45,7 @@ def run_pair(offset, trace_a, trace_b, *, cycles=None, enable=lambda t: 1, clear
              selftest=lambda t: set(), **params):
     """Drive A with ``trace_a[t]`` and B with ``trace_b[t - offset]`` at time ``t``.
 
-    Returns per time ``t``: (req_agree during t, mismatch after t, fields after t, diverged after t, first_fields).
+    Returns per time ``t``: (req_agree after t, mismatch after t, fields after t, diverged after t, first_fields).
     """
     dut = Comparator(offset=offset, **params)
     cycles = cycles if cycles is not None else len(trace_a) + offset
@@ -60,9 +60,8 @@ def run_pair(offset, trace_a, trace_b, *, cycles=None, enable=lambda t: 1, clear
             ctx.set(dut.clear, clear(t))
             for name in MISMATCH_FIELDS:
                 ctx.set(getattr(dut.selftest, name), name in selftest(t))
-            agree = ctx.get(dut.req_agree)
             await ctx.tick()
-            log.append((agree, ctx.get(dut.mismatch), fields_of(ctx, dut.fields), ctx.get(dut.diverged),
+            log.append((ctx.get(dut.req_agree), ctx.get(dut.mismatch), fields_of(ctx, dut.fields), ctx.get(dut.diverged),
                         fields_of(ctx, dut.first_fields)))
 
     sim = Simulator(dut)

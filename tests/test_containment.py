@@ -185,11 +185,11 @@ def test_agreeing_pair_forwards_each_request_once_and_both_units_see_the_same_bu
 
 
 @pytest.mark.parametrize("offset", [0, 1, 2])
-def test_stall_cost_is_offset_cycles_per_access(offset):
+def test_stall_cost_is_offset_plus_one_cycles_per_access(offset):
     script = [(2, req) for _, req in random_script(7, count=10)]
     unit_a, unit_b, device, _ = run(offset, script, script, stall_rate=0.0, cycles=200)
     assert unit_a.done and unit_b.done
-    assert unit_a.stalled == unit_b.stalled == offset * len(script)
+    assert unit_a.stalled == unit_b.stalled == (offset + 1) * len(script)
 
 
 @pytest.mark.parametrize("offset", [0, 1, 2])

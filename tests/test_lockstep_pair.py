@@ -114,7 +114,10 @@ def test_stuck_bus_line_is_caught_by_parity_and_never_escapes(reference, unit):
                                     else (UnitState.ONLINE, UnitState.ISOLATED))
     # Every byte written is the counter's: bit 6 forced to 1 never reached the UART.
     assert out[:len(reference)] == reference
-    assert [e["io_wdata"] & 0xFF for e in log if e["io_write"]] == list(out)
+    # (The bus log may hold one more write than the UART output: one accepted in the last cycle simulated.)
+    writes = [e["io_wdata"] & 0xFF for e in log if e["io_write"]]
+    assert writes[:len(out)] == list(out) and len(writes) - len(out) in (0, 1)
+    assert writes == list(range(1, len(writes) + 1))
 
 
 @pytest.mark.parametrize("offset", [0, 1, 2])
@@ -176,16 +179,6 @@ def test_comparator_selftest_fires_and_halts(field):
     first = next(e for e in log if e["diverged"])
     assert first["cycle"] - at <= 2        # in place at at + 1, compared there, reported one cycle later
     assert (log[-1]["a"], log[-1]["b"]) == (UnitState.ISOLATED, UnitState.ISOLATED)
-
-
-def test_core_targets_are_rejected_until_the_core_has_a_port(reference):
-    soc = make_soc()
-    rejected = []
-
-    def watch(ctx, cycle):
-        rejected.append(ctx.get(soc.injector.rejected))
-    out = run(soc, CYCLES, commands=[command(InjectTarget.REG_FLIP, at=50, addr=8, bit0=1)], watch=watch)
-    assert sum(rejected) == 1 and out == reference
 
 
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")

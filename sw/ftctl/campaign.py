@@ -12,14 +12,18 @@ I/O bus, the unit states, events, evidence and counters.
 (:func:`check`):
 
 * divergence or evidence is detected within the bound where the onset is known (bus stuck-at on the ``valid`` line
-  while idle, comparator self-test): ``offset + 1`` cycles after the divergent value is compared, plus the one
-  register stage of the injector (the fault is in place from cycle ``at + 1``);
+  while idle, comparator self-test of a ``valid`` group): ``offset + 1`` cycles after the divergent value is
+  compared, plus the one register stage of the injector (the fault is in place from cycle ``at + 1``). A
+  ``retire_pc`` self-test is only compared in a cycle in which both units retire, so its onset is not known;
 * evidence only ever names the injected unit, and whenever it exists that unit is ISOLATED and its partner ONLINE;
 * the console output equals the fault-free run's byte for byte (simplex survivor), or is a prefix of it (halted
   pair, nothing escaped); the shared bus's request stream is a prefix of the fault-free one (no faulty request
   escaped, no extra FIFO pop);
 * the survivor retired at least as many instructions as it did in the fault-free window (it was never stopped);
-* a hung device slot is fenced and the pair keeps running.
+* a hung device slot is fenced and the pair keeps running;
+* a core fault is never rejected; a register flip that shows at all (divergence or evidence) is diagnosed by the
+  register-file parity of the injected unit; PC and pipeline flips are handled like any divergence (no evidence:
+  the policy, halt), and the checks above hold for them: no wrong request escapes, the output is a prefix.
 
 The simulator side (:func:`lockstep_tb`, run by cocotb as ``test_module="ftctl.campaign"``) uses only cocotb and the
 standard library; the gateware is imported lazily by the host side.
@@ -61,10 +65,13 @@ MARGIN = 12_000
 #: compared, plus the injector's register stage.
 DETECT_BOUND = OFFSET + 1 + 1
 #: Fault classes, injected in turn.
-KINDS = ("ram_single", "ram_double", "bus_stuck", "bus_valid_idle", "selftest", "slot_hang", "reg_flip")
+KINDS = ("ram_single", "ram_double", "bus_stuck", "bus_valid_idle", "selftest", "slot_hang", "reg_flip", "pc_flip",
+         "pipe_flip")
 
 # Unit state / event codes, as in hw.status_map (the cocotb side does not import amaranth).
 ONLINE, ISOLATED = 0, 1
+#: The comparator self-test groups that fire whatever the traffic (the others need their qualifiers).
+ALWAYS_GROUPS = ("bus_valid", "retire_valid")
 NONE_YET = 0xFFFF_FFFF
 
 
@@ -191,6 +198,7 @@ async def lockstep_tb(dut):
 def plan(rng, injections, image_words, ram_words):
     """Injection commands: every class of :data:`KINDS` in turn, both units, random cycles; ``[(kind, cmd)]``."""
     from hw.inject import InjectTarget, REQUEST_WIDTH
+    from hw.cpu.core import PIPELINE_REGISTERS
     from hw.comparator import MISMATCH_FIELDS
     from hw.lockstep_soc import SLOT_REGIONS
     if not isinstance(injections, int) or injections < 1:
@@ -221,8 +229,14 @@ def plan(rng, injections, image_words, ram_words):
         elif kind == "slot_hang":
             cmd.update(target=InjectTarget.SLOT_HANG.value,
                        addr=rng.randrange(len(SLOT_REGIONS)))
-        else:
+        elif kind == "reg_flip":
             cmd.update(target=InjectTarget.REG_FLIP.value, addr=rng.randrange(1, 32), bit0=rng.randrange(32))
+        elif kind == "pc_flip":
+            # Bits 0 and 1 are ignored by the core (the PC stays aligned).
+            cmd.update(target=InjectTarget.PC_FLIP.value, bit0=rng.randrange(2, 32))
+        else:
+            cmd.update(target=InjectTarget.PIPE_FLIP.value, addr=rng.randrange(len(PIPELINE_REGISTERS)),
+                       bit0=rng.randrange(32))
         commands.append((kind, cmd))
     return commands
 
@@ -251,8 +265,13 @@ def observe(kind, cmd, run, ref):
     # The onset of a stuck-at-1 ``valid`` is only known when the unit was really idle: if the fault-free run had
     # an I/O access near the injection, the unit drove ``valid`` itself and the fault shows only when it drops.
     idle = not any(at - IDLE_GUARD <= cycle <= at + IDLE_GUARD for cycle in ref["io_cycles"])
+    # Of the self-tests, only the valid groups differ from the first cycle whatever the traffic; the others are
+    # compared only when their qualifiers hold (retire_pc: both units retire), which may be cycles later.
+    from hw.comparator import MISMATCH_FIELDS
+    valid_groups = sum(1 << MISMATCH_FIELDS.index(name) for name in ALWAYS_GROUPS)
+    always = kind == "selftest" and cmd["addr"] & valid_groups and not cmd["addr"] & ~valid_groups
     info = {"kind": kind, "unit": unit, "at": at, "detect": None if detected == NONE_YET else detected - at,
-            "onset_known": kind == "selftest" or (kind == "bus_valid_idle" and idle),
+            "onset_known": bool(always) or (kind == "bus_valid_idle" and idle),
             "diverged": run["diverge_cycle"] != NONE_YET, "evidence": bool(ev_named),
             "evidence_unit": ev_named or None, "outcome": None, "survivor": None,
             "right_unit": run[f"{unit}_state"] == ISOLATED and run[f"{other}_state"] == ONLINE,
@@ -301,8 +320,16 @@ def check(kind, cmd, run, ref, window, info):
     if kind == "selftest":
         assert info["detect"] is not None and (run["a_state"], run["b_state"]) == (ISOLATED, ISOLATED), \
             "the self-test did not fire"
-    if kind == "reg_flip":
-        assert run["rejected"] == 1 and info["outcome"] == "pair"
+        # Whatever the group, it fires while it is held (a retire_pc test at the first cycle both units retire).
+        assert info["detect"] <= cmd["cycles"] + DETECT_BOUND, "the self-test fired after it was released"
+    if kind in ("reg_flip", "pc_flip", "pipe_flip"):
+        assert run["injected"] == 1, "a core fault was rejected"
+    if kind == "reg_flip" and (info["diverged"] or info["evidence"]):
+        # The flipped word fails the register-file parity when it is read, before or with any divergence.
+        from hw.status_map import EvidenceLayout
+        regfile = 1 << EvidenceLayout["regfile"].offset
+        assert info["evidence_unit"] == unit and run[f"{unit}_evidence"] & regfile, \
+            "a register flip not diagnosed by the register-file parity"
     if kind == "ram_single":
         assert info["outcome"] == "pair" and run["uart"] == ref["uart"], "a SECDED-corrected flip changed things"
 

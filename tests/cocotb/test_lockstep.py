@@ -12,7 +12,9 @@ The campaign itself (the cocotb testbench, the injection plan and the per-run ch
   pair, nothing escaped); the shared bus's request stream is a prefix of the fault-free one (no faulty request
   escaped, no extra FIFO pop);
 * the survivor retired at least as many instructions as it did in the fault-free window (it was never stopped);
-* a hung device slot is fenced and the pair keeps running.
+* a hung device slot is fenced and the pair keeps running;
+* a core fault (register, PC, pipeline flip) is never rejected, and a register flip that shows at all is diagnosed
+  by the injected unit's register-file parity.
 """
 
 import json

@@ -1,0 +1,70 @@
+"""Core fault injection through the pair's injector (Amaranth simulator, the small loop of lockstep_harness):
+a register flip is diagnosed by the register-file parity when the register is read and its unit isolated; PC and
+pipeline-register flips are divergences without evidence, handled by the policy (halt), and nothing escapes."""
+
+import pytest
+
+from hw.cpu.core import PIPELINE_REGISTERS
+from hw.inject import InjectTarget
+from hw.status_map import UnitState, EventCode, EventUnit
+
+from lockstep_harness import make_soc, run, command
+
+
+CYCLES = 300
+AT = 120
+S0 = 8          # the loop's counter register
+
+
+def observe(soc):
+    st = soc.pair.status
+    log = {"events": [], "fired": 0, "rejected": 0}
+
+    def watch(ctx, cycle):
+        if ctx.get(st.event_valid):
+            log["events"].append((ctx.get(st.event.code), ctx.get(st.event.unit)))
+        log["fired"] += ctx.get(soc.injector.fired)
+        log["rejected"] += ctx.get(soc.injector.rejected)
+        log["end"] = {"a": ctx.get(st.a_state), "b": ctx.get(st.b_state), "diverged": ctx.get(st.diverged),
+                      "evidence_a": ctx.get(st.evidence_a.regfile), "evidence_b": ctx.get(st.evidence_b.regfile)}
+    return log, watch
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return run(make_soc(), CYCLES)
+
+
+def _run(target, unit, **fields):
+    soc = make_soc()
+    log, watch = observe(soc)
+    out = run(soc, CYCLES, commands=[command(target, unit=unit, at=AT, **fields)], watch=watch)
+    assert (log["fired"], log["rejected"]) == (1, 0)
+    return out, log
+
+
+@pytest.mark.parametrize("unit", [0, 1])
+def test_register_flip_is_diagnosed_by_register_parity(reference, unit):
+    out, log = _run(InjectTarget.REG_FLIP, unit, addr=S0, bit0=4)
+    faulty, survivor = ("a", "b") if unit == 0 else ("b", "a")
+    end = log["end"]
+    assert end[faulty] == UnitState.ISOLATED and end[survivor] == UnitState.ONLINE
+    assert end[f"evidence_{faulty}"] and not end[f"evidence_{survivor}"]
+    assert log["events"][0] in ((EventCode.ISOLATED_ON_EVIDENCE, EventUnit.A if unit == 0 else EventUnit.B),
+                                (EventCode.DIAGNOSED_DIVERGENCE, EventUnit.A if unit == 0 else EventUnit.B))
+    # The survivor's output is the fault-free one (plus the bytes it gains in simplex).
+    assert len(out) > len(reference) // 2 and out[:len(reference)] == reference[:len(out)]
+
+
+@pytest.mark.parametrize("target, unit, fields", [
+    (InjectTarget.PC_FLIP, 1, {"bit0": 6}),
+    (InjectTarget.PIPE_FLIP, 0, {"addr": PIPELINE_REGISTERS.index("x_pc"), "bit0": 5}),
+])
+def test_pc_and_pipeline_flips_are_undiagnosed_divergences_that_halt(reference, target, unit, fields):
+    out, log = _run(target, unit, **fields)
+    end = log["end"]
+    assert end["diverged"] and (end["a"], end["b"]) == (UnitState.ISOLATED, UnitState.ISOLATED)
+    assert not end["evidence_a"] and not end["evidence_b"]
+    assert log["events"] == [(EventCode.UNDIAGNOSED_DIVERGENCE, EventUnit.BOTH)]
+    # Nothing escaped: the output stops, and what came out is the fault-free output's beginning.
+    assert 0 < len(out) < len(reference) and out == reference[:len(out)]
