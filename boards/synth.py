@@ -356,7 +356,8 @@ def synthesize(design, *, target="up5k", clock_mhz=30.0, target_mhz=None, seeds=
     target_mhz : float or None
         If given, the median Fmax of every clock must reach it, or :class:`TimingError` is raised.
     seeds : sequence of int
-        nextpnr placement seeds; results are medians over them.
+        nextpnr placement seeds; results are medians over them. Empty: synthesis only (``luts``, ``ffs``,
+        ``cells`` and the netlist; no placed counts, no Fmax).
     pins : dict or None
         Port name -> package pin (PCF for iCE40, LPF for ECP5), or -> ``{"pin": name, "pullup": bool}``;
         ports not named are placed freely.
@@ -392,8 +393,10 @@ def synthesize(design, *, target="up5k", clock_mhz=30.0, target_mhz=None, seeds=
     if not isinstance(design, wiring.Component):
         raise TypeError(f"Design must be a wiring.Component, not {design!r}")
     seeds = tuple(seeds)
-    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
-        raise ValueError(f"Seeds must be a non-empty sequence of non-negative integers, not {seeds!r}")
+    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise ValueError(f"Seeds must be a sequence of non-negative integers, not {seeds!r}")
+    if not seeds and target_mhz is not None:
+        raise ValueError("A target frequency needs at least one place-and-route seed")
     for value, what in ((clock_mhz, "Clock constraint"), (target_mhz, "Target frequency")):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
             raise ValueError(f"{what} must be a positive number of MHz or None, not {value!r}")
@@ -430,6 +433,10 @@ def synthesize(design, *, target="up5k", clock_mhz=30.0, target_mhz=None, seeds=
         luts = cells.get("LUT4", 0)
         ffs = cells.get("TRELLIS_FF", 0)
 
+    if not seeds:
+        logger.info("%s: synthesis only, %d LUT, %d FF", target.name, luts, ffs)
+        return SynthResult(target=target, seeds=seeds, runs=[], cells=cells, luts=luts, ffs=ffs, fmax_mhz={},
+                           build_dir=build_dir)
     logger.info("nextpnr: %s, seeds %s", target.name, ", ".join(map(str, seeds)))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         runs = list(pool.map(lambda seed: _nextpnr(target, seed, directory=build_dir, clock_mhz=clock_mhz,

@@ -1,8 +1,10 @@
-"""The replicas survive synthesis: the pair synthesised for iCE40 (YoWASP Yosys + nextpnr, through ``boards.synth``)
-uses >= 1.9x the logic cells of one unit, and the comparator's mismatch output is not constant.
+"""The replicas survive synthesis: the pair synthesised for iCE40 (YoWASP Yosys ``synth_ice40``, through
+``boards.synth``) uses >= 1.9x the logic cells (LUT4s and flip-flops) of one unit, and the comparator's mismatch
+output is not constant.
 
-The target is the HX8K (7,680 LC): with today's core (about 3,100 LC per unit) the pair (about 6,600 LC) does not
-fit the UP5K's 5,280, and the merging question does not depend on the device.
+Merging is Yosys' doing (``opt_merge``), so the netlist is what is checked; placement cannot merge logic. Since the
+resync engine and the shadow registers joined the units, the pair (about 8,300 LC) fits no iCE40 device (the HX8K
+has 7,680), so the test stops after synthesis instead of placing it.
 
 Identical units fed identical inputs would be merged by Yosys (``opt_merge``). In the pair, unit B's inputs come
 from other flip-flops than A's (reset release, interrupts and I/O responses delayed by ``offset``), so nothing is
@@ -31,18 +33,19 @@ TARGET = "hx8k"
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     unit = synthesize(PairHarness(Unit(ram_size=RAM_SIZE, protection=PROTECTION)), target=TARGET,
-                      seeds=(1,), build_dir=tmp_path_factory.mktemp("unit"))
+                      seeds=(), build_dir=tmp_path_factory.mktemp("unit"))
     pair = synthesize(PairHarness(LockstepPair(ram_size=RAM_SIZE, protection=PROTECTION,
                                            retire_fields=LEAN_RETIRE_FIELDS)),
-                      target=TARGET, seeds=(1,), build_dir=tmp_path_factory.mktemp("pair"))
+                      target=TARGET, seeds=(), build_dir=tmp_path_factory.mktemp("pair"))
     return unit, pair
 
 
-def test_pair_is_two_units(results):
+@pytest.mark.parametrize("what", ["luts", "ffs"])
+def test_pair_is_two_units(results, what):
     unit, pair = results
-    ratio = pair.lc / unit.lc
-    print(f"unit {unit.lc} LC, pair {pair.lc} LC, ratio {ratio:.2f}; Fmax unit {unit.fmax_mhz}, pair {pair.fmax_mhz}")
-    assert ratio >= MIN_RATIO, f"pair {pair.lc} LC is only {ratio:.2f}x one unit ({unit.lc} LC)"
+    ratio = getattr(pair, what) / getattr(unit, what)
+    print(f"{what}: unit {getattr(unit, what)}, pair {getattr(pair, what)}, ratio {ratio:.2f}")
+    assert ratio >= MIN_RATIO, f"pair {getattr(pair, what)} {what} is only {ratio:.2f}x one unit's"
 
 
 def test_mismatch_is_not_constant(results):

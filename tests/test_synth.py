@@ -124,7 +124,9 @@ def test_arguments_are_validated(tmp_path):
     with pytest.raises(ValueError, match="Target must be one of"):
         synthesize(CounterROM(), target="up9k")
     with pytest.raises(ValueError, match="Seeds must be"):
-        synthesize(CounterROM(), seeds=())
+        synthesize(CounterROM(), seeds=(-1,))
+    with pytest.raises(ValueError, match="A target frequency needs at least one"):
+        synthesize(CounterROM(), seeds=(), target_mhz=10)
     with pytest.raises(ValueError, match="does not have: nope"):
         synthesize(CounterROM(), pins={"nope": "1"}, build_dir=tmp_path)
     with pytest.raises(ValueError, match="uart_tx"):
