@@ -144,7 +144,7 @@ def stalls():
 
 
 def check_stall(board, stall, stalls, what):
-    """Record the resync's stall; RESYNC_STALL_MAX must account for it."""
+    """Note the resync's stall; RESYNC_STALL_MAX must account for it."""
     stalls.append((what, stall))
     print(f"{what}: survivor stalled {stall} cycles")
     assert 0 < stall <= board.read("STATUS_RESYNC_STALL_MAX")
