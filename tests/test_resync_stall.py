@@ -46,7 +46,7 @@ async def rejoin(mg, index, limit=20_000):
 
 async def assert_units_equal(mg):
     """Unit B's RAM copy and register file `offset` cycles after unit A's equal A's; each shadow equals its core's
-    register file one cycle later (the core's write-back lands the cycle after the retirement record)."""
+    register file in the same cycle (both take a register's new value at the edge that ends its retirement)."""
     pair, ctx = mg.soc.pair, mg.ctx
     assert pair.offset >= 1
     words = RAM_SIZE // 4
@@ -57,13 +57,11 @@ async def assert_units_equal(mg):
     def contents(unit):
         return ([ctx.get(unit.ram.mem.data[i]) for i in range(words)],
                 [ctx.get(unit.core.rf.mem.data[i]) & 0xFFFF_FFFF for i in range(1, 32)])
-    shadow_a = shadow(pair.shadow_a)
-    await mg.tick()
     ram_a, regs_a = contents(pair.unit_a)
-    await mg.tick(pair.offset - 1)
-    shadow_b = shadow(pair.shadow_b)
-    await mg.tick()
+    shadow_a = shadow(pair.shadow_a)
+    await mg.tick(pair.offset)
     ram_b, regs_b = contents(pair.unit_b)
+    shadow_b = shadow(pair.shadow_b)
     differ = [hex(i * 4) for i in range(words) if ram_a[i] != ram_b[i]]
     assert not differ, f"RAM copies differ at {differ[:8]}"
     assert regs_a == regs_b
@@ -112,4 +110,53 @@ def test_resync_stall_is_within_the_bound_under_a_write_heavy_loop():
     # Changed blocks copy far less than the full remirror (1,024 words).
     assert figures["changed"][0] < figures["full"][0] - 256, figures
     # The console is the loop's count, every byte exactly once.
+    assert list(out) == [(i + 1) & 0xFF for i in range(len(out))]
+
+
+def register_heavy_loop():
+    """Twelve registers rewritten every pass (more than the final window's register budget), a store and a byte."""
+    from ftctl.iss import asm
+    busy = ["s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "a1", "a2"]
+    words = [*asm.li("t0", memmap.UART.base), *asm.li("s1", memmap.RAM.base + RING)]
+    loop = [asm.addi("s0", "s0", 1), *[asm.add(reg, reg, "s0") for reg in busy], asm.sw("s2", "s1", 0),
+            asm.sb("s0", "t0", memmap.UART_REG["THR"])]
+    return words + loop + [asm.jal("zero", -4 * len(loop))]
+
+
+def test_a_resync_that_does_not_converge_raises_its_bound_and_still_ends_exact():
+    # The loop rewrites twelve registers every pass, so the registers never settle within the final window's
+    # budget: the resync must raise the bound (event RESYNC_BOUND_RAISED) rather than wait for ever, and what it
+    # leaves behind must still be two equal units.
+    soc = LockstepSoC(ram_size=RAM_SIZE, ram_init=register_heavy_loop(), mgmt=True, block_words=16)
+    st = soc.pair.status
+    events = []
+
+    async def body(mg):
+        ctx = mg.ctx
+        ctx.set(mg.soc.uart_tx.ready, 1)
+        await mg.tick(300)
+        assert await mg.unit_cmd(UnitAction.FREEZE, 1)
+        await mg.tick(300)
+        assert await mg.unit_cmd(UnitAction.RESYNC, 1)
+        for _ in range(20_000):
+            if ctx.get(st.event_valid):
+                events.append(ctx.get(st.event.code))
+            if pair_state(mg.soc, ctx) == (UnitState.ONLINE, UnitState.ONLINE):
+                break
+            await mg.tick()
+        else:
+            raise AssertionError(f"the resync did not finish; events {events}")
+        await mg.tick(100)
+        assert not ctx.get(st.diverged)
+        await assert_units_equal(mg)
+
+    sim = Simulator(soc)
+    sim.add_clock(1e-6)
+    out = []
+
+    async def tb(ctx):
+        await body(Mgmt(soc, ctx, out))
+    sim.add_testbench(tb)
+    sim.run()
+    assert EventCode.RESYNC_BOUND_RAISED in events, events
     assert list(out) == [(i + 1) & 0xFF for i in range(len(out))]
