@@ -4,7 +4,6 @@ once; after the dump, RESYNC brings B back into lockstep with the rebooted A.
 """
 
 import pytest
-from amaranth.sim import Simulator
 
 from hw import memmap
 from hw.cpu.ports import STATE_PC
@@ -12,7 +11,7 @@ from hw.lockstep_soc import LockstepSoC
 from hw.status_map import STATUS, STATUS_REG, EventCode, EventLayout, EventUnit, UnitState
 from hw.vtm.protocol import UnitAction
 from tests.lockstep_harness import RAM_SIZE, DATA
-from tests.test_pair_mgmt import Mgmt, pair_state
+from tests.test_pair_mgmt import pair_state, simulate
 
 S0 = 8
 CRASH_AFTER = 12        # loop iterations before the crash
@@ -79,15 +78,7 @@ def test_crash_freezes_b_reboots_a_and_b_rejoins_after_the_dump(mode):
         assert pair_state(soc, ctx) == (UnitState.ONLINE, UnitState.ONLINE) and not ctx.get(st.diverged)
         assert len(mg.out) > sent + 10
 
-    sim = Simulator(soc)
-    sim.add_clock(1e-6)
-    out = []
-
-    async def tb(ctx):
-        ctx.set(soc.uart_tx.ready, 1)
-        await body(Mgmt(soc, ctx, out))
-    sim.add_testbench(tb)
-    sim.run()
+    out = simulate(soc, body)
     # The console: 1..CRASH_AFTER before the crash, then the rebooted count from 1, every byte exactly once.
     assert list(out[:CRASH_AFTER]) == list(range(1, CRASH_AFTER + 1))
     assert list(out[CRASH_AFTER:]) == [(i + 1) & 0xFF for i in range(len(out) - CRASH_AFTER)]

@@ -91,7 +91,8 @@ class Mgmt:
         raise AssertionError("no state response")
 
 
-def simulate(soc, body, cycles_hint=0):
+def simulate(soc, body):
+    """Run ``await body(Mgmt(...))`` on ``soc`` with its UART output always taken; return the console bytes."""
     sim = Simulator(soc)
     sim.add_clock(1e-6)
     out = []

@@ -6,14 +6,13 @@ The bound is the project's target for ``resync.stall_cycles_max`` (:data:`ftctl.
 pair's own cycle count (RESYNC_STALL), not wall time.
 """
 
-from amaranth.sim import Simulator
 
 from ftctl.bench import TARGETS
 from hw import memmap
 from hw.lockstep_soc import LockstepSoC
 from hw.status_map import UnitState, EventCode
 from hw.vtm.protocol import UnitAction
-from tests.test_pair_mgmt import Mgmt, pair_state
+from tests.test_pair_mgmt import pair_state, simulate
 
 RAM_SIZE = 4096
 RING = 0x400            # byte offset of the 2 KiB ring the loop stores into
@@ -97,14 +96,7 @@ def test_resync_stall_is_within_the_bound_under_a_write_heavy_loop():
         assert len(mg.out) > sent + 5 and not ctx.get(st.diverged)
         assert ctx.get(st.resync_stall_max) == max(stall for _, stall in figures.values())
 
-    sim = Simulator(soc)
-    sim.add_clock(1e-6)
-    out = []
-
-    async def tb(ctx):
-        await body(Mgmt(soc, ctx, out))
-    sim.add_testbench(tb)
-    sim.run()
+    out = simulate(soc, body)
     for name, (cycles, stall) in figures.items():
         assert 0 < stall <= STALL_BOUND, (name, cycles, stall)
     # Changed blocks copy far less than the full remirror (1,024 words).
@@ -150,13 +142,6 @@ def test_a_resync_that_does_not_converge_raises_its_bound_and_still_ends_exact()
         assert not ctx.get(st.diverged)
         await assert_units_equal(mg)
 
-    sim = Simulator(soc)
-    sim.add_clock(1e-6)
-    out = []
-
-    async def tb(ctx):
-        await body(Mgmt(soc, ctx, out))
-    sim.add_testbench(tb)
-    sim.run()
+    out = simulate(soc, body)
     assert EventCode.RESYNC_BOUND_RAISED in events, events
     assert list(out) == [(i + 1) & 0xFF for i in range(len(out))]

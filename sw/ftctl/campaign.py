@@ -77,7 +77,12 @@ NONE_YET = 0xFFFF_FFFF
 
 # --------------------------------------------------------------------------------- simulator side (cocotb)
 
-async def _run_one(dut, image, offset_words, ram_words, window, command):
+async def _reset_and_load(dut, words, offset_words):
+    """Hold the pair in reset and write ``words`` into both RAM copies from word ``offset_words``.
+
+    A unit frozen by the last run ignores loader writes until the (registered) reset has thawed it, hence the
+    cycles of reset before the first write. Leaves ``load_valid`` high and reset asserted.
+    """
     clk = dut.clk
     dut.rst.value = 1
     dut.inject_valid.value = 0
@@ -85,10 +90,15 @@ async def _run_one(dut, image, offset_words, ram_words, window, command):
     for _ in range(3):
         await RisingEdge(clk)
     dut.load_valid.value = 1
-    for index, word in enumerate(image):
+    for index, word in enumerate(words):
         dut.load_addr.value = offset_words + index
         dut.load_data.value = word
         await RisingEdge(clk)
+
+
+async def _run_one(dut, image, offset_words, ram_words, window, command):
+    clk = dut.clk
+    await _reset_and_load(dut, image, offset_words)
     # Both copies must start identical (a read-modify-write store keeps stale bytes): clear the rest of RAM.
     dut.load_data.value = 0
     for index in (*range(offset_words), *range(offset_words + len(image), ram_words)):
@@ -147,16 +157,7 @@ CLEAR_REGISTERS = [(n << 7) | 0x13 for n in range(1, 32)] + [0x6F]
 
 async def _clear_registers(dut, offset_words):
     clk = dut.clk
-    dut.rst.value = 1
-    dut.load_valid.value = 0
-    # A unit frozen by the last run ignores loader writes until the (registered) reset has thawed it.
-    for _ in range(3):
-        await RisingEdge(clk)
-    dut.load_valid.value = 1
-    for index, word in enumerate(CLEAR_REGISTERS):
-        dut.load_addr.value = offset_words + index
-        dut.load_data.value = word
-        await RisingEdge(clk)
+    await _reset_and_load(dut, CLEAR_REGISTERS, offset_words)
     dut.load_valid.value = 0
     await RisingEdge(clk)
     dut.rst.value = 0
