@@ -3,12 +3,15 @@
 One bit per block of ``block_words`` words. Several write streams (``mark``) set bits every cycle; the resync
 copier takes one block at a time (``take``: its bit is cleared, unless a write marks it in the same cycle -- a
 write wins, so a block written while it is being copied is copied again). ``clear`` empties the map (tracking
-starts afresh), ``fill`` marks every block (a full remirror). ``count`` is the number of marked blocks, kept
-incrementally; ``next`` is the lowest marked block at or after ``start`` (wrapping to the lowest marked block
-overall when there is none after it), valid with ``any``.
+starts afresh), ``fill`` marks every block (a full remirror).
+
+Nothing here is a chain as long as the map: the finder examines one group of :data:`GROUP` blocks per cycle,
+round robin, and holds the block it found (``next``, ``next_valid``) until that block is taken or the map is
+cleared; ``count`` is a pipelined sum of per-group counts. A 64 KiB copy in 64-word blocks is a 256-bit map, and
+a 256-long priority chain or carry chain there made Yosys' ABC9 pass overflow its stack on ECP5.
 """
 
-from amaranth.hdl import Module, Signal, Const, Mux
+from amaranth.hdl import Module, Signal, Const, Mux, Cat
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -40,8 +43,12 @@ def block_geometry(addr_width, block_words):
     return shift, blocks, max(1, ceil_log2(blocks))
 
 
+#: Blocks the finder examines per cycle.
+GROUP = 16
+
+
 class DirtyMap(wiring.Component):
-    """A bitmap of dirty blocks.
+    """A bitmap of dirty blocks with a round-robin finder.
 
     Parameters
     ----------
@@ -55,16 +62,21 @@ class DirtyMap(wiring.Component):
     Members
     -------
     mark_valid : In(marks)
-    mark_addr : In(ArrayLayout)
+    mark_addr : In(addr_width * marks)
         ``marks`` word addresses, one per stream (``mark_addr[i]`` is bits ``i*addr_width ..``).
     clear, fill : In(1)
-    start : In(block_bits)
     take : In(1)
-        Clear the bit of block ``take_block``.
+        Clear the bit of block ``take_block`` (the resync takes ``next``).
     take_block : In(block_bits)
     any : Out(1)
-    next : Out(block_bits)
+        Some block is marked (from the bits of this cycle).
+    next, next_valid : Out(block_bits), Out(1)
+        A marked block. The finder examines the rest of one group of :data:`GROUP` blocks per cycle, resuming
+        just above the block last taken and wrapping around, so the blocks are found in ascending order, round
+        robin; the block found stays in ``next`` until it is taken or the map is cleared. After a take, the
+        next marked block is found within ``groups + 1`` cycles (one if it is in the same group).
     count : Out(range(blocks + 1))
+        The number of marked blocks two cycles ago (a registered per-group count, then a registered sum).
     bits : Out(blocks)
         The map itself (for tests and the status).
     """
@@ -75,16 +87,17 @@ class DirtyMap(wiring.Component):
             raise ValueError(f"Mark stream count must be a positive integer, not {marks!r}")
         self._aw = addr_width
         self._marks = marks
+        self._bb = bb
         super().__init__({
             "mark_valid": In(marks),
             "mark_addr":  In(addr_width * marks),
             "clear":      In(1),
             "fill":       In(1),
-            "start":      In(bb),
             "take":       In(1),
             "take_block": In(bb),
             "any":        Out(1),
             "next":       Out(bb),
+            "next_valid": Out(1),
             "count":      Out(range(self._blocks + 1)),
             "bits":       Out(self._blocks),
         })
@@ -113,28 +126,51 @@ class DirtyMap(wiring.Component):
         taken = Signal(n)
         with m.If(self.take):
             m.d.comb += taken.eq(Const(1, n) << self.take_block)
-        new = Signal(n)
-        m.d.comb += new.eq((bits & ~taken) | marked)
         with m.If(self.clear):
-            m.d.sync += [bits.eq(0), self.count.eq(0)]
+            m.d.sync += bits.eq(0)
         with m.Elif(self.fill):
-            m.d.sync += [bits.eq(Const((1 << n) - 1, n)), self.count.eq(n)]
+            m.d.sync += bits.eq(Const((1 << n) - 1, n))
         with m.Else():
-            # Count: +1 per newly set bit, -1 per cleared one (at most one taken per cycle).
-            rose = Signal(n)
-            m.d.comb += rose.eq(new & ~bits)
-            fell = Signal()
-            m.d.comb += fell.eq((bits & ~new).any())
-            m.d.sync += [bits.eq(new), self.count.eq(self.count + _popcount([rose[i] for i in range(n)]) - fell)]
-
-        # Lowest marked block at or after `start`, else the lowest overall.
-        after = Signal(n)
-        m.d.comb += after.eq(bits & ~((Const(1, n) << self.start) - 1))
-        for i in reversed(range(n)):
-            with m.If(bits[i]):
-                m.d.comb += self.next.eq(i)
-        for i in reversed(range(n)):
-            with m.If(after[i]):
-                m.d.comb += self.next.eq(i)
+            m.d.sync += bits.eq((bits & ~taken) | marked)
         m.d.comb += self.any.eq(bits.any())
+
+        # Groups of GROUP blocks (the last one padded with zeros).
+        width = min(GROUP, n)
+        groups = -(-n // width)
+        padded = Cat(bits, Const(0, groups * width - n))
+        group_bits = [padded[g * width:(g + 1) * width] for g in range(groups)]
+
+        # Count: each group's count registered, then their sum registered.
+        group_counts = []
+        for g, gb in enumerate(group_bits):
+            c = Signal(range(width + 1), name=f"count_{g}")
+            m.d.sync += c.eq(_popcount([gb[i] for i in range(width)]))
+            group_counts.append(c)
+        m.d.sync += self.count.eq(_popcount(group_counts))
+
+        # Finder: `pos` is where the search stands (group `pos >> lw`, lowest block `pos & (width - 1)` in it).
+        # While nothing is held, examine the rest of that group: its lowest marked block is found, or the search
+        # moves to the start of the next group. After a take of the held block it resumes just above it.
+        lw, pw = ceil_log2(width), ceil_log2(groups)
+        pos = Signal(lw + pw)
+        floor, ptr = pos[:lw], pos[lw:]
+        found = Signal()
+        found_block = Signal(self._bb)
+        examined = Signal(width)
+        group = padded.word_select(ptr, width) if groups > 1 else group_bits[0]
+        m.d.comb += examined.eq(group & Cat(i >= floor for i in range(width)) if lw else group)
+        low = Signal(range(width))
+        for i in reversed(range(width)):
+            with m.If(examined[i]):
+                m.d.comb += low.eq(i)
+        with m.If(found):
+            with m.If(self.clear):
+                m.d.sync += found.eq(0)
+            with m.Elif(self.take & (self.take_block == found_block)):
+                m.d.sync += [found.eq(0), pos.eq(found_block + 1)]
+        with m.Elif(examined.any() & ~self.clear):
+            m.d.sync += [found.eq(1), found_block.eq(Cat(low, ptr))]
+        with m.Elif(~self.clear):
+            m.d.sync += pos.eq(Cat(Const(0, lw), ptr + 1))
+        m.d.comb += [self.next.eq(found_block), self.next_valid.eq(found)]
         return m

@@ -723,11 +723,11 @@ class LockstepPair(wiring.Component):
             dirty.mark_addr.eq(Cat(addr for _, addr in marks)),
             dirty.clear.eq(both & ~rs.busy),
             dirty.fill.eq(rs.dirty_fill),
-            dirty.start.eq(rs.dirty_start),
             dirty.take.eq(rs.dirty_take),
             dirty.take_block.eq(rs.dirty_block),
             rs.dirty_any.eq(dirty.any),
             rs.dirty_next.eq(dirty.next),
+            rs.dirty_valid.eq(dirty.next_valid),
             rs.dirty_count.eq(dirty.count),
         ]
 

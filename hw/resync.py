@@ -6,7 +6,7 @@ Sequence (``start`` with the target unit and ``full``):
    halted (the pair holds its ``halt_req`` while it is not ONLINE); ``full`` marks every block dirty.
 2. ``COPY``: while the source keeps running,
 
-   * RAM: the lowest dirty block at or after the last one is taken from the :class:`~hw.dirty_map.DirtyMap` and
+   * RAM: the dirty block the :class:`~hw.dirty_map.DirtyMap`'s finder holds (round robin) is taken and
      its words are copied one per cycle: read from the source copy's ``aux`` port (its own read port: the running
      core never waits) and written, one cycle later, to the target copy's. From ``start`` on, every whole word
      the source writes (``mirror_*``) is also written into the target copy one cycle later (the write mirror):
@@ -100,8 +100,8 @@ class Resync(wiring.Component):
     shadow_addr, shadow_data : Out(5), In(32)
         The source's shadow register file (synchronous read).
     source_halted : In(1)
-    dirty : the :class:`DirtyMap` ports ``any``, ``next``, ``count`` (In) and ``fill``, ``start``, ``take``,
-        ``take_block``, ``mark`` (Out) -- see the pair's wiring.
+    dirty : the :class:`DirtyMap` ports ``any``, ``next``, ``next_valid`` (``dirty_valid``), ``count`` (In) and
+        ``fill``, ``take``, ``take_block`` (Out) -- see the pair's wiring.
     busy, target_hold, halt, release, raised : Out(1)
     stall, cycles : Out(32)
     budget : Out(range(blocks + 1))
@@ -137,9 +137,9 @@ class Resync(wiring.Component):
             "target_halted": In(1),
             "dirty_any":     In(1),
             "dirty_next":    In(bb),
+            "dirty_valid":   In(1),
             "dirty_count":   In(range(self._blocks + 1)),
             "dirty_fill":    Out(1),
-            "dirty_start":   Out(bb),
             "dirty_take":    Out(1),
             "dirty_block":   Out(bb),
             "reg_dirty":     In(32),
@@ -300,7 +300,6 @@ class Resync(wiring.Component):
         cycles = Signal(32)
         passes = Signal(range(self._passes + 1))
         last_next = Signal.like(self.dirty_next)
-        m.d.comb += self.dirty_start.eq(last_next)
 
         def abortable():
             with m.If(self.abort):
@@ -342,10 +341,11 @@ class Resync(wiring.Component):
                         # The register pre-copier finishes its write first (it takes nothing more now).
                         with m.If(~rc_busy):
                             m.next = "HALT"
-                    with m.Elif(self.dirty_count <= self.budget):
+                    with m.Elif((self.dirty_count <= self.budget) | ~self.dirty_valid):
                         pass
                     with m.Else():
-                        # Take the next dirty block (the map is not empty: count > budget >= 1).
+                        # Take the dirty block the finder holds (count > budget >= 1, or a mark newer
+                        # than the count).
                         m.d.comb += [self.dirty_take.eq(1), self.dirty_block.eq(self.dirty_next)]
                         m.d.sync += [block.eq(self.dirty_next), word.eq(0), copying.eq(1),
                                      last_next.eq(self.dirty_next + 1)]
@@ -369,11 +369,11 @@ class Resync(wiring.Component):
                 m.d.comb += [self.busy.eq(1), self.halt.eq(1)]
                 m.d.sync += self.stall.eq(self.stall + 1)
                 with m.If(idle_copier):
-                    with m.If(self.dirty_any):
+                    with m.If(self.dirty_valid):
                         m.d.comb += [self.dirty_take.eq(1), self.dirty_block.eq(self.dirty_next)]
                         m.d.sync += [block.eq(self.dirty_next), word.eq(0), copying.eq(1),
                                      last_next.eq(self.dirty_next + 1)]
-                    with m.Else():
+                    with m.Elif(~self.dirty_any):
                         m.d.sync += [gprs.eq(self.reg_dirty), j.eq(0), wvalid.eq(0), s_done.eq(0), t_done.eq(0)]
                         m.next = "REGS_START"
                 abortable()

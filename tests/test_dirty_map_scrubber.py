@@ -3,7 +3,7 @@
 import pytest
 from amaranth.sim import Simulator
 
-from hw.dirty_map import DirtyMap
+from hw.dirty_map import DirtyMap, GROUP
 from hw.inject import InjectTarget
 from hw.lockstep_soc import LockstepSoC
 from hw.scrubber import Scrubber
@@ -14,46 +14,126 @@ from tests.test_pair_mgmt import Mgmt, pair_state
 
 
 def test_dirty_map_marks_takes_counts_and_finds():
-    dut = DirtyMap(addr_width=8, block_words=16, marks=2)     # 16 blocks
+    dut = DirtyMap(addr_width=10, block_words=16, marks=2)     # 64 blocks: 4 groups of GROUP
+    assert dut.blocks == 64 and GROUP == 16
     sim = Simulator(dut)
     sim.add_clock(1e-6)
 
     async def tb(ctx):
         async def mark(*addrs):
             ctx.set(dut.mark_valid, (1 << len(addrs)) - 1)
-            ctx.set(dut.mark_addr, sum(a << (8 * i) for i, a in enumerate(addrs)))
+            ctx.set(dut.mark_addr, sum(a << (10 * i) for i, a in enumerate(addrs)))
             await ctx.tick()
             ctx.set(dut.mark_valid, 0)
+
+        async def found(limit):
+            """Cycles until next_valid (at most limit), and the block."""
+            for cycles in range(limit + 1):
+                if ctx.get(dut.next_valid):
+                    return cycles, ctx.get(dut.next)
+                await ctx.tick()
+            raise AssertionError(f"no block found within {limit} cycles")
+
+        async def take():
+            block = ctx.get(dut.next)
+            ctx.set(dut.take, 1)
+            ctx.set(dut.take_block, block)
+            await ctx.tick()
+            ctx.set(dut.take, 0)
+            return block
+
+        assert not ctx.get(dut.any) and not ctx.get(dut.next_valid)
         await mark(0x35, 0x3F)          # both block 3
-        assert ctx.get(dut.count) == 1 and ctx.get(dut.bits) == 1 << 3
-        await mark(0xA0, 0x10)          # blocks 10 and 1
-        assert ctx.get(dut.count) == 3
-        ctx.set(dut.start, 0)
-        assert ctx.get(dut.next) == 1 and ctx.get(dut.any)
-        ctx.set(dut.start, 4)
-        assert ctx.get(dut.next) == 10
-        ctx.set(dut.start, 11)
-        assert ctx.get(dut.next) == 1   # wraps around
-        # A take and a write to the same block in one cycle: the write wins.
+        assert ctx.get(dut.bits) == 1 << 3 and ctx.get(dut.any)
+        await ctx.tick().repeat(2)               # the count lags two cycles
+        assert ctx.get(dut.count) == 1
+        await mark(0x2A0, 0x10)         # blocks 42 and 1
+        await mark(0x3F0, 0x140)        # blocks 63 and 20
+        await ctx.tick().repeat(2)
+        assert ctx.get(dut.count) == 5
+        # Round robin: ascending from where the finder is, wrapping; each found within groups + 1 cycles.
+        order = []
+        for _ in range(5):
+            cycles, block = await found(5)
+            assert ctx.get(dut.bits) >> block & 1
+            order.append(await take())
+        assert sorted(order) == [1, 3, 20, 42, 63]
+        first = order.index(min(order))
+        assert order[first:] + order[:first] == [1, 3, 20, 42, 63]
+        assert ctx.get(dut.bits) == 0 and not ctx.get(dut.any)
+        await ctx.tick().repeat(2)
+        assert ctx.get(dut.count) == 0 and not ctx.get(dut.next_valid)
+
+        # A take and a write to the same block in one cycle: the write wins, and the block is found again.
+        await mark(0xA5)                # block 10
+        cycles, block = await found(5)
+        assert block == 10
         ctx.set(dut.take, 1)
         ctx.set(dut.take_block, 10)
         ctx.set(dut.mark_valid, 1)
-        ctx.set(dut.mark_addr, 0xA5)
-        await ctx.tick()
-        ctx.set(dut.mark_valid, 0)
-        assert ctx.get(dut.bits) == (1 << 1) | (1 << 3) | (1 << 10) and ctx.get(dut.count) == 3
+        ctx.set(dut.mark_addr, 0xA0)
         await ctx.tick()
         ctx.set(dut.take, 0)
-        assert ctx.get(dut.bits) == (1 << 1) | (1 << 3) and ctx.get(dut.count) == 2
+        ctx.set(dut.mark_valid, 0)
+        assert ctx.get(dut.bits) == 1 << 10 and not ctx.get(dut.next_valid)
+        cycles, block = await found(5)   # found again when the search wraps around
+        assert block == 10
+
+        # Taking a block other than the one held leaves it held.
+        await mark(0x300)               # block 48
+        ctx.set(dut.take, 1)
+        ctx.set(dut.take_block, 48)
+        await ctx.tick()
+        ctx.set(dut.take, 0)
+        assert ctx.get(dut.next_valid) and ctx.get(dut.next) == 10 and ctx.get(dut.bits) == 1 << 10
+
         ctx.set(dut.fill, 1)
         await ctx.tick()
         ctx.set(dut.fill, 0)
-        assert ctx.get(dut.count) == 16 and ctx.get(dut.bits) == 0xFFFF
+        await ctx.tick().repeat(2)
+        assert ctx.get(dut.count) == 64 and ctx.get(dut.bits) == (1 << 64) - 1
+        # A full sweep takes every block exactly once, in order from where the finder was.
+        order = []
+        for _ in range(64):
+            await found(2)
+            order.append(await take())
+        assert sorted(order) == list(range(64))
+        assert order == [(order[0] + i) % 64 for i in range(64)]
+        await mark(0x10)
+        await found(5)
         ctx.set(dut.clear, 1)
         await ctx.tick()
-        assert ctx.get(dut.count) == 0 and not ctx.get(dut.any)
+        ctx.set(dut.clear, 0)
+        assert not ctx.get(dut.any) and not ctx.get(dut.next_valid)
+        await ctx.tick().repeat(2)
+        assert ctx.get(dut.count) == 0
     sim.add_testbench(tb)
     sim.run()
+
+
+def test_dirty_map_of_one_group_and_of_one_block():
+    for addr_width, block_words, blocks in ((6, 16, 4), (6, 64, 1)):
+        dut = DirtyMap(addr_width=addr_width, block_words=block_words, marks=1)
+        assert dut.blocks == blocks
+        sim = Simulator(dut)
+        sim.add_clock(1e-6)
+
+        async def tb(ctx):
+            ctx.set(dut.mark_valid, 1)
+            ctx.set(dut.mark_addr, (1 << addr_width) - 1)     # the last block
+            await ctx.tick()
+            ctx.set(dut.mark_valid, 0)
+            await ctx.tick()
+            assert ctx.get(dut.next_valid) and ctx.get(dut.next) == blocks - 1
+            await ctx.tick()
+            assert ctx.get(dut.count) == 1
+            ctx.set(dut.take, 1)
+            ctx.set(dut.take_block, blocks - 1)
+            await ctx.tick()
+            ctx.set(dut.take, 0)
+            assert not ctx.get(dut.any) and not ctx.get(dut.next_valid)
+        sim.add_testbench(tb)
+        sim.run()
 
 
 def test_block_size_is_validated():
