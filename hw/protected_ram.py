@@ -1,29 +1,40 @@
 """One unit's RAM copy with per-word protection (none, parity or SECDED, from :mod:`hw.ecc`).
 
-Same ports and timing as :class:`hw.ram.RAM` (one-cycle ``ack``), plus error reporting and a fault injection port:
+Same buses and timing as :class:`hw.ram.RAM` (one-cycle ``ack``), plus error reporting, an ``aux`` bus and a fault
+injection port. The storage has two ports, so that it maps to one true-dual-port block RAM (ECP5 DP16KD) or one
+pair of iCE40 EBR replicas per copy:
+
+* port B reads instructions (``ibus``); a fetch of the word port A writes in the same cycle is answered one cycle
+  later, with the new word (the block RAM leaves such a collision undefined);
+* port A (read/write, one address) serves, in priority order: the loader, the core's data bus, the flip port and
+  ``aux``. A lower-priority initiator waits (``stall``) in a cycle a higher one uses the port.
+
+Details:
 
 * Words are stored with ``check_width(protection)`` check bits. Reads on both ports are checked (and, with SECDED,
   corrected). A store of a whole word is written at once; a store with some byte enables off is a read-modify-write
   under parity or SECDED: the request is stalled one cycle while the old word is read, then merged and written
-  with new check bits. Without protection, stores use byte-granular writes and never stall.
+  with new check bits. Without protection, stores use byte-granular writes and never stall (except while the
+  loader writes).
 * ``corrected`` pulses in the response cycle of a read (or the merge cycle of a read-modify-write) whose word had
   a single-bit error that SECDED corrected; ``error`` pulses for a parity error or an uncorrectable SECDED error.
 * ``flip`` (only with ``inject=True``): XOR ``mask`` into the stored word ``addr`` (data bits 0..31, then the check
-  bits), through an extra read and write port: the word is read in the cycle ``valid`` is high and written back in
-  the next. Simulation and fault-injection builds only; a synthesis build leaves it out.
-* ``aux``: a third port for the pair's management, resync copier and scrubber (data words; check bits computed
-  on writes, reads checked and corrected like the others). Reads use their own read port and never stall; writes
-  share the write port and stall while the core (or the loader) writes. ``sel`` is ignored: whole words only.
-  ``aux_corrected`` / ``aux_error`` are valid with ``aux.ack`` of a read (what the check said about the stored word).
-* ``core_en`` / ``core_rst``: the core-side registers (acks, the read-modify-write step) and read ports follow the
-  unit's clock enable and reset, so a frozen unit sees exactly what it saw when it was frozen, while ``aux``
-  keeps working. ``wrote`` / ``wrote_addr``: the core wrote a word this cycle (dirty tracking); ``wrote_data``
-  is the data word stored and ``wrote_full`` says it is the whole word (always under parity/SECDED, where a
-  partial store is merged first; without protection only a store with all byte enables on) -- the resync mirrors
-  whole-word writes into the target copy.
+  bits): the word is read in the first cycle from ``valid`` on in which port A is free, and written back in the
+  next one if the port is still free (else it is read again), so that no store can slip in between.
+* ``aux``: the pair's management, resync copier and scrubber (data words; check bits computed on writes, reads
+  checked and corrected like the others). Reads and writes both wait while port A is busy. ``sel`` is ignored:
+  whole words only. ``aux_corrected`` / ``aux_error`` are valid with ``aux.ack`` of a read (what the check said
+  about the stored word).
+* ``core_en`` / ``core_rst``: the core-side registers (acks, the read-modify-write step, port B) follow the unit's
+  clock enable and reset, so a frozen unit sees exactly what it saw when it was frozen, while ``aux`` keeps
+  working: if ``aux`` or the flip port reads port A while a frozen core's load response is pending, the core's
+  word is kept aside for it. ``wrote`` / ``wrote_addr``: the core wrote a word this cycle (dirty tracking);
+  ``wrote_data`` is the data word stored and ``wrote_full`` says it is the whole word (always under
+  parity/SECDED, where a partial store is merged first; without protection only a store with all byte enables
+  on) -- the resync mirrors whole-word writes into the target copy.
 """
 
-from amaranth.hdl import Module, Signal, Cat, Mux
+from amaranth.hdl import Module, Signal, Cat, Const, Mux
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -102,7 +113,10 @@ class ProtectedRAM(wiring.Component):
         self._inject = bool(inject)
         self._cw = check_width(self._protection)
         init = [w | (ecc_model.encode(self._protection, w) << 32) for w in self._init]
-        self.mem = Memory(shape=32 + self._cw, depth=self._size // 4, init=init)
+        # no_rw_check: the read registers Yosys merges into the read ports (see elaborate) may leave a read of a
+        # word written in the same cycle undefined: port A never reads and writes in one cycle, and port B reads
+        # such a word again. Without it Yosys emulates read-first and cannot share port A.
+        self.mem = Memory(shape=32 + self._cw, depth=self._size // 4, init=init, attrs={"no_rw_check": 1})
         aw = ceil_log2(size // 4)
         members = {
             "dbus": In(BusSignature(addr_width=aw)),
@@ -136,124 +150,164 @@ class ProtectedRAM(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         p, cw = self._protection, self._cw
+        aw = len(self.dbus.addr)
         m.submodules.mem = mem = self.mem
         protected = p is not Protection.NONE
         wport = mem.write_port(granularity=None if protected else 8)
-        dport = mem.read_port()
-        iport = mem.read_port()
-        aport = mem.read_port()
+        # Port A's read is an asynchronous read port and a register, which Yosys merges into one synchronous port
+        # (memory_dff, honouring no_rw_check) that shares the write port's address: one block RAM port.
+        aport = mem.read_port(domain="comb")
+        iport = mem.read_port(domain="comb")    # port B, the same way
         dbus, ibus, aux = self.dbus, self.ibus, self.aux
         core_en = self.core_en
-        m.d.comb += [dport.en.eq(core_en), iport.en.eq(core_en)]
+        full_en = -1
 
-        m.submodules.ddec = ddec = Decoder(p)
+        # ---- port B: instruction fetch. A fetch of the word port A writes in the same cycle (a collision the
+        # block RAM leaves undefined) is not answered; the word is read again in the next cycle (`retry`).
+        retry = Signal()
+        b_addr_q = Signal(aw)
+        b_addr = Signal(aw)
+        b_data = Signal(32 + cw, reset_less=True)
+        m.d.comb += [b_addr.eq(Mux(retry, b_addr_q, ibus.addr)), iport.addr.eq(b_addr)]
+        with m.If(core_en):
+            m.d.sync += [b_data.eq(iport.data), b_addr_q.eq(b_addr)]
         m.submodules.idec = idec = Decoder(p)
-        m.submodules.enc = enc = Encoder(p)
         m.d.comb += [
-            ddec.data.eq(dport.data[:32]), ddec.check.eq(dport.data[32:]),
-            idec.data.eq(iport.data[:32]), idec.check.eq(iport.data[32:]),
-            dport.addr.eq(dbus.addr), iport.addr.eq(ibus.addr),
-            dbus.rdata.eq(ddec.corrected), ibus.rdata.eq(idec.corrected),
+            idec.data.eq(b_data[:32]), idec.check.eq(b_data[32:]),
+            ibus.rdata.eq(idec.corrected),
         ]
 
-        write = dbus.valid & dbus.write & core_en
-        d_read = Signal()       # a read response is in this cycle
-        i_read = Signal()
-        merging = Signal()      # read-modify-write: the old word is on dport.data this cycle
+        # ---- port A: who uses it this cycle
+        loading = self.load.valid if self._loader else Const(0)
+        core_a = Signal()           # the core's data bus (read, write, or a read-modify-write step)
+        m.d.comb += core_a.eq(dbus.valid & core_en & ~loading)
+        write = dbus.write & core_a
+        merging = Signal()          # read-modify-write: the old word is on the port's output this cycle
+        partial = Signal()
         if protected:
-            partial = Signal()
             m.d.comb += partial.eq(write & (dbus.sel != 0b1111))
-            m.d.comb += dbus.stall.eq(partial & ~merging)
-            with m.If(core_en):
-                m.d.sync += merging.eq(partial & ~merging)
-            merged = Signal(32)
-            m.d.comb += merged.eq(Cat(Mux(dbus.sel[i], dbus.wdata.word_select(i, 8),
-                                          ddec.corrected.word_select(i, 8)) for i in range(4)))
-            m.d.comb += [
-                enc.data.eq(Mux(merging, merged, dbus.wdata)),
-                wport.addr.eq(dbus.addr),
-                wport.data.eq(Cat(enc.data, enc.check)),
-                wport.en.eq(write & ~dbus.stall),
-            ]
-        else:
-            m.d.comb += [
-                wport.addr.eq(dbus.addr),
-                wport.data.eq(dbus.wdata),
-            ]
-            with m.If(write):
-                m.d.comb += wport.en.eq(dbus.sel)
-        # aux: own read port; writes take the write port when neither the core nor the loader writes.
-        m.submodules.aenc = aenc = Encoder(p)
-        m.submodules.adec = adec = Decoder(p)
+        m.d.comb += dbus.stall.eq((dbus.valid & loading) | (partial & ~merging))
+        core_read = core_a & (~dbus.write | (partial & ~merging))
         core_writes = Signal()
         m.d.comb += core_writes.eq(write & ~dbus.stall)
-        loading = self.load.valid if self._loader else 0
+
+        flip_read = Signal()        # the flip port reads its word this cycle
+        flip_write = Signal()       # ... writes it back this cycle
+        if self._inject:
+            flip_pend = Signal()
+            flip_got = Signal()     # the word was read last cycle
+            flip_addr = Signal(aw)
+            flip_mask = Signal(32 + cw)
+            others = loading | core_a
+            m.d.comb += [flip_read.eq(flip_pend & ~flip_got & ~others),
+                         flip_write.eq(flip_got & ~others)]
+            m.d.sync += flip_got.eq(flip_read)
+            with m.If(self.flip.valid):
+                m.d.sync += [flip_pend.eq(1), flip_addr.eq(self.flip.addr), flip_mask.eq(self.flip.mask)]
+            with m.Elif(flip_write):
+                m.d.sync += flip_pend.eq(0)
+        aux_free = Signal()
+        m.d.comb += [aux_free.eq(~loading & ~core_a & ~flip_read & ~flip_write), aux.stall.eq(~aux_free)]
+        aux_read = aux.valid & ~aux.write & aux_free
+        aux_write = aux.valid & aux.write & aux_free
+
+        a_addr = Signal(aw)
+        load_addr = self.load.addr if self._loader else a_addr
+        load_data = self.load.data if self._loader else dbus.wdata
+        with m.If(loading):
+            m.d.comb += a_addr.eq(load_addr)
+        with m.Elif(core_a):
+            m.d.comb += a_addr.eq(dbus.addr)
+        if self._inject:
+            with m.Elif(flip_read | flip_write):
+                m.d.comb += a_addr.eq(flip_addr)
+        with m.Else():
+            m.d.comb += a_addr.eq(aux.addr)
+        a_data = Signal(32 + cw, reset_less=True)
+        m.d.comb += [wport.addr.eq(a_addr), aport.addr.eq(a_addr)]
+        fetch = (ibus.valid & ~ibus.write) | retry
+        collide = Signal()
+        m.d.comb += collide.eq(fetch & wport.en.any() & (a_addr == b_addr))
+        with m.If(core_read | flip_read | aux_read):
+            m.d.sync += a_data.eq(aport.data)
+
+        # One decoder for port A. `own`: its output register holds the core's last read; when another initiator
+        # reads while a frozen core still has to take its response, the core's word is kept in `held`.
+        m.submodules.adec = adec = Decoder(p)
+        m.d.comb += [adec.data.eq(a_data[:32]), adec.check.eq(a_data[32:])]
+        own = Signal()
+        held = Signal(32)
+        held_single = Signal()
+        held_bad = Signal()
+        with m.If(core_read):
+            m.d.sync += own.eq(1)
+        with m.Elif(flip_read | aux_read):
+            m.d.sync += own.eq(0)
+        with m.If(own):
+            m.d.sync += [held.eq(adec.corrected), held_single.eq(adec.single),
+                         held_bad.eq(adec.double | adec.parity_error)]
+        core_word = Mux(own, adec.corrected, held)
+        core_single = Mux(own, adec.single, held_single)
+        core_bad = Mux(own, adec.double | adec.parity_error, held_bad)
+        m.d.comb += [dbus.rdata.eq(core_word), aux.rdata.eq(adec.corrected)]
+
+        # One encoder for the data words written through port A (the flip port writes raw words).
+        m.submodules.enc = enc = Encoder(p)
+        merged = Signal(32)
+        m.d.comb += merged.eq(Cat(Mux(dbus.sel[i], dbus.wdata.word_select(i, 8), core_word.word_select(i, 8))
+                                  for i in range(4)))
+        with m.If(loading):
+            m.d.comb += enc.data.eq(load_data)
+        with m.Elif(core_a):
+            m.d.comb += enc.data.eq(Mux(merging, merged, dbus.wdata) if protected else dbus.wdata)
+        with m.Else():
+            m.d.comb += enc.data.eq(aux.wdata)
+        m.d.comb += wport.data.eq(Cat(enc.data, enc.check))
+        with m.If(loading | aux_write):
+            m.d.comb += wport.en.eq(full_en)
+        with m.Elif(core_writes):
+            m.d.comb += wport.en.eq(full_en if protected else dbus.sel)
+        if self._inject:
+            with m.Elif(flip_write):
+                m.d.comb += [wport.en.eq(full_en), wport.data.eq(a_data ^ flip_mask)]
+        if protected:
+            with m.If(core_en):
+                m.d.sync += merging.eq(partial & ~merging)
+
         m.d.comb += [
-            aport.addr.eq(aux.addr),
-            aport.en.eq(aux.valid & ~aux.write),
-            aenc.data.eq(aux.wdata),
-            adec.data.eq(aport.data[:32]), adec.check.eq(aport.data[32:]),
-            aux.rdata.eq(adec.corrected),
-            aux.stall.eq(aux.write & (core_writes | loading)),
             self.wrote.eq(core_writes),
             self.wrote_addr.eq(dbus.addr),
-            self.wrote_data.eq(enc.data if protected else dbus.wdata),
+            self.wrote_data.eq(enc.data),
             self.wrote_full.eq(core_writes & (1 if protected else dbus.sel == 0b1111)),
         ]
-        with m.If(aux.valid & aux.write & ~aux.stall):
-            m.d.comb += [
-                wport.addr.eq(aux.addr),
-                wport.data.eq(Cat(aenc.data, aenc.check)),
-                wport.en.eq(-1),
-            ]
+
+        # ---- responses
+        d_read = Signal()       # a read response is in this cycle
+        i_read = Signal()
         a_read = Signal()
-        m.d.sync += [aux.ack.eq(aux.valid & ~aux.stall), a_read.eq(aux.valid & ~aux.write)]
+        m.d.sync += [aux.ack.eq(aux_read | aux_write), a_read.eq(aux_read)]
         m.d.comb += [
             self.aux_corrected.eq(a_read & adec.single),
             self.aux_error.eq(a_read & (adec.double | adec.parity_error)),
         ]
-        if self._loader:
-            m.submodules.lenc = lenc = Encoder(p)
-            m.d.comb += lenc.data.eq(self.load.data)
-            with m.If(self.load.valid):
-                m.d.comb += [
-                    wport.addr.eq(self.load.addr),
-                    wport.data.eq(Cat(self.load.data, lenc.check)),
-                    wport.en.eq(-1),
-                ]
         accepted = dbus.valid & ~dbus.stall
         with m.If(core_en):
             m.d.sync += [
                 dbus.ack.eq(accepted),
                 d_read.eq(accepted & ~dbus.write),
-                ibus.ack.eq(ibus.valid & ~ibus.write),
+                ibus.ack.eq(fetch & ~collide),
                 ibus.err.eq(ibus.valid & ibus.write),
-                i_read.eq(ibus.valid & ~ibus.write),
+                i_read.eq(fetch & ~collide),
+                retry.eq(collide),
             ]
         with m.If(self.core_rst):
-            m.d.sync += [dbus.ack.eq(0), d_read.eq(0), ibus.ack.eq(0), ibus.err.eq(0), i_read.eq(0)]
+            m.d.sync += [dbus.ack.eq(0), d_read.eq(0), ibus.ack.eq(0), ibus.err.eq(0), i_read.eq(0), retry.eq(0)]
             if protected:
                 m.d.sync += merging.eq(0)
         d_seen = (d_read | merging) & core_en
         i_seen = i_read & core_en
         m.d.comb += [
-            self.corrected.eq((d_seen & ddec.single) | (i_seen & idec.single)),
-            self.error.eq((d_seen & (ddec.double | ddec.parity_error)) |
-                          (i_seen & (idec.double | idec.parity_error))),
+            self.corrected.eq((d_seen & core_single) | (i_seen & idec.single)),
+            self.error.eq((d_seen & core_bad) | (i_seen & (idec.double | idec.parity_error))),
         ]
-
-        if self._inject:
-            fread = mem.read_port()
-            fwrite = mem.write_port(granularity=None if protected else 8)
-            pending = Signal()
-            mask = Signal(32 + cw)
-            m.d.comb += fread.addr.eq(self.flip.addr)
-            m.d.sync += [pending.eq(self.flip.valid), mask.eq(self.flip.mask)]
-            addr_q = Signal.like(self.flip.addr)
-            m.d.sync += addr_q.eq(self.flip.addr)
-            m.d.comb += [
-                fwrite.addr.eq(addr_q),
-                fwrite.data.eq(fread.data ^ mask),
-                fwrite.en.eq(Mux(pending, -1, 0)),
-            ]
         return m

@@ -7,8 +7,9 @@ Sequence (``start`` with the target unit and ``full``):
 2. ``COPY``: while the source keeps running,
 
    * RAM: the dirty block the :class:`~hw.dirty_map.DirtyMap`'s finder holds (round robin) is taken and
-     its words are copied one per cycle: read from the source copy's ``aux`` port (its own read port: the running
-     core never waits) and written, one cycle later, to the target copy's. From ``start`` on, every whole word
+     its words are copied one per cycle: read from the source copy's ``aux`` port (in the cycles the source's
+     core leaves that RAM port free: the running core never waits) and written, one cycle later, to the target
+     copy's. From ``start`` on, every whole word
      the source writes (``mirror_*``) is also written into the target copy one cycle later (the write mirror):
      a block once copied stays equal, so the map only shrinks. In a cycle the source writes, the copier issues
      no read, so the mirror's write and the copier's never meet at the target; a copier read before the
@@ -196,6 +197,8 @@ class Resync(wiring.Component):
         m.d.comb += issue.eq(copying & ~self.mirror_valid)
         m.d.comb += [src.valid.eq(issue), src.write.eq(0), src.addr.eq(read_addr), src.sel.eq(0b1111),
                      tgt.write.eq(1), tgt.sel.eq(0b1111)]
+        read = Signal()             # the source copy took the read (its port may be busy with its core)
+        m.d.comb += read.eq(issue & ~src.stall)
         with m.If(mq_valid):
             m.d.comb += [tgt.valid.eq(1), tgt.addr.eq(mq_addr), tgt.wdata.eq(mq_data),
                          self.remark.eq(tgt.stall), self.remark_addr.eq(mq_addr)]
@@ -203,8 +206,8 @@ class Resync(wiring.Component):
             m.d.comb += [tgt.valid.eq(pending & src.ack), tgt.addr.eq(pend_addr), tgt.wdata.eq(src.rdata),
                          # A refused target write: copy the block again later.
                          self.remark.eq(pending & src.ack & tgt.stall), self.remark_addr.eq(pend_addr)]
-        m.d.sync += [pending.eq(issue), pend_addr.eq(read_addr)]
-        with m.If(issue):
+        m.d.sync += [pending.eq(read), pend_addr.eq(read_addr)]
+        with m.If(read):
             m.d.sync += word.eq(word + 1)
             with m.If(word == bw - 1):
                 m.d.sync += copying.eq(0)

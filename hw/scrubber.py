@@ -1,7 +1,7 @@
 """The memory scrubber: sweeps both RAM copies through their ``aux`` ports in the background.
 
-Every ``interval`` cycles it reads word ``addr`` of each enabled copy (both copies in the same cycle, each through
-its own read port, so the cores never wait; reads are pipelined: one word per ``interval`` cycles). When the check
+Every ``interval`` cycles it reads word ``addr`` of each enabled copy (both copies in the same cycle, in a cycle in
+which neither copy's core uses its RAM port, so the cores never wait; one word per ``interval`` cycles at most). When the check
 of a word says
 
 * single-bit error (SECDED): the corrected word is written back in place (event CORRECTED);
@@ -9,7 +9,7 @@ of a word says
   corrected, is written in its place (event REPAIRED); otherwise the word is left as it is (event UNREPAIRABLE:
   the unit's own read of it will raise evidence).
 
-A write-back waits for a cycle in which the copy's core does not write (the write port is shared) and is dropped
+A write-back waits for a cycle in which the copy's core leaves the RAM port free (it is shared) and is dropped
 if either core writes that word meanwhile (its new value is then fresher than what the scrubber holds). The sweep
 resumes after the fix. ``enable_a`` / ``enable_b`` (the unit is ONLINE and nothing else uses its ``aux`` port) are
 sampled at every read; a copy that is not enabled is skipped. A sweep of both copies takes ``interval *
@@ -96,7 +96,10 @@ class Scrubber(wiring.Component):
         fix_kind = Signal(ScrubEvent)
         fix_addr = Signal(aw)
         again = Signal()            # the other copy's word was flagged too: read the address again after the fix
-        reading = ready & ~fix
+        # Both copies are read in the same cycle, when neither copy's port is busy (so that a repair always has
+        # the partner's word of the same instant).
+        reading = Signal()
+        m.d.comb += reading.eq(ready & ~fix & ~(enable[0] & ports[0].stall) & ~(enable[1] & ports[1].stall))
         for u in range(2):
             m.d.comb += [ports[u].valid.eq(reading & enable[u]), ports[u].addr.eq(addr), ports[u].write.eq(0),
                          ports[u].sel.eq(0b1111)]

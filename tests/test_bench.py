@@ -122,3 +122,24 @@ def test_failed_measurement_is_reported_and_others_kept(registry, monkeypatch, t
 def test_cli_rejects_unknown_keys(tmp_path, capsys):
     assert bench.main(["-o", str(tmp_path / "b.json"), "--only", "no.such.key"]) == 2
     assert "no measurement produces no.such.key" in capsys.readouterr().err
+
+
+def test_board_measurement_keys_and_targets():
+    """The boards issue's keys (issue 6, CI): each board must fit and reach its system clock (boards.board)."""
+    from boards.board import board_named
+    produced = {key: m.name for m in bench.MEASUREMENTS.values() for key in m.keys}
+    for key in ("board.icebreaker.lc", "board.icebreaker.fmax_mhz", "board.ulx3s.lut", "board.ulx3s.fmax_mhz"):
+        assert produced.get(key) == "board", key
+    section = bench.evaluate_targets({"board.icebreaker.lc": 6000, "board.icebreaker.fmax_mhz": None,
+                                      "board.ulx3s.fmax_mhz": board_named("ulx3s").clk_mhz})
+    assert section["board.icebreaker.lc"] == {"max": bench.UP5K_LC, "value": 6000, "met": False}
+    assert section["board.icebreaker.fmax_mhz"]["met"] is None
+    assert section["board.ulx3s.fmax_mhz"]["met"] is True
+
+
+def test_board_needs_are_read_from_the_nextpnr_log(tmp_path):
+    (tmp_path / "ftlockstep.tim").write_text(
+        "Info: Device utilisation:\nInfo: \t ICESTORM_LC:  9931/ 5280   188%\nInfo: \t ICESTORM_RAM: 20/ 30\n"
+        "ERROR: Unable to place cell 'x', no BELs remaining to implement cell type 'ICESTORM_LC'\n")
+    assert bench._board_needed(tmp_path, "ICESTORM_LC") == (9931, 5280)
+    assert bench._board_needed(tmp_path, "TRELLIS_COMB") is None

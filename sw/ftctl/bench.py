@@ -46,6 +46,8 @@ UP5K_CLOCK_MHZ = 30.0
 #: RAM organisation of the SoC measured on UP5K: its default-size RAM (``hw.memmap.RAM_DEFAULT_SIZE``) is
 #: single-ported, so that Yosys maps it to SPRAM (with its initial contents dropped: SPRAM cannot be initialised).
 UP5K_SOC_RAM_PORTS = "single"
+#: Logic cells of the iCE40 UP5K (ICESTORM_LC).
+UP5K_LC = 5280
 #: Bytes of one iCE40 UP5K SPRAM block (SB_SPRAM256KA, 16K x 16).
 UP5K_SPRAM_BLOCK_BYTES = 16384 * 2
 #: The C kernels that CPI is averaged over (build/fw/NAME.elf).
@@ -80,6 +82,16 @@ TARGETS = {
     "dump.line_rate_fraction": {"min": 0.70},
     "resync.stall_cycles_max":  {"max": 100},
 }
+
+
+def _board_targets():
+    """Each bench board must fit its device and reach its system clock (``boards.board.BOARDS``)."""
+    from boards.board import board_named
+    targets = {}
+    for name, prefix in BENCH_BOARDS.items():
+        targets[f"{prefix}.fmax_mhz"] = {"min": board_named(name).clk_mhz}
+    targets["board.icebreaker.lc"] = {"max": UP5K_LC}
+    return targets
 
 
 class BenchError(Exception):
@@ -442,6 +454,63 @@ def _env_int(name, default):
     return value
 
 
+#: The boards ``board`` builds with ``make bitstream``'s flow (boards.bitstream.build), and the key prefix of each.
+BENCH_BOARDS = {"icebreaker": "board.icebreaker", "ulx3s": "board.ulx3s"}
+_BOARD_KEYS = ("board.icebreaker.lc", "board.icebreaker.fits", "board.icebreaker.fmax_mhz",
+               "board.icebreaker.clk_mhz", "board.ulx3s.lut", "board.ulx3s.ffs", "board.ulx3s.dp16kd",
+               "board.ulx3s.fits", "board.ulx3s.fmax_mhz", "board.ulx3s.clk_mhz")
+
+
+def _board_needed(build_dir, bel):
+    """``(used, available)`` of ``bel`` from the nextpnr log of a board build (``None`` if none is reported)."""
+    import re
+    for log in sorted(Path(build_dir).glob("*.tim")):
+        match = re.search(rf"{bel}:\s*(\d+)\s*/\s*(\d+)", log.read_text(errors="replace"))
+        if match:
+            return int(match.group(1)), int(match.group(2))
+    return None
+
+
+@measurement("board", keys=_BOARD_KEYS)
+def measure_boards(ctx):
+    """The whole machine (hw.system.System in boards.board.BoardTop) built for each board with the flow of
+    ``make bitstream`` (seed 1): placed resources and the system clock's Fmax. A board the design does not fit
+    reports what nextpnr says it needs, and no Fmax."""
+    from boards.bitstream import build
+    from boards.board import board_named
+    from boards.synth import NoFitError
+
+    values, meta = {}, {}
+    for name, prefix in BENCH_BOARDS.items():
+        board = board_named(name)
+        build_dir = ctx.build_dir / f"board_{name}"
+        lc_bel = "ICESTORM_LC" if board.arch == "iCE40" else "TRELLIS_COMB"
+        try:
+            result = build(board, build_dir=build_dir, check_timing=False)
+        except NoFitError as error:
+            needed = _board_needed(build_dir, lc_bel)
+            if needed is None:
+                raise BenchError(f"{name}: {error} (and no {lc_bel} count in the nextpnr log)") from None
+            fits, used, fmax = False, {lc_bel: {"used": needed[0], "available": needed[1]}}, None
+            meta[name] = {"fits": False, "nextpnr": str(error), "lc_needed": needed[0], "lc_available": needed[1],
+                          "note": "the count is what nextpnr reports the design needs before it gives up placing"}
+        else:
+            fits, used, fmax = True, result.utilization, result.sync_fmax_mhz
+            meta[name] = dict(result.as_dict(), fits=True, timing_met=fmax >= board.clk_mhz)
+        meta[name]["build_dir"] = str(build_dir)
+        values[f"{prefix}.fits"] = fits
+        values[f"{prefix}.fmax_mhz"] = round(fmax, 2) if fmax is not None else None
+        values[f"{prefix}.clk_mhz"] = board.clk_mhz
+        if board.arch == "iCE40":
+            values[f"{prefix}.lc"] = used[lc_bel]["used"]
+        else:
+            values[f"{prefix}.lut"] = used[lc_bel]["used"]
+            values[f"{prefix}.ffs"] = used.get("TRELLIS_FF", {}).get("used")
+            values[f"{prefix}.dp16kd"] = used.get("DP16KD", {}).get("used")
+    ctx.meta["board"] = meta
+    return values
+
+
 @measurement("lockstep", keys=("lockstep.detect_latency_max_cycles", "lockstep.survivor_stall_cycles",
                                 "lockstep.survivor_lag_instructions", "lockstep.diagnosed_fraction",
                                 "lockstep.diagnosed_fraction_all", "lockstep.injections",
@@ -633,7 +702,7 @@ def measure_iss_speed(ctx):
 def evaluate_targets(values):
     """The ``targets`` section: each goal with the measured value and whether it is met (``None``: not measured)."""
     section = {}
-    for key, goal in TARGETS.items():
+    for key, goal in {**TARGETS, **_board_targets()}.items():
         value = values.get(key)
         entry = dict(goal, value=value)
         if value is None:

@@ -1,0 +1,195 @@
+"""Amaranth-sim tests of one unit's RAM copy (hw.protected_ram): the arbitration of its two ports.
+
+Port A (read/write) serves the loader, the core's data bus, the flip port and ``aux``, in that order; port B serves
+instruction fetch. The pair, resync, scrubber and campaign tests exercise the copy in place; these pin down the
+cases those rarely hit: a fetch of a word written in the same cycle, ``aux`` waiting behind the core, a frozen
+core's load response surviving the management's reads, and a flip that a store cannot split.
+"""
+
+import pytest
+from amaranth.sim import Simulator
+
+from hw import ecc_model
+from hw.ecc import Protection
+from hw.protected_ram import ProtectedRAM
+
+
+WORDS = 64
+INIT = [0x1000 + 3 * i for i in range(WORDS)]
+
+
+def simulate(ram, bench):
+    sim = Simulator(ram)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def stored(ram, ctx, addr):
+    word = ctx.get(ram.mem.data[addr])
+    return word & 0xFFFF_FFFF, word >> 32
+
+
+@pytest.mark.parametrize("protection", list(Protection))
+def test_fetch_of_a_word_stored_in_the_same_cycle_sees_the_new_word(protection):
+    ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=protection)
+
+    async def bench(ctx):
+        # Store word 5 and fetch word 5 in the same cycle.
+        ctx.set(ram.dbus.valid, 1)
+        ctx.set(ram.dbus.write, 1)
+        ctx.set(ram.dbus.addr, 5)
+        ctx.set(ram.dbus.sel, 0b1111)
+        ctx.set(ram.dbus.wdata, 0xCAFE_F00D)
+        ctx.set(ram.ibus.valid, 1)
+        ctx.set(ram.ibus.addr, 5)
+        assert not ctx.get(ram.dbus.stall)
+        await ctx.tick()
+        ctx.set(ram.dbus.valid, 0)
+        ctx.set(ram.ibus.valid, 0)       # one fetch outstanding: the core waits for its answer
+        assert ctx.get(ram.dbus.ack) and not ctx.get(ram.ibus.ack)
+        await ctx.tick()
+        assert ctx.get(ram.ibus.ack) and ctx.get(ram.ibus.rdata) == 0xCAFE_F00D
+        await ctx.tick()
+        assert not ctx.get(ram.ibus.ack)
+        # Without a collision the answer comes in the next cycle, as always.
+        ctx.set(ram.ibus.valid, 1)
+        ctx.set(ram.ibus.addr, 6)
+        await ctx.tick()
+        ctx.set(ram.ibus.valid, 0)
+        assert ctx.get(ram.ibus.ack) and ctx.get(ram.ibus.rdata) == INIT[6]
+    simulate(ram, bench)
+
+
+def test_aux_waits_while_the_core_uses_port_a():
+    ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=Protection.SECDED)
+
+    async def bench(ctx):
+        ctx.set(ram.aux.valid, 1)
+        ctx.set(ram.aux.addr, 9)
+        ctx.set(ram.dbus.valid, 1)       # a core load in the same cycle wins
+        ctx.set(ram.dbus.addr, 2)
+        assert ctx.get(ram.aux.stall) and not ctx.get(ram.dbus.stall)
+        await ctx.tick()
+        ctx.set(ram.dbus.valid, 0)
+        assert ctx.get(ram.dbus.ack) and ctx.get(ram.dbus.rdata) == INIT[2] and not ctx.get(ram.aux.ack)
+        assert not ctx.get(ram.aux.stall)
+        await ctx.tick()
+        ctx.set(ram.aux.valid, 0)
+        assert ctx.get(ram.aux.ack) and ctx.get(ram.aux.rdata) == INIT[9]
+        # An aux write waits the same way, and is stored with its check bits.
+        ctx.set(ram.aux.valid, 1)
+        ctx.set(ram.aux.write, 1)
+        ctx.set(ram.aux.wdata, 0x1234_5678)
+        ctx.set(ram.dbus.valid, 1)
+        assert ctx.get(ram.aux.stall)
+        await ctx.tick()
+        ctx.set(ram.dbus.valid, 0)
+        await ctx.tick()
+        ctx.set(ram.aux.valid, 0)
+        ctx.set(ram.aux.write, 0)
+        assert stored(ram, ctx, 9) == (0x1234_5678, ecc_model.encode(Protection.SECDED, 0x1234_5678))
+    simulate(ram, bench)
+
+
+def test_frozen_core_keeps_its_load_response_across_aux_reads():
+    """A unit frozen (core_en low) in the cycle its load is answered gets the loaded word when it runs again, even
+    though the management read other words of its copy meanwhile."""
+    ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=Protection.SECDED)
+
+    async def bench(ctx):
+        ctx.set(ram.dbus.valid, 1)
+        ctx.set(ram.dbus.addr, 7)
+        await ctx.tick()
+        ctx.set(ram.dbus.valid, 0)
+        ctx.set(ram.core_en, 0)          # frozen with the response pending
+        assert ctx.get(ram.dbus.ack) and ctx.get(ram.dbus.rdata) == INIT[7]
+        ctx.set(ram.aux.valid, 1)
+        for addr in (30, 31, 32):
+            ctx.set(ram.aux.addr, addr)
+            assert not ctx.get(ram.aux.stall)
+            await ctx.tick()
+            assert ctx.get(ram.aux.ack)
+        ctx.set(ram.aux.valid, 0)
+        await ctx.tick()
+        assert ctx.get(ram.aux.rdata) == INIT[32]
+        ctx.set(ram.core_en, 1)
+        assert ctx.get(ram.dbus.ack) and ctx.get(ram.dbus.rdata) == INIT[7]
+        await ctx.tick()
+        assert not ctx.get(ram.dbus.ack)
+    simulate(ram, bench)
+
+
+@pytest.mark.parametrize("protection", [Protection.PARITY, Protection.SECDED])
+def test_flip_waits_for_port_a_and_a_store_cannot_split_it(protection):
+    ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=protection, inject=True)
+    width = ram.word_width
+
+    async def bench(ctx):
+        # The flip is asked for while the core stores to the same word for two cycles running: it waits, then
+        # flips the word as the store left it.
+        ctx.set(ram.flip.valid, 1)
+        ctx.set(ram.flip.addr, 12)
+        ctx.set(ram.flip.mask, 0b100)
+        ctx.set(ram.dbus.valid, 1)
+        ctx.set(ram.dbus.write, 1)
+        ctx.set(ram.dbus.addr, 12)
+        ctx.set(ram.dbus.sel, 0b1111)
+        ctx.set(ram.dbus.wdata, 0xAAAA_0000)
+        await ctx.tick()
+        ctx.set(ram.flip.valid, 0)
+        ctx.set(ram.dbus.wdata, 0xBBBB_0000)
+        await ctx.tick()
+        ctx.set(ram.dbus.valid, 0)
+        ctx.set(ram.dbus.write, 0)
+        await ctx.tick().repeat(3)
+        good = 0xBBBB_0000 | (ecc_model.encode(protection, 0xBBBB_0000) << 32)
+        assert ctx.get(ram.mem.data[12]) == good ^ 0b100
+        # A store in the cycle between the flip's read and its write-back makes it read again.
+        ctx.set(ram.flip.valid, 1)
+        ctx.set(ram.flip.addr, 20)
+        ctx.set(ram.flip.mask, 1 << (width - 1))
+        await ctx.tick()                 # flip requested
+        ctx.set(ram.flip.valid, 0)
+        await ctx.tick()                 # flip reads word 20
+        ctx.set(ram.dbus.valid, 1)       # a store to word 20 takes the port in the write-back cycle
+        ctx.set(ram.dbus.write, 1)
+        ctx.set(ram.dbus.addr, 20)
+        ctx.set(ram.dbus.wdata, 0x0BAD_CAFE)
+        await ctx.tick()
+        ctx.set(ram.dbus.valid, 0)
+        ctx.set(ram.dbus.write, 0)
+        await ctx.tick().repeat(3)
+        good = 0x0BAD_CAFE | (ecc_model.encode(protection, 0x0BAD_CAFE) << 32)
+        assert ctx.get(ram.mem.data[20]) == good ^ (1 << (width - 1))
+        # The copy reports the flipped word (one bit) when the core reads it: SECDED corrects it, parity flags it.
+        ctx.set(ram.dbus.valid, 1)
+        ctx.set(ram.dbus.addr, 12)
+        await ctx.tick()
+        ctx.set(ram.dbus.valid, 0)
+        assert ctx.get(ram.dbus.rdata) == (0xBBBB_0000 if protection is Protection.SECDED else 0xBBBB_0004)
+        assert ctx.get(ram.error) == (protection is Protection.PARITY)
+        assert ctx.get(ram.corrected) == (protection is Protection.SECDED)
+    simulate(ram, bench)
+
+
+def test_loader_takes_port_a_and_stalls_the_data_bus():
+    ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=Protection.PARITY, loader=True)
+
+    async def bench(ctx):
+        ctx.set(ram.load.valid, 1)
+        ctx.set(ram.load.addr, 3)
+        ctx.set(ram.load.data, 0x7777_1111)
+        ctx.set(ram.dbus.valid, 1)
+        ctx.set(ram.dbus.addr, 4)
+        ctx.set(ram.aux.valid, 1)
+        assert ctx.get(ram.dbus.stall) and ctx.get(ram.aux.stall)
+        await ctx.tick()
+        ctx.set(ram.load.valid, 0)
+        ctx.set(ram.aux.valid, 0)
+        assert not ctx.get(ram.dbus.stall)
+        await ctx.tick()
+        ctx.set(ram.dbus.valid, 0)
+        assert ctx.get(ram.dbus.ack) and ctx.get(ram.dbus.rdata) == INIT[4]
+        assert stored(ram, ctx, 3) == (0x7777_1111, ecc_model.encode(Protection.PARITY, 0x7777_1111))
+    simulate(ram, bench)
