@@ -212,12 +212,11 @@ class ProtectedRAM(wiring.Component):
         aux_write = aux.valid & aux.write & aux_free
 
         a_addr = Signal(aw)
-        load_addr = self.load.addr if self._loader else a_addr
-        load_data = self.load.data if self._loader else dbus.wdata
-        with m.If(loading):
+        # The loader's word (when there is a loader) and the data bus's: the loader wins.
+        load_addr = Mux(loading, self.load.addr, dbus.addr) if self._loader else dbus.addr
+        load_data = Mux(loading, self.load.data, dbus.wdata) if self._loader else dbus.wdata
+        with m.If(loading | core_a):
             m.d.comb += a_addr.eq(load_addr)
-        with m.Elif(core_a):
-            m.d.comb += a_addr.eq(dbus.addr)
         if self._inject:
             with m.Elif(flip_read | flip_write):
                 m.d.comb += a_addr.eq(flip_addr)
@@ -256,10 +255,8 @@ class ProtectedRAM(wiring.Component):
         merged = Signal(32)
         m.d.comb += merged.eq(Cat(Mux(dbus.sel[i], dbus.wdata.word_select(i, 8), core_word.word_select(i, 8))
                                   for i in range(4)))
-        with m.If(loading):
-            m.d.comb += enc.data.eq(load_data)
-        with m.Elif(core_a):
-            m.d.comb += enc.data.eq(Mux(merging, merged, dbus.wdata) if protected else dbus.wdata)
+        with m.If(loading | core_a):
+            m.d.comb += enc.data.eq(Mux(merging & ~loading, merged, load_data) if protected else load_data)
         with m.Else():
             m.d.comb += enc.data.eq(aux.wdata)
         m.d.comb += wport.data.eq(Cat(enc.data, enc.check))

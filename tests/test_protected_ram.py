@@ -193,3 +193,12 @@ def test_loader_takes_port_a_and_stalls_the_data_bus():
         assert ctx.get(ram.dbus.ack) and ctx.get(ram.dbus.rdata) == INIT[4]
         assert stored(ram, ctx, 3) == (0x7777_1111, ecc_model.encode(Protection.PARITY, 0x7777_1111))
     simulate(ram, bench)
+
+
+@pytest.mark.parametrize("loader", [False, True])
+@pytest.mark.parametrize("inject", [False, True])
+def test_every_configuration_converts(loader, inject):
+    """The synthesis path (RTLIL; no combinational cycles) for each port configuration and protection."""
+    from amaranth.back import rtlil
+    for protection in Protection:
+        rtlil.convert(ProtectedRAM(size=WORDS * 4, protection=protection, loader=loader, inject=inject))
