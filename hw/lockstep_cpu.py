@@ -324,7 +324,7 @@ class LockstepPair(wiring.Component):
         self.containment = Containment(offset=offset)
         aw = ceil_log2(ram_size // 4)
         self._aw = aw
-        self.dirty = DirtyMap(addr_width=aw, block_words=block_words, marks=7)
+        self.dirty = DirtyMap(addr_width=aw, block_words=block_words, marks=5)
         self.resync = Resync(addr_width=aw, block_words=block_words, final_words=final_words)
         self.shadow_a = ShadowRegs()
         self.shadow_b = ShadowRegs()
@@ -715,14 +715,19 @@ class LockstepPair(wiring.Component):
         ]
         late = [_delayed(m, Cat(wrote[i] & both, units[i].ram_wrote_addr), history, name=f"wrote_late_{u}")
                 for i, u in enumerate("ab")]
-        marks = [(marked_now[0], a.ram_wrote_addr), (marked_now[1], b.ram_wrote_addr),
-                 (late[0][0], late[0][1:]), (late[1][0], late[1][1:]), (rs.remark, rs.remark_addr),
-                 (mgmt_wrote[0], units[0].ram_aux.addr), (mgmt_wrote[1], units[1].ram_aux.addr)]
+        # Streams that are never active together share a mark port (each mark port costs a decoder of the whole
+        # map): out of lockstep only an ONLINE unit executes, so at most one core writes its copy; the management
+        # writes one window word at a time. Should both of a pair fire anyway, every block is marked.
+        marks = [(marked_now[0] | marked_now[1], Mux(marked_now[1], b.ram_wrote_addr, a.ram_wrote_addr)),
+                 (late[0][0] & ~both, late[0][1:]), (late[1][0] & ~both, late[1][1:]),
+                 (rs.remark, rs.remark_addr),
+                 (mgmt_wrote[0] | mgmt_wrote[1], Mux(mgmt_wrote[1], units[1].ram_aux.addr, units[0].ram_aux.addr))]
+        both_marked = (marked_now[0] & marked_now[1]) | (mgmt_wrote[0] & mgmt_wrote[1])
         m.d.comb += [
-            dirty.mark_valid.eq(Cat(v for v, _ in marks) & Cat(1, 1, ~both, ~both, 1, 1, 1)),
+            dirty.mark_valid.eq(Cat(v for v, _ in marks)),
             dirty.mark_addr.eq(Cat(addr for _, addr in marks)),
             dirty.clear.eq(both & ~rs.busy),
-            dirty.fill.eq(rs.dirty_fill),
+            dirty.fill.eq(rs.dirty_fill | both_marked),
             dirty.take.eq(rs.dirty_take),
             dirty.take_block.eq(rs.dirty_block),
             rs.dirty_any.eq(dirty.any),

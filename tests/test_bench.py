@@ -141,5 +141,6 @@ def test_board_needs_are_read_from_the_nextpnr_log(tmp_path):
     (tmp_path / "ftlockstep.tim").write_text(
         "Info: Device utilisation:\nInfo: \t ICESTORM_LC:  9931/ 5280   188%\nInfo: \t ICESTORM_RAM: 20/ 30\n"
         "ERROR: Unable to place cell 'x', no BELs remaining to implement cell type 'ICESTORM_LC'\n")
-    assert bench._board_needed(tmp_path, "ICESTORM_LC") == (9931, 5280)
-    assert bench._board_needed(tmp_path, "TRELLIS_COMB") is None
+    assert bench._board_needed(tmp_path) == {"ICESTORM_LC": {"used": 9931, "available": 5280},
+                                             "ICESTORM_RAM": {"used": 20, "available": 30}}
+    assert bench._board_needed(tmp_path / "nothing") == {}

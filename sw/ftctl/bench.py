@@ -461,14 +461,16 @@ _BOARD_KEYS = ("board.icebreaker.lc", "board.icebreaker.fits", "board.icebreaker
                "board.ulx3s.fits", "board.ulx3s.fmax_mhz", "board.ulx3s.clk_mhz")
 
 
-def _board_needed(build_dir, bel):
-    """``(used, available)`` of ``bel`` from the nextpnr log of a board build (``None`` if none is reported)."""
+def _board_needed(build_dir):
+    """BEL type -> ``{"used": n, "available": n}`` from the nextpnr log of a board build (empty if none is
+    reported): what the design needs, also when it does not fit."""
     import re
+    needed = {}
     for log in sorted(Path(build_dir).glob("*.tim")):
-        match = re.search(rf"{bel}:\s*(\d+)\s*/\s*(\d+)", log.read_text(errors="replace"))
-        if match:
-            return int(match.group(1)), int(match.group(2))
-    return None
+        for bel, used, available in re.findall(r"^Info:\s+(\w+):\s*(\d+)\s*/\s*(\d+)", log.read_text(errors="replace"),
+                                                re.MULTILINE):
+            needed.setdefault(bel, {"used": int(used), "available": int(available)})
+    return needed
 
 
 @measurement("board", keys=_BOARD_KEYS)
@@ -488,12 +490,13 @@ def measure_boards(ctx):
         try:
             result = build(board, build_dir=build_dir, check_timing=False)
         except NoFitError as error:
-            needed = _board_needed(build_dir, lc_bel)
-            if needed is None:
+            used = _board_needed(build_dir)
+            if lc_bel not in used:
                 raise BenchError(f"{name}: {error} (and no {lc_bel} count in the nextpnr log)") from None
-            fits, used, fmax = False, {lc_bel: {"used": needed[0], "available": needed[1]}}, None
-            meta[name] = {"fits": False, "nextpnr": str(error), "lc_needed": needed[0], "lc_available": needed[1],
-                          "note": "the count is what nextpnr reports the design needs before it gives up placing"}
+            fits, fmax = False, None
+            over = {bel: entry for bel, entry in used.items() if entry["used"] > entry["available"]}
+            meta[name] = {"fits": False, "nextpnr": str(error), "utilization": used, "over": sorted(over),
+                          "note": "what nextpnr reports the design needs before it gives up placing"}
         else:
             fits, used, fmax = True, result.utilization, result.sync_fmax_mhz
             meta[name] = dict(result.as_dict(), fits=True, timing_met=fmax >= board.clk_mhz)
