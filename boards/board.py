@@ -20,6 +20,7 @@ from amaranth_boards.ulx3s import (ULX3S_12F_Platform, ULX3S_25F_Platform, ULX3S
                                    ULX3S_85F_Platform)
 
 from hw.ecc import Protection
+from hw.system import SCRUB_INTERVAL
 
 from .indicators import Debouncer, ServiceIndicators
 from .pll import PLL, ecp5_pll_config, ice40_pll_config
@@ -46,7 +47,10 @@ class Board:
     protection : Protection
         Check bits on each RAM copy.
     spram : bool
-        Map the RAM copies to iCE40 SPRAM.
+        Map the RAM copies to iCE40 SPRAM: single-ported copies (``ProtectedRAM(ports="single")``), their initial
+        contents dropped (SPRAM cannot be initialised; the copies are loaded over the management link).
+    scrub_interval : int
+        Cycles between the RAM scrubber's reads (a single-ported copy gives each read a cycle of the core's fetch).
     leds : dict
         Indicator role (``a``, ``b``, ``service``, ``heartbeat``) -> (resource name, number).
     buttons : dict
@@ -61,6 +65,7 @@ class Board:
     ram_size: int
     protection: Protection
     spram: bool = False
+    scrub_interval: int = SCRUB_INTERVAL
     leds: dict = field(default_factory=dict)
     buttons: dict = field(default_factory=dict)
     extra_resources: "str | None" = None
@@ -83,7 +88,7 @@ _ULX3S_BUTTONS = {"inject": ("button_fire", 0), "resync": ("button_fire", 1)}
 BOARDS = {
     "icebreaker": Board(
         name="icebreaker", platform=ICEBreakerPlatform, clk_mhz=18.0, baud=3_000_000, ram_size=64 * 1024,
-        protection=Protection.PARITY, spram=True, extra_resources="break_off_pmod",
+        protection=Protection.PARITY, spram=True, scrub_interval=64, extra_resources="break_off_pmod",
         leds={"a": ("led_g", 1), "b": ("led_g", 2), "service": ("led_r", 0), "heartbeat": ("led_g", 0)},
         buttons={"inject": ("button", 1), "resync": ("button", 2)}),
     "ulx3s": Board(
@@ -115,7 +120,8 @@ class BoardTop(Elaboratable):
     ----------
     board : Board
     machine : callable
-        ``machine(clk_freq=..., baud=..., ram_size=..., protection=...)`` returns the machine component
+        ``machine(clk_freq=..., baud=..., ram_size=..., protection=..., ram_ports=..., scrub_interval=...)``
+        returns the machine component
         (:class:`hw.system.System`): serial ``rx_i: In(1)``, ``tx_o: Out(1)``, ``power: Out(1)``, unit states
         ``a_state``/``b_state: Out(UnitState)``, and ``button_inject``/``button_resync: In(1)`` (one-cycle
         requests).
@@ -144,7 +150,8 @@ class BoardTop(Elaboratable):
         m.submodules.pll = PLL(config, platform.request(platform.default_clk, dir="-"))
 
         m.submodules.machine = machine = self._machine_factory(
-            clk_freq=clk_freq, baud=board.baud, ram_size=board.ram_size, protection=board.protection)
+            clk_freq=clk_freq, baud=board.baud, ram_size=board.ram_size, protection=board.protection,
+            ram_ports="single" if board.spram else "dual", scrub_interval=board.scrub_interval)
 
         uart = platform.request("uart", 0, dir="-")
         m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)

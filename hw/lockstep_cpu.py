@@ -74,6 +74,8 @@ class Unit(wiring.Component):
     ram_size, ram_init, protection, loader, inject
         As for :class:`~hw.protected_ram.ProtectedRAM`; ``inject`` also builds the core with its injection port
         (``fault.core``).
+    ram_ports : str
+        The RAM copy's organisation (``ProtectedRAM``'s ``ports``: ``"dual"`` or ``"single"``).
     reset_pc, hartid : int
         Passed to the core.
 
@@ -107,9 +109,9 @@ class Unit(wiring.Component):
     """
 
     def __init__(self, *, ram_size=RAM_DEFAULT_SIZE, ram_init=(), protection=Protection.SECDED, loader=False,
-                 inject=False, reset_pc=RESET_PC, hartid=0):
+                 inject=False, reset_pc=RESET_PC, hartid=0, ram_ports="dual"):
         self.ram = ProtectedRAM(size=ram_size, init=ram_init, protection=protection, loader=loader,
-                                inject=inject)
+                                inject=inject, ports=ram_ports)
         self.core = Core(reset_pc=reset_pc, hartid=hartid, inject=bool(inject))
         self._ram_region = Region(RAM_REGION.name, RAM_REGION.base, check_ram_size(ram_size))
         aw = ceil_log2(ram_size // 4)
@@ -252,7 +254,7 @@ class LockstepPair(wiring.Component):
     ----------
     offset : int
         Cycles unit B runs behind unit A: 0, 1 or 2.
-    ram_size, ram_init, protection, loader, inject, reset_pc
+    ram_size, ram_init, protection, loader, inject, reset_pc, ram_ports
         For each unit (see :class:`Unit`).
     policy : str
         What to do with a divergence no evidence explains (one of :data:`POLICIES`), and auto resync off. With
@@ -299,7 +301,7 @@ class LockstepPair(wiring.Component):
     def __init__(self, *, offset=2, ram_size=RAM_DEFAULT_SIZE, ram_init=(), protection=Protection.SECDED,
                  loader=False, inject=False, reset_pc=RESET_PC, policy="halt", auto_resync=False,
                  diagnosis_window=8, retire_fields=RETIRE_FIELDS, mgmt=False, block_words=64, final_words=0,
-                 repeat_faults=1, repeat_window=1 << 20, scrub_interval=None):
+                 repeat_faults=1, repeat_window=1 << 20, scrub_interval=None, ram_ports="dual"):
         if offset not in (0, 1, 2):
             raise ValueError(f"Offset must be 0, 1 or 2, not {offset!r}")
         if policy not in POLICIES:
@@ -317,7 +319,7 @@ class LockstepPair(wiring.Component):
         self._auto_resync = bool(auto_resync)
         self._repeat = (repeat_faults, repeat_window)
         kwargs = dict(ram_size=ram_size, ram_init=ram_init, protection=protection, loader=loader, inject=inject,
-                      reset_pc=reset_pc)
+                      reset_pc=reset_pc, ram_ports=ram_ports)
         self.unit_a = Unit(**kwargs)
         self.unit_b = Unit(**kwargs)
         self.comparator = Comparator(offset=offset, retire_fields=retire_fields)

@@ -43,7 +43,7 @@ class LockstepSoC(wiring.Component):
     Parameters
     ----------
     offset, ram_size, ram_init, protection, loader, reset_pc, policy, auto_resync, diagnosis_window,
-    retire_fields, block_words, final_words, repeat_faults, repeat_window, scrub_interval
+    retire_fields, block_words, final_words, repeat_faults, repeat_window, scrub_interval, ram_ports
         As for :class:`~hw.lockstep_cpu.LockstepPair`.
     mgmt : bool
         Add the pair's management port ``mgmt`` (:class:`hw.pair_mgmt.PairManagementSignature`) and
@@ -69,9 +69,9 @@ class LockstepSoC(wiring.Component):
                  loader=False, inject=False, reset_pc=RESET_PC, policy="halt", diagnosis_window=8,
                  retire_fields=RETIRE_FIELDS, slot_timeout=64, uart_rx_depth=4, mgmt=False, auto_resync=False,
                  block_words=64, final_words=0, repeat_faults=1, repeat_window=1 << 20, scrub_interval=None,
-                 watchdog_cycles=None):
+                 watchdog_cycles=None, ram_ports="dual"):
         self.pair = LockstepPair(offset=offset, ram_size=ram_size, ram_init=ram_init, protection=protection,
-                                 loader=loader, inject=inject, reset_pc=reset_pc, policy=policy,
+                                 ram_ports=ram_ports, loader=loader, inject=inject, reset_pc=reset_pc, policy=policy,
                                  auto_resync=auto_resync, diagnosis_window=diagnosis_window,
                                  retire_fields=retire_fields, mgmt=mgmt, block_words=block_words,
                                  final_words=final_words, repeat_faults=repeat_faults,

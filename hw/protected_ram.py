@@ -44,7 +44,7 @@ from . import ecc_model
 from .cpu.bus import BusSignature
 from .ecc import Protection, Encoder, Decoder, check_width
 from .memmap import RAM_DEFAULT_SIZE
-from .ram import LoaderSignature, check_ram_init, check_ram_size
+from .ram import LoaderSignature, MEMORY_NAME, RAM_PORTS, check_ram_init, check_ram_size
 
 
 __all__ = ["ProtectedRAM", "FlipSignature"]
@@ -94,15 +94,28 @@ class ProtectedRAM(wiring.Component):
     wrote_data : Out(32)
     wrote_full : Out(1)
 
+    ports : str
+        ``"dual"`` (two block RAM ports, see above) or ``"single"``: port A also fetches instructions, so that the
+        copy maps to one single-port RAM (iCE40 UP5K SPRAM, with the check bits in a block RAM beside it). A fetch
+        then waits while the loader or the data bus uses the port, and yields one cycle in four to a flip or an
+        ``aux`` request that is waiting (refused in the previous cycle), so that the resync copier and the scrubber
+        make progress on a running unit.
+
     Attributes
     ----------
     mem : Memory
-        The storage, data bits 0..31 then the check bits (for simulation-time checks).
+        The storage, data bits 0..31 then the check bits (for simulation-time checks); with ``ports="single"``
+        and check bits, the data bits only.
+    check_mem : Memory or None
+        With ``ports="single"`` and check bits, the check bits; ``None`` otherwise.
     """
 
     def __init__(self, *, size=RAM_DEFAULT_SIZE, init=(), protection=Protection.SECDED, loader=False,
-                 inject=False):
+                 inject=False, ports="dual"):
         self._size = check_ram_size(size)
+        if ports not in RAM_PORTS:
+            raise ValueError(f"RAM ports must be one of {', '.join(map(repr, RAM_PORTS))}, not {ports!r}")
+        self._ports = ports
         try:
             self._protection = Protection(protection)
         except ValueError:
@@ -112,11 +125,20 @@ class ProtectedRAM(wiring.Component):
         self._loader = bool(loader)
         self._inject = bool(inject)
         self._cw = check_width(self._protection)
-        init = [w | (ecc_model.encode(self._protection, w) << 32) for w in self._init]
+        checks = [ecc_model.encode(self._protection, w) for w in self._init]
         # no_rw_check: the read registers Yosys merges into the read ports (see elaborate) may leave a read of a
         # word written in the same cycle undefined: port A never reads and writes in one cycle, and port B reads
         # such a word again. Without it Yosys emulates read-first and cannot share port A.
-        self.mem = Memory(shape=32 + self._cw, depth=self._size // 4, init=init, attrs={"no_rw_check": 1})
+        attrs = {"no_rw_check": 1}
+        depth = self._size // 4
+        if ports == "single" and self._cw:
+            # SPRAM is 16 bits wide: the data words take two blocks per copy; the check bits go to block RAM.
+            self.mem = Memory(shape=32, depth=depth, init=self._init, attrs=attrs)
+            self.check_mem = Memory(shape=self._cw, depth=depth, init=checks, attrs=attrs)
+        else:
+            self.mem = Memory(shape=32 + self._cw, depth=depth, attrs=attrs,
+                              init=[w | (c << 32) for w, c in zip(self._init, checks)])
+            self.check_mem = None
         aw = ceil_log2(size // 4)
         members = {
             "dbus": In(BusSignature(addr_width=aw)),
@@ -147,35 +169,43 @@ class ProtectedRAM(wiring.Component):
     def word_width(self):
         return 32 + self._cw
 
+    @property
+    def ports(self):
+        return self._ports
+
     def elaborate(self, platform):
         m = Module()
         p, cw = self._protection, self._cw
         aw = len(self.dbus.addr)
-        m.submodules.mem = mem = self.mem
+        single = self._ports == "single"
         protected = p is not Protection.NONE
-        wport = mem.write_port(granularity=None if protected else 8)
-        # Port A's read is an asynchronous read port and a register, which Yosys merges into one synchronous port
-        # (memory_dff, honouring no_rw_check) that shares the write port's address: one block RAM port.
-        aport = mem.read_port(domain="comb")
-        iport = mem.read_port(domain="comb")    # port B, the same way
         dbus, ibus, aux = self.dbus, self.ibus, self.aux
         core_en = self.core_en
         full_en = -1
 
-        # ---- port B: instruction fetch. A fetch of the word port A writes in the same cycle (a collision the
-        # block RAM leaves undefined) is not answered; the word is read again in the next cycle (`retry`).
-        retry = Signal()
-        b_addr_q = Signal(aw)
-        b_addr = Signal(aw)
-        b_data = Signal(32 + cw, reset_less=True)
-        m.d.comb += [b_addr.eq(Mux(retry, b_addr_q, ibus.addr)), iport.addr.eq(b_addr)]
-        with m.If(core_en):
-            m.d.sync += [b_data.eq(iport.data), b_addr_q.eq(b_addr)]
-        m.submodules.idec = idec = Decoder(p)
-        m.d.comb += [
-            idec.data.eq(b_data[:32]), idec.check.eq(b_data[32:]),
-            ibus.rdata.eq(idec.corrected),
-        ]
+        # ---- storage: one memory, or (single, with check bits) data and check bits side by side on one address.
+        # Each read is an asynchronous read port and a register, which Yosys merges into one synchronous port
+        # (memory_dff, honouring no_rw_check) that shares the write port's address: one block RAM port.
+        mems = [self.mem] if self.check_mem is None else [self.mem, self.check_mem]
+        # A single-ported copy goes to SPRAM, which cannot be initialised: its memories carry the name the board
+        # flow drops initial contents by (hw.ram.MEMORY_NAME).
+        name = MEMORY_NAME if single else "mem"
+        m.submodules[name] = self.mem
+        if self.check_mem is not None:
+            m.submodules[f"{name}_check"] = self.check_mem
+        wports = [mem.write_port(granularity=None if protected else 8) for mem in mems]
+        aports = [mem.read_port(domain="comb") for mem in mems]
+        a_addr = Signal(aw)
+        w_word = Signal(32 + cw)
+        w_en = Signal(1 if protected else 4)
+        w_any = w_en.any()
+        a_word = Cat(port.data for port in aports)
+        offset = 0
+        for wport, aport in zip(wports, aports):
+            width = len(wport.data)
+            m.d.comb += [wport.addr.eq(a_addr), aport.addr.eq(a_addr),
+                         wport.data.eq(w_word[offset:offset + width]), wport.en.eq(w_en)]
+            offset += width
 
         # ---- port A: who uses it this cycle
         loading = self.load.valid if self._loader else Const(0)
@@ -191,14 +221,25 @@ class ProtectedRAM(wiring.Component):
         core_writes = Signal()
         m.d.comb += core_writes.eq(write & ~dbus.stall)
 
+        flip_pend = Signal()
+        fetch_a = Signal()          # single: the fetch uses port A
+        if single:
+            # Fetch after the loader and the data bus; one cycle in four a waiting flip or aux request goes first.
+            # "Waiting" is registered (aux was refused last cycle): an initiator's valid may depend on its stall.
+            turn = Signal(2)
+            aux_waited = Signal()
+            m.d.sync += turn.eq(turn + 1)
+            yield_turn = (turn == 0) & (aux_waited | flip_pend)
+            fetch_free = ~loading & ~core_a & ~yield_turn
+            m.d.comb += [ibus.stall.eq(ibus.valid & ~ibus.write & ~fetch_free),
+                         fetch_a.eq(ibus.valid & ~ibus.write & core_en & fetch_free)]
         flip_read = Signal()        # the flip port reads its word this cycle
         flip_write = Signal()       # ... writes it back this cycle
         if self._inject:
-            flip_pend = Signal()
             flip_got = Signal()     # the word was read last cycle
             flip_addr = Signal(aw)
             flip_mask = Signal(32 + cw)
-            others = loading | core_a
+            others = loading | core_a | fetch_a
             m.d.comb += [flip_read.eq(flip_pend & ~flip_got & ~others),
                          flip_write.eq(flip_got & ~others)]
             m.d.sync += flip_got.eq(flip_read)
@@ -207,28 +248,30 @@ class ProtectedRAM(wiring.Component):
             with m.Elif(flip_write):
                 m.d.sync += flip_pend.eq(0)
         aux_free = Signal()
-        m.d.comb += [aux_free.eq(~loading & ~core_a & ~flip_read & ~flip_write), aux.stall.eq(~aux_free)]
+        m.d.comb += [aux_free.eq(~loading & ~core_a & ~fetch_a & ~flip_read & ~flip_write),
+                     aux.stall.eq(~aux_free)]
         aux_read = aux.valid & ~aux.write & aux_free
         aux_write = aux.valid & aux.write & aux_free
+        if single:
+            m.d.sync += aux_waited.eq(aux.valid & ~aux_free)
 
-        a_addr = Signal(aw)
         # The loader's word (when there is a loader) and the data bus's: the loader wins.
         load_addr = Mux(loading, self.load.addr, dbus.addr) if self._loader else dbus.addr
         load_data = Mux(loading, self.load.data, dbus.wdata) if self._loader else dbus.wdata
         with m.If(loading | core_a):
             m.d.comb += a_addr.eq(load_addr)
+        if single:
+            with m.Elif(fetch_a):
+                m.d.comb += a_addr.eq(ibus.addr)
         if self._inject:
             with m.Elif(flip_read | flip_write):
                 m.d.comb += a_addr.eq(flip_addr)
         with m.Else():
             m.d.comb += a_addr.eq(aux.addr)
         a_data = Signal(32 + cw, reset_less=True)
-        m.d.comb += [wport.addr.eq(a_addr), aport.addr.eq(a_addr)]
-        fetch = (ibus.valid & ~ibus.write) | retry
-        collide = Signal()
-        m.d.comb += collide.eq(fetch & wport.en.any() & (a_addr == b_addr))
-        with m.If(core_read | flip_read | aux_read):
-            m.d.sync += a_data.eq(aport.data)
+        core_reads = core_read | fetch_a
+        with m.If(core_reads | flip_read | aux_read):
+            m.d.sync += a_data.eq(a_word)
 
         # One decoder for port A. `own`: its output register holds the core's last read; when another initiator
         # reads while a frozen core still has to take its response, the core's word is kept in `held`.
@@ -238,7 +281,7 @@ class ProtectedRAM(wiring.Component):
         held = Signal(32)
         held_single = Signal()
         held_bad = Signal()
-        with m.If(core_read):
+        with m.If(core_reads):
             m.d.sync += own.eq(1)
         with m.Elif(flip_read | aux_read):
             m.d.sync += own.eq(0)
@@ -259,14 +302,14 @@ class ProtectedRAM(wiring.Component):
             m.d.comb += enc.data.eq(Mux(merging & ~loading, merged, load_data) if protected else load_data)
         with m.Else():
             m.d.comb += enc.data.eq(aux.wdata)
-        m.d.comb += wport.data.eq(Cat(enc.data, enc.check))
+        m.d.comb += w_word.eq(Cat(enc.data, enc.check))
         with m.If(loading | aux_write):
-            m.d.comb += wport.en.eq(full_en)
+            m.d.comb += w_en.eq(full_en)
         with m.Elif(core_writes):
-            m.d.comb += wport.en.eq(full_en if protected else dbus.sel)
+            m.d.comb += w_en.eq(full_en if protected else dbus.sel)
         if self._inject:
             with m.Elif(flip_write):
-                m.d.comb += [wport.en.eq(full_en), wport.data.eq(a_data ^ flip_mask)]
+                m.d.comb += [w_en.eq(full_en), w_word.eq(a_data ^ flip_mask)]
         if protected:
             with m.If(core_en):
                 m.d.sync += merging.eq(partial & ~merging)
@@ -277,6 +320,31 @@ class ProtectedRAM(wiring.Component):
             self.wrote_data.eq(enc.data),
             self.wrote_full.eq(core_writes & (1 if protected else dbus.sel == 0b1111)),
         ]
+
+        # ---- fetch
+        if single:
+            fetch = fetch_a
+            i_single, i_bad = core_single, core_bad
+            m.d.comb += ibus.rdata.eq(core_word)
+            collide = Const(0)
+            retry = Signal()
+        else:
+            # Port B. A fetch of the word port A writes in the same cycle (a collision the block RAM leaves
+            # undefined) is not answered; the word is read again in the next cycle (`retry`).
+            bport = self.mem.read_port(domain="comb")
+            retry = Signal()
+            b_addr_q = Signal(aw)
+            b_addr = Signal(aw)
+            b_data = Signal(32 + cw, reset_less=True)
+            m.d.comb += [b_addr.eq(Mux(retry, b_addr_q, ibus.addr)), bport.addr.eq(b_addr)]
+            with m.If(core_en):
+                m.d.sync += [b_data.eq(bport.data), b_addr_q.eq(b_addr)]
+            m.submodules.idec = idec = Decoder(p)
+            m.d.comb += [idec.data.eq(b_data[:32]), idec.check.eq(b_data[32:]), ibus.rdata.eq(idec.corrected)]
+            fetch = (ibus.valid & ~ibus.write) | retry
+            collide = Signal()
+            m.d.comb += collide.eq(fetch & w_any & (a_addr == b_addr))
+            i_single, i_bad = idec.single, idec.double | idec.parity_error
 
         # ---- responses
         d_read = Signal()       # a read response is in this cycle
@@ -304,7 +372,7 @@ class ProtectedRAM(wiring.Component):
         d_seen = (d_read | merging) & core_en
         i_seen = i_read & core_en
         m.d.comb += [
-            self.corrected.eq((d_seen & core_single) | (i_seen & idec.single)),
-            self.error.eq((d_seen & core_bad) | (i_seen & (idec.double | idec.parity_error))),
+            self.corrected.eq((d_seen & core_single) | (i_seen & i_single)),
+            self.error.eq((d_seen & core_bad) | (i_seen & i_bad)),
         ]
         return m

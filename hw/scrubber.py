@@ -1,8 +1,8 @@
 """The memory scrubber: sweeps both RAM copies through their ``aux`` ports in the background.
 
-Every ``interval`` cycles it reads word ``addr`` of each enabled copy (both copies in the same cycle, in a cycle in
-which neither copy's core uses its RAM port, so the cores never wait; one word per ``interval`` cycles at most). When the check
-of a word says
+Every ``interval`` cycles it reads word ``addr`` of each enabled copy (both copies in the same cycle, in a
+cycle in which neither copy's core uses its RAM port, so the cores never wait; one word per ``interval`` cycles
+at most). When the check of a word says
 
 * single-bit error (SECDED): the corrected word is written back in place (event CORRECTED);
 * parity error or double-bit error: the partner's word, if the partner is enabled and its word checked good or

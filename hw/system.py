@@ -40,7 +40,7 @@ class System(wiring.Component):
         Clock frequency in Hz.
     baud : int or float
         Serial line rate of the management port.
-    ram_size, ram_init, offset, protection, loader
+    ram_size, ram_init, offset, protection, loader, ram_ports
         As for :class:`hw.lockstep_soc.LockstepSoC`.
     power_on : bool
         The CPUs run from the controller's reset (CONTROL.power's initial value).
@@ -65,12 +65,13 @@ class System(wiring.Component):
 
     def __init__(self, *, clk_freq, baud, ram_size=RAM_DEFAULT_SIZE, ram_init=(), offset=2,
                  protection=Protection.SECDED, loader=False, power_on=True, scrub_interval=SCRUB_INTERVAL,
-                 watchdog_seconds=WATCHDOG_SECONDS):
+                 watchdog_seconds=WATCHDOG_SECONDS, ram_ports="dual"):
         if isinstance(watchdog_seconds, bool) or not isinstance(watchdog_seconds, (int, float)) \
                 or not watchdog_seconds > 0:
             raise ValueError(f"Watchdog period must be a positive number of seconds, not {watchdog_seconds!r}")
         self.soc = LockstepSoC(ram_size=ram_size, ram_init=ram_init, offset=offset, protection=protection,
-                               loader=loader, inject=True, mgmt=True, scrub_interval=scrub_interval,
+                               ram_ports=ram_ports, loader=loader, inject=True, mgmt=True,
+                               scrub_interval=scrub_interval,
                                watchdog_cycles=max(1, round(clk_freq * watchdog_seconds)))
         ram_addr_width = (ram_size // 4 - 1).bit_length()
         self.controller = Controller(clk_freq=clk_freq, baud=baud, ram_addr_width=ram_addr_width,

@@ -1,6 +1,8 @@
 # amaranth: UnusedElaboratable=no
 """The board definitions and the bitstream tool's behaviour that needs no FPGA flow run."""
 
+import re
+
 import pytest
 
 from boards.bitstream import main, program
@@ -56,6 +58,12 @@ def test_board_top_elaborates_with_the_system(name):
     plan = board.make_platform().prepare(BoardTop(board, machine=_system), name="top")
     text = plan.files["top.il"]
     assert ("SB_PLL40_PAD" if board.arch == "iCE40" else "EHXPLLL") in text
+    # The iCEBreaker's RAM copies are single-ported (SPRAM), named so that the flow drops their initial
+    # contents, with their check bits beside them; the ULX3S keeps two ports per copy (block RAM).
+    from hw.ram import MEMORY_NAME
+    memids = set(re.findall(r'MEMID "\\\\(\w+)"', text))
+    assert ({MEMORY_NAME, f"{MEMORY_NAME}_check"} <= memids) == board.spram
+    assert (MEMORY_NAME in memids) == board.spram
 
 
 def _system(**kwargs):

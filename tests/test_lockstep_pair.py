@@ -46,8 +46,9 @@ def reference():
     return out
 
 
-def test_fault_free(reference):
-    soc = make_soc()
+@pytest.mark.parametrize("ram_ports", ["dual", "single"])
+def test_fault_free(reference, ram_ports):
+    soc = make_soc(ram_ports=ram_ports)
     log, watch = observe(soc)
     out = run(soc, CYCLES, watch=watch)
     assert out == reference
@@ -91,9 +92,10 @@ def test_single_flip_is_corrected(reference, unit):
     assert log[-1]["corrected_a" if unit == 0 else "corrected_b"] > 0
 
 
+@pytest.mark.parametrize("ram_ports", ["dual", "single"])
 @pytest.mark.parametrize("unit", [0, 1])
-def test_parity_error_isolates_the_unit(reference, unit):
-    soc = make_soc(protection=Protection.PARITY)
+def test_parity_error_isolates_the_unit(reference, unit, ram_ports):
+    soc = make_soc(protection=Protection.PARITY, ram_ports=ram_ports)
     log, watch = observe(soc)
     out = run(soc, CYCLES, commands=[command(InjectTarget.RAM_FLIP, unit=unit, at=120, addr=LW_WORD, bit0=20)],
               watch=watch)

@@ -26,8 +26,16 @@ def simulate(ram, bench):
 
 
 def stored(ram, ctx, addr):
+    """(data, check bits) of word ``addr``, whatever the organisation."""
     word = ctx.get(ram.mem.data[addr])
+    if ram.check_mem is not None:
+        return word, ctx.get(ram.check_mem.data[addr])
     return word & 0xFFFF_FFFF, word >> 32
+
+
+def raw(ram, ctx, addr):
+    data, check = stored(ram, ctx, addr)
+    return data | check << 32
 
 
 @pytest.mark.parametrize("protection", list(Protection))
@@ -61,8 +69,9 @@ def test_fetch_of_a_word_stored_in_the_same_cycle_sees_the_new_word(protection):
     simulate(ram, bench)
 
 
-def test_aux_waits_while_the_core_uses_port_a():
-    ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=Protection.SECDED)
+@pytest.mark.parametrize("ports", ["dual", "single"])
+def test_aux_waits_while_the_core_uses_port_a(ports):
+    ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=Protection.SECDED, ports=ports)
 
     async def bench(ctx):
         ctx.set(ram.aux.valid, 1)
@@ -92,10 +101,11 @@ def test_aux_waits_while_the_core_uses_port_a():
     simulate(ram, bench)
 
 
-def test_frozen_core_keeps_its_load_response_across_aux_reads():
+@pytest.mark.parametrize("ports", ["dual", "single"])
+def test_frozen_core_keeps_its_load_response_across_aux_reads(ports):
     """A unit frozen (core_en low) in the cycle its load is answered gets the loaded word when it runs again, even
     though the management read other words of its copy meanwhile."""
-    ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=Protection.SECDED)
+    ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=Protection.SECDED, ports=ports)
 
     async def bench(ctx):
         ctx.set(ram.dbus.valid, 1)
@@ -120,9 +130,10 @@ def test_frozen_core_keeps_its_load_response_across_aux_reads():
     simulate(ram, bench)
 
 
+@pytest.mark.parametrize("ports", ["dual", "single"])
 @pytest.mark.parametrize("protection", [Protection.PARITY, Protection.SECDED])
-def test_flip_waits_for_port_a_and_a_store_cannot_split_it(protection):
-    ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=protection, inject=True)
+def test_flip_waits_for_port_a_and_a_store_cannot_split_it(protection, ports):
+    ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=protection, inject=True, ports=ports)
     width = ram.word_width
 
     async def bench(ctx):
@@ -144,7 +155,7 @@ def test_flip_waits_for_port_a_and_a_store_cannot_split_it(protection):
         ctx.set(ram.dbus.write, 0)
         await ctx.tick().repeat(3)
         good = 0xBBBB_0000 | (ecc_model.encode(protection, 0xBBBB_0000) << 32)
-        assert ctx.get(ram.mem.data[12]) == good ^ 0b100
+        assert raw(ram, ctx, 12) == good ^ 0b100
         # A store in the cycle between the flip's read and its write-back makes it read again.
         ctx.set(ram.flip.valid, 1)
         ctx.set(ram.flip.addr, 20)
@@ -161,7 +172,7 @@ def test_flip_waits_for_port_a_and_a_store_cannot_split_it(protection):
         ctx.set(ram.dbus.write, 0)
         await ctx.tick().repeat(3)
         good = 0x0BAD_CAFE | (ecc_model.encode(protection, 0x0BAD_CAFE) << 32)
-        assert ctx.get(ram.mem.data[20]) == good ^ (1 << (width - 1))
+        assert raw(ram, ctx, 20) == good ^ (1 << (width - 1))
         # The copy reports the flipped word (one bit) when the core reads it: SECDED corrects it, parity flags it.
         ctx.set(ram.dbus.valid, 1)
         ctx.set(ram.dbus.addr, 12)
@@ -173,8 +184,9 @@ def test_flip_waits_for_port_a_and_a_store_cannot_split_it(protection):
     simulate(ram, bench)
 
 
-def test_loader_takes_port_a_and_stalls_the_data_bus():
-    ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=Protection.PARITY, loader=True)
+@pytest.mark.parametrize("ports", ["dual", "single"])
+def test_loader_takes_port_a_and_stalls_the_data_bus(ports):
+    ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=Protection.PARITY, loader=True, ports=ports)
 
     async def bench(ctx):
         ctx.set(ram.load.valid, 1)
@@ -195,10 +207,51 @@ def test_loader_takes_port_a_and_stalls_the_data_bus():
     simulate(ram, bench)
 
 
+def test_single_port_fetch_waits_for_data_and_yields_to_aux_one_cycle_in_four():
+    ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=Protection.PARITY, ports="single")
+
+    async def bench(ctx):
+        # A load and a fetch in the same cycle: the load goes first, the fetch is answered a cycle later.
+        ctx.set(ram.dbus.valid, 1)
+        ctx.set(ram.dbus.addr, 1)
+        ctx.set(ram.ibus.valid, 1)
+        ctx.set(ram.ibus.addr, 2)
+        assert ctx.get(ram.ibus.stall) and not ctx.get(ram.dbus.stall)
+        await ctx.tick()
+        ctx.set(ram.dbus.valid, 0)
+        assert ctx.get(ram.dbus.ack) and ctx.get(ram.dbus.rdata) == INIT[1] and not ctx.get(ram.ibus.ack)
+        assert not ctx.get(ram.ibus.stall)
+        await ctx.tick()
+        assert ctx.get(ram.ibus.ack) and ctx.get(ram.ibus.rdata) == INIT[2]
+        # A fetch every cycle and aux reading all the while: aux gets one cycle in four, the fetch the rest,
+        # and every answer carries its own word.
+        ctx.set(ram.aux.valid, 1)
+        fetches = reads = 0
+        fetch_addr, aux_addr = 10, 40
+        for _ in range(32):
+            ctx.set(ram.ibus.addr, fetch_addr)
+            ctx.set(ram.aux.addr, aux_addr)
+            took_fetch = not ctx.get(ram.ibus.stall)
+            took_aux = not ctx.get(ram.aux.stall)
+            assert took_fetch != took_aux
+            await ctx.tick()
+            assert ctx.get(ram.ibus.ack) == took_fetch and ctx.get(ram.aux.ack) == took_aux
+            if took_fetch:
+                assert ctx.get(ram.ibus.rdata) == INIT[fetch_addr]
+                fetches, fetch_addr = fetches + 1, fetch_addr + 1
+            else:
+                assert ctx.get(ram.aux.rdata) == INIT[aux_addr]
+                reads, aux_addr = reads + 1, aux_addr + 1
+        assert (fetches, reads) == (24, 8)
+    simulate(ram, bench)
+
+
+@pytest.mark.parametrize("ports", ["dual", "single"])
 @pytest.mark.parametrize("loader", [False, True])
 @pytest.mark.parametrize("inject", [False, True])
-def test_every_configuration_converts(loader, inject):
+def test_every_configuration_converts(loader, inject, ports):
     """The synthesis path (RTLIL; no combinational cycles) for each port configuration and protection."""
     from amaranth.back import rtlil
     for protection in Protection:
-        rtlil.convert(ProtectedRAM(size=WORDS * 4, protection=protection, loader=loader, inject=inject))
+        rtlil.convert(ProtectedRAM(size=WORDS * 4, protection=protection, loader=loader, inject=inject,
+                                   ports=ports))

@@ -7,8 +7,11 @@ pair's own cycle count (RESYNC_STALL), not wall time.
 """
 
 
+import pytest
+
 from ftctl.bench import TARGETS
 from hw import memmap
+from hw.ecc import Protection
 from hw.lockstep_soc import LockstepSoC
 from hw.status_map import UnitState, EventCode
 from hw.vtm.protocol import UnitAction
@@ -67,8 +70,12 @@ async def assert_units_equal(mg):
     assert shadow_a == regs_a and shadow_b == regs_b
 
 
-def test_resync_stall_is_within_the_bound_under_a_write_heavy_loop():
-    soc = LockstepSoC(ram_size=RAM_SIZE, ram_init=write_heavy_loop(), mgmt=True, block_words=16)
+@pytest.mark.parametrize("ram_ports", ["dual", "single"])
+def test_resync_stall_is_within_the_bound_under_a_write_heavy_loop(ram_ports):
+    """With single-ported copies (iCEBreaker SPRAM) the copier competes with the running source's fetch."""
+    protection = Protection.PARITY if ram_ports == "single" else Protection.SECDED
+    soc = LockstepSoC(ram_size=RAM_SIZE, ram_init=write_heavy_loop(), mgmt=True, block_words=16,
+                      ram_ports=ram_ports, protection=protection)
     st = soc.pair.status
     figures = {}
 
