@@ -480,6 +480,7 @@ def measure_boards(ctx):
     reports what nextpnr says it needs, and no Fmax."""
     from boards.bitstream import build
     from boards.board import board_named
+    from boards.replicas import ReplicaError, check_replicas
     from boards.synth import NoFitError
 
     values, meta = {}, {}
@@ -497,6 +498,11 @@ def measure_boards(ctx):
             over = {bel: entry for bel, entry in used.items() if entry["used"] > entry["available"]}
             meta[name] = {"fits": False, "nextpnr": str(error), "utilization": used, "over": sorted(over),
                           "note": "what nextpnr reports the design needs before it gives up placing"}
+            # Synthesis got through: the replicas can still be checked on the board's netlist.
+            try:
+                meta[name]["replicas"] = check_replicas(build_dir / "ftlockstep.json").summary()
+            except ReplicaError as replica_error:
+                meta[name]["replicas"] = f"FAILED: {replica_error}"
         else:
             fits, used, fmax = True, result.utilization, result.sync_fmax_mhz
             meta[name] = dict(result.as_dict(), fits=True, timing_met=fmax >= board.clk_mhz)
