@@ -35,6 +35,8 @@ _WORD_MTVAL = CSR_WORDS[CSR.MTVAL]
 _WORD_MCAUSE = CSR_WORDS[CSR.MCAUSE]
 _WORD_MEPC = CSR_WORDS[CSR.MEPC]
 _WORD_MTVEC = CSR_WORDS[CSR.MTVEC]
+_WORD_MCYCLEH = CSR_WORDS[CSR.MCYCLEH]
+_WORD_MINSTRETH = CSR_WORDS[CSR.MINSTRETH]
 
 
 class Core(wiring.Component):
@@ -208,6 +210,14 @@ class Core(wiring.Component):
         # stalled fetch request must be held): the instruction that entered X meanwhile is squashed.
         pend = Signal()
         pend_pc = Signal(30)
+        # Counter high halves (register-file words): a wrap of a low half sets cpend_*; once X is empty, U0 reads
+        # the high half's word (rs2 port; x0 on rs1) and U1 writes it back plus one through the ALU.
+        cpend_cycle = Signal()
+        cpend_instret = Signal()
+        cpend = cpend_cycle | cpend_instret
+        u0 = Signal()
+        u1 = Signal()
+        u_instret = Signal()        # U1 serves minstreth (else mcycleh)
 
         # Register-file operands: the read ports are transparent, so the word written in the cycle of the read
         # (by the instruction leaving X) is seen; no other bypass is needed.
@@ -225,8 +235,9 @@ class Core(wiring.Component):
         # ALU / shifter
         m.d.comb += [
             alu.a.eq(rs1v),             # LUI reads x0 (its rs1 field is forced to 0 in D): sum = imm
-            alu.b.eq(Mux(xc["b_imm"], xc["imm"], rs2v)),
-            alu.sub.eq(xc["sub"]),
+            alu.b.eq(Mux(xc["b_imm"] & ~u1, xc["imm"], rs2v)),
+            alu.sub.eq(xc["sub"] & ~u1),
+            alu.carry_in.eq(u1),                # U1: 0 (x0) + high half + 1
             alu.funct3.eq(f3),
             shifter.a.eq(rs1v),
             shifter.shamt.eq(Mux(xc["sh_reg"], rs2v[:5], xc["imm"][:5])),
@@ -354,7 +365,7 @@ class Core(wiring.Component):
         sp_word = Signal(6)         # the state port's register-file word (see below)
         # Write data: an AND-OR whose selects are all flip-flops (decoded in D, or phase registers).
         # mtval's source is known from the instruction class alone (0 for interrupts).
-        s_cw = (xc["cw1"] | (xc["csr2"] & x_ph2)) & ~trapping
+        s_cw = (xc["cw1"] | (xc["csr2"] & x_ph2)) & ~trapping & ~u1
         tv = t1 & ~t_irq
         sp_mask = sp_word[5] & sp_word[0] & ~sp_word[1]     # mepc/mtvec: bits 1:0 are stored as 0
         x_special = Signal(32)
@@ -362,18 +373,19 @@ class Core(wiring.Component):
             (Cat(csr_new[:2] & ~xc["cmask"].replicate(2), csr_new[2:]) & s_cw.replicate(32)) |
             (pc_bytes & ((xc["tv_pc"] & tv) | t3).replicate(32)) |
             (x_insn & (xc["tv_insn"] & tv).replicate(32)) |
-            (Cat(alu.sum[0] & xc["tv_sum0"], alu.sum[1:]) & (xc["tv_sum"] & tv).replicate(32)) |
+            (Cat(alu.sum[0] & ((xc["tv_sum0"] & tv) | u1), alu.sum[1:]) & ((xc["tv_sum"] & tv) | u1).replicate(32)) |
             (pc_imm & (xc["tv_pcimm"] & tv).replicate(32)) |
             (Cat(cause_q, C(0, 27), t_irq) & t2.replicate(32)) |
             (Cat(sp.wdata[:2] & ~sp_mask.replicate(2), sp.wdata[2:]) & halted.replicate(32)))
-        use_result = ~(s_cw | trapping | halted)
+        use_result = ~(s_cw | trapping | halted | u1)
         x_we = Signal()
         x_waddr = Signal(6)
         x_wdata = Signal(32)
         m.d.comb += [
-            x_we.eq(we_rd | we_cw | t1 | t2 | t3),
+            x_we.eq(we_rd | we_cw | t1 | t2 | t3 | u1),
             x_waddr.eq(Mux(t1, _WORD_MTVAL, Mux(t2, _WORD_MCAUSE, Mux(t3, _WORD_MEPC,
-                       Mux(s_cw, Cat(xc["cword"], C(0b100, 3)), xc["rd"]))))),
+                       Mux(u1, Mux(u_instret, _WORD_MINSTRETH, _WORD_MCYCLEH),
+                       Mux(s_cw, Cat(xc["cword"], C(0b100, 3)), xc["rd"])))))),
             x_wdata.eq((result & use_result.replicate(32)) | x_special),
         ]
         x_csr_we = fin & ~exc_static & xc["csr_ffw"]
@@ -381,7 +393,7 @@ class Core(wiring.Component):
         # ---------------------------------------------------------------- pipeline advance
         redirect = pend & ~f_req            # the pending redirect reaches fetch this cycle
         x_free = ~x_valid | (fin & ~exc) | t3 | pend
-        x_accept = avail & x_free & ~pend & ~halt_req & ~halted
+        x_accept = avail & x_free & ~pend & ~halt_req & ~halted & ~cpend
 
         with m.If(~pend):
             m.d.sync += pend_pc.eq(target_pc)
@@ -391,6 +403,23 @@ class Core(wiring.Component):
             m.d.sync += pend.eq(0)
 
         m.d.sync += [t1.eq(t0), t2.eq(t1), t3.eq(t2)]
+
+        # Counter high halves: a pending carry is added once X is empty (no instruction is accepted meanwhile, so
+        # the next one reads the new value); a write of the high half replaces a pending carry.
+        we_cycleh = we_cw & (xc["cword"] == (_WORD_MCYCLEH & 0b111))
+        we_instreth = we_cw & (xc["cword"] == (_WORD_MINSTRETH & 0b111))
+        m.d.comb += u0.eq(cpend & ~x_valid & ~u1 & ~halted)
+        m.d.sync += u1.eq(u0)
+        with m.If(u0):
+            m.d.sync += u_instret.eq(~cpend_cycle)
+        with m.If(csr.cycle_carry):
+            m.d.sync += cpend_cycle.eq(1)
+        with m.Elif(we_cycleh | (u1 & ~u_instret)):
+            m.d.sync += cpend_cycle.eq(0)
+        with m.If(csr.instret_carry):
+            m.d.sync += cpend_instret.eq(1)
+        with m.Elif(we_instreth | (u1 & u_instret)):
+            m.d.sync += cpend_instret.eq(0)
         with m.If(t0):
             m.d.sync += [t_irq.eq(irq_take), cause_q.eq(Mux(irq_take, csr.irq_cause[:4], exc_cause))]
 
@@ -450,7 +479,9 @@ class Core(wiring.Component):
             m.d.sync += [fstate.eq(_Fetch.BUF), d_insn.eq(ibus.rdata), d_err.eq(ibus.err)]
 
         # ---------------------------------------------------------------- state port
-        m.d.sync += halted.eq(halt_req & ~x_valid & ~pend & (fstate == _Fetch.EMPTY))
+        # Not with a counter carry pending or arising (the counters stop while halted).
+        m.d.sync += halted.eq(halt_req & ~x_valid & ~pend & (fstate == _Fetch.EMPTY) & ~cpend & ~u1 &
+                              ~csr.cycle_carry & ~csr.instret_carry)
         m.d.comb += sp.halted.eq(halted)
 
         sp_busy = Signal()
@@ -494,9 +525,10 @@ class Core(wiring.Component):
                        Cat(d_insn_now[20:25], C(0, 1)))
         rf_waddr = Signal(6)
         m.d.comb += [
-            rf.rs1_addr.eq(Mux(halted, sp_word, Cat(d_insn_now[15:20] & ~d_lui.replicate(5), C(0, 1)))),
-            rf.rs2_addr.eq(Mux(t2, _WORD_MTVEC, rs2_word)),
-            rf.read_en.eq(x_accept | sp_rf_read | t2),
+            rf.rs1_addr.eq(Mux(halted, sp_word, Cat(d_insn_now[15:20] & ~(d_lui | u0).replicate(5), C(0, 1)))),
+            rf.rs2_addr.eq(Mux(t2, _WORD_MTVEC, Mux(u0, Mux(cpend_cycle, _WORD_MCYCLEH, _WORD_MINSTRETH),
+                                                    rs2_word))),
+            rf.read_en.eq(x_accept | sp_rf_read | t2 | u0),
             # Selected by `halted` (X is empty then): keeps the late write enable off the data path.
             rf_waddr.eq(Mux(halted, sp_word, x_waddr)),
             rf.rd_addr.eq(rf_waddr),
@@ -515,8 +547,9 @@ class Core(wiring.Component):
             csr.wdata.eq(Mux(halted, sp.wdata, csr_new)),
             csr.trap.eq(t3),
             csr.mret.eq(fin & ~exc & xc["mret"]),
-            csr.instret.eq(fin & ~exc),
-            csr.cycle_en.eq(~halted),
+            # A write of a high half replaces that cycle's increment of the low half, as a write of the low half.
+            csr.instret.eq(fin & ~exc & ~we_instreth),
+            csr.cycle_en.eq(~halted & ~we_cycleh),
         ]
         # The interrupt lines are registered: the CLINT's 64-bit compare (and whatever drives the external line)
         # stays out of the core's control paths. Interrupts are taken, and mip shows them, one cycle later.
