@@ -178,11 +178,10 @@ class Core(wiring.Component):
             "br_ok":     (1, dec.branch & ~dec.imm[1]),
             # mtval sources (AND-OR; at most one is set for an instruction that can trap; a fetch fault has
             # insn = 0, so its tv_insn term is 0).
-            "tv_pc":     (1, d_err_now | dec.ebreak),
             "tv_insn":   (1, ~dec.legal | d_csr_illegal),
             "tv_sum":    (1, dec.jalr | dec.load | dec.store),
             "tv_sum0":   (1, dec.load | dec.store),
-            "tv_pcimm":  (1, dec.jal | dec.branch),
+            "tv_pcimm":  (1, d_err_now | dec.ebreak | dec.jal | dec.branch),
         }
         xc = {name: Signal(shape, name=f"x_{name}") for name, (shape, _value) in d_ctrl.items()}
 
@@ -342,51 +341,48 @@ class Core(wiring.Component):
         with m.Else():
             m.d.comb += target_pc.eq(jump_target[2:])
 
-        # Result: one-hot selects decoded in D, combined by AND-OR.
-        result = Signal(32)
-        early = Signal(32)      # everything that does not wait for the carry chain
-        m.d.comb += early.eq(
-            (Cat(C(0, 2), link) & xc["link"].replicate(32)) |
-            (csr_old & xc["csr"].replicate(32)) |
-            (ls.load_data & xc["load"].replicate(32)) |
-            (shifter.result & xc["shift"].replicate(32)) |
-            (pc_imm & xc["auipc"].replicate(32)) |
-            (alu.logic & xc["res_logic"].replicate(32)))
-        slt = (alu.lt & xc["res_slt"]) | (alu.ltu & xc["res_sltu"])
-        m.d.comb += result.eq(early | (alu.sum & xc["res_sum"].replicate(32)) | slt)
-
-        # Register-file writes from X: rd (the result), a CSR word (the new CSR value), or a trap CSR.
+        # Register-file writes from X: rd (the result), a CSR word (the new CSR value), a trap CSR, or a counter's
+        # high half. A two-cycle CSR write writes the CSR word first, then rd (and retires).
         we_rd = Signal()
         we_cw = Signal()
         m.d.comb += [
-            we_rd.eq((fin & ~wen_exc & xc["wrd"] & ~xc["csr2"]) | (run & xc["csr2"] & ~x_ph2 & ~illegal)),
-            we_cw.eq(fin & ~exc_static & (xc["cw1"] | xc["csr2"])),
+            we_rd.eq(fin & ~wen_exc & xc["wrd"]),
+            we_cw.eq((fin & ~exc_static & xc["cw1"]) | (run & xc["csr2"] & ~x_ph2 & ~illegal)),
         ]
         sp_word = Signal(6)         # the state port's register-file word (see below)
-        # Write data: an AND-OR whose selects are all flip-flops (decoded in D, or phase registers).
-        # mtval's source is known from the instruction class alone (0 for interrupts).
-        s_cw = (xc["cw1"] | (xc["csr2"] & x_ph2)) & ~trapping & ~u1
+        # Write data: one AND-OR over every source, whose selects are flip-flops (decoded in D, or phase
+        # registers) combined by a few gates shared by all 32 bits. The trap CSRs: mtval's source is known from the
+        # instruction class alone (0 for interrupts); pc (mepc, and mtval of fetch faults and EBREAK) is pc_imm
+        # with the immediate 0 (the decoder gives those instructions imm = 0; x_imm is cleared after T1).
+        s_cw = (xc["cw1"] | (xc["csr2"] & ~x_ph2)) & ~trapping & ~u1
         tv = t1 & ~t_irq
+        g = ~(s_cw | trapping | halted | u1)        # the instruction's own result
         sp_mask = sp_word[5] & sp_word[0] & ~sp_word[1]     # mepc/mtvec: bits 1:0 are stored as 0
-        x_special = Signal(32)
-        m.d.comb += x_special.eq(
+        sel_sum = (xc["res_sum"] & g) | (xc["tv_sum"] & tv) | u1
+        sel_sum0 = (xc["res_sum"] & g) | (xc["tv_sum0"] & tv) | u1
+        sel_pcimm = (xc["auipc"] & g) | (xc["tv_pcimm"] & tv) | t3
+        slt = (alu.lt & xc["res_slt"] & g) | (alu.ltu & xc["res_sltu"] & g)
+        x_wdata = Signal(32)
+        m.d.comb += x_wdata.eq(
+            (Cat(C(0, 2), link) & (xc["link"] & g).replicate(32)) |
+            (csr_old & (xc["csr"] & g).replicate(32)) |
+            (ls.load_data & (xc["load"] & g).replicate(32)) |
+            (shifter.result & (xc["shift"] & g).replicate(32)) |
+            (alu.logic & (xc["res_logic"] & g).replicate(32)) |
+            (pc_imm & sel_pcimm.replicate(32)) |
+            (Cat(alu.sum[0] & sel_sum0, alu.sum[1:] & sel_sum.replicate(31))) |
+            slt |
             (Cat(csr_new[:2] & ~xc["cmask"].replicate(2), csr_new[2:]) & s_cw.replicate(32)) |
-            (pc_bytes & ((xc["tv_pc"] & tv) | t3).replicate(32)) |
             (x_insn & (xc["tv_insn"] & tv).replicate(32)) |
-            (Cat(alu.sum[0] & ((xc["tv_sum0"] & tv) | u1), alu.sum[1:]) & ((xc["tv_sum"] & tv) | u1).replicate(32)) |
-            (pc_imm & (xc["tv_pcimm"] & tv).replicate(32)) |
             (Cat(cause_q, C(0, 27), t_irq) & t2.replicate(32)) |
             (Cat(sp.wdata[:2] & ~sp_mask.replicate(2), sp.wdata[2:]) & halted.replicate(32)))
-        use_result = ~(s_cw | trapping | halted | u1)
         x_we = Signal()
         x_waddr = Signal(6)
-        x_wdata = Signal(32)
         m.d.comb += [
             x_we.eq(we_rd | we_cw | t1 | t2 | t3 | u1),
             x_waddr.eq(Mux(t1, _WORD_MTVAL, Mux(t2, _WORD_MCAUSE, Mux(t3, _WORD_MEPC,
                        Mux(u1, Mux(u_instret, _WORD_MINSTRETH, _WORD_MCYCLEH),
                        Mux(s_cw, Cat(xc["cword"], C(0b100, 3)), xc["rd"])))))),
-            x_wdata.eq((result & use_result.replicate(32)) | x_special),
         ]
         x_csr_we = fin & ~exc_static & xc["csr_ffw"]
 
@@ -403,11 +399,14 @@ class Core(wiring.Component):
             m.d.sync += pend.eq(0)
 
         m.d.sync += [t1.eq(t0), t2.eq(t1), t3.eq(t2)]
+        with m.If(t1):
+            m.d.sync += xc["imm"].eq(0)         # T3: pc_imm = pc (mepc)
 
         # Counter high halves: a pending carry is added once X is empty (no instruction is accepted meanwhile, so
         # the next one reads the new value); a write of the high half replaces a pending carry.
         we_cycleh = we_cw & (xc["cword"] == (_WORD_MCYCLEH & 0b111))
         we_instreth = we_cw & (xc["cword"] == (_WORD_MINSTRETH & 0b111))
+        writes_instreth = (xc["cw1"] | xc["csr2"]) & (xc["cword"] == (_WORD_MINSTRETH & 0b111))
         m.d.comb += u0.eq(cpend & ~x_valid & ~u1 & ~halted)
         m.d.sync += u1.eq(u0)
         with m.If(u0):
@@ -548,7 +547,7 @@ class Core(wiring.Component):
             csr.trap.eq(t3),
             csr.mret.eq(fin & ~exc & xc["mret"]),
             # A write of a high half replaces that cycle's increment of the low half, as a write of the low half.
-            csr.instret.eq(fin & ~exc & ~we_instreth),
+            csr.instret.eq(fin & ~exc & ~writes_instreth),
             csr.cycle_en.eq(~halted & ~we_cycleh),
         ]
         # The interrupt lines are registered: the CLINT's 64-bit compare (and whatever drives the external line)
@@ -574,7 +573,7 @@ class Core(wiring.Component):
             rec.insn.eq(x_insn),
             rec.next_pc.eq(Cat(C(0, 2), Mux(x_redirect, target_pc, link))),
             rec.rd_addr.eq(Mux(xc["wrd"] & ~t3, xc["rd"], 0)),
-            rec.rd_data.eq(result),
+            rec.rd_data.eq(x_wdata),        # the retiring cycle writes rd (if any) with the result
             rec.mem_write.eq(fin & ~exc & xc["store"]),
             rec.mem_addr.eq(Cat(C(0, 2), alu.sum[2:])),
             rec.mem_sel.eq(ls.sel),

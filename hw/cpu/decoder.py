@@ -25,7 +25,8 @@ class Decoder(wiring.Component):
     rd, rs1, rs2, funct3 : Out
         Instruction fields.
     imm : Out(32)
-        The sign-extended immediate of the instruction's format (I, S, B, U or J).
+        The sign-extended immediate of the instruction's format (I, S, B, U or J); SYSTEM instructions have no
+        immediate and give bit 0 as 0 (ECALL and EBREAK: imm = 0).
     writes_rd : Out(1)
         The instruction writes ``rd`` (regardless of ``rd`` being x0).
     alt : Out(1)
@@ -120,5 +121,6 @@ class Decoder(wiring.Component):
         with m.Elif(store):
             m.d.comb += self.imm.eq(Cat(insn[7:12], insn[25:31], sign.replicate(21)))
         with m.Else():
-            m.d.comb += self.imm.eq(Cat(insn[20:31], sign.replicate(21)))
+            # SYSTEM instructions use no immediate: bit 0 is cleared so that EBREAK's is 0 (its mtval is pc + imm).
+            m.d.comb += self.imm.eq(Cat(insn[20] & ~system, insn[21:31], sign.replicate(21)))
         return m
