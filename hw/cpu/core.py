@@ -134,6 +134,7 @@ class Core(wiring.Component):
         d_csr_rf = Cat(*(d_csr_addr == c for c in CSR_WORDS)).any()
         d_csr_write = dec.csr & dec.csr_write
         d_csr_illegal = dec.csr & (~d_csr_known | (dec.csr_write & (d_csr_addr[10:12] == 0b11)))
+        d_illegal = ~dec.legal | d_csr_illegal
         d_ctrl = {
             # name: (shape, value in D)
             "rd":        (5, dec.rd),
@@ -159,7 +160,7 @@ class Core(wiring.Component):
             "mret":      (1, dec.mret),
             "ecall":     (1, dec.ecall),
             "ebreak":    (1, dec.ebreak),
-            "illegal":   (1, ~dec.legal | d_csr_illegal),
+            "illegal":   (1, d_illegal),
             "wrd":       (1, dec.writes_rd & (dec.rd != 0)),
             "b_imm":     (1, ~(dec.op | dec.branch)),
             "sub":       (1, dec.branch | (dec.op & (d_f3 == Funct3.ADD) & dec.alt) |
@@ -176,11 +177,10 @@ class Core(wiring.Component):
             "uncond":    (1, dec.jal | dec.jalr | dec.mret | dec.fence_i),
             "br_mis":    (1, dec.branch & dec.imm[1]),
             "br_ok":     (1, dec.branch & ~dec.imm[1]),
-            # mtval sources (AND-OR; at most one is set for an instruction that can trap; a fetch fault has
-            # insn = 0, so its tv_insn term is 0).
-            "tv_insn":   (1, ~dec.legal | d_csr_illegal),
-            "tv_sum":    (1, dec.jalr | dec.load | dec.store),
-            "tv_sum0":   (1, dec.load | dec.store),
+            # mtval sources (AND-OR; a fetch fault (insn = 0, so imm = 0) and EBREAK have imm = 0: pc + imm is
+            # the pc; an illegal instruction has imm = insn (decoder) and x0 re-read for rs1 in T0: the sum is insn.
+            "tv_sum":    (1, dec.jalr | dec.load | dec.store | d_illegal),
+            "tv_sum0":   (1, dec.load | dec.store | d_illegal),
             "tv_pcimm":  (1, d_err_now | dec.ebreak | dec.jal | dec.branch),
         }
         xc = {name: Signal(shape, name=f"x_{name}") for name, (shape, _value) in d_ctrl.items()}
@@ -373,7 +373,6 @@ class Core(wiring.Component):
             (Cat(alu.sum[0] & sel_sum0, alu.sum[1:] & sel_sum.replicate(31))) |
             slt |
             (Cat(csr_new[:2] & ~xc["cmask"].replicate(2), csr_new[2:]) & s_cw.replicate(32)) |
-            (x_insn & (xc["tv_insn"] & tv).replicate(32)) |
             (Cat(cause_q, C(0, 27), t_irq) & t2.replicate(32)) |
             (Cat(sp.wdata[:2] & ~sp_mask.replicate(2), sp.wdata[2:]) & halted.replicate(32)))
         x_we = Signal()
@@ -517,6 +516,9 @@ class Core(wiring.Component):
         m.d.comb += [sp.ack.eq(sp_ack), sp.err.eq(sp_err), sp.rdata.eq(sp_rdata)]
 
         # ---------------------------------------------------------------- register file
+        # An illegal instruction in X re-reads x0 for rs1, so that from T1 on the adder's sum is its immediate,
+        # which the decoder made the instruction word (mtval). An instruction accepted meanwhile is squashed.
+        x_reread = x_valid & illegal
         d_system = d_insn_now[2:7] == Opcode.SYSTEM.value
         d_lui = d_insn_now[2:7] == Opcode.LUI.value
         d_mret = d_insn_now[28]         # SYSTEM with funct3 = 0: MRET (0x302) rather than ECALL/EBREAK/WFI
@@ -524,10 +526,11 @@ class Core(wiring.Component):
                        Cat(d_insn_now[20:25], C(0, 1)))
         rf_waddr = Signal(6)
         m.d.comb += [
-            rf.rs1_addr.eq(Mux(halted, sp_word, Cat(d_insn_now[15:20] & ~(d_lui | u0).replicate(5), C(0, 1)))),
+            rf.rs1_addr.eq(Mux(halted, sp_word, Cat(d_insn_now[15:20] & ~(d_lui | u0 | x_reread).replicate(5),
+                                                    C(0, 1)))),
             rf.rs2_addr.eq(Mux(t2, _WORD_MTVEC, Mux(u0, Mux(cpend_cycle, _WORD_MCYCLEH, _WORD_MINSTRETH),
                                                     rs2_word))),
-            rf.read_en.eq(x_accept | sp_rf_read | t2 | u0),
+            rf.read_en.eq(x_accept | sp_rf_read | t2 | u0 | x_reread),
             # Selected by `halted` (X is empty then): keeps the late write enable off the data path.
             rf_waddr.eq(Mux(halted, sp_word, x_waddr)),
             rf.rd_addr.eq(rf_waddr),
