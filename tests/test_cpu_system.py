@@ -266,3 +266,20 @@ def test_counter_high_halves_exact_while_halted(offset):
     assert all(b > a for a, b in zip(cycles, cycles[1:]))
     assert all(b >= a for a, b in zip(instret, instret[1:]))
     assert cycles[-1] >> 32 == 1 and instret[-1] >> 32 == 1 and cycles[0] >> 32 == 0 and instret[0] >> 32 == 0
+
+
+def test_state_port_writes_every_register_and_counter_exactly():
+    # Every GPR and the counters (flip-flop low bits plus register-file words) written and read back while halted.
+    prog = [A.addi(1, 1, 1), A.jal(0, -4)]
+    values = {n: (0x9E37_79B9 * n) & 0xFFFF_FFFF for n in range(1, 32)}
+    counters = {CSR.MCYCLE: 0x1234_57FF, CSR.MCYCLEH: 0x89AB_CDEF, CSR.MINSTRET: 0xFEDC_BBFE,
+                CSR.MINSTRETH: 0x7654_3210, CSR.MSCRATCH: 0x0BAD_F00D}
+    script = [("halt",)]
+    script += [("write", n, v) for n, v in values.items()]
+    script += [("write", state_selector_for_csr(c), v) for c, v in counters.items()]
+    script += [("read", n) for n in values] + [("read", state_selector_for_csr(c)) for c in counters]
+    drv = StateDriver(script + [("resume",)])
+    h = CpuHarness(prog)
+    h.run(hook=drv, max_cycles=4000, until=None, max_retire=60)
+    reads = [r for r in drv.results if r[0] == "read"]
+    assert [r[3] for r in reads] == list(values.values()) + list(counters.values())
