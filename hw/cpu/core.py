@@ -152,7 +152,6 @@ class Core(wiring.Component):
             "load":      (1, dec.load),
             "store":     (1, dec.store),
             "mem":       (1, dec.load | dec.store),
-            "fence_i":   (1, dec.fence_i),
             "csr":       (1, dec.csr),
             "csr_rf":    (1, dec.csr & d_csr_rf),
             # CSR writes: a register-file CSR with rd != x0 takes two cycles (rd, then the CSR word); with
@@ -169,7 +168,7 @@ class Core(wiring.Component):
             "ebreak":    (1, dec.ebreak),
             "illegal":   (1, d_illegal),
             "wrd":       (1, dec.writes_rd & (dec.rd != 0)),
-            "b_imm":     (1, ~(dec.op | dec.branch)),
+            "b_imm":     (1, ~(dec.op | dec.branch | dec.mret)),     # MRET: x0 (its rs1) + mepc (rs2 port)
             "sub":       (1, dec.branch | (dec.op & (d_f3 == Funct3.ADD) & dec.alt) |
                              (d_opx & ((d_f3 == Funct3.SLT) | (d_f3 == Funct3.SLTU)))),
             "shift":     (1, d_shift),
@@ -181,7 +180,9 @@ class Core(wiring.Component):
             "res_slt":   (1, d_opx & (d_f3 == Funct3.SLT)),
             "res_sltu":  (1, d_opx & (d_f3 == Funct3.SLTU)),
             "res_logic": (1, d_opx & d_f3[2] & (d_f3 != Funct3.SR)),
-            "uncond":    (1, dec.jal | dec.jalr | dec.mret | dec.fence_i),
+            # FENCE.I needs no redirect: the next instruction is only fetched as FENCE.I enters X, after every
+            # earlier store has completed (X is in order and a store ends with its response).
+            "uncond":    (1, dec.jal | dec.jalr | dec.mret),
             "br_mis":    (1, dec.branch & dec.imm[1]),
             "br_ok":     (1, dec.branch & ~dec.imm[1]),
             # mtval sources (AND-OR; a fetch fault (insn = 0, so imm = 0) and EBREAK have imm = 0: pc + imm is
@@ -247,8 +248,9 @@ class Core(wiring.Component):
         # ALU / shifter
         m.d.comb += [
             alu.a.eq(rs1v),             # LUI reads x0 (its rs1 field is forced to 0 in D): sum = imm
-            alu.b.eq(Mux(xc["b_imm"] | u1, xc["imm"], rs2v)),      # U1: counter word + carry weight
-            alu.sub.eq(xc["sub"] & ~u1),
+            # U1: counter word + carry weight; T3: x0 (re-read in T2) + mtvec (rs2 port, read in T2)
+            alu.b.eq(Mux((xc["b_imm"] | u1) & ~t3, xc["imm"], rs2v)),
+            alu.sub.eq(xc["sub"] & ~u1 & ~t3),
             alu.funct3.eq(f3),
             shifter.a.eq(rs1v),
             shifter.shamt.eq(Mux(xc["sh_reg"], rs2v[:5], xc["imm"][:5])),
@@ -263,8 +265,6 @@ class Core(wiring.Component):
         # Branches and jumps. BEQ/BNE 00x, BLT/BGE 10x, BLTU/BGEU 11x: bit 0 inverts.
         cond = Signal()
         m.d.comb += cond.eq(Mux(f3[2], Mux(f3[1], alu.ltu, alu.lt), alu.eq) ^ f3[0])
-        jump_target = Signal(32)
-        m.d.comb += jump_target.eq(Mux(xc["jalr"], Cat(C(0, 1), alu.sum[1:]), pc_imm))
         jump_misaligned = (xc["jal"] & xc["imm"][1]) | (xc["jalr"] & lo[1]) | (x_step2 & cond_q)
 
         # Loads and stores
@@ -345,13 +345,10 @@ class Core(wiring.Component):
             done.eq((fin & ~exc) | (t3 & ~t_irq)),
             x_redirect.eq(t3 | (run & ~exc_early & xc["uncond"]) | (run & xc["br_ok"] & cond)),
         ]
+        # The redirect target: the adder's sum for JALR (rs1 + imm), MRET (x0 + mepc) and trap entry (x0 + mtvec),
+        # else pc + imm (JAL, branches).
         target_pc = Signal(30)
-        with m.If(t3 | xc["mret"]):
-            m.d.comb += target_pc.eq(rs2v[2:])      # mtvec (read in T1) or mepc (read in D)
-        with m.Elif(xc["fence_i"]):
-            m.d.comb += target_pc.eq(link)
-        with m.Else():
-            m.d.comb += target_pc.eq(jump_target[2:])
+        m.d.comb += target_pc.eq(Mux(xc["jalr"] | xc["mret"] | t3, alu.sum[2:], pc_imm[2:]))
 
         # Register-file writes from X: rd (the result), a CSR word (the new CSR value), a trap CSR, or a counter's
         # high half. A two-cycle CSR write writes the CSR word first, then rd (and retires).
@@ -553,7 +550,7 @@ class Core(wiring.Component):
         rf_waddr = Signal(6)
         m.d.comb += [
             rf.rs1_addr.eq(Mux(halted, sp_word, Mux(u0, _counter_word(svc_instret, svc_mid),
-                                                    Cat(d_insn_now[15:20] & ~(d_lui | x_reread).replicate(5),
+                                                    Cat(d_insn_now[15:20] & ~(d_lui | x_reread | t2).replicate(5),
                                                         C(0, 1))))),
             rf.rs2_addr.eq(Mux(t2, _WORD_MTVEC, rs2_word)),
             rf.read_en.eq(x_accept | sp_rf_read | t2 | u0 | x_reread),
