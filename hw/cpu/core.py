@@ -143,7 +143,7 @@ class Core(wiring.Component):
         d_ctrl = {
             # name: (shape, value in D)
             "rd":        (5, dec.rd),
-            "zimm":      (5, dec.rs1),
+            "zimm":      (5, dec.rs1 & d_f3[2].replicate(5)),      # CSRRxI (0 for CSRRx: see csr_src)
             "f3":        (3, d_f3),
             "imm":       (32, dec.imm),
             "auipc":     (1, dec.auipc),
@@ -281,15 +281,13 @@ class Core(wiring.Component):
         # CSRs: register-file CSRs were read through the rs2 port in D; the others come from the CSR file.
         csr_old = Signal(32)
         m.d.comb += csr_old.eq((rs2v & xc["csr_rf"].replicate(32)) | csr.rdata)
-        csr_src = Mux(f3[2], xc["zimm"], rs1v)
+        # The source operand: CSRRxI read x0 for rs1 (masked in D) and CSRRx have zimm = 0, so it is an OR. With
+        # one-hot set/clear controls each bit of the new value is one LUT of (old, src, set, clear).
+        csr_src = rs1v | xc["zimm"]
+        csr_set = f3[1] & ~f3[0]            # CSRRS[I]
+        csr_clr = f3[1] & f3[0]             # CSRRC[I]; CSRRW[I] otherwise
         csr_new = Signal(32)
-        with m.Switch(f3[:2]):
-            with m.Case(0b01):
-                m.d.comb += csr_new.eq(csr_src)
-            with m.Case(0b10):
-                m.d.comb += csr_new.eq(csr_old | csr_src)
-            with m.Default():
-                m.d.comb += csr_new.eq(csr_old & ~csr_src)
+        m.d.comb += csr_new.eq(Mux(csr_clr, csr_old & ~csr_src, csr_src | (csr_old & csr_set.replicate(32))))
 
         # Synchronous exceptions known in the first cycle, in priority order.
         illegal = xc["illegal"]
@@ -543,6 +541,7 @@ class Core(wiring.Component):
         # which the decoder made the instruction word (mtval). An instruction accepted meanwhile is squashed.
         x_reread = x_valid & illegal
         d_system = d_insn_now[2:7] == Opcode.SYSTEM.value
+        d_csrimm = d_system & d_insn_now[14]        # CSRRxI: rs1 is zimm, read x0 instead
         d_lui = d_insn_now[2:7] == Opcode.LUI.value
         d_mret = d_insn_now[28]         # SYSTEM with funct3 = 0: MRET (0x302) rather than ECALL/EBREAK/WFI
         rs2_word = Mux(d_system, csr_word(d_insn_now[20:32], d_mret & (d_insn_now[12:15] == 0)),
@@ -550,7 +549,7 @@ class Core(wiring.Component):
         rf_waddr = Signal(6)
         m.d.comb += [
             rf.rs1_addr.eq(Mux(halted, sp_word, Mux(u0, _counter_word(svc_instret, svc_mid),
-                                                    Cat(d_insn_now[15:20] & ~(d_lui | x_reread | t2).replicate(5),
+                                                    Cat(d_insn_now[15:20] & ~(d_lui | d_csrimm | x_reread | t2).replicate(5),
                                                         C(0, 1))))),
             rf.rs2_addr.eq(Mux(t2, _WORD_MTVEC, rs2_word)),
             rf.read_en.eq(x_accept | sp_rf_read | t2 | u0 | x_reread),
