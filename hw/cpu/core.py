@@ -162,7 +162,6 @@ class Core(wiring.Component):
             # minstret are both: their low bits are flip-flops there).
             "csr_w":     (1, d_csr_write),
             "cword":     (4, csr_word(d_csr_addr)[:4]),
-            "cmask":     (1, (d_csr_addr == CSR.MEPC) | (d_csr_addr == CSR.MTVEC)),
             "mret":      (1, dec.mret),
             "ecall":     (1, dec.ecall),
             "ebreak":    (1, dec.ebreak),
@@ -366,7 +365,8 @@ class Core(wiring.Component):
         g = ~(s_cw | trapping | halted | u1)        # the instruction's own result
         sp_mask = sp_word[5] & sp_word[0] & ~sp_word[1]     # mepc/mtvec: bits 1:0 are stored as 0
         sp_cmask = sp_word[5] & sp_word[3]                  # mcycle/minstret words: bits 9:0 are stored as 0
-        c_cmask = xc["cword"][3]
+        c_cmask = xc["cword"][3]                            # mcycle/minstret words: bits 9:0 are stored as 0
+        c_pmask = xc["cword"][0] & ~xc["cword"][1]          # mepc/mtvec (words 33, 37): bits 1:0 are stored as 0
         lo = COUNTER_LOW_BITS
         sel_sum = (xc["res_sum"] & g) | (xc["tv_sum"] & tv) | u1
         sel_sum0 = (xc["res_sum"] & g) | (xc["tv_sum0"] & tv) | u1
@@ -382,7 +382,7 @@ class Core(wiring.Component):
             (pc_imm & sel_pcimm.replicate(32)) |
             (Cat(alu.sum[0] & sel_sum0, alu.sum[1:] & sel_sum.replicate(31))) |
             slt |
-            (Cat(csr_new[:2] & ~(xc["cmask"] | c_cmask).replicate(2), csr_new[2:lo] & ~c_cmask.replicate(lo - 2),
+            (Cat(csr_new[:2] & ~(c_pmask | c_cmask).replicate(2), csr_new[2:lo] & ~c_cmask.replicate(lo - 2),
                  csr_new[lo:]) & s_cw.replicate(32)) |
             (Cat(cause_q, C(0, 27), t_irq) & t2.replicate(32)) |
             (Cat(sp.wdata[:2] & ~(sp_mask | sp_cmask).replicate(2), sp.wdata[2:lo] & ~sp_cmask.replicate(lo - 2),
@@ -566,7 +566,9 @@ class Core(wiring.Component):
 
         # ---------------------------------------------------------------- CSR file
         m.d.comb += [
-            csr.addr.eq(Mux(halted, sel[:12], x_insn[20:32])),
+            # CSR instructions are raw for the decoder: their immediate is the instruction word (x_insn itself is
+            # then only the record's).
+            csr.addr.eq(Mux(halted, sel[:12], xc["imm"][20:32])),
             csr.we.eq(x_csr_we | sp_csr_we),
             csr.wdata.eq(Mux(halted, sp.wdata, csr_new)),
             csr.trap.eq(t3),
