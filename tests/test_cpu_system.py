@@ -283,3 +283,24 @@ def test_state_port_writes_every_register_and_counter_exactly():
     h.run(hook=drv, max_cycles=4000, until=None, max_retire=60)
     reads = [r for r in drv.results if r[0] == "read"]
     assert [r[3] for r in reads] == list(values.values()) + list(counters.values())
+
+
+@pytest.mark.parametrize("offset,stall", [(0, 0.0), (1, 0.0), (2, 0.0), (3, 0.0), (0, 0.3), (1, 0.3), (2, 0.5),
+                                          (3, 0.5)])
+def test_minstret_and_pc_exact_at_every_halt(offset, stall):
+    # Halted again and again while minstret's low bits wrap: minstret is the number of records retired without a
+    # trap, and the PC is the last record's next_pc, at every halt.
+    base = 1024 - 24 + offset
+    loop = [A.addi(1, 1, 1), A.sw(1, 10, 0), A.lw(2, 10, 0), A.beq(2, 0, 8), A.addi(3, 3, 1), A.jal(0, -20)]
+    prog = A.li(10, BASE + 0x900) + A.li(7, base) + [A.csrrw(0, CSR.MINSTRET, 7)] + loop
+    step = [("halt",), ("read", state_selector_for_csr(CSR.MINSTRET)), ("read", STATE_PC), ("resume",), ("wait", 1)]
+    drv = StateDriver(step * 40, start=20)
+    h = CpuHarness(prog, stall=stall, latency=(1, 3) if stall else (1, 1), seed=offset)
+    h.run(hook=drv, max_cycles=20000, until=None, max_retire=250)
+    setup = len(A.li(10, BASE + 0x900) + A.li(7, base)) + 1
+    halts = [r for r in drv.results if r[0] == "halted"]
+    reads = [r for r in drv.results if r[0] == "read"]
+    assert len(halts) == 40 and len(reads) == 80
+    for (_, _, n_retired), (_, _, _, instret), (_, _, _, pc) in zip(halts, reads[0::2], reads[1::2]):
+        assert instret == base + n_retired - setup
+        assert pc == h.retired[n_retired - 1]["next_pc"]

@@ -1,4 +1,4 @@
-"""Machine-mode CSRs kept in flip-flops (mstatus, mie, mip, the counters' low bits, constants) and interrupt
+"""Machine-mode CSRs kept in flip-flops (mstatus, mie, mip, the counters' low halves, constants) and interrupt
 selection."""
 
 from amaranth import *
@@ -9,11 +9,7 @@ from .isa import CSR, Interrupt, MISA, MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP
 from .regfile import CSR_WORDS
 
 
-__all__ = ["CSRFile", "COUNTER_LOW_BITS"]
-
-
-#: mcycle and minstret bits kept in flip-flops here; bits 31:10 and the high halves are register-file words.
-COUNTER_LOW_BITS = 10
+__all__ = ["CSRFile"]
 
 
 _MIE_BIT = MSTATUS_MIE.bit_length() - 1
@@ -25,9 +21,9 @@ class CSRFile(wiring.Component):
 
     Reads are combinational on ``addr`` (``rdata`` is 0 for the register-file CSRs); a write (``we``) lands at
     the end of the cycle (register-file CSRs ignore it). ``trap`` and ``mret`` update mstatus at the end of the
-    cycle; the core never presents ``we`` in the same cycle. Only the counters' low :data:`COUNTER_LOW_BITS` bits
-    are here (read as mcycle/minstret; a write takes precedence over that cycle's increment); their carries out
-    are outputs, and the core adds them to the rest of the counter, which is register-file words.
+    cycle; the core never presents ``we`` in the same cycle. Only the counters' low halves are here (a written
+    low half takes precedence over that cycle's increment); their carries out are outputs, and the core adds them
+    to the high halves, which are register-file words.
 
     Parameters
     ----------
@@ -56,10 +52,8 @@ class CSRFile(wiring.Component):
     cycle_en : In(1)
         Increment mcycle.
     instret_carry, cycle_carry : Out(1)
-        The low bits of minstret / mcycle wrap to 0 at the end of this cycle (they are incremented from all ones
-        and not written).
-    instret_at_max, cycle_at_max : Out(1)
-        The low bits of minstret / mcycle are all ones (the next increment carries).
+        The low half of minstret / mcycle wraps to 0 at the end of this cycle (it is incremented from
+        0xFFFF_FFFF and not written).
     irq_software, irq_timer, irq_external : In(1)
         Level-sensitive pending bits (mip.MSIP, MTIP, MEIP).
     irq_pending : Out(1)
@@ -81,8 +75,6 @@ class CSRFile(wiring.Component):
     cycle_en: In(1)
     instret_carry: Out(1)
     cycle_carry: Out(1)
-    instret_at_max: Out(1)
-    cycle_at_max: Out(1)
     irq_software: In(1)
     irq_timer: In(1)
     irq_external: In(1)
@@ -101,8 +93,8 @@ class CSRFile(wiring.Component):
         mie_bit = Signal()          # mstatus.MIE
         mpie_bit = Signal()         # mstatus.MPIE
         mie = Signal(3)             # mie.MSIE, MTIE, MEIE
-        mcycle = Signal(COUNTER_LOW_BITS)       # the rest of each counter is register-file words
-        minstret = Signal(COUNTER_LOW_BITS)
+        mcycle = Signal(32)         # low halves; the high halves are register-file words
+        minstret = Signal(32)
 
         mip = Cat(self.irq_software, self.irq_timer, self.irq_external)
         pend = mie & mip
@@ -147,19 +139,17 @@ class CSRFile(wiring.Component):
             self.known.eq(Cat(*match.values()).any() | self.in_rf),
         ]
 
-        # The low bits of each counter are one expression: the written value, or the bits plus their enable (a
-        # write replaces that cycle's increment). The carry out goes to the core, which adds it to the word above.
-        for counter, en, carry, at_max, csr in (
-                (mcycle, self.cycle_en, self.cycle_carry, self.cycle_at_max, CSR.MCYCLE),
-                (minstret, self.instret, self.instret_carry, self.instret_at_max, CSR.MINSTRET)):
+        # Each low half is one expression: the written value, or the half plus its enable (a write replaces that
+        # cycle's increment). The carry out goes to the core, which increments the high half's word.
+        for counter, en, carry, csr in ((mcycle, self.cycle_en, self.cycle_carry, CSR.MCYCLE),
+                                        (minstret, self.instret, self.instret_carry, CSR.MINSTRET)):
             written = self.we & (self.addr == csr)
-            lo_next = Signal(COUNTER_LOW_BITS + 1)
+            lo_next = Signal(33)
             m.d.comb += [
                 lo_next.eq(counter + (en & ~written)),
-                carry.eq(lo_next[-1]),
-                at_max.eq(counter.all()),
+                carry.eq(lo_next[32]),
             ]
-            m.d.sync += counter.eq(Mux(written, self.wdata[:COUNTER_LOW_BITS], lo_next[:-1]))
+            m.d.sync += counter.eq(Mux(written, self.wdata, lo_next[:32]))
 
         wdata = self.wdata
         with m.If(self.we):
