@@ -248,6 +248,23 @@ def test_counters():
     assert 100 <= r[10] < 110 and r[11] == 100
 
 
+def test_counter_low_bits_carry_exact():
+    # mcycle and minstret are 10 flip-flop bits plus register-file words: reads across a carry into the words are
+    # exact (minstret counts exactly, mcycle advances with the clock), and so is a swap at the carry.
+    n = 40
+    prog = (A.li(8, 5000) + A.li(7, 1000) + [A.csrrw(0, CSR.MINSTRET, 7)] + [A.csrrs(1, CSR.MINSTRET, 0)] * n +
+            A.li(7, 1000) + [A.csrrw(0, CSR.MCYCLE, 7)] + [A.csrrs(2, CSR.MCYCLE, 0)] * n +
+            A.li(7, 1022) + [A.csrrw(0, CSR.MINSTRET, 7), A.nop(), A.csrrw(3, CSR.MINSTRET, 8),
+                             A.csrrs(4, CSR.MINSTRET, 0)])
+    h, recs = run(prog)
+    instret = [r["rd_data"] for r in recs if r["insn"] == A.csrrs(1, CSR.MINSTRET, 0)]
+    assert instret == list(range(1000, 1000 + n))
+    cycle = [(r["rd_data"], r["cycle"]) for r in recs if r["insn"] == A.csrrs(2, CSR.MCYCLE, 0)]
+    assert len(cycle) == n and cycle[-1][0] > 1024
+    assert all(v - cycle[0][0] == c - cycle[0][1] for v, c in cycle)
+    assert h.regs[3] == 1023 and h.regs[4] == 5000
+
+
 def test_fence_i_and_self_modifying_code():
     # overwrite the instruction after fence.i with "addi x3, x0, 42"
     target = BASE + 4 * 6

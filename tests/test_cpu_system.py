@@ -242,3 +242,65 @@ def test_cpi_dependent_alu_loop():
     cpi = cycles / insns
     assert cpi <= (len(body) + 2 + 2) / (len(body) + 2) + 1e-9, cpi   # two bubbles per taken branch
     assert h.regs[1] == 60
+
+
+@pytest.mark.parametrize("offset", range(5))
+def test_counter_high_halves_exact_while_halted(offset):
+    # The counters wrap while the core is halted and resumed again and again (mcycle stops while halted): every
+    # halt must see the carry already added to the high half's register-file word, whatever cycle the halt falls
+    # on; 64-bit values read across halts only grow.
+    prog = (A.li(7, 0xFFFF_FF80 + offset) + [A.csrrw(0, CSR.MCYCLE, 7)] + A.li(7, 0xFFFF_FFF0 + offset) +
+            [A.csrrw(0, CSR.MINSTRET, 7), A.addi(1, 1, 1), A.jal(0, -4)])
+    step = [("halt",), ("read", state_selector_for_csr(CSR.MCYCLEH)), ("read", state_selector_for_csr(CSR.MCYCLE)),
+            ("read", state_selector_for_csr(CSR.MINSTRETH)), ("read", state_selector_for_csr(CSR.MINSTRET)),
+            ("resume",), ("wait", 2)]
+    drv = StateDriver(step * 60, start=20)
+    h = CpuHarness(prog)
+    h.run(hook=drv, max_cycles=6000, until=None, max_retire=400)
+    reads = [r for r in drv.results if r[0] == "read"]
+    assert all(r[2] == "ack" for r in reads)
+    samples = [tuple(r[3] for r in reads[i:i + 4]) for i in range(0, len(reads), 4)]
+    assert len(samples) == 60
+    cycles = [hi << 32 | lo for hi, lo, _, _ in samples]
+    instret = [hi << 32 | lo for _, _, hi, lo in samples]
+    assert all(b > a for a, b in zip(cycles, cycles[1:]))
+    assert all(b >= a for a, b in zip(instret, instret[1:]))
+    assert cycles[-1] >> 32 == 1 and instret[-1] >> 32 == 1 and cycles[0] >> 32 == 0 and instret[0] >> 32 == 0
+
+
+def test_state_port_writes_every_register_and_counter_exactly():
+    # Every GPR and the counters (flip-flop low bits plus register-file words) written and read back while halted.
+    prog = [A.addi(1, 1, 1), A.jal(0, -4)]
+    values = {n: (0x9E37_79B9 * n) & 0xFFFF_FFFF for n in range(1, 32)}
+    counters = {CSR.MCYCLE: 0x1234_57FF, CSR.MCYCLEH: 0x89AB_CDEF, CSR.MINSTRET: 0xFEDC_BBFE,
+                CSR.MINSTRETH: 0x7654_3210, CSR.MSCRATCH: 0x0BAD_F00D}
+    script = [("halt",)]
+    script += [("write", n, v) for n, v in values.items()]
+    script += [("write", state_selector_for_csr(c), v) for c, v in counters.items()]
+    script += [("read", n) for n in values] + [("read", state_selector_for_csr(c)) for c in counters]
+    drv = StateDriver(script + [("resume",)])
+    h = CpuHarness(prog)
+    h.run(hook=drv, max_cycles=4000, until=None, max_retire=60)
+    reads = [r for r in drv.results if r[0] == "read"]
+    assert [r[3] for r in reads] == list(values.values()) + list(counters.values())
+
+
+@pytest.mark.parametrize("offset,stall", [(0, 0.0), (1, 0.0), (2, 0.0), (3, 0.0), (0, 0.3), (1, 0.3), (2, 0.5),
+                                          (3, 0.5)])
+def test_minstret_and_pc_exact_at_every_halt(offset, stall):
+    # Halted again and again while minstret's low bits wrap: minstret is the number of records retired without a
+    # trap, and the PC is the last record's next_pc, at every halt.
+    base = 1024 - 24 + offset
+    loop = [A.addi(1, 1, 1), A.sw(1, 10, 0), A.lw(2, 10, 0), A.beq(2, 0, 8), A.addi(3, 3, 1), A.jal(0, -20)]
+    prog = A.li(10, BASE + 0x900) + A.li(7, base) + [A.csrrw(0, CSR.MINSTRET, 7)] + loop
+    step = [("halt",), ("read", state_selector_for_csr(CSR.MINSTRET)), ("read", STATE_PC), ("resume",), ("wait", 1)]
+    drv = StateDriver(step * 40, start=20)
+    h = CpuHarness(prog, stall=stall, latency=(1, 3) if stall else (1, 1), seed=offset)
+    h.run(hook=drv, max_cycles=20000, until=None, max_retire=250)
+    setup = len(A.li(10, BASE + 0x900) + A.li(7, base)) + 1
+    halts = [r for r in drv.results if r[0] == "halted"]
+    reads = [r for r in drv.results if r[0] == "read"]
+    assert len(halts) == 40 and len(reads) == 80
+    for (_, _, n_retired), (_, _, _, instret), (_, _, _, pc) in zip(halts, reads[0::2], reads[1::2]):
+        assert instret == base + n_retired - setup
+        assert pc == h.retired[n_retired - 1]["next_pc"]

@@ -19,6 +19,8 @@ class ALU(wiring.Component):
         Operands.
     sub : In(1)
         Compute ``a - b`` instead of ``a + b`` (needed by SUB, SLT[I][U] and branches).
+    carry_in : In(1)
+        Add 1 more (with ``sub`` clear: ``a + b + 1``; the core uses it to increment a counter's high half).
     funct3 : In(3)
         Selects ``logic`` among XOR, OR, AND.
     sum : Out(32)
@@ -33,6 +35,7 @@ class ALU(wiring.Component):
     a: In(32)
     b: In(32)
     sub: In(1)
+    carry_in: In(1)
     funct3: In(3)
     sum: Out(32)
     eq: Out(1)
@@ -42,9 +45,10 @@ class ALU(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        # One carry chain: the carry-in for subtraction enters through an extra low bit (1 + sub).
+        # One carry chain: the carry-in (subtraction's + 1, or carry_in) enters through an extra low bit.
         wide = Signal(34)
-        m.d.comb += wide.eq(Cat(C(1, 1), self.a) + Cat(self.sub, self.b ^ self.sub.replicate(32)))
+        m.d.comb += wide.eq(Cat(C(1, 1), self.a) +
+                            Cat(self.sub | self.carry_in, self.b ^ self.sub.replicate(32)))
         wide = wide[1:]
         m.d.comb += [
             self.sum.eq(wide[:32]),

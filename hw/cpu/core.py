@@ -28,13 +28,14 @@ class _Fetch(enum.Enum, shape=2):
     EMPTY = 0   # nothing in flight; fd_pc is the next address to fetch
     REQ   = 1   # request for fd_pc presented and stalled: must be presented again unchanged
     WAIT  = 2   # request for fd_pc accepted, response pending (fd_kill: discard it, then fetch fd_pc)
-    BUF   = 3   # instruction at fd_pc held in d_insn/d_err, waiting for the execute stage
 
 
 _WORD_MTVAL = CSR_WORDS[CSR.MTVAL]
 _WORD_MCAUSE = CSR_WORDS[CSR.MCAUSE]
 _WORD_MEPC = CSR_WORDS[CSR.MEPC]
 _WORD_MTVEC = CSR_WORDS[CSR.MTVEC]
+_WORD_MCYCLEH = CSR_WORDS[CSR.MCYCLEH]
+_WORD_MINSTRETH = CSR_WORDS[CSR.MINSTRETH]
 
 
 class Core(wiring.Component):
@@ -110,17 +111,16 @@ class Core(wiring.Component):
         fstate = Signal(_Fetch)
         fd_pc = Signal(30, init=self._reset_pc >> 2)
         fd_kill = Signal()
-        d_insn = Signal(32)
-        d_err = Signal()
 
         resp = ibus.ack | ibus.err
         in_wait = fstate == _Fetch.WAIT
-        in_buf = fstate == _Fetch.BUF
         f_req = fstate == _Fetch.REQ
-        avail = in_buf | (in_wait & resp & ~fd_kill)
+        avail = in_wait & resp & ~fd_kill
         drained = in_wait & resp & fd_kill
-        d_insn_now = Mux(in_buf, d_insn, ibus.rdata)
-        d_err_now = Mux(in_buf, d_err, ibus.err)
+        # There is no buffer: a response that X cannot take this cycle is dropped and fd_pc fetched again at
+        # once (with a one-cycle bus it arrives as X frees up after a load/store or a two-cycle instruction).
+        d_insn_now = ibus.rdata
+        d_err_now = ibus.err
 
         # ---------------------------------------------------------------- decode (in D, registered into X)
         m.d.comb += dec.insn.eq(Mux(d_err_now, 0, d_insn_now))
@@ -132,10 +132,11 @@ class Core(wiring.Component):
         d_csr_rf = Cat(*(d_csr_addr == c for c in CSR_WORDS)).any()
         d_csr_write = dec.csr & dec.csr_write
         d_csr_illegal = dec.csr & (~d_csr_known | (dec.csr_write & (d_csr_addr[10:12] == 0b11)))
+        d_illegal = ~dec.legal | d_csr_illegal
         d_ctrl = {
             # name: (shape, value in D)
             "rd":        (5, dec.rd),
-            "zimm":      (5, dec.rs1),
+            "zimm":      (5, dec.rs1 & d_f3[2].replicate(5)),      # CSRRxI (0 for CSRRx: see csr_src)
             "f3":        (3, d_f3),
             "imm":       (32, dec.imm),
             "auipc":     (1, dec.auipc),
@@ -144,7 +145,6 @@ class Core(wiring.Component):
             "load":      (1, dec.load),
             "store":     (1, dec.store),
             "mem":       (1, dec.load | dec.store),
-            "fence_i":   (1, dec.fence_i),
             "csr":       (1, dec.csr),
             "csr_rf":    (1, dec.csr & d_csr_rf),
             # CSR writes: a register-file CSR with rd != x0 takes two cycles (rd, then the CSR word); with
@@ -153,13 +153,12 @@ class Core(wiring.Component):
             "cw1":       (1, d_csr_write & d_csr_rf & (dec.rd == 0)),
             "csr_ffw":   (1, d_csr_write & ~d_csr_rf),
             "cword":     (3, csr_word(d_csr_addr)[:3]),
-            "cmask":     (1, (d_csr_addr == CSR.MEPC) | (d_csr_addr == CSR.MTVEC)),
             "mret":      (1, dec.mret),
             "ecall":     (1, dec.ecall),
             "ebreak":    (1, dec.ebreak),
-            "illegal":   (1, ~dec.legal | d_csr_illegal),
+            "illegal":   (1, d_illegal),
             "wrd":       (1, dec.writes_rd & (dec.rd != 0)),
-            "b_imm":     (1, ~(dec.op | dec.branch)),
+            "b_imm":     (1, ~(dec.op | dec.branch | dec.mret)),     # MRET: x0 (its rs1) + mepc (rs2 port)
             "sub":       (1, dec.branch | (dec.op & (d_f3 == Funct3.ADD) & dec.alt) |
                              (d_opx & ((d_f3 == Funct3.SLT) | (d_f3 == Funct3.SLTU)))),
             "shift":     (1, d_shift),
@@ -171,16 +170,16 @@ class Core(wiring.Component):
             "res_slt":   (1, d_opx & (d_f3 == Funct3.SLT)),
             "res_sltu":  (1, d_opx & (d_f3 == Funct3.SLTU)),
             "res_logic": (1, d_opx & d_f3[2] & (d_f3 != Funct3.SR)),
-            "uncond":    (1, dec.jal | dec.jalr | dec.mret | dec.fence_i),
+            # FENCE.I needs no redirect: the next instruction is only fetched as FENCE.I enters X, after every
+            # earlier store has completed (X is in order and a store ends with its response).
+            "uncond":    (1, dec.jal | dec.jalr | dec.mret),
             "br_mis":    (1, dec.branch & dec.imm[1]),
             "br_ok":     (1, dec.branch & ~dec.imm[1]),
-            # mtval sources (AND-OR; at most one is set for an instruction that can trap; a fetch fault has
-            # insn = 0, so its tv_insn term is 0).
-            "tv_pc":     (1, d_err_now | dec.ebreak),
-            "tv_insn":   (1, ~dec.legal | d_csr_illegal),
-            "tv_sum":    (1, dec.jalr | dec.load | dec.store),
-            "tv_sum0":   (1, dec.load | dec.store),
-            "tv_pcimm":  (1, dec.jal | dec.branch),
+            # mtval sources (AND-OR; a fetch fault (insn = 0, so imm = 0) and EBREAK have imm = 0: pc + imm is
+            # the pc; an illegal instruction has imm = insn (decoder) and x0 re-read for rs1 in T0: the sum is insn.
+            "tv_sum":    (1, dec.jalr | dec.load | dec.store | d_illegal),
+            "tv_sum0":   (1, dec.load | dec.store | d_illegal),
+            "tv_pcimm":  (1, d_err_now | dec.ebreak | dec.jal | dec.branch),
         }
         xc = {name: Signal(shape, name=f"x_{name}") for name, (shape, _value) in d_ctrl.items()}
 
@@ -208,6 +207,14 @@ class Core(wiring.Component):
         # stalled fetch request must be held): the instruction that entered X meanwhile is squashed.
         pend = Signal()
         pend_pc = Signal(30)
+        # Counter high halves (register-file words): a wrap of a low half sets cpend_*; once X is empty, U0 reads
+        # the high half's word (rs2 port; x0 on rs1) and U1 writes it back plus one through the ALU.
+        cpend_cycle = Signal()
+        cpend_instret = Signal()
+        cpend = cpend_cycle | cpend_instret
+        u0 = Signal()
+        u1 = Signal()
+        u_instret = Signal()        # U1 serves minstreth (else mcycleh)
 
         # Register-file operands: the read ports are transparent, so the word written in the cycle of the read
         # (by the instruction leaving X) is seen; no other bypass is needed.
@@ -225,8 +232,10 @@ class Core(wiring.Component):
         # ALU / shifter
         m.d.comb += [
             alu.a.eq(rs1v),             # LUI reads x0 (its rs1 field is forced to 0 in D): sum = imm
-            alu.b.eq(Mux(xc["b_imm"], xc["imm"], rs2v)),
-            alu.sub.eq(xc["sub"]),
+            # U1: 0 (x0) + high half + 1; T3: x0 (re-read in T2) + mtvec (rs2 port, read in T2)
+            alu.b.eq(Mux(xc["b_imm"] & ~u1 & ~t3, xc["imm"], rs2v)),
+            alu.sub.eq(xc["sub"] & ~u1 & ~t3),
+            alu.carry_in.eq(u1),
             alu.funct3.eq(f3),
             shifter.a.eq(rs1v),
             shifter.shamt.eq(Mux(xc["sh_reg"], rs2v[:5], xc["imm"][:5])),
@@ -241,8 +250,6 @@ class Core(wiring.Component):
         # Branches and jumps. BEQ/BNE 00x, BLT/BGE 10x, BLTU/BGEU 11x: bit 0 inverts.
         cond = Signal()
         m.d.comb += cond.eq(Mux(f3[2], Mux(f3[1], alu.ltu, alu.lt), alu.eq) ^ f3[0])
-        jump_target = Signal(32)
-        m.d.comb += jump_target.eq(Mux(xc["jalr"], Cat(C(0, 1), alu.sum[1:]), pc_imm))
         jump_misaligned = (xc["jal"] & xc["imm"][1]) | (xc["jalr"] & lo[1]) | (x_step2 & cond_q)
 
         # Loads and stores
@@ -259,15 +266,13 @@ class Core(wiring.Component):
         # CSRs: register-file CSRs were read through the rs2 port in D; the others come from the CSR file.
         csr_old = Signal(32)
         m.d.comb += csr_old.eq((rs2v & xc["csr_rf"].replicate(32)) | csr.rdata)
-        csr_src = Mux(f3[2], xc["zimm"], rs1v)
+        # The source operand: CSRRxI read x0 for rs1 (masked in D) and CSRRx have zimm = 0, so it is an OR. With
+        # one-hot set/clear controls each bit of the new value is one LUT of (old, src, set, clear).
+        csr_src = rs1v | xc["zimm"]
+        csr_set = f3[1] & ~f3[0]            # CSRRS[I]
+        csr_clr = f3[1] & f3[0]             # CSRRC[I]; CSRRW[I] otherwise
         csr_new = Signal(32)
-        with m.Switch(f3[:2]):
-            with m.Case(0b01):
-                m.d.comb += csr_new.eq(csr_src)
-            with m.Case(0b10):
-                m.d.comb += csr_new.eq(csr_old | csr_src)
-            with m.Default():
-                m.d.comb += csr_new.eq(csr_old & ~csr_src)
+        m.d.comb += csr_new.eq(Mux(csr_clr, csr_old & ~csr_src, csr_src | (csr_old & csr_set.replicate(32))))
 
         # Synchronous exceptions known in the first cycle, in priority order.
         illegal = xc["illegal"]
@@ -323,65 +328,60 @@ class Core(wiring.Component):
             done.eq((fin & ~exc) | (t3 & ~t_irq)),
             x_redirect.eq(t3 | (run & ~exc_early & xc["uncond"]) | (run & xc["br_ok"] & cond)),
         ]
+        # The redirect target: the adder's sum for JALR (rs1 + imm), MRET (x0 + mepc) and trap entry (x0 + mtvec),
+        # else pc + imm (JAL, branches).
         target_pc = Signal(30)
-        with m.If(t3 | xc["mret"]):
-            m.d.comb += target_pc.eq(rs2v[2:])      # mtvec (read in T1) or mepc (read in D)
-        with m.Elif(xc["fence_i"]):
-            m.d.comb += target_pc.eq(link)
-        with m.Else():
-            m.d.comb += target_pc.eq(jump_target[2:])
+        m.d.comb += target_pc.eq(Mux(xc["jalr"] | xc["mret"] | t3, alu.sum[2:], pc_imm[2:]))
 
-        # Result: one-hot selects decoded in D, combined by AND-OR.
-        result = Signal(32)
-        early = Signal(32)      # everything that does not wait for the carry chain
-        m.d.comb += early.eq(
-            (Cat(C(0, 2), link) & xc["link"].replicate(32)) |
-            (csr_old & xc["csr"].replicate(32)) |
-            (ls.load_data & xc["load"].replicate(32)) |
-            (shifter.result & xc["shift"].replicate(32)) |
-            (pc_imm & xc["auipc"].replicate(32)) |
-            (alu.logic & xc["res_logic"].replicate(32)))
-        slt = (alu.lt & xc["res_slt"]) | (alu.ltu & xc["res_sltu"])
-        m.d.comb += result.eq(early | (alu.sum & xc["res_sum"].replicate(32)) | slt)
-
-        # Register-file writes from X: rd (the result), a CSR word (the new CSR value), or a trap CSR.
+        # Register-file writes from X: rd (the result), a CSR word (the new CSR value), a trap CSR, or a counter's
+        # high half. A two-cycle CSR write writes the CSR word first, then rd (and retires).
         we_rd = Signal()
         we_cw = Signal()
         m.d.comb += [
-            we_rd.eq((fin & ~wen_exc & xc["wrd"] & ~xc["csr2"]) | (run & xc["csr2"] & ~x_ph2 & ~illegal)),
-            we_cw.eq(fin & ~exc_static & (xc["cw1"] | xc["csr2"])),
+            we_rd.eq(fin & ~wen_exc & xc["wrd"]),
+            we_cw.eq((fin & ~exc_static & xc["cw1"]) | (run & xc["csr2"] & ~x_ph2 & ~illegal)),
         ]
         sp_word = Signal(6)         # the state port's register-file word (see below)
-        # Write data: an AND-OR whose selects are all flip-flops (decoded in D, or phase registers).
-        # mtval's source is known from the instruction class alone (0 for interrupts).
-        s_cw = (xc["cw1"] | (xc["csr2"] & x_ph2)) & ~trapping
+        # Write data: one AND-OR over every source, whose selects are flip-flops (decoded in D, or phase
+        # registers) combined by a few gates shared by all 32 bits. The trap CSRs: mtval's source is known from the
+        # instruction class alone (0 for interrupts); pc (mepc, and mtval of fetch faults and EBREAK) is pc_imm
+        # with the immediate 0 (the decoder gives those instructions imm = 0; x_imm is cleared after T1).
+        s_cw = (xc["cw1"] | (xc["csr2"] & ~x_ph2)) & ~trapping & ~u1
         tv = t1 & ~t_irq
+        g = ~(s_cw | trapping | halted | u1)        # the instruction's own result
         sp_mask = sp_word[5] & sp_word[0] & ~sp_word[1]     # mepc/mtvec: bits 1:0 are stored as 0
-        x_special = Signal(32)
-        m.d.comb += x_special.eq(
-            (Cat(csr_new[:2] & ~xc["cmask"].replicate(2), csr_new[2:]) & s_cw.replicate(32)) |
-            (pc_bytes & ((xc["tv_pc"] & tv) | t3).replicate(32)) |
-            (x_insn & (xc["tv_insn"] & tv).replicate(32)) |
-            (Cat(alu.sum[0] & xc["tv_sum0"], alu.sum[1:]) & (xc["tv_sum"] & tv).replicate(32)) |
-            (pc_imm & (xc["tv_pcimm"] & tv).replicate(32)) |
+        c_pmask = xc["cword"][0] & ~xc["cword"][1]          # mepc/mtvec (words 33, 37): bits 1:0 are stored as 0
+        sel_sum = (xc["res_sum"] & g) | (xc["tv_sum"] & tv) | u1
+        sel_sum0 = (xc["res_sum"] & g) | (xc["tv_sum0"] & tv) | u1
+        sel_pcimm = (xc["auipc"] & g) | (xc["tv_pcimm"] & tv) | t3
+        slt = (alu.lt & xc["res_slt"] & g) | (alu.ltu & xc["res_sltu"] & g)
+        x_wdata = Signal(32)
+        m.d.comb += x_wdata.eq(
+            (Cat(C(0, 2), link) & (xc["link"] & g).replicate(32)) |
+            (csr_old & (xc["csr"] & g).replicate(32)) |
+            (ls.load_data & (xc["load"] & g).replicate(32)) |
+            (shifter.result & (xc["shift"] & g).replicate(32)) |
+            (alu.logic & (xc["res_logic"] & g).replicate(32)) |
+            (pc_imm & sel_pcimm.replicate(32)) |
+            (Cat(alu.sum[0] & sel_sum0, alu.sum[1:] & sel_sum.replicate(31))) |
+            slt |
+            (Cat(csr_new[:2] & ~c_pmask.replicate(2), csr_new[2:]) & s_cw.replicate(32)) |
             (Cat(cause_q, C(0, 27), t_irq) & t2.replicate(32)) |
             (Cat(sp.wdata[:2] & ~sp_mask.replicate(2), sp.wdata[2:]) & halted.replicate(32)))
-        use_result = ~(s_cw | trapping | halted)
         x_we = Signal()
         x_waddr = Signal(6)
-        x_wdata = Signal(32)
         m.d.comb += [
-            x_we.eq(we_rd | we_cw | t1 | t2 | t3),
+            x_we.eq(we_rd | we_cw | t1 | t2 | t3 | u1),
             x_waddr.eq(Mux(t1, _WORD_MTVAL, Mux(t2, _WORD_MCAUSE, Mux(t3, _WORD_MEPC,
-                       Mux(s_cw, Cat(xc["cword"], C(0b100, 3)), xc["rd"]))))),
-            x_wdata.eq((result & use_result.replicate(32)) | x_special),
+                       Mux(u1, Mux(u_instret, _WORD_MINSTRETH, _WORD_MCYCLEH),
+                       Mux(s_cw, Cat(xc["cword"], C(0b100, 3)), xc["rd"])))))),
         ]
         x_csr_we = fin & ~exc_static & xc["csr_ffw"]
 
         # ---------------------------------------------------------------- pipeline advance
         redirect = pend & ~f_req            # the pending redirect reaches fetch this cycle
         x_free = ~x_valid | (fin & ~exc) | t3 | pend
-        x_accept = avail & x_free & ~pend & ~halt_req & ~halted
+        x_accept = avail & x_free & ~pend & ~halt_req & ~halted & ~cpend
 
         with m.If(~pend):
             m.d.sync += pend_pc.eq(target_pc)
@@ -391,6 +391,26 @@ class Core(wiring.Component):
             m.d.sync += pend.eq(0)
 
         m.d.sync += [t1.eq(t0), t2.eq(t1), t3.eq(t2)]
+        with m.If(t1):
+            m.d.sync += xc["imm"].eq(0)         # T3: pc_imm = pc (mepc)
+
+        # Counter high halves: a pending carry is added once X is empty (no instruction is accepted meanwhile, so
+        # the next one reads the new value); a write of the high half replaces a pending carry.
+        we_cycleh = we_cw & (xc["cword"] == (_WORD_MCYCLEH & 0b111))
+        we_instreth = we_cw & (xc["cword"] == (_WORD_MINSTRETH & 0b111))
+        writes_instreth = (xc["cw1"] | xc["csr2"]) & (xc["cword"] == (_WORD_MINSTRETH & 0b111))
+        m.d.comb += u0.eq(cpend & ~x_valid & ~u1 & ~halted)
+        m.d.sync += u1.eq(u0)
+        with m.If(u0):
+            m.d.sync += u_instret.eq(~cpend_cycle)
+        with m.If(csr.cycle_carry):
+            m.d.sync += cpend_cycle.eq(1)
+        with m.Elif(we_cycleh | (u1 & ~u_instret)):
+            m.d.sync += cpend_cycle.eq(0)
+        with m.If(csr.instret_carry):
+            m.d.sync += cpend_instret.eq(1)
+        with m.Elif(we_instreth | (u1 & u_instret)):
+            m.d.sync += cpend_instret.eq(0)
         with m.If(t0):
             m.d.sync += [t_irq.eq(irq_take), cause_q.eq(Mux(irq_take, csr.irq_cause[:4], exc_cause))]
 
@@ -422,7 +442,7 @@ class Core(wiring.Component):
             m.d.sync += intr_flag.eq(0)
 
         # Fetch
-        slot_free = (fstate == _Fetch.EMPTY) | drained | (avail & (redirect | x_accept | halt_req | halted))
+        slot_free = (fstate == _Fetch.EMPTY) | drained | avail       # taken by X, or dropped
         next_addr = Signal(30)
         m.d.comb += next_addr.eq(Mux(redirect, pend_pc, Mux(avail & x_accept, fd_pc + 1, fd_pc)))
         issue = f_req | (slot_free & ~halt_req & ~halted)
@@ -446,11 +466,11 @@ class Core(wiring.Component):
             m.d.sync += [fstate.eq(_Fetch.EMPTY), fd_pc.eq(next_addr), fd_kill.eq(0)]
         with m.Elif(in_wait & ~resp & redirect):
             m.d.sync += [fd_kill.eq(1), fd_pc.eq(pend_pc)]
-        with m.Elif(avail & in_wait):
-            m.d.sync += [fstate.eq(_Fetch.BUF), d_insn.eq(ibus.rdata), d_err.eq(ibus.err)]
 
         # ---------------------------------------------------------------- state port
-        m.d.sync += halted.eq(halt_req & ~x_valid & ~pend & (fstate == _Fetch.EMPTY))
+        # Not with a counter carry pending or arising (the counters stop while halted).
+        m.d.sync += halted.eq(halt_req & ~x_valid & ~pend & (fstate == _Fetch.EMPTY) & ~cpend & ~u1 &
+                              ~csr.cycle_carry & ~csr.instret_carry)
         m.d.comb += sp.halted.eq(halted)
 
         sp_busy = Signal()
@@ -487,16 +507,22 @@ class Core(wiring.Component):
         m.d.comb += [sp.ack.eq(sp_ack), sp.err.eq(sp_err), sp.rdata.eq(sp_rdata)]
 
         # ---------------------------------------------------------------- register file
+        # An illegal instruction in X re-reads x0 for rs1, so that from T1 on the adder's sum is its immediate,
+        # which the decoder made the instruction word (mtval). An instruction accepted meanwhile is squashed.
+        x_reread = x_valid & illegal
         d_system = d_insn_now[2:7] == Opcode.SYSTEM.value
+        d_csrimm = d_system & d_insn_now[14]        # CSRRxI: rs1 is zimm, read x0 instead
         d_lui = d_insn_now[2:7] == Opcode.LUI.value
         d_mret = d_insn_now[28]         # SYSTEM with funct3 = 0: MRET (0x302) rather than ECALL/EBREAK/WFI
         rs2_word = Mux(d_system, csr_word(d_insn_now[20:32], d_mret & (d_insn_now[12:15] == 0)),
                        Cat(d_insn_now[20:25], C(0, 1)))
         rf_waddr = Signal(6)
         m.d.comb += [
-            rf.rs1_addr.eq(Mux(halted, sp_word, Cat(d_insn_now[15:20] & ~d_lui.replicate(5), C(0, 1)))),
-            rf.rs2_addr.eq(Mux(t2, _WORD_MTVEC, rs2_word)),
-            rf.read_en.eq(x_accept | sp_rf_read | t2),
+            rf.rs1_addr.eq(Mux(halted, sp_word,
+                               Cat(d_insn_now[15:20] & ~(d_lui | d_csrimm | u0 | x_reread | t2).replicate(5), C(0, 1)))),
+            rf.rs2_addr.eq(Mux(t2, _WORD_MTVEC, Mux(u0, Mux(cpend_cycle, _WORD_MCYCLEH, _WORD_MINSTRETH),
+                                                    rs2_word))),
+            rf.read_en.eq(x_accept | sp_rf_read | t2 | u0 | x_reread),
             # Selected by `halted` (X is empty then): keeps the late write enable off the data path.
             rf_waddr.eq(Mux(halted, sp_word, x_waddr)),
             rf.rd_addr.eq(rf_waddr),
@@ -510,13 +536,16 @@ class Core(wiring.Component):
 
         # ---------------------------------------------------------------- CSR file
         m.d.comb += [
-            csr.addr.eq(Mux(halted, sel[:12], x_insn[20:32])),
+            # CSR instructions are raw for the decoder: their immediate is the instruction word (x_insn itself is
+            # then only the record's).
+            csr.addr.eq(Mux(halted, sel[:12], xc["imm"][20:32])),
             csr.we.eq(x_csr_we | sp_csr_we),
             csr.wdata.eq(Mux(halted, sp.wdata, csr_new)),
             csr.trap.eq(t3),
             csr.mret.eq(fin & ~exc & xc["mret"]),
-            csr.instret.eq(fin & ~exc),
-            csr.cycle_en.eq(~halted),
+            # A write of a high half replaces that cycle's increment of the low half, as a write of the low half.
+            csr.instret.eq(fin & ~exc & ~writes_instreth),
+            csr.cycle_en.eq(~halted & ~we_cycleh),
         ]
         # The interrupt lines are registered: the CLINT's 64-bit compare (and whatever drives the external line)
         # stays out of the core's control paths. Interrupts are taken, and mip shows them, one cycle later.
@@ -541,7 +570,7 @@ class Core(wiring.Component):
             rec.insn.eq(x_insn),
             rec.next_pc.eq(Cat(C(0, 2), Mux(x_redirect, target_pc, link))),
             rec.rd_addr.eq(Mux(xc["wrd"] & ~t3, xc["rd"], 0)),
-            rec.rd_data.eq(result),
+            rec.rd_data.eq(x_wdata),        # the retiring cycle writes rd (if any) with the result
             rec.mem_write.eq(fin & ~exc & xc["store"]),
             rec.mem_addr.eq(Cat(C(0, 2), alu.sum[2:])),
             rec.mem_sel.eq(ls.sel),

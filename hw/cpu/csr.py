@@ -1,4 +1,5 @@
-"""Machine-mode CSRs kept in flip-flops (mstatus, mie, mip, counters, constants) and interrupt selection."""
+"""Machine-mode CSRs kept in flip-flops (mstatus, mie, mip, the counters' low halves, constants) and interrupt
+selection."""
 
 from amaranth import *
 from amaranth.lib import wiring
@@ -20,8 +21,9 @@ class CSRFile(wiring.Component):
 
     Reads are combinational on ``addr`` (``rdata`` is 0 for the register-file CSRs); a write (``we``) lands at
     the end of the cycle (register-file CSRs ignore it). ``trap`` and ``mret`` update mstatus at the end of the
-    cycle; the core never presents ``we`` in the same cycle. A written counter half takes precedence over that
-    cycle's increment; the high halves count the low halves' carries one cycle late.
+    cycle; the core never presents ``we`` in the same cycle. Only the counters' low halves are here (a written
+    low half takes precedence over that cycle's increment); their carries out are outputs, and the core adds them
+    to the high halves, which are register-file words.
 
     Parameters
     ----------
@@ -49,6 +51,9 @@ class CSRFile(wiring.Component):
         Increment minstret.
     cycle_en : In(1)
         Increment mcycle.
+    instret_carry, cycle_carry : Out(1)
+        The low half of minstret / mcycle wraps to 0 at the end of this cycle (it is incremented from
+        0xFFFF_FFFF and not written).
     irq_software, irq_timer, irq_external : In(1)
         Level-sensitive pending bits (mip.MSIP, MTIP, MEIP).
     irq_pending : Out(1)
@@ -68,6 +73,8 @@ class CSRFile(wiring.Component):
     mret: In(1)
     instret: In(1)
     cycle_en: In(1)
+    instret_carry: Out(1)
+    cycle_carry: Out(1)
     irq_software: In(1)
     irq_timer: In(1)
     irq_external: In(1)
@@ -86,8 +93,8 @@ class CSRFile(wiring.Component):
         mie_bit = Signal()          # mstatus.MIE
         mpie_bit = Signal()         # mstatus.MPIE
         mie = Signal(3)             # mie.MSIE, MTIE, MEIE
-        mcycle = Signal(64)
-        minstret = Signal(64)
+        mcycle = Signal(32)         # low halves; the high halves are register-file words
+        minstret = Signal(32)
 
         mip = Cat(self.irq_software, self.irq_timer, self.irq_external)
         pend = mie & mip
@@ -113,10 +120,8 @@ class CSRFile(wiring.Component):
             CSR.MISA:      C(MISA, 32),
             CSR.MIE:       spread(mie),
             CSR.MIP:       spread(mip),
-            CSR.MCYCLE:    mcycle[:32],
-            CSR.MCYCLEH:   mcycle[32:],
-            CSR.MINSTRET:  minstret[:32],
-            CSR.MINSTRETH: minstret[32:],
+            CSR.MCYCLE:    mcycle,
+            CSR.MINSTRET:  minstret,
             CSR.MHARTID:   C(self._hartid, 32),
             CSR.MVENDORID: C(0, 32),
             CSR.MARCHID:   C(0, 32),
@@ -134,22 +139,17 @@ class CSRFile(wiring.Component):
             self.known.eq(Cat(*match.values()).any() | self.in_rf),
         ]
 
-        # Each counter half is one expression: the written value, or the half plus its increment (the low half's
-        # enable, the high half's registered carry). A write to either half of a counter replaces that cycle's
-        # increment (the written value wins); a read of the high half in the cycle after a wrap sees the old value.
-        for counter, en, lo_csr, hi_csr in ((mcycle, self.cycle_en, CSR.MCYCLE, CSR.MCYCLEH),
-                                            (minstret, self.instret, CSR.MINSTRET, CSR.MINSTRETH)):
-            we_lo = self.we & (self.addr == lo_csr)
-            we_hi = self.we & (self.addr == hi_csr)
-            written = we_lo | we_hi
+        # Each low half is one expression: the written value, or the half plus its enable (a write replaces that
+        # cycle's increment). The carry out goes to the core, which increments the high half's word.
+        for counter, en, carry, csr in ((mcycle, self.cycle_en, self.cycle_carry, CSR.MCYCLE),
+                                        (minstret, self.instret, self.instret_carry, CSR.MINSTRET)):
+            written = self.we & (self.addr == csr)
             lo_next = Signal(33)
-            carry = Signal()
-            m.d.comb += lo_next.eq(counter[:32] + (en & ~written))
-            m.d.sync += [
-                counter[:32].eq(Mux(we_lo, self.wdata, lo_next[:32])),
+            m.d.comb += [
+                lo_next.eq(counter + (en & ~written)),
                 carry.eq(lo_next[32]),
-                counter[32:].eq(Mux(we_hi, self.wdata, counter[32:] + (carry & ~written))),
             ]
+            m.d.sync += counter.eq(Mux(written, self.wdata, lo_next[:32]))
 
         wdata = self.wdata
         with m.If(self.we):

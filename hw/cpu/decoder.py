@@ -25,7 +25,11 @@ class Decoder(wiring.Component):
     rd, rs1, rs2, funct3 : Out
         Instruction fields.
     imm : Out(32)
-        The sign-extended immediate of the instruction's format (I, S, B, U or J).
+        The sign-extended immediate of the instruction's format (I, S, B, U or J). Instructions without an
+        immediate: ``raw`` ones give the instruction word itself (an illegal instruction's mtval), the other SYSTEM
+        instructions an even value (ECALL and EBREAK: 0).
+    raw : Out(1)
+        Not ``legal``, or a CSR instruction (whose CSR number may still make it illegal).
     writes_rd : Out(1)
         The instruction writes ``rd`` (regardless of ``rd`` being x0).
     alt : Out(1)
@@ -56,6 +60,7 @@ class Decoder(wiring.Component):
     nop: Out(1)
     csr: Out(1)
     csr_write: Out(1)
+    raw: Out(1)
     ecall: Out(1)
     ebreak: Out(1)
     mret: Out(1)
@@ -108,6 +113,7 @@ class Decoder(wiring.Component):
             self.writes_rd.eq(lui | auipc | jal | jalr | load | op_imm | op | csr),
             # CSRRW/CSRRWI (f3[0:2] == 01) always write; set/clear only with a nonzero rs1/zimm.
             self.csr_write.eq((f3[0:2] == 0b01) | (insn[15:20] != 0)),
+            self.raw.eq(~self.legal | csr),
         ]
 
         sign = insn[31]
@@ -119,6 +125,9 @@ class Decoder(wiring.Component):
             m.d.comb += self.imm.eq(Cat(C(0, 1), insn[8:12], insn[25:31], insn[7], sign.replicate(20)))
         with m.Elif(store):
             m.d.comb += self.imm.eq(Cat(insn[7:12], insn[25:31], sign.replicate(21)))
+        with m.Elif(self.raw):
+            m.d.comb += self.imm.eq(insn)
         with m.Else():
-            m.d.comb += self.imm.eq(Cat(insn[20:31], sign.replicate(21)))
+            # SYSTEM instructions use no immediate: bit 0 is cleared so that EBREAK's is 0 (its mtval is pc + imm).
+            m.d.comb += self.imm.eq(Cat(insn[20] & ~system, insn[21:31], sign.replicate(21)))
         return m

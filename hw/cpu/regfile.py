@@ -9,8 +9,9 @@ from amaranth.lib.wiring import In, Out
 __all__ = ["RegisterFile", "CSR_WORDS", "csr_word"]
 
 
-#: Register-file word of each CSR kept in block RAM (the other CSRs are flip-flops in ``csr.CSRFile``).
-CSR_WORDS = {0x340: 32, 0x341: 33, 0x342: 34, 0x343: 35, 0x305: 37}
+#: Register-file word of each CSR kept in block RAM (the other CSRs are flip-flops in ``csr.CSRFile``):
+#: mscratch, mepc, mcause, mtval, mcycleh, mtvec, minstreth.
+CSR_WORDS = {0x340: 32, 0x341: 33, 0x342: 34, 0x343: 35, 0xB80: 36, 0x305: 37, 0xB82: 38}
 
 
 def csr_word(number, mret=0):
@@ -21,13 +22,13 @@ def csr_word(number, mret=0):
     """
     number = Value.cast(number)
     mret = Value.cast(mret)
-    return Cat(number[0] | mret, number[1] & ~mret, number[2], C(0b100, 3))
+    return Cat(number[0] | mret, number[1] & ~mret, number[2] | number[11], C(0b100, 3))
 
 
 class RegisterFile(wiring.Component):
     """64 words of 33 bits (data + even parity bit 32) in a :class:`~amaranth.lib.memory.Memory`.
 
-    Words 0..31 are x0..x31, words 32..35 mscratch/mepc/mcause/mtval, word 37 mtvec.
+    Words 0..31 are x0..x31, words 32..38 the CSRs of :data:`CSR_WORDS`.
 
     Reads are synchronous and transparent: addresses presented with ``read_en`` in one cycle give
     ``rs1_data``/``rs2_data`` in the next (the new content if the word is written in the same cycle), and the
