@@ -28,6 +28,7 @@ class _Fetch(enum.Enum, shape=2):
     EMPTY = 0   # nothing in flight; fd_pc is the next address to fetch
     REQ   = 1   # request for fd_pc presented and stalled: must be presented again unchanged
     WAIT  = 2   # request for fd_pc accepted, response pending (fd_kill: discard it, then fetch fd_pc)
+    BUF   = 3   # instruction at fd_pc held in d_insn/d_err, waiting for the execute stage
 
 
 _WORD_MTVAL = CSR_WORDS[CSR.MTVAL]
@@ -111,16 +112,17 @@ class Core(wiring.Component):
         fstate = Signal(_Fetch)
         fd_pc = Signal(30, init=self._reset_pc >> 2)
         fd_kill = Signal()
+        d_insn = Signal(32)
+        d_err = Signal()
 
         resp = ibus.ack | ibus.err
         in_wait = fstate == _Fetch.WAIT
+        in_buf = fstate == _Fetch.BUF
         f_req = fstate == _Fetch.REQ
-        avail = in_wait & resp & ~fd_kill
+        avail = in_buf | (in_wait & resp & ~fd_kill)
         drained = in_wait & resp & fd_kill
-        # There is no buffer: a response that X cannot take this cycle is dropped and fd_pc fetched again at
-        # once (with a one-cycle bus it arrives as X frees up after a load/store or a two-cycle instruction).
-        d_insn_now = ibus.rdata
-        d_err_now = ibus.err
+        d_insn_now = Mux(in_buf, d_insn, ibus.rdata)
+        d_err_now = Mux(in_buf, d_err, ibus.err)
 
         # ---------------------------------------------------------------- decode (in D, registered into X)
         m.d.comb += dec.insn.eq(Mux(d_err_now, 0, d_insn_now))
@@ -442,7 +444,7 @@ class Core(wiring.Component):
             m.d.sync += intr_flag.eq(0)
 
         # Fetch
-        slot_free = (fstate == _Fetch.EMPTY) | drained | avail       # taken by X, or dropped
+        slot_free = (fstate == _Fetch.EMPTY) | drained | (avail & (redirect | x_accept | halt_req | halted))
         next_addr = Signal(30)
         m.d.comb += next_addr.eq(Mux(redirect, pend_pc, Mux(avail & x_accept, fd_pc + 1, fd_pc)))
         issue = f_req | (slot_free & ~halt_req & ~halted)
@@ -466,6 +468,8 @@ class Core(wiring.Component):
             m.d.sync += [fstate.eq(_Fetch.EMPTY), fd_pc.eq(next_addr), fd_kill.eq(0)]
         with m.Elif(in_wait & ~resp & redirect):
             m.d.sync += [fd_kill.eq(1), fd_pc.eq(pend_pc)]
+        with m.Elif(avail & in_wait):
+            m.d.sync += [fstate.eq(_Fetch.BUF), d_insn.eq(ibus.rdata), d_err.eq(ibus.err)]
 
         # ---------------------------------------------------------------- state port
         # Not with a counter carry pending or arising (the counters stop while halted).
