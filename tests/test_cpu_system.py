@@ -86,6 +86,7 @@ class StateDriver:
         self.start = start
         self.results = []
         self.gen = None
+        self.done = False           # the script has run to its end
 
     def _run(self, ctx, h):
         sp = h.core.state
@@ -101,6 +102,16 @@ class StateDriver:
                 ctx.set(sp.halt_req, 0)
                 self.results.append(("resumed", h.cycles))
                 yield
+            elif op[0] == "reset":
+                # Only while halted: no bus request is outstanding, so the memory model has nothing in flight.
+                assert ctx.get(sp.halted), "reset the core only while it is halted"
+                ctx.set(h.reset, 1)
+                yield
+                ctx.set(h.reset, 0)
+                self.results.append(("reset", h.cycles, len(h.retired)))
+                yield
+                while not ctx.get(sp.halted):
+                    yield
             elif op[0] == "wait":
                 for _ in range(op[1]):
                     yield
@@ -121,6 +132,7 @@ class StateDriver:
                 ctx.set(sp.req, 0)
                 yield
                 assert not ctx.get(sp.ack) and not ctx.get(sp.err), "ack/err must be one-cycle pulses"
+        self.done = True
         while True:
             yield
 
