@@ -8,6 +8,7 @@ with ``err``. Bus-protocol violations by the core raise ``AssertionError``.
 import random
 from collections import deque
 
+from amaranth.hdl import ResetInserter, Signal
 from amaranth.sim import Simulator
 
 from hw import memmap
@@ -41,6 +42,12 @@ class CpuHarness:
         Inclusive range of response latency in cycles (>= 1).
     inject : bool
         Build the core with its fault-injection port.
+
+    Attributes
+    ----------
+    reset : Signal
+        Resets the core while high (its ``sync`` domain, as the SoC's and the pair's resets do: the register
+        file's block RAM keeps its contents). A hook drives it.
     """
 
     def __init__(self, program, *, data=None, reset_pc=memmap.RESET_PC, load_addr=None, ram_size=0x1_0000,
@@ -48,6 +55,7 @@ class CpuHarness:
         if not (1 <= latency[0] <= latency[1]):
             raise ValueError(f"Latency must be a range of integers >= 1, not {latency!r}")
         self.core = Core(reset_pc=reset_pc, hartid=hartid, inject=inject)
+        self.reset = Signal()
         self.ram_base = memmap.RAM.base
         self.ram_size = ram_size
         self.mem = {}
@@ -83,7 +91,7 @@ class CpuHarness:
         ``max_cycles`` (which raises ``TimeoutError``). ``hook(ctx, harness)`` (async) runs at the start of each
         cycle, before bus responses are driven. Returns the list of records (dicts)."""
         core = self.core
-        sim = Simulator(core)
+        sim = Simulator(ResetInserter({"sync": self.reset})(core))
         sim.add_clock(1e-6)
         buses = (("i", core.ibus), ("d", core.dbus))
         state = {"done": False, "timeout": False}

@@ -164,7 +164,7 @@ WORKLOAD_CRASH_KEY = ord("!")
 WORKLOAD_CRASH_CODE = 0xDEAD
 
 
-def checksum_workload(*, base=memmap.RESET_PC, labels=None):
+def checksum_workload(*, base=memmap.RESET_PC, labels=None, counter_wrap=None):
     """A write-heavy endless workload that prints ``"%08x %08x\\n" % (pass, checksum)`` after every pass.
 
     It fills the buffer (:data:`WORKLOAD_BUFFER`, 4 KiB) once, then forever: every word of it is read, rotated,
@@ -176,8 +176,15 @@ def checksum_workload(*, base=memmap.RESET_PC, labels=None):
     :data:`WORKLOAD_CRASH_CODE` to the status block's CRASH register (crash capture) and spin at label
     ``"crashed"``. Returns the RAM image words from ``base`` (code, buffer, spare region); ``labels``, a dict,
     receives the code's label addresses (``"poll"``: where a pass ends, before looking at the UART).
+
+    ``counter_wrap`` (N, 1..2047): every word of every pass also writes ``-N`` to minstret and to mcycle (the low
+    halves), so both counters wrap to their high halves within each word's 15 instructions. The core adds the
+    carry to each high half then, so that happens about twice every 20 cycles. Nothing reads the counters, so
+    the output and the ISS's run are as without them.
     """
     from hw.status_map import STATUS, STATUS_REG
+    if counter_wrap is not None and not (isinstance(counter_wrap, int) and 1 <= counter_wrap < 2048):
+        raise ValueError(f"Counter wrap must be an integer in 1..2047 (an addi immediate), not {counter_wrap!r}")
     asm = _asm()
     code = [
         asm.li("t0", memmap.UART.base), asm.li("s0", WORKLOAD_BUFFER), asm.li("s1", 0), asm.li("s2", 0),
@@ -186,7 +193,10 @@ def checksum_workload(*, base=memmap.RESET_PC, labels=None):
         "fill", asm.add("a2", "a2", "s5"), asm.sw("a2", "s4", 0), asm.addi("s4", "s4", 4),
         asm.addi("a1", "a1", -1), (asm.bne, "a1", "zero", "fill"),
         "pass", asm.addi("s4", "s0", 0), asm.li("a1", WORKLOAD_BUFFER_WORDS),
-        "word", asm.lw("a2", "s4", 0), asm.slli("a3", "a2", 3), asm.srli("a4", "a2", 29), asm.or_("a2", "a3", "a4"),
+        *([] if counter_wrap is None else [asm.li("t5", -counter_wrap)]),
+        "word", *([] if counter_wrap is None else [asm.csrrw("zero", CSR.MINSTRET, "t5"),
+                                                   asm.csrrw("zero", CSR.MCYCLE, "t5")]),
+        asm.lw("a2", "s4", 0), asm.slli("a3", "a2", 3), asm.srli("a4", "a2", 29), asm.or_("a2", "a3", "a4"),
         asm.xor("a2", "a2", "s1"), asm.add("a2", "a2", "a1"), asm.sw("a2", "s4", 0),
         asm.slli("a3", "s2", 1), asm.srli("a4", "s2", 31), asm.or_("s2", "a3", "a4"), asm.xor("s2", "s2", "a2"),
         asm.addi("s4", "s4", 4), asm.addi("a1", "a1", -1), (asm.bne, "a1", "zero", "word"),

@@ -86,6 +86,7 @@ class StateDriver:
         self.start = start
         self.results = []
         self.gen = None
+        self.done = False           # the script has run to its end
 
     def _run(self, ctx, h):
         sp = h.core.state
@@ -101,6 +102,16 @@ class StateDriver:
                 ctx.set(sp.halt_req, 0)
                 self.results.append(("resumed", h.cycles))
                 yield
+            elif op[0] == "reset":
+                # Only while halted: no bus request is outstanding, so the memory model has nothing in flight.
+                assert ctx.get(sp.halted), "reset the core only while it is halted"
+                ctx.set(h.reset, 1)
+                yield
+                ctx.set(h.reset, 0)
+                self.results.append(("reset", h.cycles, len(h.retired)))
+                yield
+                while not ctx.get(sp.halted):
+                    yield
             elif op[0] == "wait":
                 for _ in range(op[1]):
                     yield
@@ -121,6 +132,7 @@ class StateDriver:
                 ctx.set(sp.req, 0)
                 yield
                 assert not ctx.get(sp.ack) and not ctx.get(sp.err), "ack/err must be one-cycle pulses"
+        self.done = True
         while True:
             yield
 
@@ -304,3 +316,51 @@ def test_minstret_and_pc_exact_at_every_halt(offset, stall):
     for (_, _, n_retired), (_, _, _, instret), (_, _, _, pc) in zip(halts, reads[0::2], reads[1::2]):
         assert instret == base + n_retired - setup
         assert pc == h.retired[n_retired - 1]["next_pc"]
+
+
+COUNTERS = (CSR.MCYCLEH, CSR.MCYCLE, CSR.MINSTRETH, CSR.MINSTRET)
+
+
+@pytest.mark.parametrize("before", ["written_and_wrapped", "counted_past_1024"])
+def test_reset_clears_every_counter_bit(before):
+    # A reset (power cycle, reset pulse, crash-capture reboot, resync target) starts mcycle and minstret over from
+    # 0, all 64 bits, however they got where they were: the parts kept in register-file words (block RAM keeps
+    # its contents through a reset) included. The host relies on it: the quick dump runs the reference ISS from
+    # the program's start for minstret instructions.
+    loop = [A.addi(1, 1, 1), A.jal(0, -4)]
+    read = [("read", state_selector_for_csr(c)) for c in COUNTERS]
+    if before == "written_and_wrapped":
+        # Both low halves wrap by counting: the carry micro-operation adds 1 to each written high half.
+        setup = [("halt",), ("write", state_selector_for_csr(CSR.MCYCLEH), 0x89AB_CDEF),
+                 ("write", state_selector_for_csr(CSR.MINSTRETH), 0x7654_3210),
+                 ("write", state_selector_for_csr(CSR.MCYCLE), 0xFFFF_FFF0),
+                 ("write", state_selector_for_csr(CSR.MINSTRET), 0xFFFF_FFFA), ("resume",), ("wait", 60),
+                 ("halt",)] + read
+        start = 20
+    else:
+        # Over 1,024 instructions from power-up, no counter written.
+        setup = [("halt",)] + read
+        start = 2200
+    script = setup + [("reset",)] + read + [("read", STATE_PC), ("resume",), ("wait", 40), ("halt",)] + read
+    drv = StateDriver(script + [("resume",)], start=start)
+    h = CpuHarness(loop)
+    h.run(hook=drv, max_cycles=6000, until=lambda rec: drv.done)
+    reads = [r for r in drv.results if r[0] == "read"]
+    assert all(r[2] == "ack" for r in reads)
+    values = [r[3] for r in reads]
+    before_reset, after_reset, pc, later = values[0:4], values[4:8], values[8], values[9:13]
+    if before == "written_and_wrapped":
+        assert before_reset[0] == 0x89AB_CDF0 and before_reset[2] == 0x7654_3211     # the carries were added
+    else:
+        assert before_reset[3] > 1024 and before_reset[2] == 0
+    (_, reset_cycle, retired_at_reset), = [r for r in drv.results if r[0] == "reset"]
+    halts = [r for r in drv.results if r[0] == "halted"]
+    # Right after the reset: nothing retired, the program's first instruction next, mcycle counted only the
+    # cycles from the reset to the halt.
+    assert after_reset[0] == 0 and after_reset[2] == 0 and after_reset[3] == 0
+    assert after_reset[1] < 16
+    assert pc == BASE
+    # Later: minstret counts exactly the instructions retired since the reset, and both high halves stay 0.
+    assert later[0] == 0 and later[2] == 0
+    assert later[3] == halts[-1][2] - retired_at_reset
+    assert later[1] <= halts[-1][1] - reset_cycle

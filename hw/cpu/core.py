@@ -211,12 +211,16 @@ class Core(wiring.Component):
         pend_pc = Signal(30)
         # Counter high halves (register-file words): a wrap of a low half sets cpend_*; once X is empty, U0 reads
         # the high half's word (rs2 port; x0 on rs1) and U1 writes it back plus one through the ALU.
-        cpend_cycle = Signal()
-        cpend_instret = Signal()
+        # A reset does not clear block RAM, so both flags start set with u_clear: after a reset the micro-operation
+        # first writes 0 to both high halves (U1 selects no write-data source), before the first instruction
+        # enters X and before `halted` can rise -- the counters start over from 0, all 64 bits.
+        cpend_cycle = Signal(init=1)
+        cpend_instret = Signal(init=1)
         cpend = cpend_cycle | cpend_instret
         u0 = Signal()
         u1 = Signal()
         u_instret = Signal()        # U1 serves minstreth (else mcycleh)
+        u_clear = Signal(init=1)    # U1 writes 0 (the reset's clear), not the word plus one
 
         # Register-file operands: the read ports are transparent, so the word written in the cycle of the read
         # (by the instruction leaving X) is seen; no other bypass is needed.
@@ -353,8 +357,8 @@ class Core(wiring.Component):
         g = ~(s_cw | trapping | halted | u1)        # the instruction's own result
         sp_mask = sp_word[5] & sp_word[0] & ~sp_word[1]     # mepc/mtvec: bits 1:0 are stored as 0
         c_pmask = xc["cword"][0] & ~xc["cword"][1]          # mepc/mtvec (words 33, 37): bits 1:0 are stored as 0
-        sel_sum = (xc["res_sum"] & g) | (xc["tv_sum"] & tv) | u1
-        sel_sum0 = (xc["res_sum"] & g) | (xc["tv_sum0"] & tv) | u1
+        sel_sum = (xc["res_sum"] & g) | (xc["tv_sum"] & tv) | (u1 & ~u_clear)
+        sel_sum0 = (xc["res_sum"] & g) | (xc["tv_sum0"] & tv) | (u1 & ~u_clear)
         sel_pcimm = (xc["auipc"] & g) | (xc["tv_pcimm"] & tv) | t3
         slt = (alu.lt & xc["res_slt"] & g) | (alu.ltu & xc["res_sltu"] & g)
         x_wdata = Signal(32)
@@ -405,6 +409,10 @@ class Core(wiring.Component):
         m.d.sync += u1.eq(u0)
         with m.If(u0):
             m.d.sync += u_instret.eq(~cpend_cycle)
+        # Both cleared (4 cycles after the reset): later carries add 1. No carry can arise before (the low halves
+        # start at 0 and nothing writes them while cpend holds instructions out and `halted` low).
+        with m.If(~cpend):
+            m.d.sync += u_clear.eq(0)
         with m.If(csr.cycle_carry):
             m.d.sync += cpend_cycle.eq(1)
         with m.Elif(we_cycleh | (u1 & ~u_instret)):
