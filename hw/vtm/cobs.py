@@ -7,9 +7,9 @@ bytes of each frame followed by an end beat that says whether the frame was well
 
 from amaranth.hdl import Module, Signal, Mux
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .bram import BlockRAM
 from .protocol import DELIMITER
 
 
@@ -44,9 +44,8 @@ class CobsEncoder(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.buf = buf = Memory(shape=8, depth=MAX_RUN, init=[])
-        wp = buf.write_port()
-        rp = buf.read_port()
+        # The run buffer is written while collecting and read while sending, never both.
+        m.submodules.buf = buf = BlockRAM(shape=8, depth=MAX_RUN)
 
         n = Signal(range(MAX_RUN + 1))      # bytes in the run being collected
         code = Signal(8)                    # code byte of the run being sent
@@ -56,7 +55,7 @@ class CobsEncoder(wiring.Component):
 
         take = self.i.valid & self.i.ready
         byte = self.i.payload.data
-        m.d.comb += [wp.addr.eq(n), wp.data.eq(byte), rp.addr.eq(0)]
+        m.d.comb += [buf.w_addr.eq(n), buf.w_data.eq(byte), buf.r_addr.eq(0)]
 
         with m.FSM(name="enc_fsm"):
             with m.State("OPEN"):
@@ -71,7 +70,7 @@ class CobsEncoder(wiring.Component):
                                      extra.eq(self.i.payload.last)]
                         m.next = "CODE"
                     with m.Else():
-                        m.d.comb += wp.en.eq(1)
+                        m.d.comb += buf.w_en.eq(1)
                         with m.If(n == MAX_RUN - 1):
                             m.d.sync += [code.eq(0xFF), final.eq(self.i.payload.last), extra.eq(0)]
                             m.next = "CODE"
@@ -81,16 +80,16 @@ class CobsEncoder(wiring.Component):
                         with m.Else():
                             m.d.sync += n.eq(n + 1)
             with m.State("CODE"):
-                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(code), rp.addr.eq(0)]
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(code), buf.r_addr.eq(0)]
                 with m.If(self.o.ready):
                     m.d.sync += idx.eq(0)
                     m.next = "DATA"
             with m.State("DATA"):
-                # rp.data holds buf[idx]; the address runs one ahead when a byte is taken
+                # r_data holds buf[idx]; the address runs one ahead when a byte is taken
                 last_byte = idx == code - 2
                 empty = code == 1
-                m.d.comb += [self.o.valid.eq(~empty), self.o.payload.eq(rp.data),
-                             rp.addr.eq(Mux(self.o.ready, idx + 1, idx))]
+                m.d.comb += [self.o.valid.eq(~empty), self.o.payload.eq(buf.r_data),
+                             buf.r_addr.eq(Mux(self.o.ready, idx + 1, idx))]
                 done = empty | (self.o.ready & last_byte)
                 with m.If(self.o.ready & ~empty):
                     m.d.sync += idx.eq(idx + 1)

@@ -29,6 +29,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .access import AccessSignature
+from .bram import BlockRAM
 from .crc import CRC32
 from .protocol import (BULK_MAX_DATA, IDENTITY_MAGIC, MAX_PAYLOAD, MAX_REG_COUNT, PROTOCOL_VERSION, Channel,
                        Command, FrameHeaderLayout, IdentifyLayout, Status, Window, pack)
@@ -95,11 +96,10 @@ class ManagementEngine(wiring.Component):
         m = Module()
         m.submodules.crc = crc = CRC32()
         m.submodules.req_mem = req_mem = Memory(shape=32, depth=_WORDS, init=[])
-        m.submodules.res_mem = res_mem = Memory(shape=32, depth=_WORDS, init=[])
+        # (the reply buffer is written while a reply is built and read while it is sent, never both)
+        m.submodules.res_mem = res_mem = BlockRAM(shape=32, depth=_WORDS)
         req_wp = req_mem.write_port(granularity=8)
         req_rp = req_mem.read_port()
-        res_wp = res_mem.write_port()
-        res_rp = res_mem.read_port()
 
         # The request.
         rseq = Signal(8)
@@ -151,7 +151,7 @@ class ManagementEngine(wiring.Component):
             self.win.space.eq(window),
             self.win.write.eq(writing),
             self.win.wdata.eq(req_rp.data),
-            res_wp.addr.eq(k),
+            res_mem.w_addr.eq(k),
         ]
 
         def finish(status, length=2):
@@ -260,7 +260,7 @@ class ManagementEngine(wiring.Component):
                     finish(Status.BAD_COMMAND)
 
             with m.State("IDENTIFY"):
-                m.d.comb += [res_wp.en.eq(1), res_wp.data.eq(Const(_IDENTITY, 64).word_select(k[0], 32))]
+                m.d.comb += [res_mem.w_en.eq(1), res_mem.w_data.eq(Const(_IDENTITY, 64).word_select(k[0], 32))]
                 m.d.sync += k.eq(k + 1)
                 with m.If(k == 1):
                     finish(Status.OK, 2 + IdentifyLayout.size // 8)
@@ -299,11 +299,11 @@ class ManagementEngine(wiring.Component):
 
             with m.State("ANSWER"):
                 # The target's answer, registered (its decoding is a long path of its own).
-                m.d.comb += res_wp.data.eq(answer_rdata)
+                m.d.comb += res_mem.w_data.eq(answer_rdata)
                 with m.If(answer_status != Status.OK):
                     finish(answer_status)
                 with m.Else():
-                    m.d.comb += res_wp.en.eq(~writing)
+                    m.d.comb += res_mem.w_en.eq(~writing)
                     m.d.sync += k.eq(k + 1)
                     with m.If(k == last_k):
                         finish(Status.OK, ok_length)
@@ -332,7 +332,7 @@ class ManagementEngine(wiring.Component):
                     m.next = "SEND_STATUS"
 
             with m.State("SEND_STATUS"):
-                m.d.comb += [self.tx_payload.valid.eq(1), self.tx_payload.payload.eq(r_status), res_rp.addr.eq(0)]
+                m.d.comb += [self.tx_payload.valid.eq(1), self.tx_payload.payload.eq(r_status), res_mem.r_addr.eq(0)]
                 with m.If(self.tx_payload.ready):
                     m.d.sync += bidx.eq(0)
                     with m.If(r_length == 2):
@@ -344,8 +344,8 @@ class ManagementEngine(wiring.Component):
                 take = self.tx_payload.ready
                 m.d.comb += [
                     self.tx_payload.valid.eq(1),
-                    self.tx_payload.payload.eq(res_rp.data.word_select(bidx[:2], 8)),
-                    res_rp.addr.eq(Mux(take, bidx + 1, bidx)[2:]),
+                    self.tx_payload.payload.eq(res_mem.r_data.word_select(bidx[:2], 8)),
+                    res_mem.r_addr.eq(Mux(take, bidx + 1, bidx)[2:]),
                 ]
                 with m.If(take):
                     m.d.sync += bidx.eq(bidx + 1)

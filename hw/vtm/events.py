@@ -23,10 +23,10 @@ bytes are read from the ring while they are sent; the one case where the ring wo
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .access import AccessSignature
+from .bram import BlockRAM
 from .protocol import (EVENT_LOG_DEPTH, Channel, EventFrameLayout, EventKind, EventRecordLayout, FrameHeaderLayout,
                        Status, layout_size)
 
@@ -94,9 +94,9 @@ class EventLog(wiring.Component):
         m = Module()
         depth = EVENT_LOG_DEPTH
         slot_bits = (depth - 1).bit_length()
-        m.submodules.mem = mem = Memory(shape=16, depth=_HALVES * depth, init=[])
-        wp = mem.write_port()
-        rp = mem.read_port()
+        # The writer never writes the record the pusher reads (see above), and it does not write while the window
+        # reads (nor the window read while it writes): no read ever collides with a write.
+        m.submodules.mem = mem = BlockRAM(shape=16, depth=_HALVES * depth)
 
         m.d.sync += self.cycle.eq(self.cycle + 1)
 
@@ -141,17 +141,20 @@ class EventLog(wiring.Component):
                 with m.Case(index):
                     m.d.comb += record.eq(event)
         m.d.comb += [record.cycle.eq(stamp),
-                     wp.addr.eq(Cat(half, self.count[:slot_bits])),
-                     wp.data.eq(record.as_value().word_select(half, 16))]
-        with m.FSM(name="event_write_fsm"):
+                     mem.w_addr.eq(Cat(half, self.count[:slot_bits])),
+                     mem.w_data.eq(record.as_value().word_select(half, 16))]
+        writing = Signal()
+        win_busy = Signal()
+        with m.FSM(name="event_write_fsm") as write_fsm:
+            m.d.comb += writing.eq(write_fsm.ongoing("WRITE"))
             with m.State("IDLE"):
-                with m.If(~(pushing & (backlog == depth))):
+                with m.If(~(pushing & (backlog == depth)) & ~self.win.valid):
                     for index in range(self._sources):
                         with (m.If if index == 0 else m.Elif)(pending[index]):
                             m.d.sync += [chosen.eq(index), half.eq(0)]
                             m.next = "WRITE"
             with m.State("WRITE"):
-                m.d.comb += wp.en.eq(1)
+                m.d.comb += mem.w_en.eq(1)
                 m.d.sync += half.eq(half + 1)
                 with m.If(half == _HALVES - 1):
                     m.d.comb += written.eq(1)
@@ -164,30 +167,29 @@ class EventLog(wiring.Component):
         # The read port: the window has priority over the alert pusher.
         win = self.win
         win_low = Signal(16)
-        win_busy = Signal()
-        push_addr = Signal.like(rp.addr)
-        m.d.comb += rp.addr.eq(push_addr)
+        push_addr = Signal.like(mem.r_addr)
+        m.d.comb += mem.r_addr.eq(push_addr)
         with m.FSM(name="event_window_fsm"):
             with m.State("IDLE"):
-                with m.If(win.valid):
+                with m.If(win.valid & ~writing):
                     with m.If(win.addr >= 2 * depth):
                         m.d.comb += [win.done.eq(1), win.status.eq(Status.BAD_ADDRESS)]
                     with m.Elif(win.write):
                         m.d.comb += [win.done.eq(1), win.status.eq(Status.DENIED)]
                     with m.Else():
-                        m.d.comb += [win_busy.eq(1), rp.addr.eq(Cat(Const(0, 1), win.addr[:slot_bits + 1]))]
+                        m.d.comb += [win_busy.eq(1), mem.r_addr.eq(Cat(Const(0, 1), win.addr[:slot_bits + 1]))]
                         m.next = "LOW"
             with m.State("LOW"):
-                m.d.comb += [win_busy.eq(1), rp.addr.eq(Cat(Const(1, 1), win.addr[:slot_bits + 1]))]
-                m.d.sync += win_low.eq(rp.data)
+                m.d.comb += [win_busy.eq(1), mem.r_addr.eq(Cat(Const(1, 1), win.addr[:slot_bits + 1]))]
+                m.d.sync += win_low.eq(mem.r_data)
                 m.next = "HIGH"
             with m.State("HIGH"):
                 m.d.comb += [win_busy.eq(1), win.done.eq(win.valid), win.status.eq(Status.OK),
-                             win.rdata.eq(Cat(win_low, rp.data))]
+                             win.rdata.eq(Cat(win_low, mem.r_data))]
                 m.next = "IDLE"
 
         # Alert pusher: the next unsent record -> an EVENT frame, index bytes from ``sent``, record bytes read
-        # from the ring halfword by halfword (``fresh``: rp.data holds the halfword of byte ``byte``).
+        # from the ring halfword by halfword (``fresh``: mem.r_data holds the halfword of byte ``byte``).
         byte = Signal(range(_FRAME_BYTES))
         fresh = Signal()
         index_byte = Signal(8)          # registered: ``sent`` is a subtraction (timing)
@@ -213,7 +215,7 @@ class EventLog(wiring.Component):
                         m.next = "RECORD"
             with m.State("RECORD"):
                 m.d.comb += [self.tx_payload.valid.eq(fresh),
-                             self.tx_payload.payload.eq(rp.data.word_select(record_byte[0], 8))]
+                             self.tx_payload.payload.eq(mem.r_data.word_select(record_byte[0], 8))]
                 m.d.sync += fresh.eq(~win_busy & ~(take & record_byte[0]))
                 with m.If(take):
                     m.d.sync += byte.eq(byte + 1)

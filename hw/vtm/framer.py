@@ -15,9 +15,9 @@ Transmitter: a header beat and ``length`` payload bytes -> CRC-32 appended -> CO
 
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .bram import BlockRAM
 from .cobs import CobsDecoder, CobsEncoder, EncoderInLayout
 from .crc import CRC32
 from .protocol import CRC_SIZE, HEADER_SIZE, MAX_FRAME, Channel, FrameHeaderLayout, RxError
@@ -78,9 +78,9 @@ class FrameReceiver(wiring.Component):
 
         m.submodules.dec = dec = CobsDecoder()
         m.submodules.crc = crc = CRC32()
-        m.submodules.mem = mem = Memory(shape=8, depth=depth, init=[])
-        wp = mem.write_port()
-        rp = mem.read_port()
+        # The ring is written at ``wr`` and read between ``rd`` and ``commit``, which never reach ``wr`` but when
+        # there is nothing to read: no collision matters.
+        m.submodules.mem = mem = BlockRAM(shape=8, depth=depth)
         wiring.connect(m, wiring.flipped(self.rx), dec.i)
 
         wr = Signal(aw + 1)         # next byte of the frame being received
@@ -98,8 +98,8 @@ class FrameReceiver(wiring.Component):
         m.d.comb += [
             dec.o.ready.eq(crc.ready),     # the CRC takes a byte in eight cycles
             crc.data.eq(beat.data),
-            wp.addr.eq(wr[:aw]),
-            wp.data.eq(beat.data),
+            mem.w_addr.eq(wr[:aw]),
+            mem.w_data.eq(beat.data),
         ]
         m.d.sync += self.dropped.eq(0)
 
@@ -115,7 +115,7 @@ class FrameReceiver(wiring.Component):
                 with m.If((wr - rd)[:aw + 1] == depth):
                     m.d.sync += overrun.eq(1)
                 with m.Else():
-                    m.d.comb += wp.en.eq(1)
+                    m.d.comb += mem.w_en.eq(1)
                     m.d.sync += wr.eq(wr + 1)
 
         channel_ok = Cat(*(hdr_view.channel.as_value() == member.value for member in Channel)).any()
@@ -157,19 +157,19 @@ class FrameReceiver(wiring.Component):
         remaining = Signal(16)
         hdr_out = Signal(8 * HEADER_SIZE)
         hdr_out_view = data.View(FrameHeaderLayout, hdr_out)
-        m.d.comb += [rp.addr.eq(ptr[:aw]), self.header.payload.eq(hdr_out), self.payload.payload.eq(rp.data)]
+        m.d.comb += [mem.r_addr.eq(ptr[:aw]), self.header.payload.eq(hdr_out), self.payload.payload.eq(mem.r_data)]
 
         with m.FSM(name="rx_read_fsm"):
             with m.State("IDLE"):
-                m.d.comb += rp.addr.eq(rd[:aw])
+                m.d.comb += mem.r_addr.eq(rd[:aw])
                 with m.If(rd != commit):
                     m.d.sync += [ptr.eq(rd + 1), k.eq(1)]
                     m.next = "HEADER_READ"
             with m.State("HEADER_READ"):
-                # rp.data holds the byte at rd + k - 1
+                # mem.r_data holds the byte at rd + k - 1
                 for i in range(HEADER_SIZE):
                     with m.If(k == i + 1):
-                        m.d.sync += hdr_out[8 * i:8 * i + 8].eq(rp.data)
+                        m.d.sync += hdr_out[8 * i:8 * i + 8].eq(mem.r_data)
                 with m.If(k == HEADER_SIZE):
                     m.next = "HEADER_OUT"
                 with m.Else():
@@ -184,7 +184,7 @@ class FrameReceiver(wiring.Component):
                         m.d.sync += remaining.eq(hdr_out_view.length)
                         m.next = "PAYLOAD"
             with m.State("PAYLOAD"):
-                m.d.comb += [self.payload.valid.eq(1), rp.addr.eq(Mux(self.payload.ready, ptr + 1, ptr)[:aw])]
+                m.d.comb += [self.payload.valid.eq(1), mem.r_addr.eq(Mux(self.payload.ready, ptr + 1, ptr)[:aw])]
                 with m.If(self.payload.ready):
                     m.d.sync += [ptr.eq(ptr + 1), remaining.eq(remaining - 1)]
                     with m.If(remaining == 1):
