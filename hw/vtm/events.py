@@ -27,8 +27,9 @@ from amaranth.lib.wiring import In, Out
 
 from .access import AccessSignature
 from .bram import BlockRAM
-from .protocol import (EVENT_LOG_DEPTH, Channel, EventFrameLayout, EventKind, EventRecordLayout, FrameHeaderLayout,
-                       Status, layout_size)
+from .framer import FrameByteLayout
+from .protocol import (EVENT_LOG_DEPTH, HEADER_SIZE, Channel, EventFrameLayout, EventKind, EventRecordLayout,
+                       FrameHeaderLayout, Status, layout_size)
 
 
 __all__ = ["EventSourceSignature", "EventLog", "CYCLE_WIDTH"]
@@ -71,8 +72,8 @@ class EventLog(wiring.Component):
         Records written since reset.
     lost : Out(16)
         Events lost because their source's previous event was still pending (saturating).
-    tx_header, tx_payload : Out(...)
-        EVENT frames to the transmit arbiter.
+    tx : Out(stream.Signature(FrameByteLayout))
+        EVENT frames to the transmit arbiter (``seq`` is stamped there).
     win : In(AccessSignature(addr_width=30))
     """
 
@@ -85,8 +86,7 @@ class EventLog(wiring.Component):
             "cycle":      Out(CYCLE_WIDTH),
             "count":      Out(32),
             "lost":       Out(16),
-            "tx_header":  Out(stream.Signature(FrameHeaderLayout)),
-            "tx_payload": Out(stream.Signature(8)),
+            "tx":         Out(stream.Signature(FrameByteLayout)),
             "win":        In(AccessSignature(addr_width=30)),
         })
 
@@ -193,29 +193,38 @@ class EventLog(wiring.Component):
         byte = Signal(range(_FRAME_BYTES))
         fresh = Signal()
         index_byte = Signal(8)          # registered: ``sent`` is a subtraction (timing)
-        take = self.tx_payload.valid & self.tx_payload.ready
+        take = self.tx.valid & self.tx.ready
         record_byte = byte - _INDEX_BYTES
         m.d.comb += push_addr.eq(Cat(record_byte[1:3], sent[:slot_bits]))
         with m.FSM(name="event_push_fsm") as push_fsm:
             m.d.comb += pushing.eq(~push_fsm.ongoing("IDLE"))
             with m.State("IDLE"):
+                m.d.sync += byte.eq(0)
                 with m.If(backlog != 0):
                     m.next = "HEADER"
             with m.State("HEADER"):
-                hdr = self.tx_header.payload
-                m.d.comb += [self.tx_header.valid.eq(1), hdr.channel.eq(Channel.EVENT), hdr.length.eq(_FRAME_BYTES)]
-                with m.If(self.tx_header.ready):
-                    m.d.sync += [byte.eq(0), index_byte.eq(sent[:8])]
-                    m.next = "INDEX"
+                # channel, seq (stamped by the arbiter), ack and flags 0, length
+                m.d.comb += self.tx.valid.eq(1)
+                with m.Switch(byte):
+                    with m.Case(FrameHeaderLayout["channel"].offset // 8):
+                        m.d.comb += self.tx.payload.data.eq(Channel.EVENT)
+                    with m.Case(FrameHeaderLayout["length"].offset // 8):
+                        m.d.comb += self.tx.payload.data.eq(_FRAME_BYTES)
+                with m.If(take):
+                    m.d.sync += byte.eq(byte + 1)
+                    with m.If(byte == HEADER_SIZE - 1):
+                        m.d.sync += [byte.eq(0), index_byte.eq(sent[:8])]
+                        m.next = "INDEX"
             with m.State("INDEX"):
-                m.d.comb += [self.tx_payload.valid.eq(1), self.tx_payload.payload.eq(index_byte)]
+                m.d.comb += [self.tx.valid.eq(1), self.tx.payload.data.eq(index_byte)]
                 with m.If(take):
                     m.d.sync += [byte.eq(byte + 1), index_byte.eq(sent.word_select((byte + 1)[:2], 8))]
                     with m.If(byte == _INDEX_BYTES - 1):
                         m.next = "RECORD"
             with m.State("RECORD"):
-                m.d.comb += [self.tx_payload.valid.eq(fresh),
-                             self.tx_payload.payload.eq(mem.r_data.word_select(record_byte[0], 8))]
+                m.d.comb += [self.tx.valid.eq(fresh),
+                             self.tx.payload.data.eq(mem.r_data.word_select(record_byte[0], 8)),
+                             self.tx.payload.last.eq(byte == _FRAME_BYTES - 1)]
                 m.d.sync += fresh.eq(~win_busy & ~(take & record_byte[0]))
                 with m.If(take):
                     m.d.sync += byte.eq(byte + 1)

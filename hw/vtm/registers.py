@@ -1,6 +1,6 @@
 """The management register block: :data:`hw.vtm.protocol.MGMT_REG` on the engine's register access port.
 
-Every register of the map is here and nothing else; :func:`mapped` tells the engine which indices exist.
+Every register of the map is here and nothing else; :func:`mapped_runs` tells the engine which indices exist.
 
 ================  ==============================================================================================
 register          behaviour
@@ -36,7 +36,7 @@ from .protocol import (MGMT_REG, STATUS_REG_BASE, ControlLayout, PolicyLayout, S
                        UnitCommandLayout, VtmStatusLayout)
 
 
-__all__ = ["ManagementRegisters", "mapped", "REG_ADDR_WIDTH"]
+__all__ = ["ManagementRegisters", "mapped_runs", "REG_ADDR_WIDTH"]
 
 
 #: Width of a management register index (ReadArgsLayout.reg).
@@ -46,9 +46,15 @@ _INJECT_WORDS = ("INJECT0", "INJECT1", "INJECT2")
 assert 32 * len(_INJECT_WORDS) >= InjectCommand.size
 
 
-def mapped(index):
-    """A 1-bit value: register ``index`` (a value) is in :data:`MGMT_REG`."""
-    return Cat(*(index == reg.index for reg in MGMT_REG.values())).any()
+def mapped_runs():
+    """The indices of :data:`MGMT_REG` as runs of consecutive indices: a list of ``(first, last)``, ascending."""
+    runs = []
+    for index in sorted(reg.index for reg in MGMT_REG.values()):
+        if runs and runs[-1][1] + 1 == index:
+            runs[-1] = (runs[-1][0], index)
+        else:
+            runs.append((index, index))
+    return runs
 
 
 class ManagementRegisters(wiring.Component):
