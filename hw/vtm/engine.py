@@ -3,7 +3,8 @@
 A request is read in place from the receiver's ring (:class:`hw.vtm.framer.FrameReceiver`, through the channel
 demultiplexer), one byte after the other, and never copied. Its stored header comes first: the payload's CRC-32
 (computed by the receiver), ``seq`` and ``length`` make the request's key, compared byte by byte with the key of the
-one-entry reply cache as they pass (and taking its place). A match is a retransmission: the cached reply is sent
+one-entry reply cache as they pass (and taking its place; the cached CRC is kept in the reply buffer's first word,
+which holds no reply bytes). A match is a retransmission: the cached reply is sent
 again, byte for byte (same ``seq``), and the request's payload is skipped without executing anything -- exactly
 :class:`ftctl.link.session.Responder`. Otherwise the command and its arguments are read, checked, and the command
 executed (write data is read from the ring word by word as it is written), its reply built in the reply buffer, and
@@ -56,9 +57,10 @@ _IDENTITY = int.from_bytes(pack(IdentifyLayout, {"magic": IDENTITY_MAGIC, "versi
 #: there), then its results from word 2 on. A BULK_READ's reply fills it exactly.
 _RESULT_BASE = (HEADER_SIZE + layout_size(ResponseLayout)) // 4
 _WORDS = _RESULT_BASE + BULK_MAX_DATA // 4
-_REPLY_BITS = (4 * _WORDS).bit_length()
-#: The key bytes of a stored request header, in the order they pass.
 _KEY = ("crc0", "crc1", "crc2", "crc3", "seq", "length_lo", "length_hi")
+_CRC_POS = [RX_POS[f"crc{i}"] for i in range(4)]
+_LENGTH_BITS = MAX_PAYLOAD.bit_length()
+assert _CRC_POS == list(range(_CRC_POS[0], _CRC_POS[0] + 4)) and RX_POS["length_hi"] == max(RX_POS.values())
 _ARGS_REG = layout_size(RequestLayout) + layout_size(ReadArgsLayout)
 _ARGS_BULK = layout_size(RequestLayout) + layout_size(BulkArgsLayout)
 _BULK_WORDS = BULK_MAX_DATA // 4
@@ -127,10 +129,11 @@ class ManagementEngine(wiring.Component):
         byte = beat.data
         take = self.req.valid & self.req.ready
 
-        # The reply cache: the key of the last request (shifted in as the next one's passes), and its reply.
+        # The reply cache: the key of the last request (replaced as the next one's passes: its payload CRC in the
+        # reply buffer's word 0, seq and length here), and its reply.
         key = Signal(8 * len(_KEY))
         key_seq = key[8 * _KEY.index("seq"):][:8]
-        length = key[8 * _KEY.index("length_lo"):][:MAX_PAYLOAD.bit_length()]
+        length = key[8 * _KEY.index("length_lo"):][:_LENGTH_BITS]
         cache_valid = Signal()
         match = Signal()
         ended = Signal()                    # the request's last byte has been read
@@ -156,7 +159,7 @@ class ManagementEngine(wiring.Component):
         data = Signal(32)                   # write data (read from the request) or the word read
         answer = Signal(Status)
         timer = Signal(range(self._timeout + 1))
-        widx = Signal(range(_WORDS + 1))    # next result word
+        index = Signal(range(4 * _WORDS))   # reply byte: the next result's (building), the next one sent (sending)
         writing = Signal()
         use_win = Signal()
         cmd_is = {member: r_cmd == member.value for member in Command}
@@ -172,7 +175,7 @@ class ManagementEngine(wiring.Component):
             self.win.space.eq(window),
             self.win.write.eq(writing),
             self.win.wdata.eq(data),
-            buf.w_addr.eq(widx),
+            buf.w_addr.eq(index[2:]),
             buf.w_data.eq(data),
         ]
 
@@ -211,7 +214,7 @@ class ManagementEngine(wiring.Component):
                     m.next = "DONE"
                 with m.Else():
                     m.d.sync += [replay.eq(0), self.executed.eq(self.executed + 1), r_bulk.eq(0), r_cmd.eq(0),
-                                 arg.eq(0), word_addr.eq(0), high.eq(0), widx.eq(_RESULT_BASE)]
+                                 arg.eq(0), word_addr.eq(0), high.eq(0), index.eq(4 * _RESULT_BASE)]
                     with m.If(ended):
                         finish(Status.BAD_LENGTH)
                     with m.Else():
@@ -246,8 +249,8 @@ class ManagementEngine(wiring.Component):
                                 m.d.sync += words.eq(byte)
                             with m.Else():
                                 load_address(byte, 6)
-                        for index, first_bit in ((4, 14), (5, 22)):
-                            with m.Case(index):
+                        for position, first_bit in ((4, 14), (5, 22)):
+                            with m.Case(position):
                                 load_address(byte, first_bit)
                         with m.Case(6):
                             m.d.sync += [words[:6].eq(byte[2:]), bulk_odd.eq(byte[:2] != 0)]
@@ -265,13 +268,15 @@ class ManagementEngine(wiring.Component):
             in_map = Signal()
             with m.State("MEASURE"):
                 expected = Mux(is_bulk, _ARGS_BULK, _ARGS_REG) + Mux(is_write, words << 2, 0)
-                last_addr = word_addr + words - 1
+                top = mapped_runs()[-1][1].bit_length()      # every mapped index is below 2**top
+                low = word_addr[:top]
+                low_end = low + words                           # one past the last register named
                 m.d.sync += [
                     length_ok.eq(length == Mux(is_reg | is_bulk, expected, 1)),
                     count_ok.eq(Mux(is_reg, (words != 0) & (words <= MAX_REG_COUNT),
                                     (words != 0) & (words <= _BULK_WORDS) & ~bulk_odd & ~bulk_big)),
-                    in_map.eq(~high & Cat(*((word_addr >= first) & (last_addr <= last)
-                                             for first, last in mapped_runs())).any()),
+                    in_map.eq(~high & (word_addr[top:] == 0) &
+                              Cat(*((low >= first) & (low_end <= last + 1) for first, last in mapped_runs())).any()),
                     writing.eq(is_write),
                     use_win.eq(is_bulk),
                     timer.eq(0),
@@ -301,9 +306,9 @@ class ManagementEngine(wiring.Component):
 
             with m.State("IDENTIFY"):
                 m.d.comb += [buf.w_en.eq(1),
-                             buf.w_data.eq(Const(_IDENTITY, 64).word_select(widx[0] ^ (_RESULT_BASE & 1), 32))]
-                m.d.sync += widx.eq(widx + 1)
-                with m.If(widx == _RESULT_BASE + 1):
+                             buf.w_data.eq(Const(_IDENTITY, 64).word_select(index[2] ^ (_RESULT_BASE & 1), 32))]
+                m.d.sync += index.eq(index + 4)
+                with m.If(index[2:] == _RESULT_BASE + 1):
                     finish(Status.OK, _RESULT_BASE + 2)
 
             with m.State("WDATA"):
@@ -334,10 +339,10 @@ class ManagementEngine(wiring.Component):
                 with m.Else():
                     m.d.comb += buf.w_en.eq(~writing)
                     next_addr = word_addr + 1
-                    m.d.sync += [widx.eq(widx + ~writing), words.eq(words - 1),
+                    m.d.sync += [index.eq(index + Mux(writing, 0, 4)), words.eq(words - 1),
                                  word_addr.eq(next_addr[:wb]), high.eq(high | next_addr[wb])]
                     with m.If(words == 1):
-                        finish(Status.OK, widx + ~writing)
+                        finish(Status.OK, index[2:] + ~writing)
                     with m.Elif(writing):
                         m.next = "WDATA"
                     with m.Else():
@@ -347,23 +352,22 @@ class ManagementEngine(wiring.Component):
                 # The rest of the request (what a failed check or a retransmission left unread) is skipped.
                 m.d.comb += self.req.ready.eq(~ended)
                 with m.If(ended | (take & beat.last)):
-                    m.d.sync += ended.eq(1)
+                    m.d.sync += [ended.eq(1), index.eq(0)]
                     m.next = "SEND"
 
             with m.State("SEND"):
-                sidx = Signal(_REPLY_BITS)
                 send = self.tx.valid & self.tx.ready
-                sidx_plus = sidx + 1
-                next_sidx = Mux(send, sidx_plus, sidx)
+                index_plus = index + 1
+                next_index = Mux(send, index_plus, index)
                 end_byte = Cat(Const(0, 2), r_end)
                 reply_length = end_byte - HEADER_SIZE
                 out = self.tx.payload
                 m.d.comb += [
                     self.tx.valid.eq(1),
                     self.keep_seq.eq(replay),
-                    buf.r_addr.eq(next_sidx[2:]),
-                    out.last.eq(sidx_plus == end_byte),
-                    out.data.eq(buf.r_data.word_select(sidx[:2], 8)),
+                    buf.r_addr.eq(next_index[2:]),
+                    out.last.eq(index_plus == end_byte),
+                    out.data.eq(buf.r_data.word_select(index[:2], 8)),
                 ]
                 header = {
                     FrameHeaderLayout["channel"].offset // 8: Mux(r_bulk, Channel.BULK, Channel.MGMT_RESP),
@@ -375,16 +379,15 @@ class ManagementEngine(wiring.Component):
                     HEADER_SIZE + ResponseLayout["command"].offset // 8: r_cmd,
                     HEADER_SIZE + ResponseLayout["status"].offset // 8: r_status,
                 }
-                with m.If(sidx < 4 * _RESULT_BASE):
-                    with m.Switch(sidx[:3]):
-                        for index, value in header.items():
-                            with m.Case(index):
+                with m.If(index < 4 * _RESULT_BASE):
+                    with m.Switch(index[:3]):
+                        for position, value in header.items():
+                            with m.Case(position):
                                 m.d.comb += out.data.eq(value)
                 with m.If(send):
-                    m.d.sync += sidx.eq(next_sidx)
-                    with m.If((sidx == FrameHeaderLayout["seq"].offset // 8) & ~replay):
+                    m.d.sync += index.eq(index_plus)
+                    with m.If((index == FrameHeaderLayout["seq"].offset // 8) & ~replay):
                         m.d.sync += r_seq.eq(self.seq)
                     with m.If(out.last):
-                        m.d.sync += sidx.eq(0)
                         m.next = "HEADER"
         return m
