@@ -11,7 +11,7 @@ STATUS_*          the status block's registers (``status`` in, values as the sta
 CONTROL           ``power`` (level, out) and ``reset`` (write 1: a one-cycle ``cpu_reset`` pulse; reads 0)
 UNIT_CMD          a write presents the command on ``unit_cmd`` until ``done``; ``denied`` answers DENIED. With the
                   CPUs powered off, or action NONE, it answers at once (DENIED / OK) and presents nothing
-POLICY            level, out on ``policy``
+POLICY            level, out on ``policy`` (its fields; reserved bits read 0, like CONTROL's)
 VTM_STATUS        ``power``, ``inject_armed``, ``console_drops`` and ``rx_errors`` (in)
 VTM_CYCLE         ``cycle`` (in), low 32 bits
 CLOCK_HZ          the ``clock_hz`` parameter
@@ -160,7 +160,9 @@ class ManagementRegisters(wiring.Component):
 
         # POLICY.
         with m.If(is_write & (bus.addr == index["POLICY"])):
-            m.d.sync += self.policy.eq(bus.wdata[:self.policy.shape().size])
+            wpolicy = PolicyLayout(bus.wdata)
+            m.d.sync += [getattr(self.policy, name).eq(getattr(wpolicy, name))
+                         for name, _ in PolicyLayout if not name.startswith("_")]
 
         # UNIT_CMD: presented until the pair answers.
         cmd = UnitCommandLayout(bus.wdata)
