@@ -17,6 +17,7 @@ from amaranth.lib.wiring import In, Out
 from .fifo import ByteFIFO
 from .framer import RX_PAYLOAD, FrameByteLayout, RxByteLayout
 from .protocol import CONSOLE_MAX_CHUNK, HEADER_SIZE, Channel, FrameHeaderLayout
+from .timer import Timeout
 
 
 __all__ = ["Console"]
@@ -80,11 +81,8 @@ class Console(wiring.Component):
             out_fifo.w_en.eq(self.cpu_tx.valid & out_fifo.w_rdy),
             out_fifo.w_data.eq(self.cpu_tx.payload),
         ]
-        quiet = Signal(range(self._idle + 1))
-        with m.If(self.cpu_tx.valid):
-            m.d.sync += quiet.eq(0)
-        with m.Elif(quiet != self._idle):
-            m.d.sync += quiet.eq(quiet + 1)
+        m.submodules.quiet = quiet = Timeout(cycles=self._idle + 1)   # ``idle`` cycles without a new byte
+        m.d.comb += [quiet.clear.eq(self.cpu_tx.valid), quiet.run.eq(1)]
         # A frame: its header (channel, seq stamped by the arbiter, ack and flags 0, the chunk's length: what the FIFO
         # holds when that byte goes out, at most a chunk), then the chunk's bytes.
         remaining = Signal(range(CONSOLE_MAX_CHUNK + 1))
@@ -94,7 +92,7 @@ class Console(wiring.Component):
         take = self.tx.valid & self.tx.ready
         with m.FSM(name="console_fsm"):
             with m.State("WAIT"):
-                with m.If((level >= CONSOLE_MAX_CHUNK) | ((level != 0) & (quiet == self._idle))):
+                with m.If((level >= CONSOLE_MAX_CHUNK) | ((level != 0) & quiet.expired)):
                     m.d.sync += pos.eq(0)
                     m.next = "HEADER"
             with m.State("HEADER"):

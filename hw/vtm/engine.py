@@ -42,6 +42,7 @@ from .protocol import (BULK_MAX_DATA, HEADER_SIZE, IDENTITY_MAGIC, MAX_PAYLOAD, 
                        BulkArgsLayout, Channel, Command, FrameFlags, FrameHeaderLayout, IdentifyLayout,
                        ReadArgsLayout, RequestLayout, ResponseLayout, Status, Window, layout_size, pack)
 from .registers import REG_ADDR_WIDTH, mapped_runs
+from .timer import Timeout
 
 
 __all__ = ["ManagementEngine", "WINDOW_ADDR_WIDTH"]
@@ -124,6 +125,7 @@ class ManagementEngine(wiring.Component):
         wb = self._word_bits
         # The reply buffer is written while a reply is built and read while it is sent, never both.
         m.submodules.buf = buf = BlockRAM(shape=32, depth=_WORDS)
+        m.submodules.timer = timer = Timeout(cycles=self._timeout)     # counts a word's access
 
         beat = self.req.payload
         byte = beat.data
@@ -158,7 +160,6 @@ class ManagementEngine(wiring.Component):
         # Execution.
         data = Signal(32)                   # write data (read from the request) or the word read
         answer = Signal(Status)
-        timer = Signal(range(self._timeout + 1))
         index = Signal(range(4 * _WORDS))   # reply byte: the next result's (building), the next one sent (sending)
         writing = Signal()
         use_win = Signal()
@@ -194,7 +195,8 @@ class ManagementEngine(wiring.Component):
             if inside < len(value):
                 m.d.sync += high.eq(high | (value[inside:] != 0))
 
-        with m.FSM(name="engine_fsm"):
+        with m.FSM(name="engine_fsm") as fsm:
+            m.d.comb += timer.clear.eq(~fsm.ongoing("ACCESS"))
             with m.State("HEADER"):
                 # The stored header: compare the key bytes with the cached key as they pass, and keep them.
                 m.d.comb += self.req.ready.eq(1)
@@ -279,7 +281,6 @@ class ManagementEngine(wiring.Component):
                               Cat(*((low >= first) & (low_end <= last + 1) for first, last in mapped_runs())).any()),
                     writing.eq(is_write),
                     use_win.eq(is_bulk),
-                    timer.eq(0),
                 ]
                 m.next = "CHECK"
 
@@ -323,17 +324,16 @@ class ManagementEngine(wiring.Component):
             with m.State("ACCESS"):
                 port_done = Mux(use_win, self.win.done, self.regs.done)
                 m.d.comb += [self.win.valid.eq(use_win), self.regs.valid.eq(~use_win)]
-                m.d.sync += timer.eq(timer + 1)
+                m.d.comb += timer.run.eq(1)
                 with m.If(port_done):
                     m.d.sync += [answer.eq(Mux(use_win, self.win.status, self.regs.status)),
                                  data.eq(Mux(use_win, self.win.rdata, self.regs.rdata))]
                     m.next = "ANSWER"
-                with m.Elif(timer == self._timeout - 1):
+                with m.Elif(timer.expired):
                     finish(Status.BUSY)
 
             with m.State("ANSWER"):
                 # The target's answer, registered (its decoding is a long path of its own).
-                m.d.sync += timer.eq(0)
                 with m.If(answer != Status.OK):
                     finish(answer)
                 with m.Else():
