@@ -6,7 +6,7 @@ frames it sends (``seq``, mod 256) and stamps that number into every header's ``
 retransmission (``keep_seq``), which goes out unchanged and does not consume a number.
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -58,31 +58,33 @@ class TxArbiter(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        grant = Signal(range(self._sources))
+        grant = Signal(self._sources)               # one-hot while a frame goes out
         pos = Signal(range(_SEQ_BYTE + 2))          # header byte being sent (saturating past the seq byte)
         take = self.frame.valid & self.frame.ready
-        with m.FSM(name="arbiter_fsm"):
-            with m.State("IDLE"):
-                for index in reversed(range(self._sources)):
-                    with m.If(self.src[index].frame.valid):
-                        m.d.sync += grant.eq(index)
-                        m.next = "FRAME"
-                m.d.sync += pos.eq(0)
-            with m.State("FRAME"):
-                for index in range(self._sources):
-                    src = self.src[index]
-                    with m.If(grant == index):
-                        m.d.comb += [
-                            self.frame.valid.eq(src.frame.valid),
-                            self.frame.payload.eq(src.frame.payload),
-                            src.frame.ready.eq(self.frame.ready),
-                        ]
-                        with m.If((pos == _SEQ_BYTE) & ~src.keep_seq):
-                            m.d.comb += self.frame.payload.data.eq(self.seq)
-                        with m.If(take & self.frame.payload.last):
-                            with m.If(~src.keep_seq):
-                                m.d.sync += self.seq.eq(self.seq + 1)
-                            m.next = "IDLE"
-                with m.If(take & (pos != _SEQ_BYTE + 1)):
-                    m.d.sync += pos.eq(pos + 1)
+
+        valid = keep_seq = last = 0
+        data = Const(0, 8)
+        for bit, src in zip(grant, self.src):
+            m.d.comb += src.frame.ready.eq(bit & self.frame.ready)
+            valid |= bit & src.frame.valid
+            keep_seq |= bit & src.keep_seq
+            last |= bit & src.frame.payload.last
+            data |= bit.replicate(8) & src.frame.payload.data
+        m.d.comb += [
+            self.frame.valid.eq(valid),
+            self.frame.payload.last.eq(last),
+            self.frame.payload.data.eq(Mux((pos == _SEQ_BYTE) & ~keep_seq, self.seq, data)),
+        ]
+        with m.If(grant == 0):
+            m.d.sync += pos.eq(0)
+            for index in reversed(range(self._sources)):        # the first source with a frame
+                with m.If(self.src[index].frame.valid):
+                    m.d.sync += grant.eq(1 << index)
+        with m.Else():
+            with m.If(take & (pos != _SEQ_BYTE + 1)):
+                m.d.sync += pos.eq(pos + 1)
+            with m.If(take & last):
+                m.d.sync += grant.eq(0)
+                with m.If(~keep_seq):
+                    m.d.sync += self.seq.eq(self.seq + 1)
         return m

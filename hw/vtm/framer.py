@@ -10,7 +10,8 @@ A committed frame stays in the ring as its consumer reads it, in place, one byte
 (:data:`RxByteLayout`): the header's channel byte, the payload's CRC-32 (little-endian: written into four bytes the
 receiver keeps free after the channel byte, once the frame is known good), the rest of the header (seq, ack, flags,
 length), then the payload; the frame's own CRC bytes are not kept. ``pos`` says which of these stored header bytes
-(:data:`RX_STORED`) a byte is, or :data:`RX_PAYLOAD` for payload bytes, and ``last`` marks the frame's final byte.
+(:data:`RX_STORED`) a byte is, or :data:`RX_PAYLOAD` for payload bytes, and ``last`` marks the frame's final byte
+(a one-bit memory beside the ring, written with each byte, holds that mark).
 So a consumer keeps no copy of a frame: the management engine looks a request up in its reply cache by the stored
 CRC before it reads the arguments, and reads write data straight from the ring.
 
@@ -74,8 +75,8 @@ class FrameReceiver(wiring.Component):
     -------
     rx : In(stream.Signature(8))
         Raw line bytes (from the serial PHY). Not ready for up to nine cycles after a byte (the CRCs take it bit
-        by bit) and for four cycles after a frame (its payload CRC is stored); the PHY holds a byte for a whole
-        character time, so the line is never held back.
+        by bit; after a channel byte, the four bytes after it are kept free) and for four cycles after a frame (its
+        payload CRC is stored); the PHY holds a byte for a whole character time, so the line is never held back.
     frame : Out(stream.Signature(RxByteLayout))
         The committed frames' stored bytes.
     dropped : Out(1)
@@ -111,6 +112,7 @@ class FrameReceiver(wiring.Component):
         # at ``rd`` only while ``rd != commit``: a byte is read in the cycle it is written only while it is not yet
         # committed, and then read again before it is delivered. No collision matters.
         m.submodules.mem = mem = BlockRAM(shape=8, depth=depth)
+        m.submodules.ends = ends = BlockRAM(shape=1, depth=depth)   # marks each stored frame's last byte
         wiring.connect(m, wiring.flipped(self.rx), dec.i)
 
         wr = Signal(aw + 1)         # next byte of the frame being received
@@ -126,18 +128,31 @@ class FrameReceiver(wiring.Component):
         payload_left = Signal(_LENGTH_BITS)     # payload bytes still to come (the header's length, counted down)
         length_big = Signal()                   # the header's length does not fit payload_left
         trailer = Signal(range(CRC_SIZE + 2))   # bytes after the payload (saturating)
-        committing = Signal()
+        busy = Signal()                         # writing the free bytes after a channel byte, or a payload CRC
+        is_last = Signal()                      # the byte written is its frame's last (if the frame is good)
+        full = Signal()
 
         beat = dec.o.payload
         byte = beat.data
         take = dec.o.valid & dec.o.ready
         m.d.comb += [
-            dec.o.ready.eq(crc.ready & payload_crc.ready & ~committing),    # the CRCs take a byte in eight cycles
+            dec.o.ready.eq(crc.ready & payload_crc.ready & ~busy),     # the CRCs take a byte in eight cycles
             crc.data.eq(byte),
             payload_crc.data.eq(byte),
+            full.eq((wr[:aw] == rd[:aw]) & (wr[aw] != rd[aw])),
             mem.w_addr.eq(wr[:aw]),
             mem.w_data.eq(byte),
+            ends.w_addr.eq(mem.w_addr),
+            ends.w_data.eq(is_last),
+            ends.w_en.eq(mem.w_en),
         ]
+
+        def write_at_wr():
+            with m.If(full):
+                m.d.sync += overrun.eq(1)
+            with m.Else():
+                m.d.comb += mem.w_en.eq(1)
+                m.d.sync += wr.eq(wr + 1)
         m.d.sync += self.dropped.eq(0)
 
         with m.If(take & ~beat.end):
@@ -154,19 +169,16 @@ class FrameReceiver(wiring.Component):
                     with m.Case(FrameHeaderLayout["length"].offset // 8):
                         m.d.sync += payload_left[:8].eq(byte)
                     with m.Case(FrameHeaderLayout["length"].offset // 8 + 1):
+                        m.d.comb += is_last.eq(Cat(payload_left[:8], byte[:_LENGTH_BITS - 8]) == 0)
                         m.d.sync += [payload_left[8:].eq(byte), length_big.eq(byte >> (_LENGTH_BITS - 8) != 0)]
                     with m.Default():
                         with m.If(count >= HEADER_SIZE):
                             with m.If(payload_left != 0):
-                                m.d.comb += payload_crc.en.eq(1)
+                                m.d.comb += [payload_crc.en.eq(1), is_last.eq(payload_left == 1)]
                                 m.d.sync += payload_left.eq(payload_left - 1)
                             with m.Elif(trailer != CRC_SIZE + 1):
                                 m.d.sync += trailer.eq(trailer + 1)
-                with m.If((wr - rd)[aw]):       # no room (the channel byte's step leaves at most _RESERVED over)
-                    m.d.sync += overrun.eq(1)
-                with m.Else():
-                    m.d.comb += mem.w_en.eq(1)
-                    m.d.sync += wr.eq(wr + 1 + (count == 0) * _RESERVED)
+                write_at_wr()
 
         reason = Signal(RxError)
         bad = Signal()
@@ -190,8 +202,12 @@ class FrameReceiver(wiring.Component):
                 m.d.sync += counter.eq(counter + 1)
 
         index = Signal(range(_RESERVED))
-        with m.FSM(name="rx_write_fsm"):
+        with m.FSM(name="rx_write_fsm") as write_fsm:
+            m.d.comb += busy.eq(~write_fsm.ongoing("RECEIVE"))
             with m.State("RECEIVE"):
+                with m.If(take & ~beat.end & (count == 0)):
+                    m.d.sync += index.eq(0)
+                    m.next = "RESERVE"
                 with m.If(take & beat.end):
                     m.d.sync += [count.eq(0), oversize.eq(0), overrun.eq(0), trailer.eq(0)]
                     with m.If(bad):
@@ -203,9 +219,15 @@ class FrameReceiver(wiring.Component):
                         m.d.sync += index.eq(0)
                         bump(self.stats.frames)
                         m.next = "COMMIT"
+            with m.State("RESERVE"):
+                # Bytes kept free after the channel byte, for the payload CRC.
+                write_at_wr()
+                m.d.sync += index.eq(index + 1)
+                with m.If(index == _RESERVED - 1):
+                    m.next = "RECEIVE"
             with m.State("COMMIT"):
                 # The payload CRC into the bytes kept free after the channel byte; the frame's CRC bytes are dropped.
-                m.d.comb += [committing.eq(1), mem.w_en.eq(1), mem.w_addr.eq((commit + 1 + index)[:aw]),
+                m.d.comb += [mem.w_en.eq(1), mem.w_addr.eq((commit + 1 + index)[:aw]),
                              mem.w_data.eq(payload_crc.crc.word_select(index, 8))]
                 m.d.sync += index.eq(index + 1)
                 with m.If(index == _RESERVED - 1):
@@ -215,27 +237,20 @@ class FrameReceiver(wiring.Component):
         # ---- read side: one byte after the other, in place ----
         # mem.r_data is the byte at ``rd`` (the address given last cycle); the address runs ahead on a take.
         pos = Signal(range(RX_PAYLOAD + 1))
-        remaining = Signal(_LENGTH_BITS)
         out = self.frame.payload
         deliver = self.frame.valid & self.frame.ready
         m.d.comb += [
             self.frame.valid.eq(rd != commit),
             out.data.eq(mem.r_data),
             out.pos.eq(pos),
-            out.last.eq(((pos == RX_POS["length_hi"]) & (Cat(remaining[:8], mem.r_data[:_LENGTH_BITS - 8]) == 0)) |
-                        ((pos == RX_PAYLOAD) & (remaining == 1))),
+            out.last.eq(ends.r_data),
             mem.r_addr.eq((rd + deliver)[:aw]),
+            ends.r_addr.eq(mem.r_addr),
         ]
         with m.If(deliver):
             m.d.sync += rd.eq(rd + 1)
-            with m.If(pos == RX_PAYLOAD):
-                m.d.sync += remaining.eq(remaining - 1)
-            with m.Else():
+            with m.If(pos != RX_PAYLOAD):
                 m.d.sync += pos.eq(pos + 1)
-            with m.If(pos == RX_POS["length_lo"]):
-                m.d.sync += remaining[:8].eq(mem.r_data)
-            with m.If(pos == RX_POS["length_hi"]):
-                m.d.sync += remaining[8:].eq(mem.r_data)
             with m.If(out.last):
                 m.d.sync += pos.eq(0)
         return m
