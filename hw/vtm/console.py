@@ -88,7 +88,8 @@ class Console(wiring.Component):
         remaining = Signal(range(CONSOLE_MAX_CHUNK + 1))
         pos = Signal(range(HEADER_SIZE))
         level = out_fifo.level
-        chunk = Mux(level >= CONSOLE_MAX_CHUNK, CONSOLE_MAX_CHUNK, level)
+        chunk = Signal(range(CONSOLE_MAX_CHUNK + 1))    # registered (timing): a cycle old, at most what is there
+        m.d.sync += chunk.eq(Mux(level >= CONSOLE_MAX_CHUNK, CONSOLE_MAX_CHUNK, level))
         take = self.tx.valid & self.tx.ready
         with m.FSM(name="console_fsm"):
             with m.State("WAIT"):

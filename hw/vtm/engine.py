@@ -195,8 +195,14 @@ class ManagementEngine(wiring.Component):
             if inside < len(value):
                 m.d.sync += high.eq(high | (value[inside:] != 0))
 
-        with m.FSM(name="engine_fsm") as fsm:
-            m.d.comb += timer.clear.eq(~fsm.ongoing("ACCESS"))
+        accessing = Signal()                # in ACCESS: the port's ``valid``, from a flip-flop (timing)
+
+        def access():
+            m.d.sync += accessing.eq(1)
+            m.next = "ACCESS"
+
+        with m.FSM(name="engine_fsm"):
+            m.d.comb += timer.clear.eq(~accessing)
             with m.State("HEADER"):
                 # The stored header: compare the key bytes with the cached key as they pass, and keep them.
                 m.d.comb += self.req.ready.eq(1)
@@ -301,7 +307,7 @@ class ManagementEngine(wiring.Component):
                         m.d.sync += arg.eq(0)
                         m.next = "WDATA"
                     with m.Else():
-                        m.next = "ACCESS"
+                        access()
                 with m.Else():
                     finish(Status.BAD_COMMAND)
 
@@ -319,21 +325,23 @@ class ManagementEngine(wiring.Component):
                     m.d.sync += [data.eq(Cat(data[8:], byte)), arg.eq(arg + 1)]
                     with m.If(arg[:2] == 3):
                         m.d.sync += ended.eq(beat.last)
-                        m.next = "ACCESS"
+                        access()
 
             with m.State("ACCESS"):
+                # A word: the target's answer, or BUSY after the timeout, registered for ANSWER.
                 port_done = Mux(use_win, self.win.done, self.regs.done)
-                m.d.comb += [self.win.valid.eq(use_win), self.regs.valid.eq(~use_win)]
-                m.d.comb += timer.run.eq(1)
-                with m.If(port_done):
-                    m.d.sync += [answer.eq(Mux(use_win, self.win.status, self.regs.status)),
-                                 data.eq(Mux(use_win, self.win.rdata, self.regs.rdata))]
+                m.d.comb += [self.win.valid.eq(accessing & use_win), self.regs.valid.eq(accessing & ~use_win),
+                             timer.run.eq(1)]
+                # (taken every cycle, not just the last: the answer's path to the registers' enables is long)
+                m.d.sync += answer.eq(Mux(port_done, Mux(use_win, self.win.status, self.regs.status), Status.BUSY))
+                with m.If(~writing):
+                    m.d.sync += data.eq(Mux(use_win, self.win.rdata, self.regs.rdata))
+                with m.If(port_done | timer.expired):
+                    m.d.sync += accessing.eq(0)
                     m.next = "ANSWER"
-                with m.Elif(timer.expired):
-                    finish(Status.BUSY)
 
             with m.State("ANSWER"):
-                # The target's answer, registered (its decoding is a long path of its own).
+                # The target's answer (its decoding is a long path of its own).
                 with m.If(answer != Status.OK):
                     finish(answer)
                 with m.Else():
@@ -346,7 +354,7 @@ class ManagementEngine(wiring.Component):
                     with m.Elif(writing):
                         m.next = "WDATA"
                     with m.Else():
-                        m.next = "ACCESS"
+                        access()
 
             with m.State("DONE"):
                 # The rest of the request (what a failed check or a retransmission left unread) is skipped.
