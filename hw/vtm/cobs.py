@@ -47,8 +47,7 @@ class CobsEncoder(wiring.Component):
         # The run buffer is written while collecting and read while sending, never both.
         m.submodules.buf = buf = BlockRAM(shape=8, depth=MAX_RUN)
 
-        n = Signal(range(MAX_RUN + 1))      # bytes in the run being collected
-        code = Signal(8)                    # code byte of the run being sent
+        n = Signal(range(MAX_RUN + 1))      # bytes in the run (collected, then being sent): its code is n + 1
         idx = Signal(range(MAX_RUN + 1))    # next buffer byte to send
         final = Signal()                    # the run being sent ends the message
         extra = Signal()                    # an empty run (code 0x01) follows: the message ended with 0x00
@@ -66,38 +65,33 @@ class CobsEncoder(wiring.Component):
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(take):
                     with m.If(byte == 0):
-                        m.d.sync += [code.eq(n + 1), final.eq(self.i.payload.last),
-                                     extra.eq(self.i.payload.last)]
+                        m.d.sync += [final.eq(self.i.payload.last), extra.eq(self.i.payload.last)]
                         m.next = "CODE"
                     with m.Else():
                         m.d.comb += buf.w_en.eq(1)
-                        with m.If(n == MAX_RUN - 1):
-                            m.d.sync += [code.eq(0xFF), final.eq(self.i.payload.last), extra.eq(0)]
+                        m.d.sync += n.eq(n + 1)
+                        with m.If((n == MAX_RUN - 1) | self.i.payload.last):
+                            m.d.sync += [final.eq(self.i.payload.last), extra.eq(0)]
                             m.next = "CODE"
-                        with m.Elif(self.i.payload.last):
-                            m.d.sync += [code.eq(n + 2), final.eq(1), extra.eq(0), n.eq(n + 1)]
-                            m.next = "CODE"
-                        with m.Else():
-                            m.d.sync += n.eq(n + 1)
             with m.State("CODE"):
-                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(code), buf.r_addr.eq(0)]
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(n + 1), buf.r_addr.eq(0)]
                 with m.If(self.o.ready):
                     m.d.sync += idx.eq(0)
                     m.next = "DATA"
             with m.State("DATA"):
                 # r_data holds buf[idx]; the address runs one ahead when a byte is taken
-                last_byte = idx == code - 2
-                empty = code == 1
+                next_idx = idx + 1
+                empty = n == 0
                 m.d.comb += [self.o.valid.eq(~empty), self.o.payload.eq(buf.r_data),
-                             buf.r_addr.eq(Mux(self.o.ready, idx + 1, idx))]
-                done = empty | (self.o.ready & last_byte)
+                             buf.r_addr.eq(Mux(self.o.ready, next_idx, idx))]
+                done = empty | (self.o.ready & (next_idx == n))
                 with m.If(self.o.ready & ~empty):
-                    m.d.sync += idx.eq(idx + 1)
+                    m.d.sync += idx.eq(next_idx)
                 with m.If(done):
                     m.d.sync += n.eq(0)
                     with m.If(extra):
-                        m.d.sync += [code.eq(1), extra.eq(0)]
-                        m.next = "CODE"
+                        m.d.sync += extra.eq(0)
+                        m.next = "CODE"             # the empty run: code 0x01
                     with m.Elif(final):
                         m.next = "CLOSE"
                     with m.Else():
@@ -110,7 +104,8 @@ class CobsEncoder(wiring.Component):
 
 
 class CobsDecoder(wiring.Component):
-    """Raw line bytes in, decoded frame bytes and end-of-frame beats out (at most one beat per input byte).
+    """Raw line bytes in, decoded frame bytes and end-of-frame beats out (at most one beat per input byte, in the
+    same cycle: no buffer).
 
     Empty frames (0x00 0x00) give no beat. A frame whose delimiter arrives inside a run ends with ``error`` set.
 
@@ -128,23 +123,23 @@ class CobsDecoder(wiring.Component):
         zero_pending = Signal()     # the current run's code was below 0xFF: a zero precedes the next run
         in_frame = Signal()
 
-        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
-        with m.If(self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
-
+        # Combinational: a byte is taken when its beat is (or at once if it gives none).
         byte = self.i.payload
+        out = self.o.payload
+        delimiter = byte == DELIMITER
+        code = count == 0
+        m.d.comb += [
+            self.o.valid.eq(self.i.valid & Mux(delimiter, in_frame, ~code | zero_pending)),
+            out.data.eq(Mux(code, 0, byte)),
+            out.end.eq(delimiter),
+            out.error.eq(delimiter & ~code),
+            self.i.ready.eq(self.o.ready | ~self.o.valid),
+        ]
         with m.If(self.i.valid & self.i.ready):
-            with m.If(byte == DELIMITER):
-                with m.If(in_frame):
-                    m.d.sync += [self.o.valid.eq(1), self.o.payload.data.eq(0), self.o.payload.end.eq(1),
-                                 self.o.payload.error.eq(count != 0)]
+            with m.If(delimiter):
                 m.d.sync += [count.eq(0), zero_pending.eq(0), in_frame.eq(0)]
-            with m.Elif(count == 0):
-                with m.If(zero_pending):
-                    m.d.sync += [self.o.valid.eq(1), self.o.payload.data.eq(0), self.o.payload.end.eq(0),
-                                 self.o.payload.error.eq(0)]
+            with m.Elif(code):
                 m.d.sync += [count.eq(byte - 1), zero_pending.eq(byte != 0xFF), in_frame.eq(1)]
             with m.Else():
-                m.d.sync += [self.o.valid.eq(1), self.o.payload.data.eq(byte), self.o.payload.end.eq(0),
-                             self.o.payload.error.eq(0), count.eq(count - 1)]
+                m.d.sync += count.eq(count - 1)
         return m
