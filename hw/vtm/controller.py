@@ -26,7 +26,7 @@ from ..cpu.ports import StatePortSignature
 from ..inject import InjectCommand
 from ..pair_mgmt import PairManagementSignature
 from ..serial import SerialPHY
-from ..status_block import StatusValuesLayout, StatusWriteLayout
+from ..status_block import StatusReadSignature, StatusWriteLayout
 from ..status_map import EventLayout, EventUnit, PairStatusLayout, UnitState
 from .arbiter import TxArbiter
 from .console import Console
@@ -69,7 +69,10 @@ class Controller(wiring.Component):
     cpu_tx : In(stream.Signature(8)), cpu_rx : Out(stream.Signature(8))
         The CPUs' UART streams.
     pair : Out(PairManagementSignature(ram_addr_width))
-    status : In(StatusValuesLayout), status_wr : Out(StatusWriteLayout)
+    status_read : Out(StatusReadSignature()), status_wr : Out(StatusWriteLayout)
+        The status block's registers (``hw.status_block``).
+    pair_status : In(PairStatusLayout)
+        The status block's PAIR register (the units' states allow the REGS windows).
     power, cpu_reset : Out(1)
     inject : Out(stream.Signature(InjectCommand))
     inject_armed, inject_fired : In(1)
@@ -97,7 +100,8 @@ class Controller(wiring.Component):
             "cpu_tx":               In(stream.Signature(8)),
             "cpu_rx":               Out(stream.Signature(8)),
             "pair":                 Out(PairManagementSignature(ram_addr_width=ram_addr_width)),
-            "status":               In(StatusValuesLayout),
+            "status_read":          Out(StatusReadSignature()),
+            "pair_status":          In(PairStatusLayout),
             "status_wr":            Out(StatusWriteLayout),
             "power":                Out(1),
             "cpu_reset":            Out(1),
@@ -143,13 +147,13 @@ class Controller(wiring.Component):
 
         # Registers.
         wiring.connect(m, engine.regs, regs.bus)
+        wiring.connect(m, regs.status_read, wiring.flipped(self.status_read))
         wiring.connect(m, regs.unit_cmd, wiring.flipped(self.pair.unit_cmd))
         wiring.connect(m, regs.inject, wiring.flipped(self.inject))
         rx_errors = Signal(16)
         with m.If(rx.dropped & ~rx_errors.all()):
             m.d.sync += rx_errors.eq(rx_errors + 1)
         m.d.comb += [
-            regs.status.eq(self.status),
             self.status_wr.eq(regs.status_wr),
             self.power.eq(regs.power),
             self.cpu_reset.eq(regs.cpu_reset),
@@ -163,7 +167,7 @@ class Controller(wiring.Component):
 
         # Windows.
         wiring.connect(m, engine.win, windows.bus)
-        pair_status = PairStatusLayout(self.status.PAIR[:PairStatusLayout.size])
+        pair_status = self.pair_status
         for window, name in ((Window.RAM_A, "ram_a"), (Window.RAM_B, "ram_b")):
             port = getattr(self.pair, name)
             adapter = BusWindow(addr_width=port.signature.addr_width)
