@@ -150,16 +150,13 @@ class ManagementEngine(wiring.Component):
         arg = Signal(range(_ARGS_BULK))     # argument byte being read (0: the command)
         word_addr = Signal(wb)              # register index / window word offset
         high = Signal()                     # ... at or above 2**wb
-        unaligned = Signal()                # the bulk offset is not a multiple of 4
+        misplaced = Signal()                # bulk: unknown window or an offset not a multiple of 4
         window = Signal(range(len(Window)))
-        window_bad = Signal()
         words = Signal(8)                   # READ/WRITE count, bulk length / 4; words still to access
-        bulk_odd = Signal()                 # the bulk length is not a multiple of 4
-        bulk_big = Signal()                 # ... or at least 1024
+        misfit = Signal()                   # the bulk length is not a multiple of 4 or at least 1024
 
         # Execution.
         data = Signal(32)                   # write data (read from the request) or the word read
-        answer = Signal(Status)
         index = Signal(range(4 * _WORDS))   # reply byte: the next result's (building), the next one sent (sending)
         writing = Signal()
         use_win = Signal()
@@ -181,7 +178,10 @@ class ManagementEngine(wiring.Component):
         ]
 
         def finish(status, end=_RESULT_BASE):
-            m.d.sync += [r_status.eq(status), r_end.eq(end)]
+            """End the command with ``status`` (None: the one in r_status), ``end`` the reply's end word."""
+            if status is not None:
+                m.d.sync += r_status.eq(status)
+            m.d.sync += r_end.eq(end)
             m.next = "DONE"
 
         def load_address(value, first_bit):
@@ -189,7 +189,7 @@ class ManagementEngine(wiring.Component):
             low = max(0, -first_bit)
             inside = max(low, min(len(value), wb - first_bit))
             if low:
-                m.d.sync += unaligned.eq(value[:low] != 0)
+                m.d.sync += misplaced.eq(misplaced | (value[:low] != 0))
             if inside > low:
                 m.d.sync += word_addr[first_bit + low:first_bit + inside].eq(value[low:inside])
             if inside < len(value):
@@ -229,11 +229,10 @@ class ManagementEngine(wiring.Component):
                         m.next = "ARGS"
 
             with m.State("ARGS"):
-                # The command and its arguments, up to their last byte or the request's.
+                # The command and its arguments, up to their last byte or the request's. (A command without
+                # arguments reads on: nothing after it is used, and it is all skipped anyway.)
                 m.d.comb += self.req.ready.eq(1)
-                command = Mux(arg == 0, byte, r_cmd)
-                needed = Mux((command == Command.READ) | (command == Command.WRITE), _ARGS_REG,
-                             Mux((command == Command.BULK_READ) | (command == Command.BULK_WRITE), _ARGS_BULK, 1))
+                needed = Mux(is_reg, _ARGS_REG, Mux(is_bulk, _ARGS_BULK, 0))
                 with m.If(take):
                     m.d.sync += arg.eq(arg + 1)
                     with m.Switch(arg):
@@ -246,7 +245,7 @@ class ManagementEngine(wiring.Component):
                                 load_address(byte, 0)
                             with m.Else():
                                 m.d.sync += [window.eq(byte),
-                                             window_bad.eq(~Cat(*(byte == member.value for member in Window)).any())]
+                                             misplaced.eq(~Cat(*(byte == member.value for member in Window)).any())]
                         with m.Case(2):
                             with m.If(is_reg):
                                 load_address(byte, 8)
@@ -261,13 +260,13 @@ class ManagementEngine(wiring.Component):
                             with m.Case(position):
                                 load_address(byte, first_bit)
                         with m.Case(6):
-                            m.d.sync += [words[:6].eq(byte[2:]), bulk_odd.eq(byte[:2] != 0)]
+                            m.d.sync += [words[:6].eq(byte[2:]), misfit.eq(byte[:2] != 0)]
                         with m.Case(7):
-                            m.d.sync += [words[6:].eq(byte[:2]), bulk_big.eq(byte[2:] != 0)]
+                            m.d.sync += [words[6:].eq(byte[:2]), misfit.eq(misfit | (byte[2:] != 0))]
                     with m.If(beat.last):
                         m.d.sync += ended.eq(1)
                         m.next = "MEASURE"
-                    with m.Elif(arg + 1 == needed):
+                    with m.Elif((arg != 0) & (arg + 1 == needed)):
                         m.next = "MEASURE"
 
             # The checks, registered for CHECK (long paths).
@@ -282,7 +281,7 @@ class ManagementEngine(wiring.Component):
                 m.d.sync += [
                     length_ok.eq(length == Mux(is_reg | is_bulk, expected, 1)),
                     count_ok.eq(Mux(is_reg, (words != 0) & (words <= MAX_REG_COUNT),
-                                    (words != 0) & (words <= _BULK_WORDS) & ~bulk_odd & ~bulk_big)),
+                                    (words != 0) & (words <= _BULK_WORDS) & ~misfit)),
                     in_map.eq(~high & (word_addr[top:] == 0) &
                               Cat(*((low >= first) & (low_end <= last + 1) for first, last in mapped_runs())).any()),
                     writing.eq(is_write),
@@ -301,7 +300,7 @@ class ManagementEngine(wiring.Component):
                 with m.Elif(is_reg | is_bulk):
                     with m.If(~length_ok | ~count_ok):
                         finish(Status.BAD_LENGTH)
-                    with m.Elif(Mux(is_reg, ~in_map, unaligned | window_bad)):
+                    with m.Elif(Mux(is_reg, ~in_map, misplaced)):
                         finish(Status.BAD_ADDRESS)
                     with m.Elif(is_write):
                         m.d.sync += arg.eq(0)
@@ -328,12 +327,13 @@ class ManagementEngine(wiring.Component):
                         access()
 
             with m.State("ACCESS"):
-                # A word: the target's answer, or BUSY after the timeout, registered for ANSWER.
+                # A word: the target's answer, or BUSY after the timeout, registered (into the reply's status) for
+                # ANSWER.
                 port_done = Mux(use_win, self.win.done, self.regs.done)
                 m.d.comb += [self.win.valid.eq(accessing & use_win), self.regs.valid.eq(accessing & ~use_win),
                              timer.run.eq(1)]
                 # (taken every cycle, not just the last: the answer's path to the registers' enables is long)
-                m.d.sync += answer.eq(Mux(port_done, Mux(use_win, self.win.status, self.regs.status), Status.BUSY))
+                m.d.sync += r_status.eq(Mux(port_done, Mux(use_win, self.win.status, self.regs.status), Status.BUSY))
                 with m.If(~writing):
                     m.d.sync += data.eq(Mux(use_win, self.win.rdata, self.regs.rdata))
                 with m.If(port_done | timer.expired):
@@ -342,8 +342,8 @@ class ManagementEngine(wiring.Component):
 
             with m.State("ANSWER"):
                 # The target's answer (its decoding is a long path of its own).
-                with m.If(answer != Status.OK):
-                    finish(answer)
+                with m.If(r_status != Status.OK):
+                    finish(None)
                 with m.Else():
                     m.d.comb += buf.w_en.eq(~writing)
                     next_addr = word_addr + 1

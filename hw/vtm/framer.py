@@ -106,8 +106,7 @@ class FrameReceiver(wiring.Component):
         aw = (depth - 1).bit_length()
 
         m.submodules.dec = dec = CobsDecoder()
-        m.submodules.crc = crc = CRC32()
-        m.submodules.payload_crc = payload_crc = CRC32()
+        m.submodules.crc = crc = CRC32(lanes=2)       # lane 0: the frame, lane 1: its payload
         # The ring is written at ``wr`` (and, committing a frame, in the four bytes after its channel byte), and read
         # at ``rd`` only while ``rd != commit``: a byte is read in the cycle it is written only while it is not yet
         # committed, and then read again before it is delivered. No collision matters.
@@ -136,9 +135,8 @@ class FrameReceiver(wiring.Component):
         byte = beat.data
         take = dec.o.valid & dec.o.ready
         m.d.comb += [
-            dec.o.ready.eq(crc.ready & payload_crc.ready & ~busy),     # the CRCs take a byte in eight cycles
+            dec.o.ready.eq(crc.ready & ~busy),          # the CRCs take a byte in eight cycles
             crc.data.eq(byte),
-            payload_crc.data.eq(byte),
             full.eq((wr[:aw] == rd[:aw]) & (wr[aw] != rd[aw])),
             mem.w_addr.eq(wr[:aw]),
             mem.w_data.eq(byte),
@@ -156,7 +154,7 @@ class FrameReceiver(wiring.Component):
         m.d.sync += self.dropped.eq(0)
 
         with m.If(take & ~beat.end):
-            m.d.comb += [crc.en.eq(1), crc.clear.eq(count == 0), payload_crc.clear.eq(count == 0)]
+            m.d.comb += [crc.en[0].eq(1), crc.clear.eq((count == 0).replicate(2))]
             with m.If(count == MAX_FRAME):
                 m.d.sync += oversize.eq(1)
             with m.Else():
@@ -174,7 +172,7 @@ class FrameReceiver(wiring.Component):
                     with m.Default():
                         with m.If(count >= HEADER_SIZE):
                             with m.If(payload_left != 0):
-                                m.d.comb += [payload_crc.en.eq(1), is_last.eq(payload_left == 1)]
+                                m.d.comb += [crc.en[1].eq(1), is_last.eq(payload_left == 1)]
                                 m.d.sync += payload_left.eq(payload_left - 1)
                             with m.Elif(trailer != CRC_SIZE + 1):
                                 m.d.sync += trailer.eq(trailer + 1)
@@ -190,7 +188,7 @@ class FrameReceiver(wiring.Component):
             m.d.comb += [bad.eq(1), reason.eq(RxError.FRAMING)]
         with m.Elif(count < HEADER_SIZE + CRC_SIZE):
             m.d.comb += [bad.eq(1), reason.eq(RxError.SHORT)]
-        with m.Elif(~crc.residue_ok):
+        with m.Elif(~crc.residue_ok[0]):
             m.d.comb += [bad.eq(1), reason.eq(RxError.CRC)]
         with m.Elif(length_big | (payload_left != 0) | (trailer != CRC_SIZE)):
             m.d.comb += [bad.eq(1), reason.eq(RxError.LENGTH)]
@@ -228,7 +226,7 @@ class FrameReceiver(wiring.Component):
             with m.State("COMMIT"):
                 # The payload CRC into the bytes kept free after the channel byte; the frame's CRC bytes are dropped.
                 m.d.comb += [mem.w_en.eq(1), mem.w_addr.eq((commit + 1 + index)[:aw]),
-                             mem.w_data.eq(payload_crc.crc.word_select(index, 8))]
+                             mem.w_data.eq(crc.crc[1].word_select(index, 8))]
                 m.d.sync += index.eq(index + 1)
                 with m.If(index == _RESERVED - 1):
                     m.d.sync += [commit.eq(wr - CRC_SIZE), wr.eq(wr - CRC_SIZE)]
