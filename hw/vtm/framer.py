@@ -127,6 +127,7 @@ class FrameReceiver(wiring.Component):
         payload_left = Signal(_LENGTH_BITS)     # payload bytes still to come (the header's length, counted down)
         length_big = Signal()                   # the header's length does not fit payload_left
         trailer = Signal(range(CRC_SIZE + 2))   # bytes after the payload (saturating)
+        trailing = Signal()                     # this byte comes after the payload
         busy = Signal()                         # writing the free bytes after a channel byte, or a payload CRC
         is_last = Signal()                      # the byte written is its frame's last (if the frame is good)
         full = Signal()
@@ -174,9 +175,12 @@ class FrameReceiver(wiring.Component):
                             with m.If(payload_left != 0):
                                 m.d.comb += [crc.en[1].eq(1), is_last.eq(payload_left == 1)]
                                 m.d.sync += payload_left.eq(payload_left - 1)
-                            with m.Elif(trailer != CRC_SIZE + 1):
-                                m.d.sync += trailer.eq(trailer + 1)
-                write_at_wr()
+                            with m.Else():
+                                m.d.comb += trailing.eq(1)
+                                with m.If(trailer != CRC_SIZE + 1):
+                                    m.d.sync += trailer.eq(trailer + 1)
+                with m.If(~trailing):                   # the frame's CRC bytes are not kept
+                    write_at_wr()
 
         reason = Signal(RxError)
         bad = Signal()
@@ -229,7 +233,7 @@ class FrameReceiver(wiring.Component):
                              mem.w_data.eq(crc.crc[1].word_select(index, 8))]
                 m.d.sync += index.eq(index + 1)
                 with m.If(index == _RESERVED - 1):
-                    m.d.sync += [commit.eq(wr - CRC_SIZE), wr.eq(wr - CRC_SIZE)]
+                    m.d.sync += commit.eq(wr)
                     m.next = "RECEIVE"
 
         # ---- read side: one byte after the other, in place ----
