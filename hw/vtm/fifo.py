@@ -51,8 +51,7 @@ class ByteFIFO(wiring.Component):
 
         head = Signal(aw + 1)           # next entry written
         tail = Signal(aw + 1)           # oldest entry
-        head_was = Signal(aw + 1)       # head a cycle ago: entries before it are in the read port's reach
-        m.d.sync += head_was.eq(head)
+        stale = Signal()                # the entry read last cycle was being written then: read it again
         m.d.comb += [
             self.level.eq(head - tail),
             self.w_rdy.eq((head[:aw] != tail[:aw]) | (head[aw] == tail[aw])),     # not full (no subtraction)
@@ -64,13 +63,15 @@ class ByteFIFO(wiring.Component):
             m.d.sync += head.eq(head + 1)
 
         # r_data is the entry at ``tail`` (the address given last cycle); the address runs ahead on a read. An entry
-        # read while it is written (the FIFO was empty) is not valid before it is read again: no collision matters.
+        # read in the cycle it is written (the FIFO was empty then) is not valid before it is read again: no
+        # collision matters.
         take = self.r.valid & self.r.ready
         m.d.comb += [
-            self.r.valid.eq(tail != head_was),
+            self.r.valid.eq((tail != head) & ~stale),
             self.r.payload.eq(mem.r_data),
             mem.r_addr.eq((tail + take)[:aw]),
         ]
+        m.d.sync += stale.eq(mem.w_en & ((tail + take)[:aw + 1] == head))
         with m.If(take):
             m.d.sync += tail.eq(tail + 1)
         return m
