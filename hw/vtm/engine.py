@@ -161,9 +161,8 @@ class ManagementEngine(wiring.Component):
         writing = Signal()
         use_win = Signal()
         cmd_is = {member: r_cmd == member.value for member in Command}
-        is_reg = cmd_is[Command.READ] | cmd_is[Command.WRITE]
-        is_bulk = cmd_is[Command.BULK_READ] | cmd_is[Command.BULK_WRITE]
-        is_write = cmd_is[Command.WRITE] | cmd_is[Command.BULK_WRITE]
+        # the command's kind, decoded as its byte arrives (registered: timing)
+        is_reg, is_bulk, is_write = Signal(), Signal(), Signal()
 
         m.d.comb += [
             self.regs.addr.eq(Cat(word_addr, high.replicate(max(0, REG_ADDR_WIDTH - wb)))),
@@ -237,7 +236,11 @@ class ManagementEngine(wiring.Component):
                     m.d.sync += arg.eq(arg + 1)
                     with m.Switch(arg):
                         with m.Case(0):
-                            m.d.sync += [r_cmd.eq(byte), r_bulk.eq(byte == Command.BULK_READ)]
+                            byte_is = {member: byte == member.value for member in Command}
+                            m.d.sync += [r_cmd.eq(byte), r_bulk.eq(byte_is[Command.BULK_READ]),
+                                         is_reg.eq(byte_is[Command.READ] | byte_is[Command.WRITE]),
+                                         is_bulk.eq(byte_is[Command.BULK_READ] | byte_is[Command.BULK_WRITE]),
+                                         is_write.eq(byte_is[Command.WRITE] | byte_is[Command.BULK_WRITE])]
                         # READ / WRITE: reg (16 bits), count. BULK_*: window, offset (32 bits, bytes), length
                         # (16 bits, bytes).
                         with m.Case(1):
@@ -328,20 +331,22 @@ class ManagementEngine(wiring.Component):
 
             with m.State("ACCESS"):
                 # A word: the target's answer, or BUSY after the timeout, registered (into the reply's status) for
-                # ANSWER.
+                # ANSWER. ``valid`` falls in the cycle after the answer; the state follows a cycle later, from that
+                # flip-flop (the answer's decoding is a long path of its own).
                 port_done = Mux(use_win, self.win.done, self.regs.done)
                 m.d.comb += [self.win.valid.eq(accessing & use_win), self.regs.valid.eq(accessing & ~use_win),
-                             timer.run.eq(1)]
-                # (taken every cycle, not just the last: the answer's path to the registers' enables is long)
-                m.d.sync += r_status.eq(Mux(port_done, Mux(use_win, self.win.status, self.regs.status), Status.BUSY))
-                with m.If(~writing):
-                    m.d.sync += data.eq(Mux(use_win, self.win.rdata, self.regs.rdata))
-                with m.If(port_done | timer.expired):
-                    m.d.sync += accessing.eq(0)
+                             timer.run.eq(accessing)]
+                with m.If(accessing):
+                    m.d.sync += r_status.eq(Mux(port_done, Mux(use_win, self.win.status, self.regs.status),
+                                                Status.BUSY))
+                    with m.If(~writing):
+                        m.d.sync += data.eq(Mux(use_win, self.win.rdata, self.regs.rdata))
+                    with m.If(port_done | timer.expired):
+                        m.d.sync += accessing.eq(0)
+                with m.Else():
                     m.next = "ANSWER"
 
             with m.State("ANSWER"):
-                # The target's answer (its decoding is a long path of its own).
                 with m.If(r_status != Status.OK):
                     finish(None)
                 with m.Else():
