@@ -3,11 +3,13 @@
 Reads answer one cycle after acceptance (``ack``) with the register's value latched at acceptance; the block never
 stalls. It also records slot fences as events (the pair's own events come in through ``pair``).
 
-The same register values are also out on ``values`` (for the management controller, :mod:`hw.vtm.registers`), and
-``wr`` writes a register as the bus does: one composition, two readers and two writers.
+The management controller (:mod:`hw.vtm.registers`) reads the registers through ``read``, a combinational port on
+the same multiplexer the bus reads through (``read.busy`` while the bus uses it), and ``wr`` writes a register as
+the bus does: one composition, two readers and two writers. Every register's present value is also out on
+``values``, for simulation tops and tests.
 """
 
-from amaranth.hdl import Module, Signal, Cat
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -19,7 +21,7 @@ from .status_map import (STATUS, STATUS_ID, STATUS_REG, EventCode, EventUnit, Ev
                          UnitState)
 
 
-__all__ = ["StatusBlock", "StatusValuesLayout", "StatusWriteLayout"]
+__all__ = ["StatusBlock", "StatusValuesLayout", "StatusWriteLayout", "StatusReadSignature"]
 
 
 #: Every status register's value as a read returns it, one 32-bit field per :data:`hw.status_map.STATUS_REG` name.
@@ -27,6 +29,21 @@ StatusValuesLayout = data.StructLayout({name: 32 for name in STATUS_REG})
 
 #: A whole-word register write from outside the bus (``addr``: word index in the block, as on the bus).
 StatusWriteLayout = data.StructLayout({"valid": 1, "addr": region_addr_width(STATUS), "data": 32})
+
+
+class StatusReadSignature(wiring.Signature):
+    """A read port of the status block, seen from the reader.
+
+    ``addr`` (word index in the block, as on the bus) out; ``data``, the register's present value (0 for no
+    register), in, in the same cycle, unless ``busy``: the bus is reading through the multiplexer this cycle.
+    """
+
+    def __init__(self):
+        super().__init__({
+            "addr": Out(region_addr_width(STATUS)),
+            "data": In(32),
+            "busy": In(1),
+        })
 
 
 _PROTECTION_CODE = {Protection.NONE: 0, Protection.PARITY: 1, Protection.SECDED: 2}
@@ -59,6 +76,8 @@ class StatusBlock(wiring.Component):
         Pulse: CONTROL bits 0/1 written.
     crash_req : Out(2)
         Pulse: bit 0 a nonzero code was written to CRASH, bit 1 the watchdog expired.
+    read : In(StatusReadSignature())
+        The management controller's read port.
     values : Out(StatusValuesLayout)
         Every register's present value (what a read accepted now would return).
     wr : In(StatusWriteLayout)
@@ -84,6 +103,7 @@ class StatusBlock(wiring.Component):
             "restore":     Out(slots),
             "offline_req": Out(2),
             "crash_req":   Out(2),
+            "read":        In(StatusReadSignature()),
             "values":      Out(StatusValuesLayout),
             "wr":          In(StatusWriteLayout),
         })
@@ -136,12 +156,15 @@ class StatusBlock(wiring.Component):
         for name, value in registers.items():
             m.d.comb += getattr(self.values, name).eq(value)
         accepted = bus.valid & ~bus.stall
-        m.d.sync += [bus.ack.eq(accepted), bus.rdata.eq(0)]
-        with m.If(accepted & ~bus.write):
-            with m.Switch(bus.addr):
-                for name in registers:
-                    with m.Case(STATUS_REG[name] // 4):
-                        m.d.sync += bus.rdata.eq(getattr(self.values, name))
+        bus_read = accepted & ~bus.write
+        # One multiplexer for both readers; the bus has priority.
+        selected = Signal(32)
+        with m.Switch(Mux(bus_read, bus.addr, self.read.addr)):
+            for name in registers:
+                with m.Case(STATUS_REG[name] // 4):
+                    m.d.comb += selected.eq(getattr(self.values, name))
+        m.d.comb += [self.read.data.eq(selected), self.read.busy.eq(bus_read)]
+        m.d.sync += [bus.ack.eq(accepted), bus.rdata.eq(Mux(bus_read, selected, 0))]
         full = Cat(bus.sel[i].replicate(8) for i in range(4))
         writers = ((accepted & bus.write, bus.addr, bus.wdata & full), (self.wr.valid, self.wr.addr, self.wr.data))
         restore = [Signal(self._slots, name=f"restore_{i}") for i in range(2)]

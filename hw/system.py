@@ -18,7 +18,7 @@ from .ecc import Protection
 from .front_panel import FrontPanel
 from .lockstep_soc import LockstepSoC
 from .memmap import RAM_DEFAULT_SIZE
-from .status_map import UnitState
+from .status_map import PairStatusLayout, UnitState
 from .vtm.controller import Controller
 
 
@@ -115,7 +115,7 @@ class System(wiring.Component):
             panel.inject.ready.eq(soc.inject.ready & power),
             vtm.inject_armed.eq(soc.injector.armed),
             vtm.inject_fired.eq(soc.injector.fired & power),
-            vtm.status.eq(soc.status_block.values),
+            vtm.pair_status.eq(soc.status_block.values.PAIR[:PairStatusLayout.size]),
             soc.status_block.wr.valid.eq(vtm.status_wr.valid & power),
             soc.status_block.wr.addr.eq(vtm.status_wr.addr),
             soc.status_block.wr.data.eq(vtm.status_wr.data),
@@ -126,6 +126,7 @@ class System(wiring.Component):
         ]
         # The controller's windows and unit commands deny themselves while the SoC is powered off (frozen), so
         # the port needs no gating; cpu_hold is not used (power off holds the whole SoC).
+        wiring.connect(m, vtm.status_read, soc.status_block.read)
         port = vtm.pair
         for name in ("ram_a", "ram_b", "state_a", "state_b"):
             wiring.connect(m, getattr(port, name), getattr(soc.mgmt, name))

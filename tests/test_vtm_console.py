@@ -61,13 +61,14 @@ def test_console_drops_when_nobody_reads():
 
 
 def test_cpu_output_waits_instead_of_dropping():
-    # The link takes no frame (tx_header.ready low): the CPU side fills the FIFO, then sees ready low; nothing is
+    # The link takes no frame (tx.ready low): the CPU side fills the FIFO, then sees ready low; nothing is
     # dropped and every byte comes out in order once the link takes frames again.
     from amaranth.sim import Simulator
     from hw.vtm.console import Console
+    from hw.vtm.protocol import HEADER_SIZE, FrameHeaderLayout, unpack
 
     dut = Console(idle=4, tx_depth=64)
-    sent, received = [], []
+    sent, received, frames = [], [], []
 
     async def bench(ctx):
         byte = 0
@@ -80,16 +81,23 @@ def test_cpu_output_waits_instead_of_dropping():
             await ctx.tick()
         assert len(sent) == 64                      # the FIFO's depth, then back-pressure
         ctx.set(dut.cpu_tx.valid, 0)
-        ctx.set(dut.tx_header.ready, 1)
-        ctx.set(dut.tx_payload.ready, 1)
+        ctx.set(dut.tx.ready, 1)
+        frame = []
         for _ in range(400):
-            if ctx.get(dut.tx_payload.valid):
-                received.append(ctx.get(dut.tx_payload.payload))
+            if ctx.get(dut.tx.valid):
+                frame.append(ctx.get(dut.tx.payload.data))
+                if ctx.get(dut.tx.payload.last):
+                    frames.append(bytes(frame))
+                    frame = []
             await ctx.tick()
-        assert ctx.get(dut.drops) == 0
+        assert ctx.get(dut.drops) == 0 and not frame
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
+    for frame in frames:
+        header = unpack(FrameHeaderLayout, frame[:HEADER_SIZE])
+        assert header["channel"] == Channel.CONSOLE and header["length"] == len(frame) - HEADER_SIZE
+        received.extend(frame[HEADER_SIZE:])
     assert received == sent

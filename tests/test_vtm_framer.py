@@ -1,15 +1,17 @@
 """The gateware frame transmitter and receiver (hw/vtm/framer.py) against the host implementation
-(sw/ftctl/link/frame.py) as the golden model, both directions, and a fuzz corpus through the receiver."""
+(sw/ftctl/link/frame.py) as the golden model, both directions, and a fuzz corpus through the receiver. The
+receiver's stored frames are checked byte for byte: positions, ``last``, and the payload CRC it stores."""
 
 import random
+import zlib
 
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from ftctl.link.frame import Frame, FrameDecoder, encode_frame
-from hw.vtm.framer import FrameReceiver, FrameTransmitter
-from hw.vtm.protocol import MAX_PAYLOAD, Channel, RxError
+from hw.vtm.framer import RX_PAYLOAD, RX_POS, RX_STORED, FrameReceiver, FrameTransmitter
+from hw.vtm.protocol import MAX_PAYLOAD, Channel, FrameHeaderLayout, RxError, pack, unpack
 from test_vtm_cobs import make_collector, make_sender, simulate
 
 
@@ -25,14 +27,19 @@ def header_of(frame):
             "flags": {"ack_valid": int(frame.ack_valid), "reserved": 0}, "length": len(frame.payload)}
 
 
+def frame_bytes(frame):
+    """A frame as the transmitter takes it: header and payload bytes, ``last`` on the final one."""
+    raw = pack(FrameHeaderLayout, header_of(frame)) + frame.payload
+    return [{"data": b, "last": i == len(raw) - 1} for i, b in enumerate(raw)]
+
+
 def run_transmitter(frames, seed):
     rng = random.Random(seed)
     dut = FrameTransmitter()
     out = []
     expected = b"".join(encode_frame(f) for f in frames)
-    headers = [header_of(f) for f in frames]
-    payload = [b for f in frames for b in f.payload]
-    simulate(dut, [make_sender(dut.header, headers, rng, gap=0.3), make_sender(dut.payload, payload, rng, gap=0.2)],
+    items = [item for f in frames for item in frame_bytes(f)]
+    simulate(dut, [make_sender(dut.frame, items, rng, gap=0.3)],
              [make_collector(dut.tx, out, rng, stall=0.3)],
              done=lambda: len(out) >= len(expected), max_cycles=16 * len(expected) + 200)  # CRC: 8 cycles a byte
     return bytes(out), expected
@@ -47,16 +54,35 @@ def test_transmitter_matches_host():
     assert got == expected
 
 
-def frame_of(header, payload):
-    return Frame(Channel(header.channel), seq=header.seq, ack=header.ack, ack_valid=bool(header.flags.ack_valid),
-                 payload=bytes(payload))
+def frames_of(beats):
+    """The frames a receiver delivered (its stored bytes), each checked: positions, ``last``, the payload CRC."""
+    frames, current = [], []
+    for beat in beats:
+        current.append(beat)
+        if beat.last:
+            frames.append(current)
+            current = []
+    assert not current, "a frame without its last byte"
+    out = []
+    for beats in frames:
+        stored = bytes(beat.data for beat in beats[:RX_PAYLOAD])
+        assert [beat.pos for beat in beats] == [*range(RX_PAYLOAD), *[RX_PAYLOAD] * (len(beats) - RX_PAYLOAD)]
+        fields = dict(zip(RX_STORED, stored))
+        header = unpack(FrameHeaderLayout, bytes(fields[name] for name in
+                                                 ("channel", "seq", "ack", "flags", "length_lo", "length_hi")))
+        payload = bytes(beat.data for beat in beats[RX_PAYLOAD:])
+        assert header["length"] == len(payload)
+        assert stored[RX_POS["crc0"]:RX_POS["crc3"] + 1] == zlib.crc32(payload).to_bytes(4, "little")
+        out.append(Frame(Channel(header["channel"]), seq=header["seq"], ack=header["ack"],
+                         ack_valid=bool(header["flags"]["ack_valid"]), payload=payload))
+    return out
 
 
 def run_receiver(wire, seed, *, stall=0.3, depth=2048, cycles=None):
     """Feed line bytes to the gateware receiver; return (frames, stats, dropped reasons)."""
     rng = random.Random(seed)
     dut = FrameReceiver(depth=depth)
-    headers, payload, drops = [], [], []
+    beats, drops = [], []
 
     async def watch_drops(ctx):
         async for _, _, dropped, reason in ctx.tick().sample(dut.dropped, dut.drop_reason):
@@ -70,17 +96,10 @@ def run_receiver(wire, seed, *, stall=0.3, depth=2048, cycles=None):
         for name, _ in dut.stats.shape():
             stats[name] = ctx.get(getattr(dut.stats, name))
 
-    sim_collectors = [make_collector(dut.header, headers, rng, stall=stall),
-                      make_collector(dut.payload, payload, rng, stall=stall), watch_drops]
+    sim_collectors = [make_collector(dut.frame, beats, rng, stall=stall), watch_drops]
     simulate(dut, [make_sender(dut.rx, list(wire), rng, gap=0.1), read_stats], sim_collectors,
              done=None, max_cycles=1)
-    frames = []
-    pos = 0
-    for header in headers:
-        frames.append(frame_of(header, payload[pos:pos + header.length]))
-        pos += header.length
-    assert pos == len(payload)
-    return frames, stats, drops
+    return frames_of(beats), stats, drops
 
 
 def host_decode(wire):
@@ -157,7 +176,7 @@ def test_receiver_overrun_keeps_committed_frames():
     wire = b"".join(encode_frame(f) for f in frames)
     rng = random.Random(27)
     dut = FrameReceiver(depth=2048)
-    headers, payload, stats, reading = [], [], {}, []
+    beats, stats, reading = [], {}, []
 
     async def main(ctx):
         ctx.set(dut.rx.valid, 1)
@@ -171,31 +190,19 @@ def test_receiver_overrun_keeps_committed_frames():
         reading.append(True)
         await ctx.tick().repeat(3000)               # now let the consumer read
 
-    sim_collectors = [make_collector(dut.payload, payload, rng)]
     sim = Simulator(dut)
     sim.add_clock(1e-6)
-    for collector in sim_collectors:
-        sim.add_testbench(collector, background=True)
 
-    async def header_reader(ctx):
+    async def reader(ctx):
         while not reading:
             await ctx.tick()
-        while True:
-            ctx.set(dut.header.ready, 1)
-            _, _, valid, value = await ctx.tick().sample(dut.header.valid, dut.header.payload)
-            if valid:
-                headers.append(value)
+        await make_collector(dut.frame, beats, rng)(ctx)
 
     sim.add_testbench(main)
-    sim.add_testbench(header_reader, background=True)
+    sim.add_testbench(reader, background=True)
     sim.run()
-    assert stats["frames"] == 3 and stats["overrun"] == 1    # 3 x 606 bytes fit in 2048, the fourth does not
-    got = []
-    pos = 0
-    for header in headers:
-        got.append(frame_of(header, payload[pos:pos + header.length]))
-        pos += header.length
-    assert got == frames[:3]
+    assert stats["frames"] == 3 and stats["overrun"] == 1    # 3 x 610 bytes fit in 2048, the fourth does not
+    assert frames_of(beats) == frames[:3]
 
 
 def test_loopback_transmitter_to_receiver():
@@ -205,14 +212,9 @@ def test_loopback_transmitter_to_receiver():
     m.submodules.tx = tx = FrameTransmitter()
     m.submodules.rx = rx = FrameReceiver()
     wiring.connect(m, tx.tx, rx.rx)
-    headers, payload = [], []
-    simulate(m, [make_sender(tx.header, [header_of(f) for f in frames], rng, gap=0.3),
-                 make_sender(tx.payload, [b for f in frames for b in f.payload], rng, gap=0.3)],
-             [make_collector(rx.header, headers, rng, stall=0.2), make_collector(rx.payload, payload, rng, stall=0.2)],
-             done=lambda: len(headers) == len(frames) and len(payload) == sum(len(f.payload) for f in frames),
-             max_cycles=60000)
-    got, pos = [], 0
-    for header in headers:
-        got.append(frame_of(header, payload[pos:pos + header.length]))
-        pos += header.length
-    assert got == frames
+    beats = []
+    total = sum(len(f.payload) + RX_PAYLOAD for f in frames)
+    simulate(m, [make_sender(tx.frame, [item for f in frames for item in frame_bytes(f)], rng, gap=0.3)],
+             [make_collector(rx.frame, beats, rng, stall=0.2)],
+             done=lambda: len(beats) == total, max_cycles=60000)
+    assert frames_of(beats) == frames

@@ -27,8 +27,8 @@ def test_map_and_side_effects():
                 seen.setdefault("status_wr", []).append((wr_addr, wr_data))
 
     async def bench(h, ctx):
-        ctx.set(h.dut.status.ID, 0x1234_5678)
-        ctx.set(h.dut.status.DECIDE_WAIT, 99)
+        ctx.set(h.status.ID, 0x1234_5678)
+        ctx.set(h.status.DECIDE_WAIT, 99)
         seq = iter(range(256))
         replies["each"] = [await h.request(ctx, read_request(i, 1), next(seq)) for i in indices]
         for bad in (UNMAPPED, 0x3F, 0x4A, 0xFFFF):

@@ -2,16 +2,20 @@
 
 The harness puts a bridge :class:`hw.serial.SerialPHY` on the controller's serial pins and real RAMs
 (:class:`hw.ram.RAM`) on its RAM_A / RAM_B windows; tests talk to it in frames built and parsed by the host codec
-(:mod:`ftctl.link.frame`). No SoC: status inputs are whatever the test sets.
+(:mod:`ftctl.link.frame`). No SoC: the status block's registers are whatever the test sets (``Harness.status``),
+behind a read port that is busy every other cycle, as if the CPUs' bus used it.
 """
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
 from ftctl.link.frame import Frame, FrameDecoder, encode_frame
 from hw.ram import RAM
 from hw.serial import SerialPHY
+from hw.status_block import StatusReadSignature, StatusValuesLayout
+from hw.status_map import STATUS_REG
 from hw.vtm.controller import Controller
 from hw.vtm.protocol import MGMT_REG, Channel, Command, pack, ReadArgsLayout, RequestLayout
 
@@ -24,6 +28,23 @@ UNMAPPED = max(reg.index for name, reg in MGMT_REG.items() if name.startswith("S
 assert UNMAPPED not in {reg.index for reg in MGMT_REG.values()}
 
 
+class StatusStub(wiring.Component):
+    """The status block's read port over ``values`` (set by the test); busy every other cycle."""
+    values: In(StatusValuesLayout)
+    read: In(StatusReadSignature())
+
+    def elaborate(self, platform):
+        m = Module()
+        busy = Signal()
+        m.d.sync += busy.eq(~busy)
+        m.d.comb += self.read.busy.eq(busy)
+        with m.Switch(self.read.addr):
+            for name, offset in STATUS_REG.items():
+                with m.Case(offset // 4):
+                    m.d.comb += self.read.data.eq(getattr(self.values, name))
+        return m
+
+
 class Harness:
     """The controller, its bridge and RAMs; ``run(bench)`` simulates with ``bench(self, ctx)`` as testbench."""
 
@@ -33,7 +54,11 @@ class Harness:
         self.bridge = SerialPHY(clk_freq=CLK, baud=BAUD)
         self.ram_a = RAM(size=RAM_SIZE, init=ram_init)
         self.ram_b = RAM(size=RAM_SIZE)
+        self.status_block = StatusStub()
+        self.status = self.status_block.values
         m = Module()
+        m.submodules.status_block = self.status_block
+        wiring.connect(m, self.dut.status_read, self.status_block.read)
         m.submodules.dut = self.dut
         m.submodules.bridge = self.bridge
         m.submodules.ram_a = self.ram_a

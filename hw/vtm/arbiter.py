@@ -1,28 +1,31 @@
 """Transmit arbitration: several frame sources share one :class:`hw.vtm.framer.FrameTransmitter`.
 
-Sources are served in fixed priority (source 0 first), a whole frame at a time: the header, then exactly
-``length`` payload bytes from the same source. The arbiter numbers the frames it sends (``seq``, mod 256) and
-stamps that number into every header, except a source's retransmission (``keep_seq``), which goes out unchanged
-and does not consume a number.
+Sources are served in fixed priority (source 0 first), a whole frame at a time: its bytes
+(:data:`~hw.vtm.framer.FrameByteLayout`, header first) up to the one marked ``last``. The arbiter numbers the
+frames it sends (``seq``, mod 256) and stamps that number into every header's ``seq`` byte, except a source's
+retransmission (``keep_seq``), which goes out unchanged and does not consume a number.
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .framer import FrameByteLayout
 from .protocol import FrameHeaderLayout
 
 
 __all__ = ["FrameSourceSignature", "TxArbiter"]
 
 
+_SEQ_BYTE = FrameHeaderLayout["seq"].offset // 8
+
+
 class FrameSourceSignature(wiring.Signature):
-    """A frame source, seen from the source: header and payload streams, and ``keep_seq``."""
+    """A frame source, seen from the source: its frame bytes and ``keep_seq`` (held while the frame goes out)."""
 
     def __init__(self):
         super().__init__({
-            "header":   Out(stream.Signature(FrameHeaderLayout)),
-            "payload":  Out(stream.Signature(8)),
+            "frame":    Out(stream.Signature(FrameByteLayout)),
             "keep_seq": Out(1),
         })
 
@@ -37,10 +40,10 @@ class TxArbiter(wiring.Component):
     Members
     -------
     src : In(FrameSourceSignature()).array(sources)
-    header : Out(stream.Signature(FrameHeaderLayout)), payload : Out(stream.Signature(8))
+    frame : Out(stream.Signature(FrameByteLayout))
         To the transmitter.
     seq : Out(8)
-        The number the next fresh frame gets.
+        The number the next fresh frame gets (stable while a frame goes out).
     """
 
     def __init__(self, *, sources):
@@ -48,45 +51,40 @@ class TxArbiter(wiring.Component):
             raise ValueError(f"Source count must be a positive integer, not {sources!r}")
         self._sources = sources
         super().__init__({
-            "src":     In(FrameSourceSignature()).array(sources),
-            "header":  Out(stream.Signature(FrameHeaderLayout)),
-            "payload": Out(stream.Signature(8)),
-            "seq":     Out(8),
+            "src":   In(FrameSourceSignature()).array(sources),
+            "frame": Out(stream.Signature(FrameByteLayout)),
+            "seq":   Out(8),
         })
 
     def elaborate(self, platform):
         m = Module()
-        grant = Signal(range(self._sources))
-        remaining = Signal(16)
-        with m.FSM(name="arbiter_fsm"):
-            with m.State("HEADER"):
-                for index in range(self._sources):
-                    src = self.src[index]
-                    with (m.If if index == 0 else m.Elif)(src.header.valid):
-                        m.d.comb += [
-                            self.header.valid.eq(1),
-                            self.header.payload.eq(src.header.payload),
-                            src.header.ready.eq(self.header.ready),
-                        ]
-                        with m.If(~src.keep_seq):
-                            m.d.comb += self.header.payload.seq.eq(self.seq)
-                        with m.If(self.header.ready):
-                            m.d.sync += [grant.eq(index), remaining.eq(src.header.payload.length)]
-                            with m.If(~src.keep_seq):
-                                m.d.sync += self.seq.eq(self.seq + 1)
-                            with m.If(src.header.payload.length != 0):
-                                m.next = "PAYLOAD"
-            with m.State("PAYLOAD"):
-                for index in range(self._sources):
-                    src = self.src[index]
-                    with m.If(grant == index):
-                        m.d.comb += [
-                            self.payload.valid.eq(src.payload.valid),
-                            self.payload.payload.eq(src.payload.payload),
-                            src.payload.ready.eq(self.payload.ready),
-                        ]
-                with m.If(self.payload.valid & self.payload.ready):
-                    m.d.sync += remaining.eq(remaining - 1)
-                    with m.If(remaining == 1):
-                        m.next = "HEADER"
+        grant = Signal(self._sources)               # one-hot while a frame goes out
+        pos = Signal(range(_SEQ_BYTE + 2))          # header byte being sent (saturating past the seq byte)
+        take = self.frame.valid & self.frame.ready
+
+        valid = keep_seq = last = 0
+        data = Const(0, 8)
+        for bit, src in zip(grant, self.src):
+            m.d.comb += src.frame.ready.eq(bit & self.frame.ready)
+            valid |= bit & src.frame.valid
+            keep_seq |= bit & src.keep_seq
+            last |= bit & src.frame.payload.last
+            data |= bit.replicate(8) & src.frame.payload.data
+        m.d.comb += [
+            self.frame.valid.eq(valid),
+            self.frame.payload.last.eq(last),
+            self.frame.payload.data.eq(Mux((pos == _SEQ_BYTE) & ~keep_seq, self.seq, data)),
+        ]
+        with m.If(grant == 0):
+            m.d.sync += pos.eq(0)
+            for index in reversed(range(self._sources)):        # the first source with a frame
+                with m.If(self.src[index].frame.valid):
+                    m.d.sync += grant.eq(1 << index)
+        with m.Else():
+            with m.If(take & (pos != _SEQ_BYTE + 1)):
+                m.d.sync += pos.eq(pos + 1)
+            with m.If(take & last):
+                m.d.sync += grant.eq(0)
+                with m.If(~keep_seq):
+                    m.d.sync += self.seq.eq(self.seq + 1)
         return m

@@ -15,7 +15,9 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .fifo import ByteFIFO
-from .protocol import CONSOLE_MAX_CHUNK, Channel, FrameHeaderLayout
+from .framer import RX_PAYLOAD, FrameByteLayout, RxByteLayout
+from .protocol import CONSOLE_MAX_CHUNK, HEADER_SIZE, Channel, FrameHeaderLayout
+from .timer import Timeout
 
 
 __all__ = ["Console"]
@@ -39,9 +41,9 @@ class Console(wiring.Component):
         The CPUs' UART output; not ready while the FIFO is full.
     cpu_rx : Out(stream.Signature(8))
         To the CPUs' UART input.
-    rx_header, rx_payload : In(...)
-        CONSOLE frames from the host (header beats are taken and ignored).
-    tx_header, tx_payload : Out(...)
+    rx : In(stream.Signature(RxByteLayout))
+        CONSOLE frames from the host (their stored header bytes are taken and ignored).
+    tx : Out(stream.Signature(FrameByteLayout))
         CONSOLE frames to the transmit arbiter (``seq`` is stamped there).
     drops : Out(drop_width)
         Bytes from the host dropped because the CPUs did not read them in time (saturating).
@@ -58,10 +60,8 @@ class Console(wiring.Component):
         super().__init__({
             "cpu_tx":     In(stream.Signature(8)),
             "cpu_rx":     Out(stream.Signature(8)),
-            "rx_header":  In(stream.Signature(FrameHeaderLayout)),
-            "rx_payload": In(stream.Signature(8)),
-            "tx_header":  Out(stream.Signature(FrameHeaderLayout)),
-            "tx_payload": Out(stream.Signature(8)),
+            "rx":         In(stream.Signature(RxByteLayout)),
+            "tx":         Out(stream.Signature(FrameByteLayout)),
             "drops":      Out(drop_width),
         })
 
@@ -70,7 +70,8 @@ class Console(wiring.Component):
         m.submodules.out_fifo = out_fifo = ByteFIFO(depth=self._tx_depth)
         m.submodules.in_fifo = in_fifo = ByteFIFO(depth=self._rx_depth)
 
-        drop_in = self.rx_payload.valid & ~in_fifo.w_rdy
+        rx_byte = self.rx.valid & (self.rx.payload.pos == RX_PAYLOAD)
+        drop_in = rx_byte & ~in_fifo.w_rdy
         with m.If(drop_in & ~self.drops.all()):
             m.d.sync += self.drops.eq(self.drops + 1)
 
@@ -80,39 +81,51 @@ class Console(wiring.Component):
             out_fifo.w_en.eq(self.cpu_tx.valid & out_fifo.w_rdy),
             out_fifo.w_data.eq(self.cpu_tx.payload),
         ]
-        quiet = Signal(range(self._idle + 1))
-        with m.If(self.cpu_tx.valid):
-            m.d.sync += quiet.eq(0)
-        with m.Elif(quiet != self._idle):
-            m.d.sync += quiet.eq(quiet + 1)
+        m.submodules.quiet = quiet = Timeout(cycles=self._idle + 1)   # ``idle`` cycles without a new byte
+        m.d.comb += [quiet.clear.eq(self.cpu_tx.valid), quiet.run.eq(1)]
+        # A frame: its header (channel, seq stamped by the arbiter, ack and flags 0, the chunk's length: what the FIFO
+        # holds when that byte goes out, at most a chunk), then the chunk's bytes.
         remaining = Signal(range(CONSOLE_MAX_CHUNK + 1))
+        pos = Signal(range(HEADER_SIZE))
         level = out_fifo.level
-        chunk = Mux(level >= CONSOLE_MAX_CHUNK, CONSOLE_MAX_CHUNK, level)
+        chunk = Signal(range(CONSOLE_MAX_CHUNK + 1))    # registered (timing): a cycle old, at most what is there
+        m.d.sync += chunk.eq(Mux(level >= CONSOLE_MAX_CHUNK, CONSOLE_MAX_CHUNK, level))
+        take = self.tx.valid & self.tx.ready
         with m.FSM(name="console_fsm"):
             with m.State("WAIT"):
-                send = (level >= CONSOLE_MAX_CHUNK) | ((level != 0) & (quiet == self._idle))
-                hdr = self.tx_header.payload
-                m.d.comb += [self.tx_header.valid.eq(send), hdr.channel.eq(Channel.CONSOLE), hdr.length.eq(chunk)]
-                with m.If(self.tx_header.valid & self.tx_header.ready):
-                    m.d.sync += remaining.eq(chunk)
-                    m.next = "SEND"
+                with m.If((level >= CONSOLE_MAX_CHUNK) | ((level != 0) & quiet.expired)):
+                    m.d.sync += pos.eq(0)
+                    m.next = "HEADER"
+            with m.State("HEADER"):
+                m.d.comb += self.tx.valid.eq(1)
+                with m.Switch(pos):
+                    with m.Case(FrameHeaderLayout["channel"].offset // 8):
+                        m.d.comb += self.tx.payload.data.eq(Channel.CONSOLE)
+                    with m.Case(FrameHeaderLayout["length"].offset // 8):
+                        m.d.comb += self.tx.payload.data.eq(chunk)
+                        with m.If(take):
+                            m.d.sync += remaining.eq(chunk)
+                with m.If(take):
+                    m.d.sync += pos.eq(pos + 1)
+                    with m.If(pos == HEADER_SIZE - 1):
+                        m.next = "SEND"
             with m.State("SEND"):
                 m.d.comb += [
-                    self.tx_payload.valid.eq(out_fifo.r.valid),  # the chunk's bytes are all in the FIFO
-                    self.tx_payload.payload.eq(out_fifo.r.payload),
-                    out_fifo.r.ready.eq(self.tx_payload.ready),
+                    self.tx.valid.eq(out_fifo.r.valid),     # the chunk's bytes are all in the FIFO
+                    self.tx.payload.data.eq(out_fifo.r.payload),
+                    self.tx.payload.last.eq(remaining == 1),
+                    out_fifo.r.ready.eq(self.tx.ready),
                 ]
-                with m.If(self.tx_payload.valid & self.tx_payload.ready):
+                with m.If(take):
                     m.d.sync += remaining.eq(remaining - 1)
                     with m.If(remaining == 1):
                         m.next = "WAIT"
 
         # Host -> CPU.
         m.d.comb += [
-            self.rx_header.ready.eq(1),
-            self.rx_payload.ready.eq(1),
-            in_fifo.w_en.eq(self.rx_payload.valid),
-            in_fifo.w_data.eq(self.rx_payload.payload),
+            self.rx.ready.eq(1),
+            in_fifo.w_en.eq(rx_byte),
+            in_fifo.w_data.eq(self.rx.payload.data),
         ]
         wiring.connect(m, in_fifo.r, wiring.flipped(self.cpu_rx))
         return m

@@ -22,10 +22,11 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..cpu.ports import StatePortSignature
 from ..inject import InjectCommand
 from ..pair_mgmt import PairManagementSignature
 from ..serial import SerialPHY
-from ..status_block import StatusValuesLayout, StatusWriteLayout
+from ..status_block import StatusReadSignature, StatusWriteLayout
 from ..status_map import EventLayout, EventUnit, PairStatusLayout, UnitState
 from .arbiter import TxArbiter
 from .console import Console
@@ -33,8 +34,8 @@ from .demux import FrameDemux
 from .engine import ManagementEngine
 from .events import EventLog
 from .framer import FrameReceiver, FrameTransmitter
-from .protocol import EventKind, Window
-from .registers import ManagementRegisters
+from .protocol import EVENT_LOG_DEPTH, EventKind, Window
+from .registers import ManagementRegisters, mapped_runs
 from .windows import BusWindow, StateWindow, WindowMux
 
 
@@ -68,7 +69,10 @@ class Controller(wiring.Component):
     cpu_tx : In(stream.Signature(8)), cpu_rx : Out(stream.Signature(8))
         The CPUs' UART streams.
     pair : Out(PairManagementSignature(ram_addr_width))
-    status : In(StatusValuesLayout), status_wr : Out(StatusWriteLayout)
+    status_read : Out(StatusReadSignature()), status_wr : Out(StatusWriteLayout)
+        The status block's registers (``hw.status_block``).
+    pair_status : In(PairStatusLayout)
+        The status block's PAIR register (the units' states allow the REGS windows).
     power, cpu_reset : Out(1)
     inject : Out(stream.Signature(InjectCommand))
     inject_armed, inject_fired : In(1)
@@ -82,7 +86,11 @@ class Controller(wiring.Component):
         if console_idle is None:
             console_idle = 20 * self.phy.divisor
         self.receiver = FrameReceiver(depth=rx_depth)
-        self.engine = ManagementEngine(timeout=timeout)
+        # Every target decodes at most this many word address bits: the RAM copy, a core's state selector, the
+        # event log's words, the register map.
+        word_bits = max(ram_addr_width, StatePortSignature().members["addr"].shape,
+                        (2 * EVENT_LOG_DEPTH - 1).bit_length(), mapped_runs()[-1][1].bit_length())
+        self.engine = ManagementEngine(timeout=timeout, word_bits=word_bits)
         self.registers = ManagementRegisters(clock_hz=int(clk_freq), power_on=power_on)
         self.console = Console(idle=console_idle)
         self.events = EventLog(sources=5)
@@ -92,7 +100,8 @@ class Controller(wiring.Component):
             "cpu_tx":               In(stream.Signature(8)),
             "cpu_rx":               Out(stream.Signature(8)),
             "pair":                 Out(PairManagementSignature(ram_addr_width=ram_addr_width)),
-            "status":               In(StatusValuesLayout),
+            "status_read":          Out(StatusReadSignature()),
+            "pair_status":          In(PairStatusLayout),
             "status_wr":            Out(StatusWriteLayout),
             "power":                Out(1),
             "cpu_reset":            Out(1),
@@ -122,21 +131,13 @@ class Controller(wiring.Component):
         m.d.comb += [phy.rx_i.eq(self.rx_i), self.tx_o.eq(phy.tx_o)]
         wiring.connect(m, phy.rx, rx.rx)
         wiring.connect(m, tx.tx, phy.tx)
-        wiring.connect(m, rx.header, demux.header)
-        wiring.connect(m, rx.payload, demux.payload)
-        wiring.connect(m, demux.req_header, engine.header)
-        wiring.connect(m, demux.req_payload, engine.payload)
-        wiring.connect(m, demux.con_header, console.rx_header)
-        wiring.connect(m, demux.con_payload, console.rx_payload)
-        wiring.connect(m, arbiter.header, tx.header)
-        wiring.connect(m, arbiter.payload, tx.payload)
-        for index, (header, payload, keep_seq) in enumerate((
-                (engine.tx_header, engine.tx_payload, engine.keep_seq),
-                (events.tx_header, events.tx_payload, 0),
-                (console.tx_header, console.tx_payload, 0))):
+        wiring.connect(m, rx.frame, demux.frame)
+        wiring.connect(m, demux.req, engine.req)
+        wiring.connect(m, demux.con, console.rx)
+        wiring.connect(m, arbiter.frame, tx.frame)
+        for index, (frame, keep_seq) in enumerate(((engine.tx, engine.keep_seq), (events.tx, 0), (console.tx, 0))):
             src = arbiter.src[index]
-            wiring.connect(m, header, src.header)
-            wiring.connect(m, payload, src.payload)
+            wiring.connect(m, frame, src.frame)
             m.d.comb += src.keep_seq.eq(keep_seq)
         m.d.comb += engine.seq.eq(arbiter.seq)
 
@@ -146,13 +147,13 @@ class Controller(wiring.Component):
 
         # Registers.
         wiring.connect(m, engine.regs, regs.bus)
+        wiring.connect(m, regs.status_read, wiring.flipped(self.status_read))
         wiring.connect(m, regs.unit_cmd, wiring.flipped(self.pair.unit_cmd))
         wiring.connect(m, regs.inject, wiring.flipped(self.inject))
         rx_errors = Signal(16)
         with m.If(rx.dropped & ~rx_errors.all()):
             m.d.sync += rx_errors.eq(rx_errors + 1)
         m.d.comb += [
-            regs.status.eq(self.status),
             self.status_wr.eq(regs.status_wr),
             self.power.eq(regs.power),
             self.cpu_reset.eq(regs.cpu_reset),
@@ -166,7 +167,7 @@ class Controller(wiring.Component):
 
         # Windows.
         wiring.connect(m, engine.win, windows.bus)
-        pair_status = PairStatusLayout(self.status.PAIR[:PairStatusLayout.size])
+        pair_status = self.pair_status
         for window, name in ((Window.RAM_A, "ram_a"), (Window.RAM_B, "ram_b")):
             port = getattr(self.pair, name)
             adapter = BusWindow(addr_width=port.signature.addr_width)

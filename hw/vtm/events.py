@@ -3,13 +3,13 @@
 Sources (``src``) each present an event (kind, unit, detail) with a one-cycle ``valid`` pulse. The log latches it
 (one pending event per source: a second pulse while the first is pending is lost and counted in ``lost``), then
 writes pending events in source order as :data:`~hw.vtm.protocol.EventRecordLayout` records: record ``i``
-(``i`` counting from the controller's reset) goes to slot ``i % EVENT_LOG_DEPTH``, as four 16-bit halfwords (one
-iCE40 EBR for the whole ring). The log is in the controller's domain, so it survives every reset of the CPUs.
+(``i`` counting from the controller's reset) goes to slot ``i % EVENT_LOG_DEPTH``, as two 32-bit words (two iCE40
+EBRs for the whole ring). The log is in the controller's domain, so it survives every reset of the CPUs.
 
 Time stamps: one stamp register is shared by all pending events. It takes the cycle counter when an event arrives
 while none is pending, and every event that arrives while others are still being written (a few cycles per
 record) joins their stamp; so events of the same cycle always carry the same ``cycle``, and an event's stamp is at
-most a few cycles (five records' writing time) early.
+most a few cycles (five records' writing time, and a window read) early.
 
 Every record written is also sent as an :attr:`~hw.vtm.protocol.Channel.EVENT` frame
 (:data:`~hw.vtm.protocol.EventFrameLayout`) as soon as the link takes it; if the link falls more than a ring
@@ -18,24 +18,26 @@ bytes are read from the ring while they are sent; the one case where the ring wo
 (a full ring) holds the writer until that frame is out (pending events wait; pulses meanwhile count as ``lost``).
 
 ``win`` is the :attr:`~hw.vtm.protocol.Window.EVENTS` window: word ``2 * slot`` is a record's low half, word
-``2 * slot + 1`` its high half; writes are DENIED, words past the ring BAD_ADDRESS.
+``2 * slot + 1`` its high half (the ring's words as they are stored); writes are DENIED, words past the ring
+BAD_ADDRESS.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .access import AccessSignature
-from .protocol import (EVENT_LOG_DEPTH, Channel, EventFrameLayout, EventKind, EventRecordLayout, FrameHeaderLayout,
-                       Status, layout_size)
+from .bram import BlockRAM
+from .framer import FrameByteLayout
+from .protocol import (EVENT_LOG_DEPTH, HEADER_SIZE, Channel, EventFrameLayout, EventKind, EventRecordLayout,
+                       FrameHeaderLayout, Status, layout_size)
 
 
 __all__ = ["EventSourceSignature", "EventLog", "CYCLE_WIDTH"]
 
 
 CYCLE_WIDTH = EventRecordLayout["cycle"].width
-_HALVES = EventRecordLayout.size // 16
+_WORDS = EventRecordLayout.size // 32
 _INDEX_BYTES = EventFrameLayout["index"].width // 8
 _RECORD_BYTES = EventRecordLayout.size // 8
 _FRAME_BYTES = layout_size(EventFrameLayout)
@@ -71,8 +73,8 @@ class EventLog(wiring.Component):
         Records written since reset.
     lost : Out(16)
         Events lost because their source's previous event was still pending (saturating).
-    tx_header, tx_payload : Out(...)
-        EVENT frames to the transmit arbiter.
+    tx : Out(stream.Signature(FrameByteLayout))
+        EVENT frames to the transmit arbiter (``seq`` is stamped there).
     win : In(AccessSignature(addr_width=30))
     """
 
@@ -85,8 +87,7 @@ class EventLog(wiring.Component):
             "cycle":      Out(CYCLE_WIDTH),
             "count":      Out(32),
             "lost":       Out(16),
-            "tx_header":  Out(stream.Signature(FrameHeaderLayout)),
-            "tx_payload": Out(stream.Signature(8)),
+            "tx":         Out(stream.Signature(FrameByteLayout)),
             "win":        In(AccessSignature(addr_width=30)),
         })
 
@@ -94,9 +95,9 @@ class EventLog(wiring.Component):
         m = Module()
         depth = EVENT_LOG_DEPTH
         slot_bits = (depth - 1).bit_length()
-        m.submodules.mem = mem = Memory(shape=16, depth=_HALVES * depth, init=[])
-        wp = mem.write_port()
-        rp = mem.read_port()
+        # The writer never writes the record the pusher reads (see above), and it does not write while the window
+        # reads (nor the window read while it writes): no read ever collides with a write.
+        m.submodules.mem = mem = BlockRAM(shape=32, depth=_WORDS * depth)
 
         m.d.sync += self.cycle.eq(self.cycle + 1)
 
@@ -132,28 +133,30 @@ class EventLog(wiring.Component):
             m.d.sync += backlog.eq(backlog - 1)
         pushing = Signal()           # a frame is going out: its record's slot must not be overwritten
 
-        # Writer: one pending record at a time, four halfwords.
+        # Writer: one pending record at a time, two words.
         chosen = Signal(range(self._sources))
-        half = Signal(range(_HALVES))
+        second = Signal()
         record = Signal(EventRecordLayout)
         with m.Switch(chosen):
             for index, event in enumerate(events):
                 with m.Case(index):
                     m.d.comb += record.eq(event)
         m.d.comb += [record.cycle.eq(stamp),
-                     wp.addr.eq(Cat(half, self.count[:slot_bits])),
-                     wp.data.eq(record.as_value().word_select(half, 16))]
-        with m.FSM(name="event_write_fsm"):
+                     mem.w_addr.eq(Cat(second, self.count[:slot_bits])),
+                     mem.w_data.eq(record.as_value().word_select(second, 32))]
+        writing = Signal()
+        with m.FSM(name="event_write_fsm") as write_fsm:
+            m.d.comb += writing.eq(write_fsm.ongoing("WRITE"))
             with m.State("IDLE"):
-                with m.If(~(pushing & (backlog == depth))):
-                    for index in range(self._sources):
-                        with (m.If if index == 0 else m.Elif)(pending[index]):
-                            m.d.sync += [chosen.eq(index), half.eq(0)]
+                with m.If(~(pushing & (backlog == depth)) & ~self.win.valid):
+                    for index in reversed(range(self._sources)):
+                        with m.If(pending[index]):
+                            m.d.sync += [chosen.eq(index), second.eq(0)]
                             m.next = "WRITE"
             with m.State("WRITE"):
-                m.d.comb += wp.en.eq(1)
-                m.d.sync += half.eq(half + 1)
-                with m.If(half == _HALVES - 1):
+                m.d.comb += mem.w_en.eq(1)
+                m.d.sync += second.eq(1)
+                with m.If(second):
                     m.d.comb += written.eq(1)
                     m.d.sync += self.count.eq(self.count + 1)
                     for index in range(self._sources):
@@ -163,61 +166,64 @@ class EventLog(wiring.Component):
 
         # The read port: the window has priority over the alert pusher.
         win = self.win
-        win_low = Signal(16)
         win_busy = Signal()
-        push_addr = Signal.like(rp.addr)
-        m.d.comb += rp.addr.eq(push_addr)
+        push_addr = Signal.like(mem.r_addr)
+        m.d.comb += mem.r_addr.eq(push_addr)
         with m.FSM(name="event_window_fsm"):
             with m.State("IDLE"):
-                with m.If(win.valid):
-                    with m.If(win.addr >= 2 * depth):
+                with m.If(win.valid & ~writing):
+                    with m.If(win.addr >= _WORDS * depth):
                         m.d.comb += [win.done.eq(1), win.status.eq(Status.BAD_ADDRESS)]
                     with m.Elif(win.write):
                         m.d.comb += [win.done.eq(1), win.status.eq(Status.DENIED)]
                     with m.Else():
-                        m.d.comb += [win_busy.eq(1), rp.addr.eq(Cat(Const(0, 1), win.addr[:slot_bits + 1]))]
-                        m.next = "LOW"
-            with m.State("LOW"):
-                m.d.comb += [win_busy.eq(1), rp.addr.eq(Cat(Const(1, 1), win.addr[:slot_bits + 1]))]
-                m.d.sync += win_low.eq(rp.data)
-                m.next = "HIGH"
-            with m.State("HIGH"):
-                m.d.comb += [win_busy.eq(1), win.done.eq(win.valid), win.status.eq(Status.OK),
-                             win.rdata.eq(Cat(win_low, rp.data))]
+                        m.d.comb += [win_busy.eq(1), mem.r_addr.eq(win.addr)]
+                        m.next = "READ"
+            with m.State("READ"):
+                m.d.comb += [win.done.eq(win.valid), win.status.eq(Status.OK), win.rdata.eq(mem.r_data)]
                 m.next = "IDLE"
 
-        # Alert pusher: the next unsent record -> an EVENT frame, index bytes from ``sent``, record bytes read
-        # from the ring halfword by halfword (``fresh``: rp.data holds the halfword of byte ``byte``).
-        byte = Signal(range(_FRAME_BYTES))
+        # Alert pusher: the next unsent record -> an EVENT frame: header, index bytes from ``sent``, record bytes
+        # read from the ring word by word (``fresh``: mem.r_data holds the word of byte ``byte``).
+        byte = Signal(range(max(HEADER_SIZE, _RECORD_BYTES)))
         fresh = Signal()
         index_byte = Signal(8)          # registered: ``sent`` is a subtraction (timing)
-        take = self.tx_payload.valid & self.tx_payload.ready
-        record_byte = byte - _INDEX_BYTES
-        m.d.comb += push_addr.eq(Cat(record_byte[1:3], sent[:slot_bits]))
+        take = self.tx.valid & self.tx.ready
+        m.d.comb += push_addr.eq(Cat(byte[2], sent[:slot_bits]))
         with m.FSM(name="event_push_fsm") as push_fsm:
             m.d.comb += pushing.eq(~push_fsm.ongoing("IDLE"))
             with m.State("IDLE"):
+                m.d.sync += byte.eq(0)
                 with m.If(backlog != 0):
                     m.next = "HEADER"
             with m.State("HEADER"):
-                hdr = self.tx_header.payload
-                m.d.comb += [self.tx_header.valid.eq(1), hdr.channel.eq(Channel.EVENT), hdr.length.eq(_FRAME_BYTES)]
-                with m.If(self.tx_header.ready):
-                    m.d.sync += [byte.eq(0), index_byte.eq(sent[:8])]
-                    m.next = "INDEX"
+                # channel, seq (stamped by the arbiter), ack and flags 0, length
+                m.d.comb += self.tx.valid.eq(1)
+                with m.Switch(byte):
+                    with m.Case(FrameHeaderLayout["channel"].offset // 8):
+                        m.d.comb += self.tx.payload.data.eq(Channel.EVENT)
+                    with m.Case(FrameHeaderLayout["length"].offset // 8):
+                        m.d.comb += self.tx.payload.data.eq(_FRAME_BYTES)
+                with m.If(take):
+                    m.d.sync += byte.eq(byte + 1)
+                    with m.If(byte == HEADER_SIZE - 1):
+                        m.d.sync += [byte.eq(0), index_byte.eq(sent[:8])]
+                        m.next = "INDEX"
             with m.State("INDEX"):
-                m.d.comb += [self.tx_payload.valid.eq(1), self.tx_payload.payload.eq(index_byte)]
+                m.d.comb += [self.tx.valid.eq(1), self.tx.payload.data.eq(index_byte)]
                 with m.If(take):
                     m.d.sync += [byte.eq(byte + 1), index_byte.eq(sent.word_select((byte + 1)[:2], 8))]
                     with m.If(byte == _INDEX_BYTES - 1):
+                        m.d.sync += byte.eq(0)
                         m.next = "RECORD"
             with m.State("RECORD"):
-                m.d.comb += [self.tx_payload.valid.eq(fresh),
-                             self.tx_payload.payload.eq(rp.data.word_select(record_byte[0], 8))]
-                m.d.sync += fresh.eq(~win_busy & ~(take & record_byte[0]))
+                m.d.comb += [self.tx.valid.eq(fresh),
+                             self.tx.payload.data.eq(mem.r_data.word_select(byte[:2], 8)),
+                             self.tx.payload.last.eq(byte == _RECORD_BYTES - 1)]
+                m.d.sync += fresh.eq(~win_busy & ~(take & (byte[:2] == 3)))
                 with m.If(take):
                     m.d.sync += byte.eq(byte + 1)
-                    with m.If(byte == _FRAME_BYTES - 1):
+                    with m.If(byte == _RECORD_BYTES - 1):
                         m.d.comb += pushed.eq(1)
                         m.d.sync += fresh.eq(0)
                         m.next = "IDLE"

@@ -6,8 +6,9 @@ depth the pointers say it all: the level is their difference, and the read port 
 
 from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from .bram import BlockRAM
 
 
 __all__ = ["ByteFIFO"]
@@ -46,31 +47,31 @@ class ByteFIFO(wiring.Component):
         m = Module()
         depth = self._depth
         aw = (depth - 1).bit_length()
-        m.submodules.mem = mem = Memory(shape=8, depth=depth, init=[])
-        wp = mem.write_port()
-        rp = mem.read_port()
+        m.submodules.mem = mem = BlockRAM(shape=8, depth=depth)
 
         head = Signal(aw + 1)           # next entry written
         tail = Signal(aw + 1)           # oldest entry
-        head_was = Signal(aw + 1)       # head a cycle ago: entries before it are in the read port's reach
-        m.d.sync += head_was.eq(head)
+        stale = Signal()                # the entry read last cycle was being written then: read it again
         m.d.comb += [
             self.level.eq(head - tail),
             self.w_rdy.eq((head[:aw] != tail[:aw]) | (head[aw] == tail[aw])),     # not full (no subtraction)
-            wp.addr.eq(head[:aw]),
-            wp.data.eq(self.w_data),
-            wp.en.eq(self.w_en & self.w_rdy),
+            mem.w_addr.eq(head[:aw]),
+            mem.w_data.eq(self.w_data),
+            mem.w_en.eq(self.w_en & self.w_rdy),
         ]
-        with m.If(wp.en):
+        with m.If(mem.w_en):
             m.d.sync += head.eq(head + 1)
 
-        # rp.data is the entry at ``tail`` (the address given last cycle); the address runs ahead on a read.
+        # r_data is the entry at ``tail`` (the address given last cycle); the address runs ahead on a read. An entry
+        # read in the cycle it is written (the FIFO was empty then) is not valid before it is read again: no
+        # collision matters.
         take = self.r.valid & self.r.ready
         m.d.comb += [
-            self.r.valid.eq(tail != head_was),
-            self.r.payload.eq(rp.data),
-            rp.addr.eq((tail + take)[:aw]),
+            self.r.valid.eq((tail != head) & ~stale),
+            self.r.payload.eq(mem.r_data),
+            mem.r_addr.eq((tail + take)[:aw]),
         ]
+        m.d.sync += stale.eq(mem.w_en & ((tail + take)[:aw + 1] == head))
         with m.If(take):
             m.d.sync += tail.eq(tail + 1)
         return m

@@ -1,17 +1,18 @@
 """The management register block: :data:`hw.vtm.protocol.MGMT_REG` on the engine's register access port.
 
-Every register of the map is here and nothing else; :func:`mapped` tells the engine which indices exist.
+Every register of the map is here and nothing else; :func:`mapped_runs` tells the engine which indices exist.
 
 ================  ==============================================================================================
 register          behaviour
 ================  ==============================================================================================
-STATUS_*          the status block's registers (``status`` in, values as the status block reads them); writes go
-                  out on ``status_wr`` as whole-word writes (SLOTS restores fenced slots, CONTROL puts isolated
-                  units offline); read-only ones ignore writes
+STATUS_*          the status block's registers, read through its read port (``status_read``: the block's own
+                  multiplexer; a read waits while the CPUs' bus uses it); writes go out on ``status_wr`` as
+                  whole-word writes (SLOTS restores fenced slots, CONTROL puts isolated units offline); read-only
+                  ones ignore writes
 CONTROL           ``power`` (level, out) and ``reset`` (write 1: a one-cycle ``cpu_reset`` pulse; reads 0)
 UNIT_CMD          a write presents the command on ``unit_cmd`` until ``done``; ``denied`` answers DENIED. With the
                   CPUs powered off, or action NONE, it answers at once (DENIED / OK) and presents nothing
-POLICY            level, out on ``policy``
+POLICY            level, out on ``policy`` (its fields; reserved bits read 0, like CONTROL's)
 VTM_STATUS        ``power``, ``inject_armed``, ``console_drops`` and ``rx_errors`` (in)
 VTM_CYCLE         ``cycle`` (in), low 32 bits
 CLOCK_HZ          the ``clock_hz`` parameter
@@ -29,14 +30,14 @@ from amaranth.lib.wiring import In, Out
 
 from ..inject import InjectCommand
 from ..pair_mgmt import UnitCommandSignature
-from ..status_block import StatusValuesLayout, StatusWriteLayout
+from ..status_block import StatusReadSignature, StatusWriteLayout
 from ..status_map import STATUS_REG
 from .access import AccessSignature
 from .protocol import (MGMT_REG, STATUS_REG_BASE, ControlLayout, PolicyLayout, Status, UnitAction,
                        UnitCommandLayout, VtmStatusLayout)
 
 
-__all__ = ["ManagementRegisters", "mapped", "REG_ADDR_WIDTH"]
+__all__ = ["ManagementRegisters", "mapped_runs", "REG_ADDR_WIDTH"]
 
 
 #: Width of a management register index (ReadArgsLayout.reg).
@@ -46,9 +47,15 @@ _INJECT_WORDS = ("INJECT0", "INJECT1", "INJECT2")
 assert 32 * len(_INJECT_WORDS) >= InjectCommand.size
 
 
-def mapped(index):
-    """A 1-bit value: register ``index`` (a value) is in :data:`MGMT_REG`."""
-    return Cat(*(index == reg.index for reg in MGMT_REG.values())).any()
+def mapped_runs():
+    """The indices of :data:`MGMT_REG` as runs of consecutive indices: a list of ``(first, last)``, ascending."""
+    runs = []
+    for index in sorted(reg.index for reg in MGMT_REG.values()):
+        if runs and runs[-1][1] + 1 == index:
+            runs[-1] = (runs[-1][0], index)
+        else:
+            runs.append((index, index))
+    return runs
 
 
 class ManagementRegisters(wiring.Component):
@@ -64,7 +71,7 @@ class ManagementRegisters(wiring.Component):
     Members
     -------
     bus : In(AccessSignature(addr_width=REG_ADDR_WIDTH))
-    status : In(StatusValuesLayout)
+    status_read : Out(StatusReadSignature())
     status_wr : Out(StatusWriteLayout)
     power : Out(1)
     cpu_reset : Out(1)
@@ -87,7 +94,7 @@ class ManagementRegisters(wiring.Component):
         self._power_on = bool(power_on)
         super().__init__({
             "bus":           In(AccessSignature(addr_width=REG_ADDR_WIDTH)),
-            "status":        In(StatusValuesLayout),
+            "status_read":   Out(StatusReadSignature()),
             "status_wr":     Out(StatusWriteLayout),
             "power":         Out(1, init=int(self._power_on)),
             "cpu_reset":     Out(1),
@@ -124,24 +131,30 @@ class ManagementRegisters(wiring.Component):
             "CONTROL": control, "POLICY": self.policy, "VTM_STATUS": vtm_status, "VTM_CYCLE": self.cycle,
             "CLOCK_HZ": Const(self._clock_hz, 32), "EVENT_COUNT": self.event_count,
         }
-        for name, offset in STATUS_REG.items():
-            assert index[f"STATUS_{name}"] == STATUS_REG_BASE + offset // 4
-            readable[f"STATUS_{name}"] = getattr(self.status, name)
-        assert set(readable) | {"UNIT_CMD", *_INJECT_WORDS} == set(MGMT_REG)
-
-        with m.Switch(bus.addr):
-            for name, value in readable.items():
-                with m.Case(index[name]):
-                    m.d.comb += bus.rdata.eq(value)
-
-        # Registers answering at once (OK) unless handled below.
-        m.d.comb += [bus.done.eq(bus.valid), bus.status.eq(Status.OK)]
-
-        # Status block writes.
         status_first = STATUS_REG_BASE
         status_last = STATUS_REG_BASE + max(STATUS_REG.values()) // 4
+        for name, offset in STATUS_REG.items():
+            assert index[f"STATUS_{name}"] == STATUS_REG_BASE + offset // 4
+        assert set(readable) | {"UNIT_CMD", *_INJECT_WORDS} | {f"STATUS_{name}" for name in STATUS_REG} == \
+            set(MGMT_REG)
+        is_status = (bus.addr >= status_first) & (bus.addr <= status_last)
+
+        # Registers answering at once (OK) unless handled below; a status block read when its port is free.
+        m.d.comb += [bus.done.eq(bus.valid & ~(is_status & ~bus.write & self.status_read.busy)),
+                     bus.status.eq(Status.OK)]
+
+        m.d.comb += self.status_read.addr.eq(bus.addr - status_first)
+        with m.If(is_status):
+            m.d.comb += bus.rdata.eq(self.status_read.data)
+        with m.Else():
+            with m.Switch(bus.addr):
+                for name, value in readable.items():
+                    with m.Case(index[name]):
+                        m.d.comb += bus.rdata.eq(value)
+
+        # Status block writes.
         m.d.comb += [
-            self.status_wr.valid.eq(is_write & (bus.addr >= status_first) & (bus.addr <= status_last)),
+            self.status_wr.valid.eq(is_write & is_status),
             self.status_wr.addr.eq(bus.addr - status_first),
             self.status_wr.data.eq(bus.wdata),
         ]
@@ -154,7 +167,9 @@ class ManagementRegisters(wiring.Component):
 
         # POLICY.
         with m.If(is_write & (bus.addr == index["POLICY"])):
-            m.d.sync += self.policy.eq(bus.wdata[:self.policy.shape().size])
+            wpolicy = PolicyLayout(bus.wdata)
+            m.d.sync += [getattr(self.policy, name).eq(getattr(wpolicy, name))
+                         for name, _ in PolicyLayout if not name.startswith("_")]
 
         # UNIT_CMD: presented until the pair answers.
         cmd = UnitCommandLayout(bus.wdata)
