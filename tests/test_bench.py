@@ -33,7 +33,8 @@ def registry(monkeypatch):
 
 def test_real_measurements_declare_the_required_keys():
     keys = {key for m in bench.MEASUREMENTS.values() for key in m.keys}
-    assert {"core.lc_up5k", "core.fmax_up5k_mhz", "core.cpi", "sim.cycles_per_s"} <= keys
+    assert {"core.lc_up5k", "core.fmax_up5k_mhz", "core.cpi", "sim.cycles_per_s",
+            "vtm.lc_up5k", "vtm.fmax_up5k_mhz"} <= keys
     assert set(bench.TARGETS) <= keys
 
 

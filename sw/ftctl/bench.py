@@ -247,6 +247,28 @@ def measure_core_up5k(ctx):
     }
 
 
+@measurement("vtm_up5k", keys=("vtm.lc_up5k", "vtm.fmax_up5k_mhz", "vtm.ebr_up5k"))
+def measure_vtm_up5k(ctx):
+    """The management controller alone (hw.vtm.harness), built as the iCEBreaker builds it (clock, baud, RAM
+    window), on iCE40UP5K-SG48."""
+    from boards.board import board_named
+    from boards.synth import synthesize
+    from hw.vtm.harness import ControllerHarness
+
+    board = board_named("icebreaker")
+    top = ControllerHarness(clk_freq=round(board.clk_mhz * 1e6), baud=board.baud,
+                            ram_addr_width=(board.ram_size // 4 - 1).bit_length())
+    result = synthesize(top, target="up5k", clock_mhz=UP5K_CLOCK_MHZ, seeds=ctx.seeds,
+                        build_dir=ctx.build_dir / "vtm_up5k")
+    ctx.meta["vtm_up5k"] = dict(_synth_summary(result), clock_constraint_mhz=UP5K_CLOCK_MHZ,
+                                note="the harness adds 33 flip-flops and an XOR fold of the outputs")
+    return {
+        "vtm.lc_up5k": result.lc,
+        "vtm.fmax_up5k_mhz": _single_clock(result, "controller on UP5K"),
+        "vtm.ebr_up5k": result.ebr,
+    }
+
+
 def _iss_instructions(path):
     """Instructions a kernel retires on the reference ISS (trapping ones included, as the core retires them)."""
     from ftctl.elf import load_elf
