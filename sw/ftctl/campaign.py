@@ -389,7 +389,8 @@ def run_campaign(*, work_dir, injections, seed=DEFAULT_SEED, root=None, shards=S
     if not isinstance(shards, int) or shards < 1:
         raise ValueError(f"Shards must be a positive integer, not {shards!r}")
     root = Path(root) if root is not None else Path(__file__).resolve().parents[2]
-    work_dir = Path(work_dir)
+    # Absolute: the simulator runs in its own directory and reads the config and image paths from there.
+    work_dir = Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
     elf = root / "build" / "fw" / "demo.elf"
     if not elf.is_file():
