@@ -14,10 +14,19 @@ from .framer import FrameByteLayout
 from .protocol import FrameHeaderLayout
 
 
-__all__ = ["FrameSourceSignature", "TxArbiter"]
+__all__ = ["FrameSourceSignature", "TxArbiter", "LENGTH_BYTE", "source_header_byte"]
 
 
 _SEQ_BYTE = FrameHeaderLayout["seq"].offset // 8
+_CHANNEL_BYTE = FrameHeaderLayout["channel"].offset // 8
+#: The header byte that carries a source's frame length (the low byte; a source's frames are under 256 bytes).
+LENGTH_BYTE = FrameHeaderLayout["length"].offset // 8
+
+
+def source_header_byte(index, *, channel, length):
+    """Byte ``index`` of the header of a frame a source sends: ``channel``, the 8-bit ``length``, and 0 for the
+    rest (``seq``, which the arbiter stamps; ``ack`` and ``flags``; the length's high byte)."""
+    return Mux(index == _CHANNEL_BYTE, channel, Mux(index == LENGTH_BYTE, length, 0))
 
 
 class FrameSourceSignature(wiring.Signature):

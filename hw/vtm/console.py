@@ -14,9 +14,10 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .arbiter import LENGTH_BYTE, source_header_byte
 from .fifo import ByteFIFO
 from .framer import RX_PAYLOAD, FrameByteLayout, RxByteLayout
-from .protocol import CONSOLE_MAX_CHUNK, HEADER_SIZE, Channel, FrameHeaderLayout
+from .protocol import CONSOLE_MAX_CHUNK, HEADER_SIZE, Channel
 from .timer import Timeout
 
 
@@ -97,16 +98,12 @@ class Console(wiring.Component):
                     m.d.sync += pos.eq(0)
                     m.next = "HEADER"
             with m.State("HEADER"):
-                m.d.comb += self.tx.valid.eq(1)
-                with m.Switch(pos):
-                    with m.Case(FrameHeaderLayout["channel"].offset // 8):
-                        m.d.comb += self.tx.payload.data.eq(Channel.CONSOLE)
-                    with m.Case(FrameHeaderLayout["length"].offset // 8):
-                        m.d.comb += self.tx.payload.data.eq(chunk)
-                        with m.If(take):
-                            m.d.sync += remaining.eq(chunk)
+                m.d.comb += [self.tx.valid.eq(1),
+                             self.tx.payload.data.eq(source_header_byte(pos, channel=Channel.CONSOLE, length=chunk))]
                 with m.If(take):
                     m.d.sync += pos.eq(pos + 1)
+                    with m.If(pos == LENGTH_BYTE):
+                        m.d.sync += remaining.eq(chunk)
                     with m.If(pos == HEADER_SIZE - 1):
                         m.next = "SEND"
             with m.State("SEND"):

@@ -27,10 +27,11 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .access import AccessSignature
+from .arbiter import source_header_byte
 from .bram import BlockRAM
 from .framer import FrameByteLayout
-from .protocol import (EVENT_LOG_DEPTH, HEADER_SIZE, Channel, EventFrameLayout, EventKind, EventRecordLayout,
-                       FrameHeaderLayout, Status, layout_size)
+from .protocol import (EVENT_LOG_DEPTH, HEADER_SIZE, Channel, EventFrameLayout, EventKind, EventRecordLayout, Status,
+                       layout_size)
 
 
 __all__ = ["EventSourceSignature", "EventLog", "CYCLE_WIDTH"]
@@ -198,12 +199,9 @@ class EventLog(wiring.Component):
                     m.next = "HEADER"
             with m.State("HEADER"):
                 # channel, seq (stamped by the arbiter), ack and flags 0, length
-                m.d.comb += self.tx.valid.eq(1)
-                with m.Switch(byte):
-                    with m.Case(FrameHeaderLayout["channel"].offset // 8):
-                        m.d.comb += self.tx.payload.data.eq(Channel.EVENT)
-                    with m.Case(FrameHeaderLayout["length"].offset // 8):
-                        m.d.comb += self.tx.payload.data.eq(_FRAME_BYTES)
+                m.d.comb += [self.tx.valid.eq(1),
+                             self.tx.payload.data.eq(source_header_byte(byte, channel=Channel.EVENT,
+                                                                        length=_FRAME_BYTES))]
                 with m.If(take):
                     m.d.sync += byte.eq(byte + 1)
                     with m.If(byte == HEADER_SIZE - 1):
