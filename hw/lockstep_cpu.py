@@ -738,10 +738,12 @@ class LockstepPair(wiring.Component):
             rs.dirty_count.eq(dirty.count),
         ]
 
-        # Dirty registers: x1..x31 either core wrote while not both ONLINE (and in the last `history` cycles), or
-        # the management wrote through a state port; all of them for a full resync or after a register-file fault.
-        # Each unit's shadow register file (hw.shadow_regs) follows its register file; the resync pre-copies the
-        # dirty registers from the source's shadow (`reg_take` clears a bit unless a write marks it again).
+        # Dirty registers: all of x1..x31 when a resync starts (its reset of the target clears the target's register
+        # file, hw/cpu/README.md "Reset clear"), then those the source writes (and in the last `history` cycles),
+        # or the management writes through a state port. Each unit's shadow register file (hw.shadow_regs) follows
+        # its register file; the resync pre-copies the dirty registers from the source's shadow while the source
+        # runs (`reg_take` clears a bit unless a write marks it again), so the final window copies only the few
+        # written since.
         reg_dirty = Signal(32)
         reg_marks = []
         shadows = (self.shadow_a, self.shadow_b)
@@ -778,8 +780,7 @@ class LockstepPair(wiring.Component):
             reg_marked = reg_marked | hot
         reg_taken = Signal(32)
         m.d.comb += reg_taken.eq(Mux(rs.reg_take, 1 << rs.reg_take_addr, 0))
-        target_regfile = Mux(start_target, ev_b.regfile, ev_a.regfile)
-        with m.If(start_resync & (start_full | target_regfile)):
+        with m.If(start_resync):
             m.d.sync += reg_dirty.eq(-2)
         with m.Elif(both & ~rs.busy):
             m.d.sync += reg_dirty.eq(0)

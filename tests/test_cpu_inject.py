@@ -5,15 +5,17 @@ from cpu_harness import CpuHarness
 from hw import memmap
 from hw.cpu.core import PIPELINE_REGISTERS
 from hw.cpu.ports import INJECT_REGISTER, INJECT_PC, INJECT_PIPELINE
+from hw.cpu.regfile import USED_WORDS
 
 
 BASE = memmap.RAM.base
 
 
 def pulse(kind, index, bit, at):
+    """A hook asking for one injection ``at`` cycles after the core's reset clear (``None``: none)."""
     async def hook(ctx, h):
         inj = h.core.inject
-        ctx.set(inj.valid, h.cycles == at)
+        ctx.set(inj.valid, at is not None and h.cycles == USED_WORDS + at)
         ctx.set(inj.kind, kind)
         ctx.set(inj.index, index)
         ctx.set(inj.bit, bit)
@@ -39,7 +41,7 @@ def test_register_flip_of_x0_is_ignored():
 def test_no_injection_no_effect():
     prog = [A.addi(1, 1, 1) for _ in range(20)] + [A.ebreak()]
     h = CpuHarness(prog + [A.nop()] * 40, inject=True)
-    h.run(hook=pulse(INJECT_PIPELINE, 0, 4, at=-1))
+    h.run(hook=pulse(INJECT_PIPELINE, 0, 4, at=None))
     assert h.regs[1] == 20 and h.selfcheck_fail == 0
 
 

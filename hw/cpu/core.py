@@ -13,7 +13,7 @@ from .isa import Cause, CSR, Funct3, IMPLEMENTED_CSRS, Opcode
 from .loadstore import LoadStore
 from .ports import (RetireSignature, StatePortSignature, CoreInjectSignature, STATE_PC, INJECT_REGISTER,
                     INJECT_PC, INJECT_PIPELINE)
-from .regfile import RegisterFile, CSR_WORDS, csr_word
+from .regfile import RegisterFile, CSR_WORDS, USED_WORDS, csr_word
 from .shifter import Shifter
 
 
@@ -209,18 +209,21 @@ class Core(wiring.Component):
         # stalled fetch request must be held): the instruction that entered X meanwhile is squashed.
         pend = Signal()
         pend_pc = Signal(30)
+        # Reset clear: a reset does not clear block RAM, so after one every register-file word (x0..x31, the trap
+        # CSRs, the counters' high halves) is written 0, a word a cycle, before the first instruction may enter X
+        # and before `halted` may rise. Two units reset together then start equal whatever ran before (one of
+        # them frozen for a dump, say), and the counters start over from 0, all 64 bits. With X empty and every
+        # X control flip-flop reset, the write data's AND-OR selects no source: it is 0.
+        clearing = Signal(init=1)
+        clear_word = Signal(6)
         # Counter high halves (register-file words): a wrap of a low half sets cpend_*; once X is empty, U0 reads
         # the high half's word (rs2 port; x0 on rs1) and U1 writes it back plus one through the ALU.
-        # A reset does not clear block RAM, so both flags start set with u_clear: after a reset the micro-operation
-        # first writes 0 to both high halves (U1 selects no write-data source), before the first instruction
-        # enters X and before `halted` can rise -- the counters start over from 0, all 64 bits.
-        cpend_cycle = Signal(init=1)
-        cpend_instret = Signal(init=1)
+        cpend_cycle = Signal()
+        cpend_instret = Signal()
         cpend = cpend_cycle | cpend_instret
         u0 = Signal()
         u1 = Signal()
         u_instret = Signal()        # U1 serves minstreth (else mcycleh)
-        u_clear = Signal(init=1)    # U1 writes 0 (the reset's clear), not the word plus one
 
         # Register-file operands: the read ports are transparent, so the word written in the cycle of the read
         # (by the instruction leaving X) is seen; no other bypass is needed.
@@ -357,8 +360,8 @@ class Core(wiring.Component):
         g = ~(s_cw | trapping | halted | u1)        # the instruction's own result
         sp_mask = sp_word[5] & sp_word[0] & ~sp_word[1]     # mepc/mtvec: bits 1:0 are stored as 0
         c_pmask = xc["cword"][0] & ~xc["cword"][1]          # mepc/mtvec (words 33, 37): bits 1:0 are stored as 0
-        sel_sum = (xc["res_sum"] & g) | (xc["tv_sum"] & tv) | (u1 & ~u_clear)
-        sel_sum0 = (xc["res_sum"] & g) | (xc["tv_sum0"] & tv) | (u1 & ~u_clear)
+        sel_sum = (xc["res_sum"] & g) | (xc["tv_sum"] & tv) | u1
+        sel_sum0 = (xc["res_sum"] & g) | (xc["tv_sum0"] & tv) | u1
         sel_pcimm = (xc["auipc"] & g) | (xc["tv_pcimm"] & tv) | t3
         slt = (alu.lt & xc["res_slt"] & g) | (alu.ltu & xc["res_sltu"] & g)
         x_wdata = Signal(32)
@@ -387,7 +390,7 @@ class Core(wiring.Component):
         # ---------------------------------------------------------------- pipeline advance
         redirect = pend & ~f_req            # the pending redirect reaches fetch this cycle
         x_free = ~x_valid | (fin & ~exc) | t3 | pend
-        x_accept = avail & x_free & ~pend & ~halt_req & ~halted & ~cpend
+        x_accept = avail & x_free & ~pend & ~halt_req & ~halted & ~cpend & ~clearing
 
         with m.If(~pend):
             m.d.sync += pend_pc.eq(target_pc)
@@ -409,10 +412,10 @@ class Core(wiring.Component):
         m.d.sync += u1.eq(u0)
         with m.If(u0):
             m.d.sync += u_instret.eq(~cpend_cycle)
-        # Both cleared (4 cycles after the reset): later carries add 1. No carry can arise before (the low halves
-        # start at 0 and nothing writes them while cpend holds instructions out and `halted` low).
-        with m.If(~cpend):
-            m.d.sync += u_clear.eq(0)
+        with m.If(clearing):
+            m.d.sync += clear_word.eq(clear_word + 1)
+            with m.If(clear_word == USED_WORDS - 1):
+                m.d.sync += clearing.eq(0)
         with m.If(csr.cycle_carry):
             m.d.sync += cpend_cycle.eq(1)
         with m.Elif(we_cycleh | (u1 & ~u_instret)):
@@ -482,7 +485,7 @@ class Core(wiring.Component):
         # ---------------------------------------------------------------- state port
         # Not with a counter carry pending or arising (the counters stop while halted).
         m.d.sync += halted.eq(halt_req & ~x_valid & ~pend & (fstate == _Fetch.EMPTY) & ~cpend & ~u1 &
-                              ~csr.cycle_carry & ~csr.instret_carry)
+                              ~csr.cycle_carry & ~csr.instret_carry & ~clearing)
         m.d.comb += sp.halted.eq(halted)
 
         sp_busy = Signal()
@@ -535,11 +538,11 @@ class Core(wiring.Component):
             rf.rs2_addr.eq(Mux(t2, _WORD_MTVEC, Mux(u0, Mux(cpend_cycle, _WORD_MCYCLEH, _WORD_MINSTRETH),
                                                     rs2_word))),
             rf.read_en.eq(x_accept | sp_rf_read | t2 | u0 | x_reread),
-            # Selected by `halted` (X is empty then): keeps the late write enable off the data path.
-            rf_waddr.eq(Mux(halted, sp_word, x_waddr)),
+            # Selected by `halted` and `clearing` (X is empty then): keeps the late write enable off the data path.
+            rf_waddr.eq(Mux(halted, sp_word, Mux(clearing, clear_word, x_waddr))),
             rf.rd_addr.eq(rf_waddr),
             rf.rd_data.eq(x_wdata),
-            rf.rd_en.eq(x_we | sp_rf_we),
+            rf.rd_en.eq(x_we | sp_rf_we | clearing),
         ]
         selfcheck = Signal()
         with m.If(rf.parity_error):

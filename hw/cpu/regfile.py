@@ -6,12 +6,14 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 
-__all__ = ["RegisterFile", "CSR_WORDS", "csr_word"]
+__all__ = ["RegisterFile", "CSR_WORDS", "USED_WORDS", "csr_word"]
 
 
 #: Register-file word of each CSR kept in block RAM (the other CSRs are flip-flops in ``csr.CSRFile``):
 #: mscratch, mepc, mcause, mtval, mcycleh, mtvec, minstreth.
 CSR_WORDS = {0x340: 32, 0x341: 33, 0x342: 34, 0x343: 35, 0xB80: 36, 0x305: 37, 0xB82: 38}
+#: Words in use, from 0: x0..x31 and the CSR words (the other words of the memory are never read or written).
+USED_WORDS = max(CSR_WORDS.values()) + 1
 
 
 def csr_word(number, mret=0):
