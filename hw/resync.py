@@ -48,6 +48,7 @@ from .cpu.bus import BusSignature
 from .cpu.isa import CSR
 from .cpu.ports import StatePortSignature, STATE_PC, STATE_X0, state_selector_for_csr
 from .dirty_map import block_geometry, _popcount
+from .lowest_one import lowest_one
 
 
 __all__ = ["Resync", "STATE_SELECTORS", "WRITABLE_CSRS"]
@@ -229,15 +230,12 @@ class Resync(wiring.Component):
             self.src_state.addr.eq(rsel), self.src_state.write.eq(0),
             self.tgt_state.addr.eq(wsel), self.tgt_state.write.eq(1), self.tgt_state.wdata.eq(reg_buf),
         ]
-        lowest = Signal(5)
-        for i in reversed(range(1, 32)):
-            with m.If(gprs[i]):
-                m.d.comb += lowest.eq(i)
+        lowest_hot, lowest = lowest_one(m, gprs & ~1, name="final_gpr")
 
         def advance():
             """Load the next selector to read into rsel/rvalid."""
             with m.If(gprs[1:].any()):
-                m.d.sync += [rsel.eq(STATE_X0 + lowest), rvalid.eq(1), gprs.eq(gprs & ~(1 << lowest))]
+                m.d.sync += [rsel.eq(STATE_X0 + lowest), rvalid.eq(1), gprs.eq(gprs & ~lowest_hot & ~1)]
             with m.Elif(j < nrest):
                 m.d.sync += [rsel.eq(rest[j]), rvalid.eq(1), j.eq(j + 1)]
             with m.Else():
@@ -254,15 +252,12 @@ class Resync(wiring.Component):
         m.d.comb += dirty_gprs.eq(self.reg_dirty & ~1)
         # Round robin: the lowest dirty register above the last one taken, else the lowest (registers the
         # workload keeps writing would starve the others).
-        rc_lowest = Signal(5)
         above = Signal(32)
         m.d.comb += above.eq(dirty_gprs & ~((Const(2, 33) << rc_reg) - 1)[:32])
-        for i in reversed(range(1, 32)):
-            with m.If(dirty_gprs[i]):
-                m.d.comb += rc_lowest.eq(i)
-        for i in reversed(range(1, 32)):
-            with m.If(above[i]):
-                m.d.comb += rc_lowest.eq(i)
+        _, lowest_any = lowest_one(m, dirty_gprs, name="pre_gpr")
+        _, lowest_above = lowest_one(m, above, name="pre_gpr_above")
+        rc_lowest = Signal(5)
+        m.d.comb += rc_lowest.eq(Mux(above.any(), lowest_above, lowest_any))
 
         def rc_take():
             with m.If(pre & dirty_gprs.any()):
