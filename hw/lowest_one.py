@@ -6,7 +6,7 @@ as ``value & -value`` (one carry chain) and its index is an OR of the one-hot bi
 for 32 bits); clearing it from the vector is ``value & ~onehot``.
 """
 
-from amaranth.hdl import Signal
+from amaranth.hdl import Cat, Signal
 
 
 __all__ = ["lowest_one"]
@@ -20,10 +20,5 @@ def lowest_one(m, value, *, name):
     index = Signal(range(width) if width > 1 else 1, name=f"{name}_index")
     m.d.comb += onehot.eq(value & -value)
     for k in range(len(index)):
-        bits = [onehot[i] for i in range(width) if (i >> k) & 1]
-        if bits:
-            term = bits[0]
-            for bit in bits[1:]:
-                term = term | bit
-            m.d.comb += index[k].eq(term)
+        m.d.comb += index[k].eq(Cat(onehot[i] for i in range(width) if (i >> k) & 1).any())
     return onehot, index

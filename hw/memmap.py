@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 __all__ = ["Region", "RAM", "UART", "CLINT", "FINISHER", "PROJECT_DEVICES", "RESET_PC",
            "UART_REG", "LSR_BIT", "CLINT_REG", "FINISHER_PASS", "FINISHER_FAIL", "REGIONS", "region_of",
-           "RAM_DEFAULT_SIZE", "finisher_exit_code"]
+           "RAM_DEFAULT_SIZE", "finisher_exit_code", "ram_word_bits"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,11 @@ def region_of(addr):
         if addr in region:
             return region
     return None
+
+
+def ram_word_bits(size):
+    """Address bits of a RAM of ``size`` bytes counted in 32-bit words (the management port's RAM windows)."""
+    return (size // 4 - 1).bit_length()
 
 
 def finisher_exit_code(value):

@@ -17,7 +17,7 @@ from amaranth.lib.wiring import In, Out
 from .ecc import Protection
 from .front_panel import FrontPanel
 from .lockstep_soc import LockstepSoC
-from .memmap import RAM_DEFAULT_SIZE
+from .memmap import RAM_DEFAULT_SIZE, ram_word_bits
 from .status_map import PairStatusLayout, UnitState
 from .vtm.controller import Controller
 
@@ -73,8 +73,7 @@ class System(wiring.Component):
                                ram_ports=ram_ports, loader=loader, inject=True, mgmt=True,
                                scrub_interval=scrub_interval,
                                watchdog_cycles=max(1, round(clk_freq * watchdog_seconds)))
-        ram_addr_width = (ram_size // 4 - 1).bit_length()
-        self.controller = Controller(clk_freq=clk_freq, baud=baud, ram_addr_width=ram_addr_width,
+        self.controller = Controller(clk_freq=clk_freq, baud=baud, ram_addr_width=ram_word_bits(ram_size),
                                      power_on=power_on)
         members = {"rx_i": In(1, init=1), "tx_o": Out(1, init=1), "power": Out(1),
                    "a_state": Out(UnitState), "b_state": Out(UnitState),

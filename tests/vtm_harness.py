@@ -12,6 +12,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
 from ftctl.link.frame import Frame, FrameDecoder, encode_frame
+from hw.memmap import ram_word_bits
 from hw.ram import RAM
 from hw.serial import SerialPHY
 from hw.status_block import StatusReadSignature, StatusValuesLayout
@@ -49,7 +50,7 @@ class Harness:
     """The controller, its bridge and RAMs; ``run(bench)`` simulates with ``bench(self, ctx)`` as testbench."""
 
     def __init__(self, *, timeout=64, ram_init=()):
-        self.dut = Controller(clk_freq=CLK, baud=BAUD, ram_addr_width=(RAM_SIZE // 4 - 1).bit_length(),
+        self.dut = Controller(clk_freq=CLK, baud=BAUD, ram_addr_width=ram_word_bits(RAM_SIZE),
                               timeout=timeout, console_idle=200)
         self.bridge = SerialPHY(clk_freq=CLK, baud=BAUD)
         self.ram_a = RAM(size=RAM_SIZE, init=ram_init)

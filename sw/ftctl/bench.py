@@ -254,11 +254,12 @@ def measure_vtm_up5k(ctx):
     window), on iCE40UP5K-SG48."""
     from boards.board import board_named
     from boards.synth import synthesize
+    from hw.memmap import ram_word_bits
     from hw.vtm.harness import ControllerHarness
 
     board = board_named("icebreaker")
     top = ControllerHarness(clk_freq=round(board.clk_mhz * 1e6), baud=board.baud,
-                            ram_addr_width=(board.ram_size // 4 - 1).bit_length())
+                            ram_addr_width=ram_word_bits(board.ram_size))
     result = synthesize(top, target="up5k", clock_mhz=UP5K_CLOCK_MHZ, seeds=ctx.seeds,
                         build_dir=ctx.build_dir / "vtm_up5k")
     ctx.meta["vtm_up5k"] = dict(_synth_summary(result), clock_constraint_mhz=UP5K_CLOCK_MHZ,
