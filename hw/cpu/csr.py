@@ -139,17 +139,20 @@ class CSRFile(wiring.Component):
             self.known.eq(Cat(*match.values()).any() | self.in_rf),
         ]
 
-        # Each low half is one expression: the written value, or the half plus its enable (a write replaces that
-        # cycle's increment). The carry out goes to the core, which increments the high half's word.
+        # Each low half loads the written value, or the half plus one when enabled (a write replaces that cycle's
+        # increment). The enable is late (minstret's is the retirement), so it selects the incremented value (a
+        # flip-flop enable) instead of being the adder's carry-in: the carry chain starts at the counter's own
+        # flip-flops. The carry out goes to the core, which increments the high half's word.
         for counter, en, carry, csr in ((mcycle, self.cycle_en, self.cycle_carry, CSR.MCYCLE),
                                         (minstret, self.instret, self.instret_carry, CSR.MINSTRET)):
             written = self.we & (self.addr == csr)
-            lo_next = Signal(33)
+            incremented = Signal(33)
             m.d.comb += [
-                lo_next.eq(counter + (en & ~written)),
-                carry.eq(lo_next[32]),
+                incremented.eq(counter + 1),
+                carry.eq(incremented[32] & en & ~written),
             ]
-            m.d.sync += counter.eq(Mux(written, self.wdata, lo_next[:32]))
+            with m.If(written | en):
+                m.d.sync += counter.eq(Mux(written, self.wdata, incremented[:32]))
 
         wdata = self.wdata
         with m.If(self.we):
