@@ -214,9 +214,13 @@ class ProtectedRAM(wiring.Component):
         write = dbus.write & core_a
         merging = Signal()          # read-modify-write: the old word is on the port's output this cycle
         partial = Signal()
+        # `stall` does not depend on `dbus.valid` (it means nothing without a request): the initiator's address
+        # decode, late in its cycle, then selects this stall instead of being part of it.
+        partial_shape = Signal()    # a request on the data bus now would be a partial write
         if protected:
-            m.d.comb += partial.eq(write & (dbus.sel != 0b1111))
-        m.d.comb += dbus.stall.eq((dbus.valid & loading) | (partial & ~merging))
+            m.d.comb += [partial_shape.eq(dbus.write & core_en & ~loading & (dbus.sel != 0b1111)),
+                         partial.eq(partial_shape & dbus.valid)]
+        m.d.comb += dbus.stall.eq(loading | (partial_shape & ~merging))
         core_read = core_a & (~dbus.write | (partial & ~merging))
         core_writes = Signal()
         m.d.comb += core_writes.eq(write & ~dbus.stall)
