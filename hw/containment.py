@@ -119,8 +119,7 @@ class Containment(wiring.Component):
         offset = self._offset
 
         outstanding = Signal(range(self._max_outstanding + 1))
-        owed = Signal()
-        m.d.comb += owed.eq(outstanding != 0)
+        owed = Signal()             # registered: outstanding != 0
         pending = Signal()
         # The mode in effect: the registered one, or the requested one at once when nothing is owed or in flight.
         current = Signal(ContainMode, init=ContainMode.PAIR)
@@ -130,8 +129,15 @@ class Containment(wiring.Component):
             self.active.eq(Mux(switch, self.mode, current)),
             self.draining.eq((self.mode != current) & ~switch),
         ]
+        # Responses go to the unit(s) of the registered mode: the mode only changes with nothing owed or in flight,
+        # so in a cycle it changes there is no response to route. Kept as flip-flops of their own, they put a
+        # response one gate away from the units (the I/O response is a late input of each core).
+        to_a = Signal(init=1)       # current is PAIR or ONLY_A
+        to_b = Signal()             # current is ONLY_B
         with m.If(switch):
-            m.d.sync += current.eq(self.mode)
+            m.d.sync += [current.eq(self.mode),
+                         to_a.eq((self.mode == ContainMode.PAIR) | (self.mode == ContainMode.ONLY_A)),
+                         to_b.eq(self.mode == ContainMode.ONLY_B)]
         go = Signal()
         m.d.comb += go.eq(~self.draining & (outstanding != self._max_outstanding))
 
@@ -142,8 +148,11 @@ class Containment(wiring.Component):
             m.d.sync += waited.eq(Mux(waited == offset + 1, waited, waited + 1))
         with m.Else():
             m.d.sync += waited.eq(0)
+        # `ready` does not depend on `a.valid`, so neither does A's stall (meaningless without a request, as for any
+        # target): it comes from flip-flops, not from the unit's late address decode.
+        ready = Signal()
         confirmed = Signal()
-        m.d.comb += confirmed.eq(a.valid & (waited == offset + 1) & self.agree)
+        m.d.comb += [ready.eq((waited == offset + 1) & self.agree), confirmed.eq(a.valid & ready)]
 
         # Response to B in PAIR mode: A's view, `offset` cycles later. Reset to "stalled, no response".
         a_view = Signal(35, init=1)     # stall, ack, err, rdata
@@ -163,31 +172,32 @@ class Containment(wiring.Component):
             m.d.comb += getattr(bus, name).eq(Mux(from_a, getattr(a, name), getattr(b, name)))
 
         response = Cat(bus.ack & owed, bus.err & owed)
+        # B in PAIR: A's view `offset` cycles later (all zero but the stall bit outside PAIR, once drained).
+        m.d.comb += [
+            Cat(a.ack, a.err).eq(response & to_a.replicate(2)),
+            a.rdata.eq(bus.rdata),
+            Cat(b.ack, b.err).eq(Mux(to_b, response, b_view[1:3])),
+            b.rdata.eq(Mux(to_b, bus.rdata, b_view[3:])),
+        ]
         a_stall = Signal()
         with m.Switch(self.active):
             with m.Case(ContainMode.PAIR):
                 m.d.comb += [
                     bus.valid.eq(confirmed & go),
-                    a_stall.eq(~(confirmed & go) | bus.stall),
+                    a_stall.eq(~(ready & go) | bus.stall),
                     a_view.eq(Cat(a_stall, response, bus.rdata)),
-                    Cat(a.ack, a.err).eq(response),
-                    a.rdata.eq(bus.rdata),
-                    Cat(b.stall, b.ack, b.err, b.rdata).eq(b_view),
+                    b.stall.eq(b_view[0]),
                 ]
             with m.Case(ContainMode.ONLY_A):
                 m.d.comb += [
                     bus.valid.eq(a.valid & go),
                     a_stall.eq(~go | bus.stall),
-                    Cat(a.ack, a.err).eq(response),
-                    a.rdata.eq(bus.rdata),
                     b.stall.eq(1),
                 ]
             with m.Case(ContainMode.ONLY_B):
                 m.d.comb += [
                     bus.valid.eq(b.valid & go),
                     b.stall.eq(~go | bus.stall),
-                    Cat(b.ack, b.err).eq(response),
-                    b.rdata.eq(bus.rdata),
                     a_stall.eq(1),
                 ]
             with m.Case(ContainMode.HALT):
@@ -203,5 +213,7 @@ class Containment(wiring.Component):
             self.forwarded.eq(accepted),
             self.idle.eq(~owed & ~pending),
         ]
-        m.d.sync += outstanding.eq(outstanding + accepted - response.any())
+        outstanding_next = Signal.like(outstanding)
+        m.d.comb += outstanding_next.eq(outstanding + accepted - response.any())
+        m.d.sync += [outstanding.eq(outstanding_next), owed.eq(outstanding_next != 0)]
         return m

@@ -372,6 +372,16 @@ class LockstepPair(wiring.Component):
         state_a = Signal(UnitState)
         state_b = Signal(UnitState)
         states = (state_a, state_b)
+        # Every change of a unit's state is made to its next value; the flip-flops below keep what the units'
+        # clock enables, halt requests and I/O gates need of it, so that those come straight from flip-flops
+        # into the cores' late paths (I/O response -> next fetch address), not through the state decoding.
+        state_next = (Signal(UnitState, name="state_a_next"), Signal(UnitState, name="state_b_next"))
+        online_q = (Signal(init=1, name="online_a_q"), Signal(init=1, name="online_b_q"))
+        running_q = (Signal(init=1, name="running_a_q"), Signal(init=1, name="running_b_q"))
+        for state, nxt, online, running in zip(states, state_next, online_q, running_q):
+            m.d.comb += nxt.eq(state)
+            m.d.sync += [state.eq(nxt), online.eq(nxt == UnitState.ONLINE),
+                         running.eq((nxt == UnitState.ONLINE) | (nxt == UnitState.RESYNCING))]
         online_a = state_a == UnitState.ONLINE
         online_b = state_b == UnitState.ONLINE
         onlines = (online_a, online_b)
@@ -399,9 +409,9 @@ class LockstepPair(wiring.Component):
         for index, (unit, state) in enumerate(zip(units, states)):
             target_reset = rs.target_hold & (rs_target == index)
             m.d.comb += [
-                unit.run.eq((state == UnitState.ONLINE) | (state == UnitState.RESYNCING) | thaw[index]),
+                unit.run.eq(running_q[index] | thaw[index]),
                 unit.hold.eq(holds[index] | (state == UnitState.OFFLINE) | target_reset | reboot[index]),
-                unit.state.halt_req.eq(halts[index] | (state != UnitState.ONLINE)),
+                unit.state.halt_req.eq(halts[index] | ~online_q[index]),
             ]
         m.submodules.unit_a = a
         m.submodules.unit_b = b
@@ -428,7 +438,7 @@ class LockstepPair(wiring.Component):
         wiring.connect(m, gate_a.bus, cont.a)
         wiring.connect(m, gate_b.bus, cont.b)
         wiring.connect(m, cont.bus, wiring.flipped(self.io))
-        m.d.comb += [gate_a.isolated.eq(~online_a), gate_b.isolated.eq(~online_b)]
+        m.d.comb += [gate_a.isolated.eq(~online_q[0]), gate_b.isolated.eq(~online_q[1])]
         for unit, port in ((a, cmp.a_req), (b, cmp.b_req)):
             for name in port.signature.members:
                 m.d.comb += getattr(port, name).eq(getattr(unit.io, name))
@@ -519,7 +529,8 @@ class LockstepPair(wiring.Component):
 
         def fault_isolate(index, code, unit_code, ram_evidence):
             """Unit ``index`` is isolated by a fault (its clock stops now)."""
-            m.d.sync += [states[index].eq(UnitState.ISOLATED), thaw[index].eq(0)]
+            m.d.comb += state_next[index].eq(UnitState.ISOLATED)
+            m.d.sync += thaw[index].eq(0)
             with m.If(ram_evidence):
                 m.d.sync += full_needed[index].eq(1)
             within = since[index] != repeat_window
@@ -538,12 +549,14 @@ class LockstepPair(wiring.Component):
         def undiagnosed_policy(code):
             m.d.sync += undiagnosed.eq(undiagnosed + 1)
             with m.If(halt_policy_keep[0]):
-                m.d.sync += [state_b.eq(UnitState.ISOLATED), thaw[1].eq(0), auto[1].eq(1)]
+                m.d.comb += state_next[1].eq(UnitState.ISOLATED)
+                m.d.sync += [thaw[1].eq(0), auto[1].eq(1)]
             with m.Elif(halt_policy_keep[1]):
-                m.d.sync += [state_a.eq(UnitState.ISOLATED), thaw[0].eq(0), auto[0].eq(1)]
+                m.d.comb += state_next[0].eq(UnitState.ISOLATED)
+                m.d.sync += [thaw[0].eq(0), auto[0].eq(1)]
             with m.Else():
-                m.d.sync += [state_a.eq(UnitState.ISOLATED), state_b.eq(UnitState.ISOLATED),
-                             thaw[0].eq(0), thaw[1].eq(0)]
+                m.d.comb += [state_next[0].eq(UnitState.ISOLATED), state_next[1].eq(UnitState.ISOLATED)]
+                m.d.sync += [thaw[0].eq(0), thaw[1].eq(0)]
             record(code, EventUnit.BOTH)
 
         with m.If(both):
@@ -580,9 +593,9 @@ class LockstepPair(wiring.Component):
 
         def set_state(unit_index_sig, value):
             with m.If(unit_index_sig):
-                m.d.sync += state_b.eq(value)
+                m.d.comb += state_next[1].eq(value)
             with m.Else():
-                m.d.sync += state_a.eq(value)
+                m.d.comb += state_next[0].eq(value)
 
         start_resync = Signal()
         start_target = Signal()
@@ -618,7 +631,8 @@ class LockstepPair(wiring.Component):
         # Status block CONTROL: OFFLINE requests.
         for bit, (state, unit) in enumerate(((state_a, EventUnit.A), (state_b, EventUnit.B))):
             with m.If(self.offline_req[bit] & (state == UnitState.ISOLATED)):
-                m.d.sync += [state.eq(UnitState.OFFLINE), thaw[bit].eq(0)]
+                m.d.comb += state_next[bit].eq(UnitState.OFFLINE)
+                m.d.sync += thaw[bit].eq(0)
                 record(EventCode.TAKEN_OFFLINE, unit)
 
         # FREEZE: the lockstep halt stops both at the same instruction boundary; then the named unit leaves
@@ -654,7 +668,8 @@ class LockstepPair(wiring.Component):
             m.d.sync += crashing.eq(0)
             code = Mux(crash_kind, EventCode.WATCHDOG_EXPIRED, EventCode.CRASH)
             with m.If(both):
-                m.d.sync += [state_b.eq(UnitState.ISOLATED), thaw[1].eq(1), reboot[0].eq(1)]
+                m.d.comb += state_next[1].eq(UnitState.ISOLATED)
+                m.d.sync += [thaw[1].eq(1), reboot[0].eq(1)]
                 record(code, EventUnit.B)
             with m.Else():
                 m.d.sync += [reboot[0].eq(online_a), reboot[1].eq(online_b)]
