@@ -4,11 +4,11 @@
 import random
 
 import pytest
-from amaranth.sim import Simulator
 
 from hw.comparator import Comparator, MISMATCH_FIELDS, BusRequestSignature, LEAN_RETIRE_FIELDS
 from hw.cpu.bus import BusSignature
 from hw.cpu.ports import RetireLayout
+from simulate import simulate
 
 
 REQ_FIELDS = ("valid", "addr", "write", "sel", "wdata")
@@ -64,10 +64,7 @@ def run_pair(offset, trace_a, trace_b, *, cycles=None, enable=lambda t: 1, clear
             log.append((ctx.get(dut.req_agree), ctx.get(dut.mismatch), fields_of(ctx, dut.fields), ctx.get(dut.diverged),
                         fields_of(ctx, dut.first_fields)))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
+    simulate(dut, testbench)
     return log
 
 

@@ -6,10 +6,10 @@ import random
 
 import pytest
 from amaranth import Elaboratable, Module
-from amaranth.sim import Simulator
 
 from hw.comparator import Comparator
 from hw.containment import Containment, ContainMode
+from simulate import simulate
 
 
 REQ = ("addr", "write", "sel", "wdata")
@@ -153,10 +153,7 @@ def run(offset, script_a, script_b, *, cycles=400, seed=1, stall_rate=0.3, mode=
             trace["mismatch"].append(ctx.get(cmp.mismatch))
             trace["active"].append(ctx.get(cont.active))
 
-    sim = Simulator(harness)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
+    simulate(harness, testbench)
     return unit_a, unit_b, device, trace
 
 

@@ -11,6 +11,7 @@ from hw.status_map import EventCode, EventUnit, UnitState
 from hw.vtm.protocol import UnitAction
 from tests.lockstep_harness import program, command, RAM_SIZE, DATA
 from tests.test_pair_mgmt import Mgmt, pair_state
+from simulate import simulate
 
 
 def test_dirty_map_marks_takes_counts_and_finds():
@@ -185,10 +186,7 @@ def test_scrubber_fixes_flips_before_the_cores_read_them(double):
             if unit == 1:
                 assert await mg.ram("b", addr) == 0
     out = []
-    sim = Simulator(soc)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    simulate(soc, tb)
     code = EventCode.SCRUB_REPAIRED if double else EventCode.SCRUB_CORRECTED
     expected = {(code, (EventUnit.A, EventUnit.B)[unit], addr) for unit, addr in targets}
     # Each flip reported once, with its address (the status holds the last one; events arrive one at a time).

@@ -1,16 +1,13 @@
 # amaranth: UnusedElaboratable=no
 import pytest
-from amaranth.sim import Simulator
 
 from boards.indicators import Debouncer, Pattern, ServiceIndicators, UNIT_PATTERNS
 from hw.status_map import UnitState
+from simulate import simulate
 
 
 def _run(dut, bench):
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
 
 
 def test_unit_patterns():

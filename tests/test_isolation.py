@@ -6,20 +6,13 @@ import random
 import pytest
 from amaranth import Elaboratable, Module
 from amaranth.lib import wiring
-from amaranth.sim import Simulator
 
 from hw.isolation import IsolationGate, SlotGate, ResponseParity, SlotSignature, FaultReason
 from hw.cpu.bus import BusSignature
+from simulate import simulate
 
 
 REQ = ("addr", "write", "sel", "wdata")
-
-
-def simulate(dut, testbench):
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
 
 
 def set_request(ctx, port, req):

@@ -7,22 +7,15 @@ core's load response surviving the management's reads, and a flip that a store c
 """
 
 import pytest
-from amaranth.sim import Simulator
 
 from hw import ecc_model
 from hw.ecc import Protection
 from hw.protected_ram import ProtectedRAM
+from simulate import simulate
 
 
 WORDS = 64
 INIT = [0x1000 + 3 * i for i in range(WORDS)]
-
-
-def simulate(ram, bench):
-    sim = Simulator(ram)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
 
 
 def stored(ram, ctx, addr):

@@ -2,9 +2,9 @@
 
 import pytest
 from amaranth.hdl import Fragment, Module
-from amaranth.sim import Simulator
 
 from hw.serial import MIN_DIVISOR, SerialPHY, uart_divisor
+from simulate import simulate
 
 
 BAUD = 115200
@@ -12,13 +12,6 @@ BAUD = 115200
 
 def make_phy(divisor):
     return SerialPHY(clk_freq=divisor * BAUD, baud=BAUD)
-
-
-def simulate(dut, testbench):
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
 
 
 def loopback(divisor, data, *, rx_ready=True):

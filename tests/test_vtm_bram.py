@@ -6,9 +6,9 @@ import random
 
 import pytest
 from amaranth.back import rtlil
-from amaranth.sim import Simulator
 
 from hw.vtm.bram import BlockRAM
+from simulate import simulate
 
 
 def test_matches_a_dictionary():
@@ -38,10 +38,7 @@ def test_matches_a_dictionary():
                 assert ctx.get(dut.r_data) == expected
                 checked.append(expected)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
     assert len(checked) > 1000
 
 

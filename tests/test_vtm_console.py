@@ -5,6 +5,7 @@ and nothing blocked, while management requests keep being answered."""
 from ftctl.link.frame import Frame, encode_frame
 from hw.vtm.protocol import CONSOLE_MAX_CHUNK, MGMT_REG, Channel, Command, Status
 from vtm_harness import Harness, read_request
+from simulate import simulate
 
 
 def test_console_both_ways_with_requests():
@@ -63,7 +64,6 @@ def test_console_drops_when_nobody_reads():
 def test_cpu_output_waits_instead_of_dropping():
     # The link takes no frame (tx.ready low): the CPU side fills the FIFO, then sees ready low; nothing is
     # dropped and every byte comes out in order once the link takes frames again.
-    from amaranth.sim import Simulator
     from hw.vtm.console import Console
     from hw.vtm.protocol import HEADER_SIZE, FrameHeaderLayout, unpack
 
@@ -92,10 +92,7 @@ def test_cpu_output_waits_instead_of_dropping():
             await ctx.tick()
         assert ctx.get(dut.drops) == 0 and not frame
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
     for frame in frames:
         header = unpack(FrameHeaderLayout, frame[:HEADER_SIZE])
         assert header["channel"] == Channel.CONSOLE and header["length"] == len(frame) - HEADER_SIZE

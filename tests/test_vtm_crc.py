@@ -3,10 +3,10 @@
 import random
 import zlib
 
-from amaranth.sim import Simulator
 
 from hw.vtm.crc import CRC32
 from hw.vtm.protocol import CRC_RESIDUE
+from simulate import simulate
 
 
 async def settle(ctx, dut):
@@ -35,10 +35,7 @@ def run_crc(messages):
                     await ctx.tick()
             results.append((ctx.get(dut.crc), ctx.get(dut.residue_ok)))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    simulate(dut, tb)
     return results
 
 
@@ -85,10 +82,7 @@ def test_clear_without_data_restarts():
             await settle(ctx, dut)
         assert ctx.get(dut.crc) == zlib.crc32(b"abc")
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    simulate(dut, tb)
 
 
 def test_two_lanes_over_the_same_bytes():
@@ -114,8 +108,5 @@ def test_two_lanes_over_the_same_bytes():
                 await settle(ctx, dut)
             results.append((ctx.get(dut.crc[0]), ctx.get(dut.crc[1])))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    simulate(dut, tb)
     assert results == [(zlib.crc32(m), zlib.crc32(m[start:end])) for m, (start, end) in zip(messages, slices)]

@@ -3,9 +3,9 @@
 import random
 from collections import deque
 
-from amaranth.sim import Simulator
 
 from hw.vtm.fifo import ByteFIFO
+from simulate import simulate
 
 
 def test_matches_a_deque():
@@ -37,8 +37,5 @@ def test_matches_a_deque():
             if w_en and w_rdy:
                 model.append(byte)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
     assert counts["read"] > 1000 and counts["full"] > 50

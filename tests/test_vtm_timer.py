@@ -5,9 +5,9 @@ after a clear, whatever the pattern of ``run``, and held until the next clear.""
 import random
 
 import pytest
-from amaranth.sim import Simulator
 
 from hw.vtm.timer import Timeout
+from simulate import simulate
 
 
 @pytest.mark.parametrize("cycles", [1, 2, 3, 64, 200, 4096])
@@ -33,10 +33,7 @@ def test_matches_a_counter(cycles):
             elif run:
                 counted += 1
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
     assert any(seen) and (cycles == 1 or not all(seen))
 
 
