@@ -111,7 +111,7 @@ class Unit(wiring.Component):
     def __init__(self, *, ram_size=RAM_DEFAULT_SIZE, ram_init=(), protection=Protection.SECDED, loader=False,
                  inject=False, reset_pc=RESET_PC, hartid=0, ram_ports="dual"):
         self.ram = ProtectedRAM(size=ram_size, init=ram_init, protection=protection, loader=loader,
-                                inject=inject, ports=ram_ports)
+                                inject=inject, ports=ram_ports, early_claim=True)
         self.core = Core(reset_pc=reset_pc, hartid=hartid, inject=bool(inject))
         self._ram_region = Region(RAM_REGION.name, RAM_REGION.base, check_ram_size(ram_size))
         aw = ceil_log2(ram_size // 4)
@@ -154,7 +154,8 @@ class Unit(wiring.Component):
         m.submodules.ifetch = gated(ifetch)
         m.submodules.decoder = gated(decoder)
         m.submodules.ram = ram = self.ram
-        m.d.comb += [ram.core_en.eq(self.run), ram.core_rst.eq(self.hold)]
+        # Port A of the copy follows the core's data request before the decoder's address decode (see ProtectedRAM).
+        m.d.comb += [ram.core_en.eq(self.run), ram.core_rst.eq(self.hold), ram.core_claim.eq(core.dbus.valid)]
         wiring.connect(m, wiring.flipped(self.state), core.state)
         wiring.connect(m, wiring.flipped(self.ram_aux), ram.aux)
         m.d.comb += [

@@ -77,6 +77,13 @@ class ProtectedRAM(wiring.Component):
         Add the ``load`` port (whole-word writes, priority over the data bus).
     inject : bool
         Add the ``flip`` port.
+    early_claim : bool
+        Add ``core_claim``: port A is the data bus's whenever it is high, not only while ``dbus.valid`` is. The
+        initiator's request before its address decode (a core's data request, whatever its target) is early in
+        the cycle; ``dbus.valid`` comes after the decode. The port's address and write-data multiplexers and the
+        other initiators' turns then wait for the claim only, so the late decode reaches just the write enable
+        and the read-data register. The cost: ``aux``, a flip and (``"single"``) a fetch also wait in a cycle the
+        core accesses another target.
 
     Members
     -------
@@ -89,6 +96,8 @@ class ProtectedRAM(wiring.Component):
     aux_corrected, aux_error : Out(1)
     core_en : In(1), init 1
     core_rst : In(1)
+    core_claim : In(1), only with ``early_claim``
+        Must be high whenever ``dbus.valid`` is.
     wrote : Out(1)
     wrote_addr : Out(addr_width)
     wrote_data : Out(32)
@@ -111,7 +120,7 @@ class ProtectedRAM(wiring.Component):
     """
 
     def __init__(self, *, size=RAM_DEFAULT_SIZE, init=(), protection=Protection.SECDED, loader=False,
-                 inject=False, ports="dual"):
+                 inject=False, ports="dual", early_claim=False):
         self._size = check_ram_size(size)
         if ports not in RAM_PORTS:
             raise ValueError(f"RAM ports must be one of {', '.join(map(repr, RAM_PORTS))}, not {ports!r}")
@@ -124,6 +133,7 @@ class ProtectedRAM(wiring.Component):
         self._init = check_ram_init(init, self._size)
         self._loader = bool(loader)
         self._inject = bool(inject)
+        self._early_claim = bool(early_claim)
         self._cw = check_width(self._protection)
         checks = [ecc_model.encode(self._protection, w) for w in self._init]
         # no_rw_check: the read registers Yosys merges into the read ports (see elaborate) may leave a read of a
@@ -159,6 +169,8 @@ class ProtectedRAM(wiring.Component):
             members["load"] = In(LoaderSignature(addr_width=aw))
         if self._inject:
             members["flip"] = In(FlipSignature(addr_width=aw, word_width=32 + self._cw))
+        if self._early_claim:
+            members["core_claim"] = In(1)
         super().__init__(members)
 
     @property
@@ -210,7 +222,9 @@ class ProtectedRAM(wiring.Component):
         # ---- port A: who uses it this cycle
         loading = self.load.valid if self._loader else Const(0)
         core_a = Signal()           # the core's data bus (read, write, or a read-modify-write step)
-        m.d.comb += core_a.eq(dbus.valid & core_en & ~loading)
+        claim = Signal()            # ... or (early claim) may be: the port's multiplexers and turns follow this
+        m.d.comb += [core_a.eq(dbus.valid & core_en & ~loading),
+                     claim.eq((self.core_claim if self._early_claim else dbus.valid) & core_en & ~loading)]
         write = dbus.write & core_a
         merging = Signal()          # read-modify-write: the old word is on the port's output this cycle
         partial = Signal()
@@ -234,7 +248,7 @@ class ProtectedRAM(wiring.Component):
             aux_waited = Signal()
             m.d.sync += turn.eq(turn + 1)
             yield_turn = (turn == 0) & (aux_waited | flip_pend)
-            fetch_free = ~loading & ~core_a & ~yield_turn
+            fetch_free = ~loading & ~claim & ~yield_turn
             m.d.comb += [ibus.stall.eq(ibus.valid & ~ibus.write & ~fetch_free),
                          fetch_a.eq(ibus.valid & ~ibus.write & core_en & fetch_free)]
         flip_read = Signal()        # the flip port reads its word this cycle
@@ -243,7 +257,7 @@ class ProtectedRAM(wiring.Component):
             flip_got = Signal()     # the word was read last cycle
             flip_addr = Signal(aw)
             flip_mask = Signal(32 + cw)
-            others = loading | core_a | fetch_a
+            others = loading | claim | fetch_a
             m.d.comb += [flip_read.eq(flip_pend & ~flip_got & ~others),
                          flip_write.eq(flip_got & ~others)]
             m.d.sync += flip_got.eq(flip_read)
@@ -252,7 +266,7 @@ class ProtectedRAM(wiring.Component):
             with m.Elif(flip_write):
                 m.d.sync += flip_pend.eq(0)
         aux_free = Signal()
-        m.d.comb += [aux_free.eq(~loading & ~core_a & ~fetch_a & ~flip_read & ~flip_write),
+        m.d.comb += [aux_free.eq(~loading & ~claim & ~fetch_a & ~flip_read & ~flip_write),
                      aux.stall.eq(~aux_free)]
         aux_read = aux.valid & ~aux.write & aux_free
         aux_write = aux.valid & aux.write & aux_free
@@ -262,7 +276,7 @@ class ProtectedRAM(wiring.Component):
         # The loader's word (when there is a loader) and the data bus's: the loader wins.
         load_addr = Mux(loading, self.load.addr, dbus.addr) if self._loader else dbus.addr
         load_data = Mux(loading, self.load.data, dbus.wdata) if self._loader else dbus.wdata
-        with m.If(loading | core_a):
+        with m.If(loading | claim):
             m.d.comb += a_addr.eq(load_addr)
         if single:
             with m.Elif(fetch_a):
@@ -302,7 +316,7 @@ class ProtectedRAM(wiring.Component):
         merged = Signal(32)
         m.d.comb += merged.eq(Cat(Mux(dbus.sel[i], dbus.wdata.word_select(i, 8), core_word.word_select(i, 8))
                                   for i in range(4)))
-        with m.If(loading | core_a):
+        with m.If(loading | claim):
             m.d.comb += enc.data.eq(Mux(merging & ~loading, merged, load_data) if protected else load_data)
         with m.Else():
             m.d.comb += enc.data.eq(aux.wdata)

@@ -248,3 +248,47 @@ def test_every_configuration_converts(loader, inject, ports):
     for protection in Protection:
         rtlil.convert(ProtectedRAM(size=WORDS * 4, protection=protection, loader=loader, inject=inject,
                                    ports=ports))
+
+
+@pytest.mark.parametrize("ports", ["dual", "single"])
+def test_early_claim_holds_port_a_for_a_request_to_another_target(ports):
+    # With an early claim the port follows the core's request before its address decode: a request the decoder
+    # sends elsewhere (claim without valid) keeps aux off port A for that cycle; a request to this copy works as
+    # without the claim.
+    ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=Protection.SECDED, ports=ports, early_claim=True)
+
+    async def bench(ctx):
+        ctx.set(ram.aux.valid, 1)
+        ctx.set(ram.aux.addr, 9)
+        ctx.set(ram.core_claim, 1)       # the core's request goes to another target: no dbus.valid here
+        assert ctx.get(ram.aux.stall)
+        await ctx.tick()
+        ctx.set(ram.core_claim, 0)
+        assert not ctx.get(ram.aux.stall)
+        await ctx.tick()
+        ctx.set(ram.aux.valid, 0)
+        assert ctx.get(ram.aux.ack) and ctx.get(ram.aux.rdata) == INIT[9]
+        # A store to this copy: claim and valid; the word is written with its check bits, aux waits.
+        ctx.set(ram.aux.valid, 1)
+        ctx.set(ram.core_claim, 1)
+        ctx.set(ram.dbus.valid, 1)
+        ctx.set(ram.dbus.write, 1)
+        ctx.set(ram.dbus.sel, 0b1111)
+        ctx.set(ram.dbus.addr, 5)
+        ctx.set(ram.dbus.wdata, 0xCAFE_F00D)
+        assert ctx.get(ram.aux.stall) and not ctx.get(ram.dbus.stall)
+        await ctx.tick()
+        ctx.set(ram.core_claim, 0)
+        ctx.set(ram.dbus.valid, 0)
+        ctx.set(ram.dbus.write, 0)
+        assert ctx.get(ram.dbus.ack)
+        assert stored(ram, ctx, 5) == (0xCAFE_F00D, ecc_model.encode(Protection.SECDED, 0xCAFE_F00D))
+        # A load of it: the data bus gets the new word.
+        ctx.set(ram.aux.valid, 0)
+        ctx.set(ram.core_claim, 1)
+        ctx.set(ram.dbus.valid, 1)
+        await ctx.tick()
+        ctx.set(ram.core_claim, 0)
+        ctx.set(ram.dbus.valid, 0)
+        assert ctx.get(ram.dbus.ack) and ctx.get(ram.dbus.rdata) == 0xCAFE_F00D
+    simulate(ram, bench)
