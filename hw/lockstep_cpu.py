@@ -64,6 +64,9 @@ POLICIES = ("halt", "keep_a", "keep_b")
 _POLICY_CODES = {"halt": UndiagnosedPolicy.HALT, "keep_a": UndiagnosedPolicy.KEEP_A,
                  "keep_b": UndiagnosedPolicy.KEEP_B}
 _IO_REGION = Region("io", 0, RAM_REGION.base)
+# The I/O region is the lower half of the address space: the top address bit alone tells a data request to RAM
+# (or beyond it: a bus error) from one to I/O, before the decoder's full decode.
+assert RAM_REGION.base == 1 << 31
 
 
 class Unit(wiring.Component):
@@ -154,8 +157,11 @@ class Unit(wiring.Component):
         m.submodules.ifetch = gated(ifetch)
         m.submodules.decoder = gated(decoder)
         m.submodules.ram = ram = self.ram
-        # Port A of the copy follows the core's data request before the decoder's address decode (see ProtectedRAM).
-        m.d.comb += [ram.core_en.eq(self.run), ram.core_rst.eq(self.hold), ram.core_claim.eq(core.dbus.valid)]
+        # Port A of the copy follows the core's data requests to the upper half of the address space, before the
+        # decoder's full decode of the address (ProtectedRAM's early claim). I/O requests do not claim the port: the
+        # scrubber, the resync copier and the management keep it while an I/O request waits for the partner.
+        m.d.comb += [ram.core_en.eq(self.run), ram.core_rst.eq(self.hold),
+                     ram.core_claim.eq(core.dbus.valid & core.dbus.addr[-1])]
         wiring.connect(m, wiring.flipped(self.state), core.state)
         wiring.connect(m, wiring.flipped(self.ram_aux), ram.aux)
         m.d.comb += [
