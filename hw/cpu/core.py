@@ -351,6 +351,13 @@ class Core(wiring.Component):
             we_cw.eq((fin & ~exc_static & xc["cw1"]) | (run & xc["csr2"] & ~x_ph2 & ~illegal)),
         ]
         sp_word = Signal(6)         # the state port's register-file word (see below)
+        # The state port's request is registered on entry: its initiators (the resync engine, the management) drive
+        # it from their own state decoding, which so stays out of the register-file and CSR write paths.
+        sp_req = Signal()
+        sp_addr = Signal.like(sp.addr)
+        sp_write = Signal()
+        sp_wdata = Signal(32)
+        m.d.sync += [sp_req.eq(sp.req), sp_addr.eq(sp.addr), sp_write.eq(sp.write), sp_wdata.eq(sp.wdata)]
         # Write data: one AND-OR over every source, whose selects are flip-flops (decoded in D, or phase
         # registers) combined by a few gates shared by all 32 bits. The trap CSRs: mtval's source is known from the
         # instruction class alone (0 for interrupts); pc (mepc, and mtval of fetch faults and EBREAK) is pc_imm
@@ -376,7 +383,7 @@ class Core(wiring.Component):
             slt |
             (Cat(csr_new[:2] & ~c_pmask.replicate(2), csr_new[2:]) & s_cw.replicate(32)) |
             (Cat(cause_q, C(0, 27), t_irq) & t2.replicate(32)) |
-            (Cat(sp.wdata[:2] & ~sp_mask.replicate(2), sp.wdata[2:]) & halted.replicate(32)))
+            (Cat(sp_wdata[:2] & ~sp_mask.replicate(2), sp_wdata[2:]) & halted.replicate(32)))
         x_we = Signal()
         x_waddr = Signal(6)
         m.d.comb += [
@@ -492,13 +499,15 @@ class Core(wiring.Component):
         sp_ack = Signal()
         sp_err = Signal()
         sp_rdata = Signal(32)
-        sel = sp.addr
+        sp_responded = Signal()     # the response pulse was last cycle: the registered request is still that one
+        m.d.sync += sp_responded.eq(sp_ack | sp_err)
+        sel = sp_addr
         sel_rf = sel[5:13] == 0
         sel_pc = sel == STATE_PC
         sel_csr = sel[12] & csr.known
         sel_csr_rf = sel[12] & csr.in_rf
         m.d.comb += sp_word.eq(Mux(sel[12], csr_word(sel[:12]), sel[:5]))
-        sp_start = sp.req & ~sp_busy & ~sp_ack & ~sp_err
+        sp_start = sp_req & ~sp_busy & ~sp_ack & ~sp_err & ~sp_responded
         m.d.sync += [sp_ack.eq(0), sp_err.eq(0)]
         with m.If(sp_start):
             with m.If(halted & halt_req & (sel_rf | sel_pc | sel_csr)):
@@ -507,16 +516,16 @@ class Core(wiring.Component):
                 m.d.sync += sp_err.eq(1)
         sp_rf_read = sp_start & halted
         sp_do = sp_busy                         # second cycle: register data is out, perform the access
-        sp_rf_we = sp_do & sp.write & ((sel_rf & (sel[:5] != 0)) | sel_csr_rf)
-        sp_csr_we = sp_do & sp.write & sel_csr & ~sel_csr_rf
+        sp_rf_we = sp_do & sp_write & ((sel_rf & (sel[:5] != 0)) | sel_csr_rf)
+        sp_csr_we = sp_do & sp_write & sel_csr & ~sel_csr_rf
         with m.If(sp_do):
             m.d.sync += [sp_busy.eq(0), sp_ack.eq(1)]
             with m.If(sel_rf | sel_csr_rf):
                 m.d.sync += sp_rdata.eq(rs1v)
             with m.Elif(sel_pc):
                 m.d.sync += sp_rdata.eq(Cat(C(0, 2), fd_pc))
-                with m.If(sp.write):
-                    m.d.sync += fd_pc.eq(sp.wdata[2:])
+                with m.If(sp_write):
+                    m.d.sync += fd_pc.eq(sp_wdata[2:])
             with m.Else():
                 m.d.sync += sp_rdata.eq(csr.rdata)
         m.d.comb += [sp.ack.eq(sp_ack), sp.err.eq(sp_err), sp.rdata.eq(sp_rdata)]
@@ -555,7 +564,7 @@ class Core(wiring.Component):
             # then only the record's).
             csr.addr.eq(Mux(halted, sel[:12], xc["imm"][20:32])),
             csr.we.eq(x_csr_we | sp_csr_we),
-            csr.wdata.eq(Mux(halted, sp.wdata, csr_new)),
+            csr.wdata.eq(Mux(halted, sp_wdata, csr_new)),
             csr.trap.eq(t3),
             csr.mret.eq(fin & ~exc & xc["mret"]),
             # A write of a high half replaces that cycle's increment of the low half, as a write of the low half.
