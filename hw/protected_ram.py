@@ -235,7 +235,9 @@ class ProtectedRAM(wiring.Component):
             m.d.comb += [partial_shape.eq(dbus.write & core_en & ~loading & (dbus.sel != 0b1111)),
                          partial.eq(partial_shape & dbus.valid)]
         m.d.comb += dbus.stall.eq(loading | (partial_shape & ~merging))
-        core_read = core_a & (~dbus.write | (partial & ~merging))
+        # The port's output register takes the word whenever the port is the data bus's and reads (with an early
+        # claim also for a request that goes elsewhere: nothing answers it, and no response is pending then).
+        core_read = claim & (~dbus.write | (partial_shape & ~merging))
         core_writes = Signal()
         m.d.comb += core_writes.eq(write & ~dbus.stall)
 
