@@ -96,14 +96,7 @@ class Decoder(wiring.Component):
         hit = Signal(len(targets))
         for i, region in enumerate(self._regions):
             first, last = region.base >> 2, (region.end >> 2) - 1
-            words = region.size >> 2
-            if words & (words - 1) == 0 and first % words == 0:
-                # Aligned to its power-of-two size: an equality of the upper address bits (a few LUTs), not two
-                # magnitude comparisons (carry chains behind the late address).
-                low = words.bit_length() - 1
-                m.d.comb += hit[i].eq(bus.addr[low:] == first >> low)
-            else:
-                m.d.comb += hit[i].eq((bus.addr >= first) & (bus.addr <= last))
+            m.d.comb += hit[i].eq((bus.addr >= first) & (bus.addr <= last))
         miss = ~hit.any()
 
         # The request in flight: which target answers it, or whether the decoder itself answers (unmapped).
