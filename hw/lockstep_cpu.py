@@ -33,7 +33,6 @@ in reset) with ``offline_req``.
 from amaranth.hdl import Module, Signal, Cat, Const, Mux, EnableInserter, ResetInserter
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
 
 from .comparator import Comparator, MismatchLayout, RETIRE_FIELDS
 from .containment import Containment, ContainMode
@@ -44,7 +43,7 @@ from .ecc import Protection, check_width
 from .inject import UnitFaultSignature, REQUEST_LINES
 from .interconnect import Decoder
 from .isolation import IsolationGate
-from .memmap import RAM as RAM_REGION, Region, RAM_DEFAULT_SIZE, RESET_PC
+from .memmap import RAM as RAM_REGION, Region, RAM_DEFAULT_SIZE, RESET_PC, ram_word_bits
 from .protected_ram import ProtectedRAM
 from .ram import LoaderSignature, check_ram_size
 from .status_map import UnitState, EventCode, EventUnit, EventLayout, EvidenceLayout
@@ -117,7 +116,7 @@ class Unit(wiring.Component):
                                 inject=inject, ports=ram_ports, early_claim=True)
         self.core = Core(reset_pc=reset_pc, hartid=hartid, inject=bool(inject))
         self._ram_region = Region(RAM_REGION.name, RAM_REGION.base, check_ram_size(ram_size))
-        aw = ceil_log2(ram_size // 4)
+        aw = ram_word_bits(ram_size)
         members = {
             "io":               Out(BusSignature()),
             "irq_software":     In(1),
@@ -331,7 +330,7 @@ class LockstepPair(wiring.Component):
         self.unit_b = Unit(**kwargs)
         self.comparator = Comparator(offset=offset, retire_fields=retire_fields)
         self.containment = Containment(offset=offset)
-        aw = ceil_log2(ram_size // 4)
+        aw = ram_word_bits(ram_size)
         self._aw = aw
         self.dirty = DirtyMap(addr_width=aw, block_words=block_words, marks=5)
         self.resync = Resync(addr_width=aw, block_words=block_words, final_words=final_words)

@@ -7,7 +7,9 @@ pair of iCE40 EBR replicas per copy:
 * port B reads instructions (``ibus``); a fetch of the word port A writes in the same cycle is answered one cycle
   later, with the new word (the block RAM leaves such a collision undefined);
 * port A (read/write, one address) serves, in priority order: the loader, the core's data bus, the flip port and
-  ``aux``. A lower-priority initiator waits (``stall``) in a cycle a higher one uses the port.
+  ``aux``. A lower-priority initiator waits (``stall``) in a cycle a higher one uses the port. With
+  ``early_claim`` the core's data bus holds the port whenever ``core_claim`` is high (its request before the
+  initiator's address decode), whether or not the request reaches this copy.
 
 Details:
 
@@ -38,12 +40,11 @@ from amaranth.hdl import Module, Signal, Cat, Const, Mux
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
 
 from . import ecc_model
 from .cpu.bus import BusSignature
 from .ecc import Protection, Encoder, Decoder, check_width
-from .memmap import RAM_DEFAULT_SIZE
+from .memmap import RAM_DEFAULT_SIZE, ram_word_bits
 from .ram import LoaderSignature, MEMORY_NAME, RAM_PORTS, check_ram_init, check_ram_size
 
 
@@ -149,7 +150,7 @@ class ProtectedRAM(wiring.Component):
             self.mem = Memory(shape=32 + self._cw, depth=depth, attrs=attrs,
                               init=[w | (c << 32) for w, c in zip(self._init, checks)])
             self.check_mem = None
-        aw = ceil_log2(size // 4)
+        aw = ram_word_bits(size)
         members = {
             "dbus": In(BusSignature(addr_width=aw)),
             "ibus": In(BusSignature(addr_width=aw)),

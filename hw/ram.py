@@ -16,10 +16,9 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
 
 from .cpu.bus import BusSignature
-from .memmap import RAM_DEFAULT_SIZE
+from .memmap import RAM_DEFAULT_SIZE, ram_word_bits
 
 
 __all__ = ["RAM", "LoaderSignature", "check_ram_size", "check_ram_init", "RAM_MIN_SIZE", "RAM_MAX_SIZE", "RAM_PORTS",
@@ -123,7 +122,7 @@ class RAM(wiring.Component):
         self._ports = ports
         self._init = check_ram_init(init, self._size)
         self._loader = bool(loader)
-        addr_width = ceil_log2(size // 4)
+        addr_width = ram_word_bits(size)
         members = {
             "dbus": In(BusSignature(addr_width=addr_width)),
             "ibus": In(BusSignature(addr_width=addr_width)),
