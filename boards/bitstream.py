@@ -21,10 +21,11 @@ from pathlib import Path
 
 from .board import BOARDS, BoardTop, board_named
 from .replicas import ReplicaError, check_replicas
-from .synth import NoFitError, SynthError, Target, TimingError, check_fit, read_report, tool_environment
+from .synth import (NoFitError, SynthError, Target, TimingError, check_fit, ice40_synth_device, read_report,
+                    tool_environment)
 
 
-__all__ = ["build", "program", "BuildResult", "main"]
+__all__ = ["build", "build_overrides", "program", "BuildResult", "main"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,15 +95,19 @@ def _machine(**kwargs):
     return System(**kwargs)
 
 
-def _overrides(board, seed):
+def build_overrides(board, seed):
+    """The Amaranth build-plan overrides of ``board``'s build with nextpnr seed ``seed``."""
     overrides = {
         "nextpnr_opts": f"--report report.json --seed {seed} --timing-allow-fail",
         "script_after_synth": "tee -q -o stat.json stat -json",
     }
+    if board.arch == "iCE40":
+        # Map with the device family's delays (Yosys assumes HX otherwise).
+        overrides["synth_opts"] = f"-device {ice40_synth_device(board.platform.device)}"
     if board.spram:
         from hw.ram import MEMORY_NAME
         # SPRAM cannot be initialised: the RAM copies start undefined and are loaded over the management link.
-        overrides["synth_opts"] = "-spram"
+        overrides["synth_opts"] = overrides.get("synth_opts", "") + " -spram"
         overrides["script_after_read"] = f"delete t:$meminit_v2 r:MEMID=*{MEMORY_NAME}* %i"
     return overrides
 
@@ -126,7 +131,7 @@ def build(board, *, build_dir=None, seed=1, machine=_machine, check_timing=True)
     started = time.monotonic()
     platform = board.make_platform()
     top = BoardTop(board, machine=machine)
-    plan = platform.build(top, name=NAME, do_build=False, **_overrides(board, seed))
+    plan = platform.build(top, name=NAME, do_build=False, **build_overrides(board, seed))
     logger.info("building %s in %s", board.name, build_dir)
     try:
         products = plan.execute_local(str(build_dir), env=tool_environment())

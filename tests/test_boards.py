@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from boards.bitstream import main, program
+from boards.bitstream import build_overrides, main, program
 from boards.board import BOARDS, BoardTop, board_named
 from boards.pll import ecp5_pll_config, ice40_pll_config
 from hw.serial import uart_divisor
@@ -55,8 +55,12 @@ def test_unknown_board_exit_code(capsys):
 @pytest.mark.parametrize("name", ["icebreaker", "ulx3s"])
 def test_board_top_elaborates_with_the_system(name):
     board = BOARDS[name]
-    plan = board.make_platform().prepare(BoardTop(board, machine=_system), name="top")
+    plan = board.make_platform().prepare(BoardTop(board, machine=_system), name="top",
+                                         **build_overrides(board, seed=1))
     text = plan.files["top.il"]
+    if board.arch == "iCE40":
+        # Mapped with the UltraPlus delays (Yosys assumes HX otherwise); the RAM copies go to SPRAM.
+        assert "synth_ice40 -device u -spram" in plan.files["top.ys"]
     assert ("SB_PLL40_PAD" if board.arch == "iCE40" else "EHXPLLL") in text
     # The iCEBreaker's RAM copies are single-ported (SPRAM), named so that the flow drops their initial
     # contents, with their check bits beside them; the ULX3S keeps two ports per copy (block RAM).

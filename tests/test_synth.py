@@ -13,7 +13,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from boards.icebreaker_measure import ICEBreakerTop, icebreaker_pins
-from boards.synth import NoFitError, SynthError, TimingError, synthesize, tool_versions
+from boards.synth import NoFitError, SynthError, TimingError, ice40_synth_device, synthesize, tool_versions
 
 
 COUNTER_WIDTH = 9           # all of them address the memory, so none is optimised away
@@ -85,6 +85,20 @@ def test_report_is_parsed(counter_result):
         assert key in summary
     assert (r.build_dir / "report_seed1.json").is_file()
     assert r.critical_path["delay_ns"] > 0 and r.critical_path["from"] and r.critical_path["to"]
+    # Mapped with the UltraPlus delays, not Yosys' default (HX).
+    assert "synth_ice40 -device u " in (r.build_dir / "synth.ys").read_text()
+
+
+@pytest.mark.parametrize("device, family", [("up5k", "u"), ("iCE40UP5K", "u"), ("u4k", "u"), ("hx8k", "hx"),
+                                            ("iCE40HX1K", "hx"), ("lp1k", "lp")])
+def test_ice40_synth_device(device, family):
+    assert ice40_synth_device(device) == family
+
+
+@pytest.mark.parametrize("device", ["25k", "LFE5U-85F", ""])
+def test_ice40_synth_device_rejects_other_devices(device):
+    with pytest.raises(ValueError, match="Device must be an iCE40"):
+        ice40_synth_device(device)
 
 
 def test_required_frequency_is_checked(counter_result, tmp_path):
