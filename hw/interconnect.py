@@ -8,6 +8,10 @@ unmapped access never hangs the initiator.
 Responses must come back in order. The decoder therefore keeps at most one request in flight: while a response
 is outstanding it stalls the next request, except in the cycle the response arrives, so a target that answers
 one cycle after acceptance (RAM and every built-in device) still runs at one request per cycle.
+
+A decoder of one region can *speculate reads*: every read goes to the target whatever its address, and one
+outside the region is answered ``err`` in place of the target's ``ack`` (a read has no side effect there). The
+region compare then only feeds a flip-flop, not the target's request (instruction fetch: RAM alone).
 """
 
 from amaranth.hdl import Module, Signal, Cat
@@ -45,18 +49,29 @@ class Decoder(wiring.Component):
     ----------
     regions : sequence of :class:`hw.memmap.Region`
         The mapped windows, one target each. Bases and sizes must be multiples of 4 and nonzero in size, names
-        unique Python identifiers, windows must not overlap and must lie in the 32-bit address space.
+        unique Python identifiers, windows must not overlap and must lie in the address space of ``addr_width``.
+    addr_width : int
+        Word address width of the initiator side (default 30: the 32-bit byte address space).
+    speculate_reads : bool
+        Only with one region: forward every read to its target, and answer one outside the region with ``err``
+        when the target answers (see the module's description). Writes outside it are answered by the decoder.
 
     Members
     -------
-    bus : ``In(BusSignature())``
+    bus : ``In(BusSignature(addr_width=addr_width))``
         The initiator side (byte address ``bus.addr << 2``).
     targets : ``Out(Signature({name: Out(BusSignature(addr_width=region_addr_width(region)))}))``
         One bus per region, named after it; its ``addr`` is the word offset into the region.
     """
 
-    def __init__(self, regions):
+    def __init__(self, regions, *, addr_width=30, speculate_reads=False):
         regions = tuple(regions)
+        if not isinstance(speculate_reads, bool):
+            raise TypeError(f"Speculate reads must be a bool, not {speculate_reads!r}")
+        if speculate_reads and len(regions) != 1:
+            raise ValueError(f"Speculate reads needs exactly one region, not {len(regions)}")
+        if not isinstance(addr_width, int) or isinstance(addr_width, bool) or addr_width not in range(1, 31):
+            raise ValueError(f"Address width must be an integer in 1..30, not {addr_width!r}")
         if not regions:
             raise ValueError("Regions must be a non-empty sequence of hw.memmap.Region, not an empty one")
         names = set()
@@ -70,15 +85,16 @@ class Decoder(wiring.Component):
             names.add(region.name)
             if region.size <= 0 or region.size % 4 or region.base % 4:
                 raise ValueError(f"Region base and size must be multiples of 4 and size nonzero, not {region!r}")
-            if region.base < 0 or region.end > 1 << 32:
-                raise ValueError(f"Region must lie in the 32-bit address space, not {region!r}")
+            if region.base < 0 or region.end > 4 << addr_width:
+                raise ValueError(f"Region must lie in the {addr_width + 2}-bit address space, not {region!r}")
         ordered = sorted(regions, key=lambda r: r.base)
         for lower, upper in zip(ordered, ordered[1:]):
             if lower.end > upper.base:
                 raise ValueError(f"Regions must not overlap, not {lower!r} and {upper!r}")
         self._regions = regions
+        self._speculate_reads = speculate_reads
         super().__init__({
-            "bus": In(BusSignature()),
+            "bus": In(BusSignature(addr_width=addr_width)),
             "targets": Out(wiring.Signature({
                 region.name: Out(BusSignature(addr_width=region_addr_width(region))) for region in regions
             })),
@@ -97,12 +113,17 @@ class Decoder(wiring.Component):
         for i, region in enumerate(self._regions):
             first, last = region.base >> 2, (region.end >> 2) - 1
             m.d.comb += hit[i].eq((bus.addr >= first) & (bus.addr <= last))
-        miss = ~hit.any()
+        # The target a request goes to: the one that holds its address, or with speculated reads the only one.
+        fwd = Signal(len(targets))
+        m.d.comb += fwd.eq(hit | (~bus.write if self._speculate_reads else 0))
+        miss = ~fwd.any()
 
-        # The request in flight: which target answers it, or whether the decoder itself answers (unmapped).
+        # The request in flight: which target answers it, or whether the decoder itself answers (unmapped), and
+        # whether a speculated read's answer is void (its address is outside the region: err instead of ack).
         pending = Signal()
         pending_hit = Signal(len(targets))
         pending_miss = Signal()
+        pending_void = Signal()
 
         responding = Signal()
         m.d.comb += responding.eq(pending_miss | Cat(
@@ -110,20 +131,20 @@ class Decoder(wiring.Component):
         for i, target in enumerate(targets):
             with m.If(pending_hit[i]):
                 m.d.comb += [
-                    bus.ack.eq(target.ack),
-                    bus.err.eq(target.err),
+                    bus.ack.eq(target.ack & ~pending_void),
+                    bus.err.eq(target.err | (target.ack & pending_void)),
                     bus.rdata.eq(target.rdata),
                 ]
         with m.If(pending_miss):
             m.d.comb += bus.err.eq(1)
 
         busy = pending & ~responding
-        target_stall = Cat(hit[i] & target.stall for i, target in enumerate(targets)).any()
+        target_stall = Cat(fwd[i] & target.stall for i, target in enumerate(targets)).any()
         m.d.comb += bus.stall.eq(busy | target_stall)
 
         for i, (region, target) in enumerate(zip(self._regions, targets)):
             m.d.comb += [
-                target.valid.eq(bus.valid & hit[i] & ~busy),
+                target.valid.eq(bus.valid & fwd[i] & ~busy),
                 target.addr.eq(bus.addr - (region.base >> 2)),
                 target.write.eq(bus.write),
                 target.sel.eq(bus.sel),
@@ -134,13 +155,15 @@ class Decoder(wiring.Component):
         with m.If(accept):
             m.d.sync += [
                 pending.eq(1),
-                pending_hit.eq(hit),
+                pending_hit.eq(fwd),
                 pending_miss.eq(miss),
+                pending_void.eq(~hit.any() if self._speculate_reads else 0),
             ]
         with m.Elif(responding):
             m.d.sync += [
                 pending.eq(0),
                 pending_hit.eq(0),
                 pending_miss.eq(0),
+                pending_void.eq(0),
             ]
         return m

@@ -43,7 +43,7 @@ from .ecc import Protection, check_width
 from .inject import UnitFaultSignature, REQUEST_LINES
 from .interconnect import Decoder
 from .isolation import IsolationGate
-from .memmap import RAM as RAM_REGION, Region, RAM_DEFAULT_SIZE, RESET_PC, ram_word_bits
+from .memmap import RAM as RAM_REGION, IO_WINDOW, Region, RAM_DEFAULT_SIZE, RESET_PC, ram_word_bits
 from .protected_ram import ProtectedRAM
 from .ram import LoaderSignature, check_ram_size
 from .status_map import UnitState, EventCode, EventUnit, EventLayout, EvidenceLayout
@@ -62,10 +62,6 @@ __all__ = ["Unit", "LockstepPair", "PairStatusSignature", "POLICIES", "UnitState
 POLICIES = ("halt", "keep_a", "keep_b")
 _POLICY_CODES = {"halt": UndiagnosedPolicy.HALT, "keep_a": UndiagnosedPolicy.KEEP_A,
                  "keep_b": UndiagnosedPolicy.KEEP_B}
-_IO_REGION = Region("io", 0, RAM_REGION.base)
-# The I/O region is the lower half of the address space: the top address bit alone tells a data request to RAM
-# (or beyond it: a bus error) from one to I/O, before the decoder's full decode.
-assert RAM_REGION.base == 1 << 31
 
 
 class Unit(wiring.Component):
@@ -148,7 +144,7 @@ class Unit(wiring.Component):
         m = Module()
         core = self.core
         ifetch = Decoder((self._ram_region,))
-        decoder = Decoder((self._ram_region, _IO_REGION))
+        decoder = Decoder((self._ram_region, IO_WINDOW))
 
         def gated(elaboratable):
             return ResetInserter({"sync": self.hold})(EnableInserter({"sync": self.run})(elaboratable))
@@ -189,7 +185,7 @@ class Unit(wiring.Component):
 
         # The I/O request leaves through a parity-protected link: parity generated here, checked at the boundary;
         # the stuck-at fault port sits between the two.
-        io = getattr(decoder.targets, _IO_REGION.name)
+        io = getattr(decoder.targets, IO_WINDOW.name)
         lines = []
         for name, width in REQUEST_LINES:
             line = Signal(width, name=f"raw_{name}")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 __all__ = ["Region", "RAM", "UART", "CLINT", "FINISHER", "PROJECT_DEVICES", "RESET_PC",
            "UART_REG", "LSR_BIT", "CLINT_REG", "FINISHER_PASS", "FINISHER_FAIL", "REGIONS", "region_of",
-           "RAM_DEFAULT_SIZE", "finisher_exit_code", "ram_word_bits"]
+           "RAM_DEFAULT_SIZE", "finisher_exit_code", "ram_word_bits", "IO_WINDOW"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,12 @@ FINISHER_FAIL = 0x3333      # written as (code << 16) | FINISHER_FAIL
 PROJECT_DEVICES = Region("project", 0x0400_0000, 0x0800_0000)
 
 REGIONS = (RAM, UART, CLINT, FINISHER, PROJECT_DEVICES)
+
+#: Every device sits in the lower half of the address space and RAM at the start of the upper half: the top
+#: address bit alone tells a data request to I/O from one to RAM (or beyond it: a bus error), before the full
+#: decode. The units and the SoC decode this window first and the devices in it behind a register stage.
+IO_WINDOW = Region("io", 0, RAM.base)
+assert RAM.base == 1 << 31 and all(region.end <= IO_WINDOW.end for region in REGIONS if region is not RAM)
 
 
 def region_of(addr):

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Address decoder: routing, address offsets, unmapped -> err, in-order pipelined responses, stall forwarding."""
 
 import pytest
@@ -174,8 +175,57 @@ def test_unaligned_region_offset():
     ((Region("x y", 0, 4),), "identifier"),
     ((Region("x", 2, 4),), "multiples of 4"),
     ((Region("x", 0, 0),), "multiples of 4"),
-    ((Region("x", 0xFFFF_FFFC, 8),), "32-bit"),
+    ((Region("x", 0xFFFF_FFFC, 8),), "32-bit address space"),
     (("ram",), "hw.memmap.Region"),
 ])
 def test_bad_regions(regions, match):
     rejects((ValueError, TypeError), match, Decoder, regions)
+
+
+def test_speculated_reads():
+    dec = Decoder((A,), speculate_reads=True)
+    m = Module()
+    m.submodules.dec = dec
+    m.submodules.ram = ram = RAM(size=A.size)
+    wiring.connect(m, dec.targets.a, ram.dbus)
+
+    async def tb(ctx):
+        await write(ctx, dec.bus, (A.base >> 2) + 1, 0xA1)
+        # Outside the region, a read still goes to the target (it reads the word at the low address bits, in the
+        # same cycle, before the region compare is known), and its answer is turned into err.
+        ctx.set(dec.bus.valid, 1)
+        ctx.set(dec.bus.write, 0)
+        ctx.set(dec.bus.addr, (B.base >> 2) + 1)
+        assert ctx.get(dec.targets.a.valid)
+        r = await read(ctx, dec.bus, (B.base >> 2) + 1)
+        assert (r.ack, r.err, r.latency) == (False, True, 1)
+        # A write outside it never reaches the target.
+        ctx.set(dec.bus.valid, 1)
+        ctx.set(dec.bus.write, 1)
+        assert not ctx.get(dec.targets.a.valid)
+        r = await write(ctx, dec.bus, (B.base >> 2) + 1, 0xBAD)
+        assert (r.ack, r.err, r.latency) == (False, True, 1)
+        r = await read(ctx, dec.bus, (A.base >> 2) + 1)
+        assert (r.ack, r.err, r.rdata) == (True, False, 0xA1)
+        responses, cycles = await pipelined(ctx, dec.bus, [dict(addr=0), dict(addr=(A.base >> 2) + 1), dict(addr=0)])
+        assert responses == [(False, True, responses[0][2]), (True, False, 0xA1), (False, True, responses[2][2])]
+        assert cycles == 4
+
+    run_sim(m, tb)
+
+
+def test_narrow_initiator():
+    # An I/O decoder behind the I/O window's register stage: a 29-bit word address (the lower 2 GiB).
+    dec = Decoder((UART,), addr_width=29)
+    assert len(dec.bus.addr) == 29
+    rejects(ValueError, "31-bit address space", Decoder, (Region("x", 0x8000_0000, 4),), addr_width=29)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(regions=(A, B), speculate_reads=True), "exactly one region"),
+    (dict(regions=(A,), speculate_reads=1), "Speculate reads must be a bool"),
+    (dict(regions=(A,), addr_width=0), "Address width must be"),
+    (dict(regions=(A,), addr_width=31), "Address width must be"),
+])
+def test_bad_options(kwargs, match):
+    rejects((ValueError, TypeError), match, Decoder, **kwargs)
