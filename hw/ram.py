@@ -104,6 +104,11 @@ class RAM(wiring.Component):
         Add the ``load`` port.
     ports : str
         ``"dual"`` (default) or ``"single"``: the memory organisation (see the module docstring).
+    early_claim : bool
+        Add ``core_claim`` (meaningful with ``ports="single"``): the memory port's address and write data are the
+        data bus's, and a fetch is stalled, whenever it is high, not only while ``dbus.valid`` is. An initiator's
+        request before its address decode can drive it, so that the late decode reaches only the write enable
+        and the data bus's own acceptance. It must be high whenever ``dbus.valid`` is.
 
     Members
     -------
@@ -113,15 +118,18 @@ class RAM(wiring.Component):
         Instruction fetch port: reads only; a write request is answered with ``err`` and changes nothing.
     load : ``In(LoaderSignature(addr_width=log2(size) - 2))``
         Only with ``loader=True``.
+    core_claim : ``In(1)``
+        Only with ``early_claim=True``.
     """
 
-    def __init__(self, *, size=RAM_DEFAULT_SIZE, init=(), loader=False, ports="dual"):
+    def __init__(self, *, size=RAM_DEFAULT_SIZE, init=(), loader=False, ports="dual", early_claim=False):
         self._size = check_ram_size(size)
         if ports not in RAM_PORTS:
             raise ValueError(f"RAM ports must be one of {', '.join(map(repr, RAM_PORTS))}, not {ports!r}")
         self._ports = ports
         self._init = check_ram_init(init, self._size)
         self._loader = bool(loader)
+        self._early_claim = bool(early_claim)
         addr_width = ram_word_bits(size)
         members = {
             "dbus": In(BusSignature(addr_width=addr_width)),
@@ -129,6 +137,8 @@ class RAM(wiring.Component):
         }
         if self._loader:
             members["load"] = In(LoaderSignature(addr_width=addr_width))
+        if self._early_claim:
+            members["core_claim"] = In(1)
         super().__init__(members)
 
     @property
@@ -192,11 +202,13 @@ class RAM(wiring.Component):
 
         # Arbitration: the loader, then the data bus, then instruction fetch. A fetch that writes is answered
         # with err without touching the memory, but still waits for its turn (simpler, and it never happens).
+        # The data bus's turn follows its claim (early claim: its request before the decode; else dbus.valid).
+        claim = self.core_claim if self._early_claim else dbus.valid
         d_go = Signal()
         i_go = Signal()
         m.d.comb += [
             dbus.stall.eq(loading),
-            ibus.stall.eq(loading | dbus.valid),
+            ibus.stall.eq(loading | claim),
             d_go.eq(dbus.valid & ~dbus.stall),
             i_go.eq(ibus.valid & ~ibus.stall),
         ]
@@ -211,12 +223,12 @@ class RAM(wiring.Component):
                     wport.data.eq(self.load.data),
                     wport.en.eq(0b1111),
                 ]
-        with m.Elif(dbus.valid):
+        with m.Elif(claim):
             m.d.comb += [
                 addr.eq(dbus.addr),
                 wport.data.eq(dbus.wdata),
             ]
-            with m.If(dbus.write):
+            with m.If(dbus.valid & dbus.write):
                 m.d.comb += wport.en.eq(dbus.sel)
         with m.Else():
             m.d.comb += addr.eq(ibus.addr)

@@ -264,3 +264,41 @@ def test_single_port_maps_to_spram(tmp_path, ports, spram):
     assert cells.get("SB_SPRAM256KA", 0) == spram
     if ports == "single":
         assert not any("RAM" in cell and cell != "SB_SPRAM256KA" for cell in cells), cells
+
+
+def test_single_port_early_claim():
+    # The claim (the core's request before its address decode) takes the port from a fetch even when the request
+    # goes to another target (no dbus.valid): the fetch waits that cycle, nothing is written.
+    dut = RAM(size=128, init=[5, 6], ports="single", early_claim=True)
+
+    async def tb(ctx):
+        ctx.set(dut.ibus.valid, 1)
+        ctx.set(dut.ibus.addr, 1)
+        ctx.set(dut.core_claim, 1)
+        ctx.set(dut.dbus.write, 1)
+        ctx.set(dut.dbus.sel, 0b1111)
+        ctx.set(dut.dbus.addr, 1)
+        ctx.set(dut.dbus.wdata, 0xBAD)
+        assert ctx.get(dut.ibus.stall)
+        await ctx.tick()
+        ctx.set(dut.core_claim, 0)
+        assert not ctx.get(dut.ibus.stall) and not ctx.get(dut.ibus.ack) and not ctx.get(dut.dbus.ack)
+        await ctx.tick()
+        ctx.set(dut.ibus.valid, 0)
+        assert ctx.get(dut.ibus.ack) and ctx.get(dut.ibus.rdata) == 6
+        # A store with claim and valid: written as without the claim.
+        ctx.set(dut.core_claim, 1)
+        ctx.set(dut.dbus.valid, 1)
+        ctx.set(dut.dbus.wdata, 0xCAFE)
+        await ctx.tick()
+        ctx.set(dut.dbus.valid, 0)
+        ctx.set(dut.dbus.write, 0)
+        assert ctx.get(dut.dbus.ack)
+        ctx.set(dut.dbus.valid, 1)
+        await ctx.tick()
+        ctx.set(dut.dbus.valid, 0)
+        ctx.set(dut.core_claim, 0)
+        assert ctx.get(dut.dbus.ack) and ctx.get(dut.dbus.rdata) == 0xCAFE
+        assert (await read(ctx, dut.ibus, 0)).rdata == 5
+
+    run_sim(dut, tb)
