@@ -305,8 +305,10 @@ def _constraints_file(target, pins, ports, directory):
     return path
 
 
-def _yosys_script(target, name, *, spram, drop_memory_init, dsp):
+def _yosys_script(target, name, *, spram, drop_memory_init, undefined_collisions, dsp):
     lines = ["read_rtlil top.il"]
+    for memid in undefined_collisions:
+        lines.append(f"setparam -set COLLISION_X_MASK 1'1 t:$memrd_v2 r:MEMID=\\\\{memid} %i")
     for memid in drop_memory_init:
         lines.append(f"delete t:$meminit_v2 r:MEMID=\\\\{memid} %i")
     if target.arch == "ice40":
@@ -378,7 +380,8 @@ def check_fit(target, utilization):
 
 
 def synthesize(design, *, target="up5k", clock_mhz=30.0, target_mhz=None, seeds=(1, 2, 3), pins=None,
-               spram=True, dsp=False, drop_memory_init=(), build_dir=None, name="top", jobs=None):
+               spram=True, dsp=False, drop_memory_init=(), undefined_collisions=(), build_dir=None, name="top",
+               jobs=None):
     """Synthesise, place and route ``design``; measure resources and clock frequencies.
 
     Parameters
@@ -406,6 +409,10 @@ def synthesize(design, *, target="up5k", clock_mhz=30.0, target_mhz=None, seeds=
         Memory names (``MEMID`` without the backslash, i.e. the attribute name of the ``Memory`` in its
         parent) whose initial contents are discarded before synthesis. Amaranth always emits initial contents,
         and SPRAM cannot be initialised, so a RAM can only map to SPRAM with its init dropped.
+    undefined_collisions : sequence of str
+        Memory names (as for ``drop_memory_init``; memories with one write port) whose read-during-write result
+        nothing uses (a measurement harness that is never run): Yosys is told it is undefined and adds no
+        collision logic for them.
     build_dir : path or None
         Where to keep the files (RTLIL, netlist, logs, reports); a temporary directory if ``None``.
     name : str
@@ -440,7 +447,8 @@ def synthesize(design, *, target="up5k", clock_mhz=30.0, target_mhz=None, seeds=
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ValueError(f"Top-level name must be an identifier, not {name!r}")
     drop_memory_init = tuple(drop_memory_init)
-    for memid in drop_memory_init:
+    undefined_collisions = tuple(undefined_collisions)
+    for memid in drop_memory_init + undefined_collisions:
         if not isinstance(memid, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.$]*", memid):
             raise ValueError(f"Memory names must be identifiers, not {memid!r}")
     if jobs is None:
@@ -455,7 +463,8 @@ def synthesize(design, *, target="up5k", clock_mhz=30.0, target_mhz=None, seeds=
     (build_dir / "top.il").write_text(rtlil.convert(design, name=name))
     constraints = _constraints_file(target, pins, ports, build_dir) if pins else None
     (build_dir / "synth.ys").write_text(
-        _yosys_script(target, name, spram=spram, drop_memory_init=drop_memory_init, dsp=dsp))
+        _yosys_script(target, name, spram=spram, drop_memory_init=drop_memory_init,
+                      undefined_collisions=undefined_collisions, dsp=dsp))
 
     logger.info("yosys: %s -> %s", target.name, build_dir)
     _run(tool_command("yosys") + ["-q", "-l", "yosys.log", "-s", "synth.ys"], cwd=build_dir,

@@ -49,6 +49,33 @@ class TooBig(wiring.Component):
         return m
 
 
+class ReadWrite(wiring.Component):
+    """A 256 x 32 memory written and read in the same cycle (one write port, one read port)."""
+    we: In(1)
+    data: Out(32)
+
+    def elaborate(self, platform):
+        m = Module()
+        addr = Signal(8)
+        m.d.sync += addr.eq(addr + 1)
+        m.submodules.rw_mem = mem = Memory(shape=32, depth=256, init=[])
+        w, r = mem.write_port(), mem.read_port()
+        m.d.comb += [w.addr.eq(addr), w.data.eq(addr * 0x01010101), w.en.eq(self.we),
+                     r.addr.eq(addr ^ self.we), self.data.eq(r.data)]
+        return m
+
+
+def test_undefined_collisions(tmp_path):
+    # Yosys keeps a read-during-write defined with flip-flops and multiplexers around the block RAM; with the
+    # collision marked undefined it uses the block RAM alone.
+    defined = synthesize(ReadWrite(), seeds=(), build_dir=tmp_path / "defined")
+    undefined = synthesize(ReadWrite(), seeds=(), undefined_collisions=("rw_mem",), build_dir=tmp_path / "undef")
+    assert undefined.cells["SB_RAM40_4K"] == defined.cells["SB_RAM40_4K"] == 2
+    assert undefined.ffs == 8 and defined.ffs > 8 + 16
+    with pytest.raises(ValueError, match="Memory names must be identifiers"):
+        synthesize(ReadWrite(), seeds=(), undefined_collisions=("rw mem",), build_dir=tmp_path / "bad")
+
+
 class Echo(wiring.Component):
     """Echoes UART bytes: the smallest design the board top accepts."""
     uart_tx: Out(stream.Signature(8))

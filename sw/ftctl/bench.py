@@ -238,7 +238,7 @@ def measure_core_up5k(ctx):
 
     top = CoreHarness(Core())
     result = synthesize(top, target="up5k", pins=top.pins, clock_mhz=UP5K_CLOCK_MHZ, seeds=ctx.seeds,
-                        build_dir=ctx.build_dir / "core_up5k")
+                        undefined_collisions=top.undefined_collisions, build_dir=ctx.build_dir / "core_up5k")
     ctx.meta["core_up5k"] = dict(_synth_summary(result), clock_constraint_mhz=UP5K_CLOCK_MHZ)
     return {
         "core.lc_up5k_core_only": result.lc,
