@@ -14,6 +14,9 @@ outside the region is answered ``err`` in place of the target's ``ack`` (a read 
 region compare then only feeds a flip-flop, not the target's request (instruction fetch: RAM alone).
 """
 
+import operator
+from functools import reduce
+
 from amaranth.hdl import Module, Signal, Cat
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -125,18 +128,18 @@ class Decoder(wiring.Component):
         pending_miss = Signal()
         pending_void = Signal()
 
+        # The response: an AND-OR over the targets (at most one bit of pending_hit is set); for two targets each
+        # bit of rdata is one LUT (a priority multiplexer chain would be two levels).
         responding = Signal()
-        m.d.comb += responding.eq(pending_miss | Cat(
-            pending_hit[i] & (target.ack | target.err) for i, target in enumerate(targets)).any())
-        for i, target in enumerate(targets):
-            with m.If(pending_hit[i]):
-                m.d.comb += [
-                    bus.ack.eq(target.ack & ~pending_void),
-                    bus.err.eq(target.err | (target.ack & pending_void)),
-                    bus.rdata.eq(target.rdata),
-                ]
-        with m.If(pending_miss):
-            m.d.comb += bus.err.eq(1)
+        ack = Cat(pending_hit[i] & target.ack for i, target in enumerate(targets)).any()
+        err = Cat(pending_hit[i] & target.err for i, target in enumerate(targets)).any()
+        m.d.comb += [
+            responding.eq(pending_miss | ack | err),
+            bus.ack.eq(ack & ~pending_void),
+            bus.err.eq(err | (ack & pending_void) | pending_miss),
+            bus.rdata.eq(reduce(operator.or_, (target.rdata & pending_hit[i].replicate(len(target.rdata))
+                                               for i, target in enumerate(targets)))),
+        ]
 
         busy = pending & ~responding
         target_stall = Cat(fwd[i] & target.stall for i, target in enumerate(targets)).any()
