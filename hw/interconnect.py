@@ -115,7 +115,14 @@ class Decoder(wiring.Component):
         hit = Signal(len(targets))
         for i, region in enumerate(self._regions):
             first, last = region.base >> 2, (region.end >> 2) - 1
-            m.d.comb += hit[i].eq((bus.addr >= first) & (bus.addr <= last))
+            words = region.size >> 2
+            if words & (words - 1) == 0 and first % words == 0:
+                # Aligned to its power-of-two size: an equality of the upper address bits (a few LUTs), not two
+                # magnitude comparisons (carry chains behind the late address).
+                low = words.bit_length() - 1
+                m.d.comb += hit[i].eq(bus.addr[low:] == first >> low)
+            else:
+                m.d.comb += hit[i].eq((bus.addr >= first) & (bus.addr <= last))
         # The target a request goes to: the one that holds its address, or with speculated reads the only one.
         fwd = Signal(len(targets))
         m.d.comb += fwd.eq(hit | (~bus.write if self._speculate_reads else 0))
