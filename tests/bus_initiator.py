@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 
-__all__ = ["Response", "access", "read", "write", "pipelined", "run_sim", "rejects"]
+__all__ = ["Response", "present", "access", "read", "write", "pipelined", "run_sim", "rejects"]
 
 
 @dataclass
@@ -15,17 +15,22 @@ class Response:
     stalled: int        # cycles the request waited for acceptance
 
 
+def present(ctx, bus, addr, *, write=False, sel=0b1111, wdata=0, valid=True):
+    """Drive a request onto ``bus`` in this cycle (``valid`` and every request field), without waiting."""
+    ctx.set(bus.valid, valid)
+    ctx.set(bus.addr, addr)
+    ctx.set(bus.write, write)
+    ctx.set(bus.sel, sel)
+    ctx.set(bus.wdata, wdata)
+
+
 async def access(ctx, bus, addr, *, write=False, sel=0b1111, wdata=0, max_wait=16):
     """One request on ``bus`` (the target's ``In`` side or a decoder's initiator port), then its response.
 
     ``addr`` is the word address. Returns a :class:`Response`. Fails if the target neither accepts nor answers
     within ``max_wait`` cycles, or answers with both ``ack`` and ``err``.
     """
-    ctx.set(bus.valid, 1)
-    ctx.set(bus.addr, addr)
-    ctx.set(bus.write, write)
-    ctx.set(bus.sel, sel)
-    ctx.set(bus.wdata, wdata)
+    present(ctx, bus, addr, write=write, sel=sel, wdata=wdata)
     stalled = 0
     while ctx.get(bus.stall):
         assert stalled < max_wait, "request never accepted"
@@ -68,12 +73,7 @@ async def pipelined(ctx, bus, requests, *, max_cycles=None):
     while len(responses) < len(requests):
         assert cycles < max_cycles, "pipelined requests did not complete"
         if issued < len(requests):
-            request = requests[issued]
-            ctx.set(bus.valid, 1)
-            ctx.set(bus.addr, request["addr"])
-            ctx.set(bus.write, request.get("write", False))
-            ctx.set(bus.sel, request.get("sel", 0b1111))
-            ctx.set(bus.wdata, request.get("wdata", 0))
+            present(ctx, bus, **requests[issued])
         else:
             ctx.set(bus.valid, 0)
         ack, err = ctx.get(bus.ack), ctx.get(bus.err)

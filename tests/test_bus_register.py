@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In
 
 from hw.bus_register import RequestRegister
 from hw.cpu.bus import BusSignature
-from bus_initiator import read, write, pipelined, run_sim
+from bus_initiator import present, read, write, pipelined, run_sim
 
 
 ADDR_WIDTH = 6
@@ -100,11 +100,7 @@ def test_the_target_sees_only_registered_requests():
     m, reg, target = make_dut(stall=1)
 
     async def tb(ctx):
-        ctx.set(reg.up.valid, 1)
-        ctx.set(reg.up.addr, 7)
-        ctx.set(reg.up.write, 1)
-        ctx.set(reg.up.sel, 0b1111)
-        ctx.set(reg.up.wdata, 0x77)
+        present(ctx, reg.up, 7, write=True, wdata=0x77)
         assert not ctx.get(reg.down.valid)              # nothing reaches the target in the request's own cycle
         assert not ctx.get(reg.up.stall)
         await ctx.tick()

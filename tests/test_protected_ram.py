@@ -11,6 +11,7 @@ import pytest
 from hw import ecc_model
 from hw.ecc import Protection
 from hw.protected_ram import ProtectedRAM
+from bus_initiator import present
 from simulate import simulate
 
 
@@ -37,13 +38,8 @@ def test_fetch_of_a_word_stored_in_the_same_cycle_sees_the_new_word(protection):
 
     async def bench(ctx):
         # Store word 5 and fetch word 5 in the same cycle.
-        ctx.set(ram.dbus.valid, 1)
-        ctx.set(ram.dbus.write, 1)
-        ctx.set(ram.dbus.addr, 5)
-        ctx.set(ram.dbus.sel, 0b1111)
-        ctx.set(ram.dbus.wdata, 0xCAFE_F00D)
-        ctx.set(ram.ibus.valid, 1)
-        ctx.set(ram.ibus.addr, 5)
+        present(ctx, ram.dbus, 5, write=True, wdata=0xCAFE_F00D)
+        present(ctx, ram.ibus, 5)
         assert not ctx.get(ram.dbus.stall)
         await ctx.tick()
         ctx.set(ram.dbus.valid, 0)
@@ -271,11 +267,7 @@ def test_early_claim_holds_port_a_for_a_request_to_another_target(ports):
         # A store to this copy: claim and valid; the word is written with its check bits, aux waits.
         ctx.set(ram.aux.valid, 1)
         ctx.set(ram.core_claim, 1)
-        ctx.set(ram.dbus.valid, 1)
-        ctx.set(ram.dbus.write, 1)
-        ctx.set(ram.dbus.sel, 0b1111)
-        ctx.set(ram.dbus.addr, 5)
-        ctx.set(ram.dbus.wdata, 0xCAFE_F00D)
+        present(ctx, ram.dbus, 5, write=True, wdata=0xCAFE_F00D)
         assert ctx.get(ram.aux.stall) and not ctx.get(ram.dbus.stall)
         await ctx.tick()
         ctx.set(ram.core_claim, 0)

@@ -6,7 +6,7 @@ import random
 import pytest
 
 from hw.ram import RAM, RAM_PORTS
-from bus_initiator import read, write, pipelined, run_sim, rejects
+from bus_initiator import present, read, write, pipelined, run_sim, rejects
 
 
 @pytest.mark.parametrize("ports", RAM_PORTS)
@@ -272,13 +272,9 @@ def test_single_port_early_claim():
     dut = RAM(size=128, init=[5, 6], ports="single", early_claim=True)
 
     async def tb(ctx):
-        ctx.set(dut.ibus.valid, 1)
-        ctx.set(dut.ibus.addr, 1)
+        present(ctx, dut.ibus, 1)
         ctx.set(dut.core_claim, 1)
-        ctx.set(dut.dbus.write, 1)
-        ctx.set(dut.dbus.sel, 0b1111)
-        ctx.set(dut.dbus.addr, 1)
-        ctx.set(dut.dbus.wdata, 0xBAD)
+        present(ctx, dut.dbus, 1, write=True, wdata=0xBAD, valid=False)
         assert ctx.get(dut.ibus.stall)
         await ctx.tick()
         ctx.set(dut.core_claim, 0)

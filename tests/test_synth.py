@@ -33,45 +33,34 @@ class CounterROM(wiring.Component):
         return m
 
 
-class TooBig(wiring.Component):
-    """Two read ports on 16 KiB of RAM: 64 iCE40 EBRs, more than a UP5K has."""
+class WrittenMemory(wiring.Component):
+    """A ``depth`` x 32 memory with a write port and two read ports, all used in every cycle. 4096 deep (two read
+    ports on 16 KiB: 64 iCE40 EBRs) is more than a UP5K has."""
     we: In(1)
     data: Out(1)
 
+    def __init__(self, depth):
+        self._depth = depth
+        super().__init__()
+
     def elaborate(self, platform):
         m = Module()
-        addr = Signal(12)
+        addr = Signal(range(self._depth))
         m.d.sync += addr.eq(addr + 1)
-        m.submodules.mem = mem = Memory(shape=32, depth=4096, init=[1, 2, 3])
+        m.submodules.mem = mem = Memory(shape=32, depth=self._depth, init=[1, 2, 3])
         w, a, b = mem.write_port(), mem.read_port(), mem.read_port()
         m.d.comb += [w.addr.eq(addr), w.data.eq(addr * 0x9E3779B1), w.en.eq(self.we),
                      a.addr.eq(addr), b.addr.eq(~addr), self.data.eq((a.data ^ b.data).xor())]
         return m
 
 
-class ReadWrite(wiring.Component):
-    """A 256 x 32 memory written and read in the same cycle (one write port, one read port)."""
-    we: In(1)
-    data: Out(32)
-
-    def elaborate(self, platform):
-        m = Module()
-        addr = Signal(8)
-        m.d.sync += addr.eq(addr + 1)
-        m.submodules.rw_mem = mem = Memory(shape=32, depth=256, init=[])
-        w, r = mem.write_port(), mem.read_port()
-        m.d.comb += [w.addr.eq(addr), w.data.eq(addr * 0x01010101), w.en.eq(self.we),
-                     r.addr.eq(addr ^ self.we), self.data.eq(r.data)]
-        return m
-
-
 def test_undefined_collisions(tmp_path):
     # Yosys keeps a read-during-write defined with flip-flops and multiplexers around the block RAM; with the
     # collision marked undefined it uses the block RAM alone.
-    defined = synthesize(ReadWrite(), seeds=(), build_dir=tmp_path / "defined")
-    undefined = synthesize(ReadWrite(), seeds=(), undefined_collisions=("rw_mem",), build_dir=tmp_path / "undef")
-    assert undefined.cells["SB_RAM40_4K"] == defined.cells["SB_RAM40_4K"] == 2
-    assert undefined.ffs == 8 and defined.ffs > 8 + 16
+    defined = synthesize(WrittenMemory(256), seeds=(), build_dir=tmp_path / "defined")
+    undefined = synthesize(WrittenMemory(256), seeds=(), undefined_collisions=("mem",), build_dir=tmp_path / "undef")
+    assert undefined.cells["SB_RAM40_4K"] == defined.cells["SB_RAM40_4K"] == 4
+    assert undefined.ffs == 8 and defined.ffs > 8 + 32
 
 
 class Echo(wiring.Component):
@@ -135,7 +124,7 @@ def test_required_frequency_is_checked(counter_result, tmp_path):
 
 def test_no_fit_is_an_error(tmp_path):
     with pytest.raises(NoFitError, match="does not fit ice40-up5k-sg48") as info:
-        synthesize(TooBig(), seeds=(1,), build_dir=tmp_path)
+        synthesize(WrittenMemory(4096), seeds=(1,), build_dir=tmp_path)
     assert "\n" not in str(info.value)
 
 
@@ -171,7 +160,7 @@ def test_arguments_are_validated(tmp_path):
     with pytest.raises(ValueError, match="uart_tx"):
         ICEBreakerTop(CounterROM())
     with pytest.raises(ValueError, match="Memory names must be identifiers"):
-        synthesize(ReadWrite(), seeds=(), undefined_collisions=("rw mem",), build_dir=tmp_path / "bad")
+        synthesize(WrittenMemory(256), seeds=(), undefined_collisions=("a mem",), build_dir=tmp_path / "bad")
     gc.collect()        # the unused designs warn when collected: inside this test, where that is filtered
 
 
