@@ -52,29 +52,25 @@ class Decoder(wiring.Component):
     ----------
     regions : sequence of :class:`hw.memmap.Region`
         The mapped windows, one target each. Bases and sizes must be multiples of 4 and nonzero in size, names
-        unique Python identifiers, windows must not overlap and must lie in the address space of ``addr_width``.
-    addr_width : int
-        Word address width of the initiator side (default 30: the 32-bit byte address space).
+        unique Python identifiers, windows must not overlap and must lie in the 32-bit address space.
     speculate_reads : bool
         Only with one region: forward every read to its target, and answer one outside the region with ``err``
         when the target answers (see the module's description). Writes outside it are answered by the decoder.
 
     Members
     -------
-    bus : ``In(BusSignature(addr_width=addr_width))``
+    bus : ``In(BusSignature())``
         The initiator side (byte address ``bus.addr << 2``).
     targets : ``Out(Signature({name: Out(BusSignature(addr_width=region_addr_width(region)))}))``
         One bus per region, named after it; its ``addr`` is the word offset into the region.
     """
 
-    def __init__(self, regions, *, addr_width=30, speculate_reads=False):
+    def __init__(self, regions, *, speculate_reads=False):
         regions = tuple(regions)
         if not isinstance(speculate_reads, bool):
             raise TypeError(f"Speculate reads must be a bool, not {speculate_reads!r}")
         if speculate_reads and len(regions) != 1:
             raise ValueError(f"Speculate reads needs exactly one region, not {len(regions)}")
-        if not isinstance(addr_width, int) or isinstance(addr_width, bool) or addr_width not in range(1, 31):
-            raise ValueError(f"Address width must be an integer in 1..30, not {addr_width!r}")
         if not regions:
             raise ValueError("Regions must be a non-empty sequence of hw.memmap.Region, not an empty one")
         names = set()
@@ -88,8 +84,8 @@ class Decoder(wiring.Component):
             names.add(region.name)
             if region.size <= 0 or region.size % 4 or region.base % 4:
                 raise ValueError(f"Region base and size must be multiples of 4 and size nonzero, not {region!r}")
-            if region.base < 0 or region.end > 4 << addr_width:
-                raise ValueError(f"Region must lie in the {addr_width + 2}-bit address space, not {region!r}")
+            if region.base < 0 or region.end > 1 << 32:
+                raise ValueError(f"Region must lie in the 32-bit address space, not {region!r}")
         ordered = sorted(regions, key=lambda r: r.base)
         for lower, upper in zip(ordered, ordered[1:]):
             if lower.end > upper.base:
@@ -97,7 +93,7 @@ class Decoder(wiring.Component):
         self._regions = regions
         self._speculate_reads = speculate_reads
         super().__init__({
-            "bus": In(BusSignature(addr_width=addr_width)),
+            "bus": In(BusSignature()),
             "targets": Out(wiring.Signature({
                 region.name: Out(BusSignature(addr_width=region_addr_width(region))) for region in regions
             })),

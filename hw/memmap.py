@@ -55,7 +55,7 @@ REGIONS = (RAM, UART, CLINT, FINISHER, PROJECT_DEVICES)
 
 #: Every device sits in the lower half of the address space and RAM at the start of the upper half: the top
 #: address bit alone tells a data request to I/O from one to RAM (or beyond it: a bus error), before the full
-#: decode. The units and the SoC decode this window first and the devices in it behind a register stage.
+#: decode. A unit decodes RAM and this window; the SoC's RAM takes its turn from the top bit.
 IO_WINDOW = Region("io", 0, RAM.base)
 assert RAM.base == 1 << 31 and all(region.end <= IO_WINDOW.end for region in REGIONS if region is not RAM)
 

@@ -6,8 +6,7 @@ interrupt inputs. :class:`SoC` is a :class:`~hw.cpu.core.Core` plus an :class:`U
 Instruction fetch reaches RAM only; a fetch from anywhere else is answered with ``err`` (the fetch decoder
 speculates: it reads RAM whatever the address and turns the answer into ``err`` outside it). Data accesses reach
 RAM, the UART, the CLINT and the finisher; the project device window holds no device yet, so it and every unmapped
-address answer ``err``. The devices sit behind a register stage (:class:`~hw.bus_register.RequestRegister`): an
-I/O access takes one cycle more, and the core's address adder and the decoding stay out of the devices' logic. The UART's interrupt drives the core's external interrupt input directly (there is no
+address answer ``err``. The UART's interrupt drives the core's external interrupt input directly (there is no
 PLIC).
 """
 
@@ -15,7 +14,6 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
-from .bus_register import RequestRegister
 from .cpu.bus import BusSignature
 from .cpu.core import Core
 from .cpu.ports import RetireSignature, StatePortSignature
@@ -23,7 +21,7 @@ from .clint import CLINT
 from .finisher import Finisher
 from .interconnect import Decoder, region_addr_width
 from .memmap import RAM as RAM_REGION, UART as UART_REGION, CLINT as CLINT_REGION, FINISHER as FINISHER_REGION
-from .memmap import IO_WINDOW, Region, RAM_DEFAULT_SIZE, RESET_PC
+from .memmap import Region, RAM_DEFAULT_SIZE, RESET_PC
 from .ram import RAM, RAM_PORTS, LoaderSignature, check_ram_size
 from .uart import UARTFrontEnd
 
@@ -98,7 +96,7 @@ class Uncore(wiring.Component):
         m = Module()
 
         # The single-ported RAM's turn follows the core's data request to the upper half of the map (RAM, or
-        # beyond it: a bus error) before the decoder's region compare: memmap.IO_WINDOW is the lower half.
+        # beyond it: a bus error) before the decoder's region compare (memmap.IO_WINDOW is the lower half).
         m.submodules.ram = ram = RAM(size=self.ram_size, init=self._ram_init, loader=self._loader,
                                      ports=self._ram_ports, early_claim=True)
         m.d.comb += ram.core_claim.eq(self.dbus.valid & self.dbus.addr[-1])
@@ -106,22 +104,15 @@ class Uncore(wiring.Component):
         m.submodules.clint = clint = CLINT()
         m.submodules.finisher = finisher = Finisher()
 
-        io_width = region_addr_width(IO_WINDOW)
         m.submodules.ifetch = ifetch = Decoder((self._ram_region,), speculate_reads=True)
-        m.submodules.decoder = decoder = Decoder((self._ram_region, IO_WINDOW))
-        m.submodules.io_register = io_register = RequestRegister(addr_width=io_width)
-        m.submodules.io_decoder = io_decoder = Decoder((UART_REGION, CLINT_REGION, FINISHER_REGION),
-                                                       addr_width=io_width)
-
+        m.submodules.decoder = decoder = Decoder((self._ram_region, UART_REGION, CLINT_REGION, FINISHER_REGION))
         wiring.connect(m, wiring.flipped(self.ibus), ifetch.bus)
         wiring.connect(m, getattr(ifetch.targets, RAM_REGION.name), ram.ibus)
         wiring.connect(m, wiring.flipped(self.dbus), decoder.bus)
         wiring.connect(m, getattr(decoder.targets, RAM_REGION.name), ram.dbus)
-        wiring.connect(m, getattr(decoder.targets, IO_WINDOW.name), io_register.up)
-        wiring.connect(m, io_register.down, io_decoder.bus)
-        wiring.connect(m, getattr(io_decoder.targets, UART_REGION.name), uart.bus)
-        wiring.connect(m, getattr(io_decoder.targets, CLINT_REGION.name), clint.bus)
-        wiring.connect(m, getattr(io_decoder.targets, FINISHER_REGION.name), finisher.bus)
+        wiring.connect(m, getattr(decoder.targets, UART_REGION.name), uart.bus)
+        wiring.connect(m, getattr(decoder.targets, CLINT_REGION.name), clint.bus)
+        wiring.connect(m, getattr(decoder.targets, FINISHER_REGION.name), finisher.bus)
         if self._loader:
             wiring.connect(m, wiring.flipped(self.load), ram.load)
 
