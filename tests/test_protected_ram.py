@@ -181,8 +181,7 @@ def test_loader_takes_port_a_and_stalls_the_data_bus(ports):
         ctx.set(ram.load.valid, 1)
         ctx.set(ram.load.addr, 3)
         ctx.set(ram.load.data, 0x7777_1111)
-        ctx.set(ram.dbus.valid, 1)
-        ctx.set(ram.dbus.addr, 4)
+        present(ctx, ram.dbus, 4)
         ctx.set(ram.aux.valid, 1)
         assert ctx.get(ram.dbus.stall) and ctx.get(ram.aux.stall)
         await ctx.tick()
@@ -254,8 +253,7 @@ def test_early_claim_holds_port_a_for_a_request_to_another_target(ports):
     ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=Protection.SECDED, ports=ports, early_claim=True)
 
     async def bench(ctx):
-        ctx.set(ram.aux.valid, 1)
-        ctx.set(ram.aux.addr, 9)
+        present(ctx, ram.aux, 9)
         ctx.set(ram.core_claim, 1)       # the core's request goes to another target: no dbus.valid here
         assert ctx.get(ram.aux.stall)
         await ctx.tick()
