@@ -23,10 +23,10 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .cpu.bus import BusSignature
-from .memmap import Region
+from .memmap import IO_WINDOW, Region
 
 
-__all__ = ["Decoder", "region_addr_width"]
+__all__ = ["Decoder", "region_addr_width", "upper_half_request"]
 
 
 def region_addr_width(region):
@@ -43,6 +43,15 @@ def region_addr_width(region):
     if not isinstance(region, Region):
         raise TypeError(f"Region must be a hw.memmap.Region, not {region!r}")
     return max(1, ceil_log2(region.size // 4))
+
+
+def upper_half_request(bus):
+    """High while ``bus`` (a :class:`~hw.cpu.bus.BusSignature` initiator side, 30-bit word address) presents a
+    request to the upper half of the address space: RAM, or beyond it (a bus error). Decided from the address's
+    top bit alone, before a decoder's region compare: :data:`hw.memmap.IO_WINDOW` is the lower half. A RAM with
+    an early claim takes its port from it."""
+    assert IO_WINDOW.base == 0 and IO_WINDOW.end == 1 << 31 and len(bus.addr) == 30
+    return bus.valid & bus.addr[-1]
 
 
 class Decoder(wiring.Component):

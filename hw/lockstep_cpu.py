@@ -41,7 +41,7 @@ from .cpu.core import Core
 from .cpu.ports import RetireSignature, StatePortSignature
 from .ecc import Protection, check_width
 from .inject import UnitFaultSignature, REQUEST_LINES
-from .interconnect import Decoder
+from .interconnect import Decoder, upper_half_request
 from .isolation import IsolationGate
 from .memmap import RAM as RAM_REGION, IO_WINDOW, Region, RAM_DEFAULT_SIZE, RESET_PC, ram_word_bits
 from .protected_ram import ProtectedRAM
@@ -156,7 +156,7 @@ class Unit(wiring.Component):
         # decoder's full decode of the address (ProtectedRAM's early claim). I/O requests do not claim the port: the
         # scrubber, the resync copier and the management keep it while an I/O request waits for the partner.
         m.d.comb += [ram.core_en.eq(self.run), ram.core_rst.eq(self.hold),
-                     ram.core_claim.eq(core.dbus.valid & core.dbus.addr[-1])]
+                     ram.core_claim.eq(upper_half_request(core.dbus))]
         wiring.connect(m, wiring.flipped(self.state), core.state)
         wiring.connect(m, wiring.flipped(self.ram_aux), ram.aux)
         m.d.comb += [

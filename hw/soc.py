@@ -19,7 +19,7 @@ from .cpu.core import Core
 from .cpu.ports import RetireSignature, StatePortSignature
 from .clint import CLINT
 from .finisher import Finisher
-from .interconnect import Decoder, region_addr_width
+from .interconnect import Decoder, region_addr_width, upper_half_request
 from .memmap import RAM as RAM_REGION, UART as UART_REGION, CLINT as CLINT_REGION, FINISHER as FINISHER_REGION
 from .memmap import Region, RAM_DEFAULT_SIZE, RESET_PC
 from .ram import RAM, RAM_PORTS, LoaderSignature, check_ram_size
@@ -95,11 +95,11 @@ class Uncore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
 
-        # The single-ported RAM's turn follows the core's data request to the upper half of the map (RAM, or
-        # beyond it: a bus error) before the decoder's region compare (memmap.IO_WINDOW is the lower half).
+        # The single-ported RAM's turn follows the core's data request to the upper half of the map, before the
+        # decoder's region compare.
         m.submodules.ram = ram = RAM(size=self.ram_size, init=self._ram_init, loader=self._loader,
                                      ports=self._ram_ports, early_claim=True)
-        m.d.comb += ram.core_claim.eq(self.dbus.valid & self.dbus.addr[-1])
+        m.d.comb += ram.core_claim.eq(upper_half_request(self.dbus))
         m.submodules.uart = uart = UARTFrontEnd(rx_depth=self._uart_rx_depth)
         m.submodules.clint = clint = CLINT()
         m.submodules.finisher = finisher = Finisher()

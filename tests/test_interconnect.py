@@ -2,13 +2,13 @@
 """Address decoder: routing, address offsets, unmapped -> err, in-order pipelined responses, stall forwarding."""
 
 import pytest
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import ClockDomain, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
 from hw.cpu.bus import BusSignature
-from hw.interconnect import Decoder, region_addr_width
-from hw.memmap import Region, REGIONS, PROJECT_DEVICES, UART
+from hw.interconnect import Decoder, region_addr_width, upper_half_request
+from hw.memmap import RAM as RAM_REGION, Region, REGIONS, PROJECT_DEVICES, UART
 from hw.ram import RAM
 from bus_initiator import read, write, pipelined, run_sim, rejects
 
@@ -220,3 +220,20 @@ def test_speculated_reads():
 ])
 def test_bad_options(kwargs, match):
     rejects((ValueError, TypeError), match, Decoder, **kwargs)
+
+
+def test_upper_half_request():
+    bus = BusSignature().create()
+    m = Module()
+    out = Signal()
+    m.d.comb += out.eq(upper_half_request(bus))
+    m.domains.sync = ClockDomain()      # run_sim clocks a sync domain; this logic has none
+
+    async def tb(ctx):
+        for byte_addr, valid, expect in [(RAM_REGION.base, 1, 1), (RAM_REGION.base, 0, 0), (0xFFFF_FFFC, 1, 1),
+                                         (UART.base, 1, 0), (RAM_REGION.base - 4, 1, 0)]:
+            ctx.set(bus.valid, valid)
+            ctx.set(bus.addr, byte_addr >> 2)
+            assert ctx.get(out) == expect, hex(byte_addr)
+
+    run_sim(m, tb)
