@@ -241,29 +241,26 @@ class Resync(wiring.Component):
             with m.Else():
                 m.d.sync += rvalid.eq(0)
 
-        # ---- register pre-copy (COPY only): the lowest dirty GPR is taken and its shadow read (TAKE), the value
-        # latched (READ), written to the target's state port (WRITE, held until the response; the next take
-        # overlaps the response cycle).
+        # ---- register pre-copy (COPY only): a pointer sweeps the GPRs one a cycle and stops on a dirty one; that
+        # register is taken and its shadow read (TAKE), the value latched (READ), written to the target's state
+        # port (WRITE, held until the response; the next take overlaps the response cycle). The sweep is the
+        # round robin: registers the workload keeps writing cannot starve the others.
         pre = Signal()              # COPY and not leaving it: the pre-copier may take a register
         rc_reg = Signal(5)
         rc_buf = Signal(32)
         rc_busy = Signal()
         dirty_gprs = Signal(32)
         m.d.comb += dirty_gprs.eq(self.reg_dirty & ~1)
-        # Round robin: the lowest dirty register above the last one taken, else the lowest (registers the
-        # workload keeps writing would starve the others).
-        above = Signal(32)
-        m.d.comb += above.eq(dirty_gprs & ~((Const(2, 33) << rc_reg) - 1)[:32])
-        _, lowest_any = lowest_one(m, dirty_gprs, name="pre_gpr")
-        _, lowest_above = lowest_one(m, above, name="pre_gpr_above")
-        rc_lowest = Signal(5)
-        m.d.comb += rc_lowest.eq(Mux(above.any(), lowest_above, lowest_any))
+        scan = Signal(5)
+        scan_hit = Signal()
+        m.d.comb += scan_hit.eq(dirty_gprs.bit_select(scan, 1))
+        with m.If(~scan_hit):
+            m.d.sync += scan.eq(scan + 1)
 
         def rc_take():
-            with m.If(pre & dirty_gprs.any()):
-                m.d.comb += [self.reg_take.eq(1), self.reg_take_addr.eq(rc_lowest),
-                             self.shadow_addr.eq(rc_lowest)]
-                m.d.sync += rc_reg.eq(rc_lowest)
+            with m.If(pre & scan_hit):
+                m.d.comb += [self.reg_take.eq(1), self.reg_take_addr.eq(scan), self.shadow_addr.eq(scan)]
+                m.d.sync += [rc_reg.eq(scan), scan.eq(scan + 1)]
                 m.next = "READ"
             with m.Else():
                 m.next = "IDLE"
