@@ -47,6 +47,7 @@ from .memmap import RAM as RAM_REGION, IO_WINDOW, Region, RAM_DEFAULT_SIZE, RESE
 from .protected_ram import ProtectedRAM
 from .ram import LoaderSignature, check_ram_size
 from .status_map import UnitState, EventCode, EventUnit, EventLayout, EvidenceLayout
+from .delay_line import DelayLine
 from .dirty_map import DirtyMap
 from .pair_mgmt import PairManagementSignature
 from .resync import Resync
@@ -732,8 +733,17 @@ class LockstepPair(wiring.Component):
             rs.mirror_addr.eq(Mux(rs_target, a.ram_wrote_addr, b.ram_wrote_addr)),
             rs.mirror_data.eq(Mux(rs_target, a.ram_wrote_data, b.ram_wrote_data)),
         ]
-        late = [_delayed(m, Cat(wrote[i] & both, units[i].ram_wrote_addr), history, name=f"wrote_late_{u}")
-                for i, u in enumerate("ab")]
+        # Both units' RAM and register writes of the last `history` cycles: one delay line in block RAM (as
+        # flip-flops the four histories were about 500 logic cells).
+        reg_early = [Cat(unit.retire.valid & unit.run & both, unit.retire.record.rd_addr) for unit in units]
+        ram_early = [Cat(wrote[i] & both, units[i].ram_wrote_addr) for i in range(2)]
+        m.submodules.history = history_line = DelayLine(sum(len(v) for v in ram_early + reg_early), history)
+        m.d.comb += history_line.i.eq(Cat(*ram_early, *reg_early))
+        late, late_reg, rest = [], [], history_line.o
+        for early, into in ((ram_early[0], late), (ram_early[1], late), (reg_early[0], late_reg),
+                            (reg_early[1], late_reg)):
+            into.append(rest[:len(early)])
+            rest = rest[len(early):]
         # Streams that are never active together share a mark port (each mark port costs a decoder of the whole
         # map): out of lockstep only an ONLINE unit executes, so at most one core writes its copy; the management
         # writes one window word at a time. Should both of a pair fire anyway, every block is marked.
@@ -779,8 +789,7 @@ class LockstepPair(wiring.Component):
             rec = unit.retire.record
             now = Signal(32, name=f"reg_write_{'ab'[index]}")
             m.d.comb += now.eq(Mux(unit.retire.valid & unit.run & ~both, 1 << rec.rd_addr, 0))
-            early = Cat(unit.retire.valid & unit.run & both, rec.rd_addr)
-            late_w = _delayed(m, early, history, name=f"reg_write_late_{'ab'[index]}")
+            late_w = late_reg[index]
             late_hot = Signal(32, name=f"reg_write_late_hot_{'ab'[index]}")
             m.d.comb += late_hot.eq(Mux(late_w[0] & ~both, 1 << late_w[1:], 0))
             reg_marks += [now, late_hot]

@@ -1,0 +1,71 @@
+"""A fixed delay of many cycles in block RAM: the pair's history of recent writes.
+
+A chain of flip-flops costs a logic cell per bit and stage on iCE40 (a flip-flop fed by another flip-flop packs
+with no LUT), so the pair's 12-cycle histories of both units' RAM and register writes were about 500 logic cells.
+Here the samples go round a memory of ``depth`` words: each cycle one is written and the oldest is read (the read
+port is synchronous, so it addresses the slot written ``depth - 1`` cycles ago and is never the slot being written).
+"""
+
+from amaranth.hdl import Module, Signal, Mux
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+
+__all__ = ["DelayLine"]
+
+
+class DelayLine(wiring.Component):
+    """``o`` is ``i`` of ``depth`` cycles before, and 0 in the first ``depth`` cycles after a reset: exactly a chain
+    of ``depth`` flip-flops reset to 0 (which is what it is for ``depth`` < 3, where a memory would not pay).
+
+    Parameters
+    ----------
+    width : int
+    depth : int
+        Cycles of delay (>= 1).
+
+    Members
+    -------
+    i : In(width)
+    o : Out(width)
+    """
+
+    def __init__(self, width, depth):
+        if not isinstance(width, int) or width < 1:
+            raise ValueError(f"Width must be a positive integer, not {width!r}")
+        if not isinstance(depth, int) or depth < 1:
+            raise ValueError(f"Depth must be a positive integer of cycles, not {depth!r}")
+        self._depth = depth
+        super().__init__({"i": In(width), "o": Out(width)})
+
+    @property
+    def depth(self):
+        return self._depth
+
+    def elaborate(self, platform):
+        m = Module()
+        depth = self._depth
+        if depth < 3:
+            signal = self.i
+            for stage in range(depth):
+                delayed = Signal.like(self.i, name=f"stage{stage + 1}")
+                m.d.sync += delayed.eq(signal)
+                signal = delayed
+            m.d.comb += self.o.eq(signal)
+            return m
+
+        m.submodules.mem = mem = Memory(shape=len(self.i), depth=depth, init=[])
+        write = mem.write_port()
+        read = mem.read_port(transparent_for=())
+        slot = Signal(range(depth))
+        following = Signal(range(depth))
+        m.d.comb += following.eq(Mux(slot == depth - 1, 0, slot + 1))
+        m.d.sync += slot.eq(following)
+        m.d.comb += [write.addr.eq(slot), write.data.eq(self.i), write.en.eq(1), read.addr.eq(following)]
+        # The memory keeps its contents through a reset: its words are only valid once each has been rewritten.
+        primed = Signal(range(depth + 1))
+        with m.If(primed != depth):
+            m.d.sync += primed.eq(primed + 1)
+        m.d.comb += self.o.eq(Mux(primed == depth, read.data, 0))
+        return m
