@@ -107,9 +107,11 @@ class ProtectedRAM(wiring.Component):
     ports : str
         ``"dual"`` (two block RAM ports, see above) or ``"single"``: port A also fetches instructions, so that the
         copy maps to one single-port RAM (iCE40 UP5K SPRAM, with the check bits in a block RAM beside it). A fetch
-        then waits while the loader or the data bus uses the port, and yields one cycle in four to a flip or an
-        ``aux`` request that is waiting (refused in the previous cycle), so that the resync copier and the scrubber
-        make progress on a running unit.
+        then waits while the loader or the data bus uses the port, and yields one cycle in four to an ``aux``
+        request that is waiting (refused in the previous cycle), so that the resync copier and the scrubber make
+        progress on a running unit. A flip never takes a cycle from the fetch: it waits for cycles the core leaves
+        the port free, so that an injected fault does not shift the unit's timing against its partner's (a
+        divergence the fault itself did not cause, which no evidence explains).
 
     Attributes
     ----------
@@ -245,12 +247,12 @@ class ProtectedRAM(wiring.Component):
         flip_pend = Signal()
         fetch_a = Signal()          # single: the fetch uses port A
         if single:
-            # Fetch after the loader and the data bus; one cycle in four a waiting flip or aux request goes first.
+            # Fetch after the loader and the data bus; one cycle in four a waiting aux request goes first.
             # "Waiting" is registered (aux was refused last cycle): an initiator's valid may depend on its stall.
             turn = Signal(2)
             aux_waited = Signal()
             m.d.sync += turn.eq(turn + 1)
-            yield_turn = (turn == 0) & (aux_waited | flip_pend)
+            yield_turn = (turn == 0) & aux_waited
             fetch_free = ~loading & ~claim & ~yield_turn
             m.d.comb += [ibus.stall.eq(ibus.valid & ~ibus.write & ~fetch_free),
                          fetch_a.eq(ibus.valid & ~ibus.write & core_en & fetch_free)]

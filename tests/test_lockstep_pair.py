@@ -11,7 +11,7 @@ from hw.ecc import Protection
 from hw.inject import InjectTarget, REQUEST_LINES
 from hw.status_map import STATUS_ID, UnitState, EventCode, EventUnit
 
-from lockstep_harness import make_soc, run, command, LW_WORD
+from lockstep_harness import make_soc, run, command, LW_WORD, RAM_SIZE
 
 
 CYCLES = 400
@@ -103,6 +103,20 @@ def test_parity_error_isolates_the_unit(reference, unit, ram_ports):
     assert (end["a"], end["b"]) == ((UnitState.ISOLATED, UnitState.ONLINE) if unit == 0
                                     else (UnitState.ONLINE, UnitState.ISOLATED))
     assert out[:len(reference)] == reference
+
+
+@pytest.mark.parametrize("at", range(100, 180, 16))
+def test_a_flip_into_a_single_ported_copy_does_not_shift_the_unit(reference, at):
+    # The flip port reads and writes back a word of the copy; on a single-ported copy the fetch shares that port.
+    # A word nobody reads is flipped: the units must stay in lockstep, whatever the cycle (the flip once took a
+    # fetch cycle, which shifted the flipped unit against its partner: an undiagnosed divergence).
+    soc = make_soc(protection=Protection.PARITY, ram_ports="single")
+    log, watch = observe(soc)
+    last_word = RAM_SIZE // 4 - 1
+    out = run(soc, CYCLES, commands=[command(InjectTarget.RAM_FLIP, unit=0, at=at, addr=last_word, bit0=20)],
+              watch=watch)
+    assert not any(e["event_valid"] or e["diverged"] for e in log)
+    assert out == reference
 
 
 @pytest.mark.parametrize("unit", [0, 1])
