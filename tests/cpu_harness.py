@@ -40,6 +40,8 @@ class CpuHarness:
         Probability of a stall cycle on each bus (0: never).
     latency : (int, int)
         Inclusive range of response latency in cycles (>= 1).
+    slow : dict of int to int
+        Data-bus accesses to these byte addresses (word-aligned) answer after this many cycles instead.
     inject : bool
         Build the core with its fault-injection port.
 
@@ -51,7 +53,7 @@ class CpuHarness:
     """
 
     def __init__(self, program, *, data=None, reset_pc=memmap.RESET_PC, load_addr=None, ram_size=0x1_0000,
-                 hartid=0, stall=0.0, latency=(1, 1), seed=1, inject=False):
+                 hartid=0, stall=0.0, latency=(1, 1), seed=1, inject=False, slow=None):
         if not (1 <= latency[0] <= latency[1]):
             raise ValueError(f"Latency must be a range of integers >= 1, not {latency!r}")
         self.core = Core(reset_pc=reset_pc, hartid=hartid, inject=inject)
@@ -66,6 +68,7 @@ class CpuHarness:
             self.mem[addr] = word & 0xFFFF_FFFF
         self.stall = stall
         self.latency = latency
+        self.slow = dict(slow or {})
         self.rng = random.Random(seed)
         self.retired = []
         self.cycles = 0
@@ -132,6 +135,8 @@ class CpuHarness:
                     self.bus_log.append((self.cycles, name, addr << 2, write, sel, wdata))
                     ok, rdata = self._access(addr, write, sel, wdata)
                     lat = self.rng.randint(*self.latency)
+                    if name == "d":
+                        lat = self.slow.get(addr << 2, lat)
                     ready = max(self.cycles + lat, queues[name][-1][0] + 1 if queues[name] else 0)
                     queues[name].append((ready, ok, rdata))
                 stop = False

@@ -265,6 +265,18 @@ def test_counter_low_bits_carry_exact():
     assert h.regs[3] == 1023 and h.regs[4] == 5000
 
 
+def test_mcycle_loses_no_carry_while_a_load_waits_for_thousands_of_cycles():
+    # mcycle's low bits wrap every 1,024 cycles; their carries into the register-file word are added once X is
+    # empty, so a load held on the bus for longer than that must leave them all pending, not only the last.
+    slow = BASE + 0x800
+    prog = A.li(5, slow) + [A.csrrs(1, CSR.MCYCLE, 0), A.lw(2, 5, 0), A.csrrs(3, CSR.MCYCLE, 0), A.ebreak()]
+    h = CpuHarness(prog, data={slow: 0x1234}, slow={slow: 3500})
+    recs = h.run(max_cycles=6000)
+    reads = [r for r in recs if r["insn"] in (A.csrrs(1, CSR.MCYCLE, 0), A.csrrs(3, CSR.MCYCLE, 0))]
+    assert h.regs[2] == 0x1234
+    assert h.regs[3] - h.regs[1] == reads[1]["cycle"] - reads[0]["cycle"] > 3500
+
+
 def test_fence_i_and_self_modifying_code():
     # overwrite the instruction after fence.i with "addi x3, x0, 42"
     target = BASE + 4 * 6

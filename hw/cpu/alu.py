@@ -19,14 +19,15 @@ class ALU(wiring.Component):
         Operands.
     sub : In(1)
         Compute ``a - b`` instead of ``a + b`` (needed by SUB, SLT[I][U] and branches).
-    carry_in : In(1)
-        Add 1 more (with ``sub`` clear: ``a + b + 1``; the core uses it to increment a counter's high half).
     funct3 : In(3)
         Selects ``logic`` among XOR, OR, AND.
     sum : Out(32)
         ``a + b`` or ``a - b``.
     eq, lt, ltu : Out(1)
         ``a == b`` (always), signed and unsigned ``a < b`` (meaningful when ``sub``).
+    carry : Out(1)
+        The carry out of ``a + b`` (meaningful when ``sub`` is clear; the core carries a counter word into the
+        next with it).
     logic : Out(32)
         XOR/OR/AND of ``a`` and ``b`` selected by ``funct3`` (the core assembles ADD/SUB/SLT[U] results itself,
         so that the carry chain meets the result selection in the last LUT level).
@@ -35,20 +36,19 @@ class ALU(wiring.Component):
     a: In(32)
     b: In(32)
     sub: In(1)
-    carry_in: In(1)
     funct3: In(3)
     sum: Out(32)
     eq: Out(1)
     lt: Out(1)
     ltu: Out(1)
+    carry: Out(1)
     logic: Out(32)
 
     def elaborate(self, platform):
         m = Module()
-        # One carry chain: the carry-in (subtraction's + 1, or carry_in) enters through an extra low bit.
+        # One carry chain: the carry-in for subtraction (+ 1) enters through an extra low bit.
         wide = Signal(34)
-        m.d.comb += wide.eq(Cat(C(1, 1), self.a) +
-                            Cat(self.sub | self.carry_in, self.b ^ self.sub.replicate(32)))
+        m.d.comb += wide.eq(Cat(C(1, 1), self.a) + Cat(self.sub, self.b ^ self.sub.replicate(32)))
         wide = wide[1:]
         m.d.comb += [
             self.sum.eq(wide[:32]),
@@ -56,6 +56,7 @@ class ALU(wiring.Component):
             self.eq.eq(self.a == self.b),
             # a - b computed as a + ~b + 1: the carry out is set when no borrow, i.e. when a >= b.
             self.ltu.eq(~wide[32]),
+            self.carry.eq(wide[32]),
             self.lt.eq(Mux(self.a[31] ^ self.b[31], self.a[31], wide[31])),
         ]
         f3 = self.funct3

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from .. import memmap
 from .alu import ALU
 from .bus import BusSignature
-from .csr import CSRFile
+from .csr import CSRFile, COUNTER_LOW_BITS
 from .decoder import Decoder
 from .isa import Cause, CSR, Funct3, IMPLEMENTED_CSRS, Opcode
 from .loadstore import LoadStore
@@ -35,8 +35,15 @@ _WORD_MTVAL = CSR_WORDS[CSR.MTVAL]
 _WORD_MCAUSE = CSR_WORDS[CSR.MCAUSE]
 _WORD_MEPC = CSR_WORDS[CSR.MEPC]
 _WORD_MTVEC = CSR_WORDS[CSR.MTVEC]
-_WORD_MCYCLEH = CSR_WORDS[CSR.MCYCLEH]
-_WORD_MINSTRETH = CSR_WORDS[CSR.MINSTRETH]
+
+
+def _counter_word(instret, mid):
+    """The register-file word of a counter part: mcycle/minstret (``instret``) bits 31:10 (``mid``) or 63:32."""
+    return Cat(C(0, 1), instret, C(1, 1), mid, C(0b10, 2))
+
+
+assert [0b100100 | i << 1 | mid << 3 for mid in (0, 1) for i in (0, 1)] == \
+    [CSR_WORDS[c] for c in (CSR.MCYCLEH, CSR.MINSTRETH, CSR.MCYCLE, CSR.MINSTRET)]
 
 
 class Core(wiring.Component):
@@ -153,8 +160,10 @@ class Core(wiring.Component):
             # rd = x0 one (the CSR word); a flip-flop CSR one (rd and the CSR together).
             "csr2":      (1, d_csr_write & d_csr_rf & (dec.rd != 0)),
             "cw1":       (1, d_csr_write & d_csr_rf & (dec.rd == 0)),
-            "csr_ffw":   (1, d_csr_write & ~d_csr_rf),
-            "cword":     (3, csr_word(d_csr_addr)[:3]),
+            # Every CSR write also goes to the CSR file, which ignores the register-file-only CSRs (mcycle and
+            # minstret are both: their low bits are flip-flops there).
+            "csr_w":     (1, d_csr_write),
+            "cword":     (4, csr_word(d_csr_addr)[:4]),
             "mret":      (1, dec.mret),
             "ecall":     (1, dec.ecall),
             "ebreak":    (1, dec.ebreak),
@@ -216,14 +225,25 @@ class Core(wiring.Component):
         # X control flip-flop reset, the write data's AND-OR selects no source: it is 0.
         clearing = Signal(init=1)
         clear_word = Signal(6)
-        # Counter high halves (register-file words): a wrap of a low half sets cpend_*; once X is empty, U0 reads
-        # the high half's word (rs2 port; x0 on rs1) and U1 writes it back plus one through the ALU.
-        cpend_cycle = Signal()
-        cpend_instret = Signal()
-        cpend = cpend_cycle | cpend_instret
+        # Counters: the low COUNTER_LOW_BITS bits are flip-flops (CSR file), bits 31:10 ("mid") and 63:32
+        # ("high") register-file words. A carry into a word sets its cpend_*; once X is empty, U0 reads the word
+        # (rs1 port) and loads x_imm with the carry's weight, and U1 writes word + imm back through the ALU.
+        # mcycle's carries are counted, not flagged: its low bits wrap every 1,024 cycles whatever X does, so a
+        # load or store held on the bus for longer than that must not lose one (minstret cannot wrap again before
+        # X is empty: it counts retirements).
+        cm_pending = Signal(6)      # carries into mcycle[31:10]
+        cpend_cm = Signal()
+        m.d.comb += cpend_cm.eq(cm_pending != 0)
+        cpend_im = Signal()         # into minstret[31:10]
+        cpend_ch = Signal()         # into mcycleh
+        cpend_ih = Signal()         # into minstreth
+        cpend = cpend_cm | cpend_im | cpend_ch | cpend_ih
+        svc_mid = cpend_cm | cpend_im
+        svc_instret = Mux(svc_mid, ~cpend_cm, ~cpend_ch)
         u0 = Signal()
         u1 = Signal()
-        u_instret = Signal()        # U1 serves minstreth (else mcycleh)
+        u_instret = Signal()        # U1 serves minstret (else mcycle)
+        u_mid = Signal()            # U1 serves bits 31:10 (else the high half)
 
         # Register-file operands: the read ports are transparent, so the word written in the cycle of the read
         # (by the instruction leaving X) is seen; no other bypass is needed.
@@ -241,10 +261,10 @@ class Core(wiring.Component):
         # ALU / shifter
         m.d.comb += [
             alu.a.eq(rs1v),             # LUI reads x0 (its rs1 field is forced to 0 in D): sum = imm
-            # U1: 0 (x0) + high half + 1; T3: x0 (re-read in T2) + mtvec (rs2 port, read in T2)
-            alu.b.eq(Mux(xc["b_imm"] & ~u1 & ~t3, xc["imm"], rs2v)),
+            # U1: counter word (rs1 port) + the carry's weight (x_imm); T3: x0 (re-read in T2) + mtvec (rs2 port,
+            # read in T2)
+            alu.b.eq(Mux((xc["b_imm"] | u1) & ~t3, xc["imm"], rs2v)),
             alu.sub.eq(xc["sub"] & ~u1 & ~t3),
-            alu.carry_in.eq(u1),
             alu.funct3.eq(f3),
             shifter.a.eq(rs1v),
             shifter.shamt.eq(Mux(xc["sh_reg"], rs2v[:5], xc["imm"][:5])),
@@ -367,6 +387,9 @@ class Core(wiring.Component):
         g = ~(s_cw | trapping | halted | u1)        # the instruction's own result
         sp_mask = sp_word[5] & sp_word[0] & ~sp_word[1]     # mepc/mtvec: bits 1:0 are stored as 0
         c_pmask = xc["cword"][0] & ~xc["cword"][1]          # mepc/mtvec (words 33, 37): bits 1:0 are stored as 0
+        sp_cmask = sp_word[5] & sp_word[3]                  # mcycle/minstret (words 44, 46): bits 9:0 stored as 0
+        c_cmask = xc["cword"][3]
+        lo_bits = COUNTER_LOW_BITS
         sel_sum = (xc["res_sum"] & g) | (xc["tv_sum"] & tv) | u1
         sel_sum0 = (xc["res_sum"] & g) | (xc["tv_sum0"] & tv) | u1
         sel_pcimm = (xc["auipc"] & g) | (xc["tv_pcimm"] & tv) | t3
@@ -381,23 +404,28 @@ class Core(wiring.Component):
             (pc_imm & sel_pcimm.replicate(32)) |
             (Cat(alu.sum[0] & sel_sum0, alu.sum[1:] & sel_sum.replicate(31))) |
             slt |
-            (Cat(csr_new[:2] & ~c_pmask.replicate(2), csr_new[2:]) & s_cw.replicate(32)) |
+            (Cat(csr_new[:2] & ~(c_pmask | c_cmask).replicate(2), csr_new[2:lo_bits] & ~c_cmask.replicate(lo_bits - 2),
+                 csr_new[lo_bits:]) & s_cw.replicate(32)) |
             (Cat(cause_q, C(0, 27), t_irq) & t2.replicate(32)) |
-            (Cat(sp_wdata[:2] & ~sp_mask.replicate(2), sp_wdata[2:]) & halted.replicate(32)))
+            (Cat(sp_wdata[:2] & ~(sp_mask | sp_cmask).replicate(2),
+                 sp_wdata[2:lo_bits] & ~sp_cmask.replicate(lo_bits - 2), sp_wdata[lo_bits:]) & halted.replicate(32)))
         x_we = Signal()
         x_waddr = Signal(6)
         m.d.comb += [
             x_we.eq(we_rd | we_cw | t1 | t2 | t3 | u1),
             x_waddr.eq(Mux(t1, _WORD_MTVAL, Mux(t2, _WORD_MCAUSE, Mux(t3, _WORD_MEPC,
-                       Mux(u1, Mux(u_instret, _WORD_MINSTRETH, _WORD_MCYCLEH),
-                       Mux(s_cw, Cat(xc["cword"], C(0b100, 3)), xc["rd"])))))),
+                       Mux(u1, _counter_word(u_instret, u_mid),
+                       Mux(s_cw, Cat(xc["cword"], C(0b10, 2)), xc["rd"])))))),
         ]
-        x_csr_we = fin & ~exc_static & xc["csr_ffw"]
+        x_csr_we = fin & ~exc_static & xc["csr_w"]
 
         # ---------------------------------------------------------------- pipeline advance
         redirect = pend & ~f_req            # the pending redirect reaches fetch this cycle
         x_free = ~x_valid | (fin & ~exc) | t3 | pend
-        x_accept = avail & x_free & ~pend & ~halt_req & ~halted & ~cpend & ~clearing
+        # Nothing enters X while a counter word is stale or may become so at the end of this cycle (an
+        # instruction never reads a word whose carry is pending).
+        x_accept = (avail & x_free & ~pend & ~halt_req & ~halted & ~cpend & ~clearing & ~csr.cycle_at_max &
+                    ~(csr.instret_at_max & x_valid))
 
         with m.If(~pend):
             m.d.sync += pend_pc.eq(target_pc)
@@ -410,27 +438,42 @@ class Core(wiring.Component):
         with m.If(t1):
             m.d.sync += xc["imm"].eq(0)         # T3: pc_imm = pc (mepc)
 
-        # Counter high halves: a pending carry is added once X is empty (no instruction is accepted meanwhile, so
-        # the next one reads the new value); a write of the high half replaces a pending carry.
-        we_cycleh = we_cw & (xc["cword"] == (_WORD_MCYCLEH & 0b111))
-        we_instreth = we_cw & (xc["cword"] == (_WORD_MINSTRETH & 0b111))
-        writes_instreth = (xc["cw1"] | xc["csr2"]) & (xc["cword"] == (_WORD_MINSTRETH & 0b111))
+        # Counter words: a pending carry is added once X is empty (no instruction is accepted meanwhile, so the
+        # next one reads the new value); a write of a word replaces its pending carry. An instruction writing a
+        # counter stops its low bits for its duration (a write replaces the increment; the value it returns in rd
+        # is the one before it).
+        writes_cycle = (xc["cw1"] | xc["csr2"]) & (xc["cword"][:3] == 0b100)       # mcycle or mcycleh
+        writes_instret = (xc["cw1"] | xc["csr2"]) & (xc["cword"][:3] == 0b110)     # minstret or minstreth
+
+        def we_word(csr):
+            return we_cw & (xc["cword"] == (CSR_WORDS[csr] & 0b1111))
+
+        mid_carry = u1 & u_mid & alu.carry          # out of word + 2**10 (sub is 0 in U1)
         m.d.comb += u0.eq(cpend & ~x_valid & ~u1 & ~halted)
         m.d.sync += u1.eq(u0)
         with m.If(u0):
-            m.d.sync += u_instret.eq(~cpend_cycle)
+            m.d.sync += [u_instret.eq(svc_instret), u_mid.eq(svc_mid),
+                         xc["imm"].eq(Mux(svc_mid, Mux(cpend_cm, cm_pending << COUNTER_LOW_BITS,
+                                                       1 << COUNTER_LOW_BITS), 1))]
         with m.If(clearing):
             m.d.sync += clear_word.eq(clear_word + 1)
             with m.If(clear_word == USED_WORDS - 1):
                 m.d.sync += clearing.eq(0)
-        with m.If(csr.cycle_carry):
-            m.d.sync += cpend_cycle.eq(1)
-        with m.Elif(we_cycleh | (u1 & ~u_instret)):
-            m.d.sync += cpend_cycle.eq(0)
-        with m.If(csr.instret_carry):
-            m.d.sync += cpend_instret.eq(1)
-        with m.Elif(we_instreth | (u1 & u_instret)):
-            m.d.sync += cpend_instret.eq(0)
+        served_cm = u1 & ~u_instret & u_mid
+        with m.If(we_word(CSR.MCYCLE)):
+            m.d.sync += cm_pending.eq(0)
+        with m.Else():
+            m.d.sync += cm_pending.eq(cm_pending - Mux(served_cm, xc["imm"][COUNTER_LOW_BITS:][:len(cm_pending)], 0)
+                                      + csr.cycle_carry)
+        for flag, set_, written, instret, mid in (
+                (cpend_im, csr.instret_carry, we_word(CSR.MINSTRET), 1, 1),
+                (cpend_ch, mid_carry & ~u_instret, we_word(CSR.MCYCLEH), 0, 0),
+                (cpend_ih, mid_carry & u_instret, we_word(CSR.MINSTRETH), 1, 0)):
+            served = u1 & (u_instret == instret) & (u_mid == mid)
+            with m.If(set_):
+                m.d.sync += flag.eq(1)
+            with m.Elif(written | served):
+                m.d.sync += flag.eq(0)
         with m.If(t0):
             m.d.sync += [t_irq.eq(irq_take), cause_q.eq(Mux(irq_take, csr.irq_cause[:4], exc_cause))]
 
@@ -517,17 +560,16 @@ class Core(wiring.Component):
         sp_rf_read = sp_start & halted
         sp_do = sp_busy                         # second cycle: register data is out, perform the access
         sp_rf_we = sp_do & sp_write & ((sel_rf & (sel[:5] != 0)) | sel_csr_rf)
-        sp_csr_we = sp_do & sp_write & sel_csr & ~sel_csr_rf
+        sp_csr_we = sp_do & sp_write & sel_csr          # the CSR file ignores the register-file-only CSRs
         with m.If(sp_do):
             m.d.sync += [sp_busy.eq(0), sp_ack.eq(1)]
-            with m.If(sel_rf | sel_csr_rf):
-                m.d.sync += sp_rdata.eq(rs1v)
-            with m.Elif(sel_pc):
+            with m.If(sel_pc):
                 m.d.sync += sp_rdata.eq(Cat(C(0, 2), fd_pc))
                 with m.If(sp_write):
                     m.d.sync += fd_pc.eq(sp_wdata[2:])
             with m.Else():
-                m.d.sync += sp_rdata.eq(csr.rdata)
+                # mcycle/minstret: the word's bits 31:10 OR the CSR file's low bits (0 for the other words).
+                m.d.sync += sp_rdata.eq((rs1v & (sel_rf | sel_csr_rf).replicate(32)) | csr.rdata)
         m.d.comb += [sp.ack.eq(sp_ack), sp.err.eq(sp_err), sp.rdata.eq(sp_rdata)]
 
         # ---------------------------------------------------------------- register file
@@ -542,10 +584,9 @@ class Core(wiring.Component):
                        Cat(d_insn_now[20:25], C(0, 1)))
         rf_waddr = Signal(6)
         m.d.comb += [
-            rf.rs1_addr.eq(Mux(halted, sp_word,
-                               Cat(d_insn_now[15:20] & ~(d_lui | d_csrimm | u0 | x_reread | t2).replicate(5), C(0, 1)))),
-            rf.rs2_addr.eq(Mux(t2, _WORD_MTVEC, Mux(u0, Mux(cpend_cycle, _WORD_MCYCLEH, _WORD_MINSTRETH),
-                                                    rs2_word))),
+            rf.rs1_addr.eq(Mux(halted, sp_word, Mux(u0, _counter_word(svc_instret, svc_mid),
+                               Cat(d_insn_now[15:20] & ~(d_lui | d_csrimm | x_reread | t2).replicate(5), C(0, 1))))),
+            rf.rs2_addr.eq(Mux(t2, _WORD_MTVEC, rs2_word)),
             rf.read_en.eq(x_accept | sp_rf_read | t2 | u0 | x_reread),
             # Selected by `halted` and `clearing` (X is empty then): keeps the late write enable off the data path.
             rf_waddr.eq(Mux(halted, sp_word, Mux(clearing, clear_word, x_waddr))),
@@ -567,9 +608,8 @@ class Core(wiring.Component):
             csr.wdata.eq(Mux(halted, sp_wdata, csr_new)),
             csr.trap.eq(t3),
             csr.mret.eq(fin & ~exc & xc["mret"]),
-            # A write of a high half replaces that cycle's increment of the low half, as a write of the low half.
-            csr.instret.eq(fin & ~exc & ~writes_instreth),
-            csr.cycle_en.eq(~halted & ~we_cycleh),
+            csr.instret.eq(fin & ~exc & ~writes_instret),
+            csr.cycle_en.eq(~halted & ~(run & writes_cycle)),
         ]
         # The interrupt lines are registered: the CLINT's 64-bit compare (and whatever drives the external line)
         # stays out of the core's control paths. Interrupts are taken, and mip shows them, one cycle later.

@@ -1,4 +1,4 @@
-"""Machine-mode CSRs kept in flip-flops (mstatus, mie, mip, the counters' low halves, constants) and interrupt
+"""Machine-mode CSRs kept in flip-flops (mstatus, mie, mip, the counters' low bits, constants) and interrupt
 selection."""
 
 from amaranth import *
@@ -9,7 +9,12 @@ from .isa import CSR, Interrupt, MISA, MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP
 from .regfile import CSR_WORDS
 
 
-__all__ = ["CSRFile"]
+__all__ = ["CSRFile", "COUNTER_LOW_BITS"]
+
+
+#: mcycle and minstret bits kept in flip-flops here; bits 31:10 and the high halves are register-file words
+#: (:data:`~hw.cpu.regfile.CSR_WORDS`), carried into by the core's micro-operation.
+COUNTER_LOW_BITS = 10
 
 
 _MIE_BIT = MSTATUS_MIE.bit_length() - 1
@@ -17,13 +22,15 @@ _MPIE_BIT = MSTATUS_MPIE.bit_length() - 1
 
 
 class CSRFile(wiring.Component):
-    """The CSRs of :class:`~hw.cpu.isa.CSR` that are not register-file words (:data:`~hw.cpu.regfile.CSR_WORDS`).
+    """The CSRs of :class:`~hw.cpu.isa.CSR` that are not register-file words (:data:`~hw.cpu.regfile.CSR_WORDS`),
+    and the low :data:`COUNTER_LOW_BITS` bits of mcycle and minstret (whose other bits are register-file words).
 
-    Reads are combinational on ``addr`` (``rdata`` is 0 for the register-file CSRs); a write (``we``) lands at
-    the end of the cycle (register-file CSRs ignore it). ``trap`` and ``mret`` update mstatus at the end of the
-    cycle; the core never presents ``we`` in the same cycle. Only the counters' low halves are here (a written
-    low half takes precedence over that cycle's increment); their carries out are outputs, and the core adds them
-    to the high halves, which are register-file words.
+    Reads are combinational on ``addr`` (``rdata`` is 0 for the register-file CSRs; for mcycle and minstret it is
+    their low bits, which the core ORs with the word holding the rest); a write (``we``) lands at the end of the
+    cycle (register-file CSRs ignore it; mcycle and minstret take the low bits). ``trap`` and ``mret`` update
+    mstatus at the end of the cycle; the core never presents ``we`` in the same cycle. A written counter takes
+    precedence over that cycle's increment; the carries out of the low bits are outputs, and the core adds them to
+    the words above.
 
     Parameters
     ----------
@@ -52,8 +59,10 @@ class CSRFile(wiring.Component):
     cycle_en : In(1)
         Increment mcycle.
     instret_carry, cycle_carry : Out(1)
-        The low half of minstret / mcycle wraps to 0 at the end of this cycle (it is incremented from
-        0xFFFF_FFFF and not written).
+        The low bits of minstret / mcycle wrap to 0 at the end of this cycle (they are incremented from all ones
+        and not written).
+    instret_at_max, cycle_at_max : Out(1)
+        The low bits of minstret / mcycle are all ones (their next increment carries).
     irq_software, irq_timer, irq_external : In(1)
         Level-sensitive pending bits (mip.MSIP, MTIP, MEIP).
     irq_pending : Out(1)
@@ -75,6 +84,8 @@ class CSRFile(wiring.Component):
     cycle_en: In(1)
     instret_carry: Out(1)
     cycle_carry: Out(1)
+    instret_at_max: Out(1)
+    cycle_at_max: Out(1)
     irq_software: In(1)
     irq_timer: In(1)
     irq_external: In(1)
@@ -93,8 +104,8 @@ class CSRFile(wiring.Component):
         mie_bit = Signal()          # mstatus.MIE
         mpie_bit = Signal()         # mstatus.MPIE
         mie = Signal(3)             # mie.MSIE, MTIE, MEIE
-        mcycle = Signal(32)         # low halves; the high halves are register-file words
-        minstret = Signal(32)
+        mcycle = Signal(COUNTER_LOW_BITS)       # the rest of each counter is register-file words
+        minstret = Signal(COUNTER_LOW_BITS)
 
         mip = Cat(self.irq_software, self.irq_timer, self.irq_external)
         pend = mie & mip
@@ -139,20 +150,22 @@ class CSRFile(wiring.Component):
             self.known.eq(Cat(*match.values()).any() | self.in_rf),
         ]
 
-        # Each low half loads the written value, or the half plus one when enabled (a write replaces that cycle's
-        # increment). The enable is late (minstret's is the retirement), so it selects the incremented value (a
-        # flip-flop enable) instead of being the adder's carry-in: the carry chain starts at the counter's own
-        # flip-flops. The carry out goes to the core, which increments the high half's word.
-        for counter, en, carry, csr in ((mcycle, self.cycle_en, self.cycle_carry, CSR.MCYCLE),
-                                        (minstret, self.instret, self.instret_carry, CSR.MINSTRET)):
+        # The low bits of each counter load the written value, or themselves plus one when enabled (a write
+        # replaces that cycle's increment). The enable is late (minstret's is the retirement), so it selects the
+        # incremented value (a flip-flop enable) instead of being the adder's carry-in: the carry chain starts at
+        # the counter's own flip-flops. The carry out goes to the core, which adds it to the word above.
+        for counter, en, carry, at_max, csr in (
+                (mcycle, self.cycle_en, self.cycle_carry, self.cycle_at_max, CSR.MCYCLE),
+                (minstret, self.instret, self.instret_carry, self.instret_at_max, CSR.MINSTRET)):
             written = self.we & (self.addr == csr)
-            incremented = Signal(33)
+            incremented = Signal(COUNTER_LOW_BITS + 1)
             m.d.comb += [
                 incremented.eq(counter + 1),
-                carry.eq(incremented[32] & en & ~written),
+                carry.eq(incremented[-1] & en & ~written),
+                at_max.eq(counter.all()),
             ]
             with m.If(written | en):
-                m.d.sync += counter.eq(Mux(written, self.wdata, incremented[:32]))
+                m.d.sync += counter.eq(Mux(written, self.wdata[:COUNTER_LOW_BITS], incremented[:-1]))
 
         wdata = self.wdata
         with m.If(self.we):

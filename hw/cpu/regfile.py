@@ -10,8 +10,10 @@ __all__ = ["RegisterFile", "CSR_WORDS", "USED_WORDS", "csr_word"]
 
 
 #: Register-file word of each CSR kept in block RAM (the other CSRs are flip-flops in ``csr.CSRFile``):
-#: mscratch, mepc, mcause, mtval, mcycleh, mtvec, minstreth.
-CSR_WORDS = {0x340: 32, 0x341: 33, 0x342: 34, 0x343: 35, 0xB80: 36, 0x305: 37, 0xB82: 38}
+#: mscratch, mepc, mcause, mtval, mcycleh, mtvec, minstreth, and bits 31:10 of mcycle and minstret (bits 9:0 of
+#: those two words are stored as 0: the low bits are flip-flops in ``csr.CSRFile``, see
+#: :data:`~hw.cpu.csr.COUNTER_LOW_BITS`).
+CSR_WORDS = {0x340: 32, 0x341: 33, 0x342: 34, 0x343: 35, 0xB80: 36, 0x305: 37, 0xB82: 38, 0xB00: 44, 0xB02: 46}
 #: Words in use, from 0: x0..x31 and the CSR words (the other words of the memory are never read or written).
 USED_WORDS = max(CSR_WORDS.values()) + 1
 
@@ -24,13 +26,13 @@ def csr_word(number, mret=0):
     """
     number = Value.cast(number)
     mret = Value.cast(mret)
-    return Cat(number[0] | mret, number[1] & ~mret, number[2] | number[11], C(0b100, 3))
+    return Cat(number[0] | mret, number[1] & ~mret, number[2] | number[11], number[11] & ~number[7], C(0b10, 2))
 
 
 class RegisterFile(wiring.Component):
     """64 words of 33 bits (data + even parity bit 32) in a :class:`~amaranth.lib.memory.Memory`.
 
-    Words 0..31 are x0..x31, words 32..38 the CSRs of :data:`CSR_WORDS`.
+    Words 0..31 are x0..x31, words 32..46 the CSRs of :data:`CSR_WORDS`.
 
     Reads are synchronous and transparent: addresses presented with ``read_en`` in one cycle give
     ``rs1_data``/``rs2_data`` in the next (the new content if the word is written in the same cycle), and the
