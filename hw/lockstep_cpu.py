@@ -405,8 +405,10 @@ class LockstepPair(wiring.Component):
         # thaw: a unit out of lockstep whose clock runs anyway, halted (FREEZE, state-port access, resync).
         thaw = [Signal(name="thaw_a"), Signal(name="thaw_b")]
         reboot = [Signal(name="reboot_a"), Signal(name="reboot_b")]   # crash capture: reset the core one cycle
-        lock_halt = Signal()        # the lockstep halt: A at once, B `offset` cycles later (same instruction)
-        halts = (lock_halt, _delayed(m, lock_halt, offset, name="lock_halt_b"))
+        # The lockstep halt: A one cycle later, B `offset` cycles after A (the same instruction). Registered for
+        # A too: the controller's and the resync engine's state decoding stays out of the core's accept path.
+        lock_halt = Signal()
+        halts = (_delayed(m, lock_halt, 1, name="lock_halt_a"), _delayed(m, lock_halt, offset + 1, name="lock_halt_b"))
         hold_b_delay = _delayed(m, cpu_hold, offset, init=1, name="hold_b") if offset else cpu_hold
         holds = (cpu_hold, hold_b_delay)
         for index, (unit, state) in enumerate(zip(units, states)):
@@ -733,8 +735,8 @@ class LockstepPair(wiring.Component):
             rs.mirror_addr.eq(Mux(rs_target, a.ram_wrote_addr, b.ram_wrote_addr)),
             rs.mirror_data.eq(Mux(rs_target, a.ram_wrote_data, b.ram_wrote_data)),
         ]
-        # Both units' RAM and register writes of the last `history` cycles: one delay line in block RAM (as
-        # flip-flops the four histories were about 500 logic cells).
+        # Both units' RAM and register writes of the last `history` cycles: one delay line in block RAM
+        # (hw.delay_line: as chains of flip-flops they cost 110 more logic cells on the HX8K).
         reg_early = [Cat(unit.retire.valid & unit.run & both, unit.retire.record.rd_addr) for unit in units]
         ram_early = [Cat(wrote[i] & both, units[i].ram_wrote_addr) for i in range(2)]
         m.submodules.history = history_line = DelayLine(sum(len(v) for v in ram_early + reg_early), history)
