@@ -1,9 +1,10 @@
 """A fixed delay of many cycles in block RAM: the pair's history of recent writes.
 
-A chain of flip-flops costs a logic cell per bit and stage on iCE40 (a flip-flop fed by another flip-flop packs
-with no LUT), so the pair's 12-cycle histories of both units' RAM and register writes were about 500 logic cells.
-Here the samples go round a memory of ``depth`` words: each cycle one is written and the oldest is read (the read
-port is synchronous, so it addresses the slot written ``depth - 1`` cycles ago and is never the slot being written).
+On iCE40 a flip-flop fed by another flip-flop has no LUT of its own to pack with, so a long chain of them costs
+logic cells; the pair's 12-cycle histories of both units' RAM and register writes measured 110 logic cells and
+138 flip-flops more than in block RAM (HX8K pair, two more EBR). Here the samples go round a memory of ``depth``
+words: each cycle one is written and the oldest is read (the read port is synchronous, so it addresses the slot
+written ``depth - 1`` cycles ago and is never the slot being written).
 """
 
 from amaranth.hdl import Module, Signal, Mux
