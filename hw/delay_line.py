@@ -13,7 +13,17 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 
-__all__ = ["DelayLine"]
+__all__ = ["DelayLine", "delayed"]
+
+
+def delayed(m, signal, stages, *, init=0, name):
+    """``signal`` through a chain of ``stages`` flip-flops of ``m``'s ``sync`` domain (reset to ``init``), named
+    ``{name}_d1``, ``{name}_d2``, ...: for a few stages, where a memory would not pay (see :class:`DelayLine`)."""
+    for stage in range(stages):
+        later = Signal.like(signal, init=init, name=f"{name}_d{stage + 1}")
+        m.d.sync += later.eq(signal)
+        signal = later
+    return signal
 
 
 class DelayLine(wiring.Component):
@@ -48,12 +58,7 @@ class DelayLine(wiring.Component):
         m = Module()
         depth = self._depth
         if depth < 3:
-            signal = self.i
-            for stage in range(depth):
-                delayed = Signal.like(self.i, name=f"stage{stage + 1}")
-                m.d.sync += delayed.eq(signal)
-                signal = delayed
-            m.d.comb += self.o.eq(signal)
+            m.d.comb += self.o.eq(delayed(m, self.i, depth, name="stage"))
             return m
 
         m.submodules.mem = mem = Memory(shape=len(self.i), depth=depth, init=[])

@@ -47,7 +47,7 @@ from .memmap import RAM as RAM_REGION, IO_WINDOW, Region, RAM_DEFAULT_SIZE, RESE
 from .protected_ram import ProtectedRAM
 from .ram import LoaderSignature, check_ram_size
 from .status_map import UnitState, EventCode, EventUnit, EventLayout, EvidenceLayout
-from .delay_line import DelayLine
+from .delay_line import DelayLine, delayed
 from .dirty_map import DirtyMap
 from .pair_mgmt import PairManagementSignature
 from .resync import Resync
@@ -242,14 +242,6 @@ class PairStatusSignature(wiring.Signature):
         })
 
 
-def _delayed(m, signal, stages, *, init=0, name):
-    for stage in range(stages):
-        delayed = Signal.like(signal, init=init, name=f"{name}_d{stage + 1}")
-        m.d.sync += delayed.eq(signal)
-        signal = delayed
-    return signal
-
-
 class LockstepPair(wiring.Component):
     """Two units in lockstep behind the comparator, isolation gates and output containment.
 
@@ -408,8 +400,9 @@ class LockstepPair(wiring.Component):
         # The lockstep halt: A one cycle later, B `offset` cycles after A (the same instruction). Registered for
         # A too: the controller's and the resync engine's state decoding stays out of the core's accept path.
         lock_halt = Signal()
-        halts = (_delayed(m, lock_halt, 1, name="lock_halt_a"), _delayed(m, lock_halt, offset + 1, name="lock_halt_b"))
-        hold_b_delay = _delayed(m, cpu_hold, offset, init=1, name="hold_b") if offset else cpu_hold
+        halts = (delayed(m, lock_halt, 1, name="lock_halt_a"),
+                 delayed(m, lock_halt, offset + 1, name="lock_halt_b"))
+        hold_b_delay = delayed(m, cpu_hold, offset, init=1, name="hold_b") if offset else cpu_hold
         holds = (cpu_hold, hold_b_delay)
         for index, (unit, state) in enumerate(zip(units, states)):
             target_reset = rs.target_hold & (rs_target == index)
@@ -428,7 +421,7 @@ class LockstepPair(wiring.Component):
             wiring.connect(m, wiring.flipped(self.fault_b), b.fault)
 
         irqs = Cat(self.irq_software, self.irq_timer, self.irq_external)
-        irqs_b = _delayed(m, irqs, offset, name="irq_b")
+        irqs_b = delayed(m, irqs, offset, name="irq_b")
         m.d.comb += [
             Cat(a.irq_software, a.irq_timer, a.irq_external).eq(irqs),
             Cat(b.irq_software, b.irq_timer, b.irq_external).eq(irqs_b),
