@@ -7,8 +7,12 @@ starts afresh), ``fill`` marks every block (a full remirror).
 
 Nothing here is a chain as long as the map: the finder examines one group of :data:`GROUP` blocks per cycle,
 round robin, and holds the block it found (``next``, ``next_valid``) until that block is taken or the map is
-cleared; ``count`` is a pipelined sum of per-group counts. A 64 KiB copy in 64-word blocks is a 256-bit map, and
+cleared; ``count`` is summed by a sweep of one group per cycle. A 64 KiB copy in 64-word blocks is a 256-bit map, and
 a 256-long priority chain or carry chain there made Yosys' ABC9 pass overflow its stack on ECP5.
+
+Size (a 256-block map with five mark streams, Yosys ``synth_ice40`` alone): each stream's block was a ``1 << block``
+one-hot, which Yosys builds as a 256-wide shifter, and the count a registered popcount of every group: 3,566 LUTs.
+With each block decoded as two one-hot halves (:data:`LOW_BITS`) and the count swept, 2,370.
 """
 
 from amaranth.hdl import Module, Signal, Const, Mux, Cat
@@ -45,6 +49,8 @@ def block_geometry(addr_width, block_words):
 
 #: Blocks the finder examines per cycle.
 GROUP = 16
+#: Low block-number bits decoded apart from the rest for the marks (a 16-line one-hot and an n/16-line one).
+LOW_BITS = 4
 
 
 class DirtyMap(wiring.Component):
@@ -76,7 +82,8 @@ class DirtyMap(wiring.Component):
         robin; the block found stays in ``next`` until it is taken or the map is cleared. After a take, the
         next marked block is found within ``groups + 1`` cycles (one if it is in the same group).
     count : Out(range(blocks + 1))
-        The number of marked blocks two cycles ago (a registered per-group count, then a registered sum).
+        The number of marked blocks a sweep counted, one group per cycle: after the map last changed, it is exact
+        within :attr:`count_lag` cycles (before that it may be a mix of older and newer bits).
     bits : Out(blocks)
         The map itself (for tests and the status).
     """
@@ -106,26 +113,44 @@ class DirtyMap(wiring.Component):
     def blocks(self):
         return self._blocks
 
+    @property
+    def count_lag(self):
+        """Cycles after the last change of the map within which ``count`` is exact (a sweep finishing, then a whole
+        sweep)."""
+        groups = -(-self._blocks // min(GROUP, self._blocks))
+        return 1 if groups == 1 else 2 * groups
+
     def elaborate(self, platform):
         m = Module()
         n, aw, shift = self._blocks, self._aw, self._shift
         bits = self.bits
 
-        marked = Signal(n)
-        one_hot = []
+        # Each mark stream's block as two one-hot halves (the low LOW_BITS bits and the rest, the stream's valid
+        # folded into the high half): a block's bit is set by the AND of one line of each, so the map needs one
+        # two-input term per bit and stream. (`1 << block` became a 256-wide shifter per stream: 700 LUTs each.)
+        lo_w = min(LOW_BITS, self._bb) if n > 1 else 0
+        def halves(valid, block, name):
+            lo = Signal(1 << lo_w, name=f"{name}_lo")
+            hi = Signal(n >> lo_w, name=f"{name}_hi")
+            m.d.comb += [lo.eq(Cat(block[:lo_w] == i for i in range(1 << lo_w)) if lo_w else 1),
+                         hi.eq(Cat(valid & (block[lo_w:] == i) for i in range(n >> lo_w))
+                               if n >> lo_w > 1 else valid)]
+            return lo, hi
+        def hot(lo, hi, i):
+            return hi[i >> lo_w] & lo[i & ((1 << lo_w) - 1)]
+        streams = []
         for i in range(self._marks):
             addr = self.mark_addr[i * aw:(i + 1) * aw]
             block = addr[shift:] if shift < aw else Const(0, 1)
-            hot = Signal(n, name=f"mark_{i}")
-            m.d.comb += hot.eq(Mux(self.mark_valid[i], Const(1, n) << block, 0))
-            one_hot.append(hot)
-        value = one_hot[0]
-        for hot in one_hot[1:]:
-            value = value | hot
-        m.d.comb += marked.eq(value)
+            streams.append(halves(self.mark_valid[i], block, f"mark_{i}"))
+        take_lo, take_hi = halves(self.take, self.take_block, "take")
+        marked = Signal(n)
         taken = Signal(n)
-        with m.If(self.take):
-            m.d.comb += taken.eq(Const(1, n) << self.take_block)
+        for i in range(n):
+            term = hot(*streams[0], i)
+            for lo, hi in streams[1:]:
+                term = term | hot(lo, hi, i)
+            m.d.comb += [marked[i].eq(term), taken[i].eq(hot(take_lo, take_hi, i))]
         with m.If(self.clear):
             m.d.sync += bits.eq(0)
         with m.Elif(self.fill):
@@ -140,13 +165,18 @@ class DirtyMap(wiring.Component):
         padded = Cat(bits, Const(0, groups * width - n))
         group_bits = [padded[g * width:(g + 1) * width] for g in range(groups)]
 
-        # Count: each group's count registered, then their sum registered.
-        group_counts = []
-        for g, gb in enumerate(group_bits):
-            c = Signal(range(width + 1), name=f"count_{g}")
-            m.d.sync += c.eq(_popcount([gb[i] for i in range(width)]))
-            group_counts.append(c)
-        m.d.sync += self.count.eq(_popcount(group_counts))
+        # Count: a sweep adds up one group's marked blocks a cycle and publishes the sum when it has seen them all.
+        if groups == 1:
+            m.d.sync += self.count.eq(_popcount([group_bits[0][i] for i in range(width)]))
+        else:
+            sweep = Signal(range(groups))
+            total = Signal.like(self.count)
+            group_count = _popcount([b for b in padded.word_select(sweep, width)])
+            m.d.sync += sweep.eq(sweep + 1)
+            with m.If(sweep == groups - 1):
+                m.d.sync += [self.count.eq(total + group_count), total.eq(0)]
+            with m.Else():
+                m.d.sync += total.eq(total + group_count)
 
         # Finder: `pos` is where the search stands (group `pos >> lw`, lowest block `pos & (width - 1)` in it).
         # While nothing is held, examine the rest of that group: its lowest marked block is found, or the search

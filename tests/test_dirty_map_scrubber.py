@@ -46,11 +46,11 @@ def test_dirty_map_marks_takes_counts_and_finds():
         assert not ctx.get(dut.any) and not ctx.get(dut.next_valid)
         await mark(0x35, 0x3F)          # both block 3
         assert ctx.get(dut.bits) == 1 << 3 and ctx.get(dut.any)
-        await ctx.tick().repeat(2)               # the count lags two cycles
+        await ctx.tick().repeat(dut.count_lag)   # the count lags a sweep
         assert ctx.get(dut.count) == 1
         await mark(0x2A0, 0x10)         # blocks 42 and 1
         await mark(0x3F0, 0x140)        # blocks 63 and 20
-        await ctx.tick().repeat(2)
+        await ctx.tick().repeat(dut.count_lag)
         assert ctx.get(dut.count) == 5
         # Round robin: ascending from where the finder is, wrapping; each found within groups + 1 cycles.
         order = []
@@ -62,7 +62,7 @@ def test_dirty_map_marks_takes_counts_and_finds():
         first = order.index(min(order))
         assert order[first:] + order[:first] == [1, 3, 20, 42, 63]
         assert ctx.get(dut.bits) == 0 and not ctx.get(dut.any)
-        await ctx.tick().repeat(2)
+        await ctx.tick().repeat(dut.count_lag)
         assert ctx.get(dut.count) == 0 and not ctx.get(dut.next_valid)
 
         # A take and a write to the same block in one cycle: the write wins, and the block is found again.
@@ -91,7 +91,7 @@ def test_dirty_map_marks_takes_counts_and_finds():
         ctx.set(dut.fill, 1)
         await ctx.tick()
         ctx.set(dut.fill, 0)
-        await ctx.tick().repeat(2)
+        await ctx.tick().repeat(dut.count_lag)
         assert ctx.get(dut.count) == 64 and ctx.get(dut.bits) == (1 << 64) - 1
         # A full sweep takes every block exactly once, in order from where the finder was.
         order = []
@@ -106,8 +106,38 @@ def test_dirty_map_marks_takes_counts_and_finds():
         await ctx.tick()
         ctx.set(dut.clear, 0)
         assert not ctx.get(dut.any) and not ctx.get(dut.next_valid)
-        await ctx.tick().repeat(2)
+        await ctx.tick().repeat(dut.count_lag)
         assert ctx.get(dut.count) == 0
+    sim.add_testbench(tb)
+    sim.run()
+
+
+def test_dirty_map_count_settles_to_the_number_of_marked_blocks():
+    """Random marks on several streams (several to one block in a cycle, too) and takes; whenever the map has
+    been left alone for count_lag cycles, count is the number of marked bits."""
+    import random
+    rng = random.Random(5)
+    dut = DirtyMap(addr_width=12, block_words=16, marks=2)     # 256 blocks: 16 groups
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+
+    async def tb(ctx):
+        checks = 0
+        for _ in range(40):
+            for _ in range(rng.randrange(1, 30)):
+                valid = rng.randrange(4)
+                ctx.set(dut.mark_valid, valid)
+                a = rng.randrange(1 << 12)
+                ctx.set(dut.mark_addr, a | ((a if rng.random() < 0.2 else rng.randrange(1 << 12)) << 12))
+                ctx.set(dut.take, rng.random() < 0.3)
+                ctx.set(dut.take_block, rng.randrange(256))
+                await ctx.tick()
+            ctx.set(dut.mark_valid, 0)
+            ctx.set(dut.take, 0)
+            await ctx.tick().repeat(dut.count_lag)
+            assert ctx.get(dut.count) == bin(ctx.get(dut.bits)).count("1")
+            checks += 1
+        assert checks == 40
     sim.add_testbench(tb)
     sim.run()
 
