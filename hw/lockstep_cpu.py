@@ -47,7 +47,8 @@ from .memmap import RAM as RAM_REGION, IO_WINDOW, Region, RAM_DEFAULT_SIZE, RESE
 from .protected_ram import ProtectedRAM
 from .ram import LoaderSignature, check_ram_size
 from .status_map import UnitState, EventCode, EventUnit, EventLayout, EvidenceLayout
-from .delay_line import DelayLine, delayed
+from .delay_line import delayed
+from .write_history import WriteHistory
 from .dirty_map import DirtyMap
 from .pair_mgmt import PairManagementSignature
 from .resync import Resync
@@ -321,7 +322,7 @@ class LockstepPair(wiring.Component):
         self.containment = Containment(offset=offset)
         aw = ram_word_bits(ram_size)
         self._aw = aw
-        self.dirty = DirtyMap(addr_width=aw, block_words=block_words, marks=5)
+        self.dirty = DirtyMap(addr_width=aw, block_words=block_words, marks=2)
         self.resync = Resync(addr_width=aw, block_words=block_words, final_words=final_words)
         self.shadow_a = ShadowRegs()
         self.shadow_b = ShadowRegs()
@@ -710,9 +711,9 @@ class LockstepPair(wiring.Component):
             record(EventCode.RESYNC_DONE, Mux(rs_target, EventUnit.B, EventUnit.A))
         m.d.comb += lock_halt.eq(freezing | rs.halt | crashing)
 
-        # Dirty map: the management's writes into a copy, both cores' writes while not both ONLINE, plus their writes of the last `history` cycles
-        # (the lagging unit had not made them yet, and a faulty unit's last writes are suspect), plus refused
-        # copier writes.
+        # Dirty map: the management's writes into a copy, both cores' writes while not both ONLINE, plus their
+        # writes of the last `history` cycles in lockstep (the lagging unit had not made them yet, and a faulty
+        # unit's last writes are suspect), plus refused copier writes.
         # During a resync the source's whole-word writes are mirrored into the target copy (hw.resync) instead of
         # being marked; the late marks only cover writes made while both were ONLINE.
         history = offset + self._window + 2
@@ -728,25 +729,27 @@ class LockstepPair(wiring.Component):
             rs.mirror_addr.eq(Mux(rs_target, a.ram_wrote_addr, b.ram_wrote_addr)),
             rs.mirror_data.eq(Mux(rs_target, a.ram_wrote_data, b.ram_wrote_data)),
         ]
-        # Both units' RAM and register writes of the last `history` cycles: one delay line in block RAM
-        # (hw.delay_line: as chains of flip-flops they cost 110 more logic cells on the HX8K).
-        reg_early = [Cat(unit.retire.valid & unit.run & both, unit.retire.record.rd_addr) for unit in units]
-        ram_early = [Cat(wrote[i] & both, units[i].ram_wrote_addr) for i in range(2)]
-        m.submodules.history = history_line = DelayLine(sum(len(v) for v in ram_early + reg_early), history)
-        m.d.comb += history_line.i.eq(Cat(*ram_early, *reg_early))
-        late, late_reg, rest = [], [], history_line.o
-        for early, into in ((ram_early[0], late), (ram_early[1], late), (reg_early[0], late_reg),
-                            (reg_early[1], late_reg)):
-            into.append(rest[:len(early)])
-            rest = rest[len(early):]
-        # Streams that are never active together share a mark port (each mark port costs a decoder of the whole
-        # map): out of lockstep only an ONLINE unit executes, so at most one core writes its copy; the management
-        # writes one window word at a time. Should both of a pair fire anyway, every block is marked.
+        # Both units' RAM and register writes of the last `history` cycles in lockstep, replayed as marks when
+        # lockstep ends (hw.write_history: one mark stream for both units' writes).
+        m.submodules.history = hist = WriteHistory(addr_width=self._aw, depth=history)
+        m.d.comb += hist.record.eq(both)
+        for index, unit in enumerate(units):
+            m.d.comb += [hist.ram[index].valid.eq(wrote[index] & both), hist.ram[index].addr.eq(unit.ram_wrote_addr),
+                         hist.reg[index].valid.eq(unit.retire.valid & unit.run & both),
+                         hist.reg[index].addr.eq(unit.retire.record.rd_addr)]
+        # Two mark streams (each costs a decoder of the whole map): the ONLINE unit's writes now (out of lockstep
+        # only an ONLINE unit executes, so at most one core writes its copy), and one shared by the resync's
+        # re-marks (only while it runs), the management's writes (one window word at a time, never while the
+        # resync runs) and the history's replay, which waits for a cycle neither uses. Should both units' writes
+        # of one kind come in one cycle anyway, every block is marked.
+        mgmt_any = mgmt_wrote[0] | mgmt_wrote[1]
+        m.d.comb += hist.pause.eq(rs.remark | mgmt_any)
         marks = [(marked_now[0] | marked_now[1], Mux(marked_now[1], b.ram_wrote_addr, a.ram_wrote_addr)),
-                 (late[0][0] & ~both, late[0][1:]), (late[1][0] & ~both, late[1][1:]),
-                 (rs.remark, rs.remark_addr),
-                 (mgmt_wrote[0] | mgmt_wrote[1], Mux(mgmt_wrote[1], units[1].ram_aux.addr, units[0].ram_aux.addr))]
-        both_marked = (marked_now[0] & marked_now[1]) | (mgmt_wrote[0] & mgmt_wrote[1])
+                 (rs.remark | mgmt_any | hist.mark.valid,
+                  Mux(rs.remark, rs.remark_addr,
+                      Mux(mgmt_any, Mux(mgmt_wrote[1], units[1].ram_aux.addr, units[0].ram_aux.addr),
+                          hist.mark.addr)))]
+        both_marked = (marked_now[0] & marked_now[1]) | (mgmt_wrote[0] & mgmt_wrote[1]) | (rs.remark & mgmt_any)
         m.d.comb += [
             dirty.mark_valid.eq(Cat(v for v, _ in marks)),
             dirty.mark_addr.eq(Cat(addr for _, addr in marks)),
@@ -754,7 +757,7 @@ class LockstepPair(wiring.Component):
             dirty.fill.eq(rs.dirty_fill | both_marked),
             dirty.take.eq(rs.dirty_take),
             dirty.take_block.eq(rs.dirty_block),
-            rs.dirty_any.eq(dirty.any),
+            rs.dirty_any.eq(dirty.any | hist.busy),      # the replay's marks are due
             rs.dirty_next.eq(dirty.next),
             rs.dirty_valid.eq(dirty.next_valid),
             rs.dirty_count.eq(dirty.count),
@@ -784,9 +787,9 @@ class LockstepPair(wiring.Component):
             rec = unit.retire.record
             now = Signal(32, name=f"reg_write_{'ab'[index]}")
             m.d.comb += now.eq(Mux(unit.retire.valid & unit.run & ~both, 1 << rec.rd_addr, 0))
-            late_w = late_reg[index]
+            late_w = hist.reg_mark[index]
             late_hot = Signal(32, name=f"reg_write_late_hot_{'ab'[index]}")
-            m.d.comb += late_hot.eq(Mux(late_w[0] & ~both, 1 << late_w[1:], 0))
+            m.d.comb += late_hot.eq(Mux(late_w.valid, 1 << late_w.addr, 0))
             reg_marks += [now, late_hot]
             if has_mgmt:
                 msp = getattr(self.mgmt, f"state_{'ab'[index]}")
