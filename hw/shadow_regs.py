@@ -13,15 +13,18 @@ Both the core's register file and the shadow are memories that reset does not cl
 hold the same values from power-up on. A fault injected into the core's register file does not reach the shadow:
 the shadow keeps the architecturally right value (a unit with register-file evidence gets all registers anyway).
 
-The read port is synchronous and transparent: ``rdata`` is register ``raddr`` one cycle later, including a write
-in that same cycle.
+The read port is synchronous: ``rdata`` is register ``raddr`` one cycle later. A read in the cycle the register is
+written is undefined on the FPGA (the old value in simulation): the block RAM has no collision logic (hw.bram; it
+cost ~100 LUTs per shadow on iCE40). The resync never depends on such a read: it reads a register in the cycle it
+takes the register's dirty bit, and a write in that cycle marks the register dirty again (the mark wins), so it is
+copied again later.
 """
 
 from amaranth.hdl import Module
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .bram import BlockRAM
 from .cpu.ports import STATE_X0
 
 
@@ -62,19 +65,18 @@ class ShadowRegs(wiring.Component):
             "raddr":        In(5),
             "rdata":        Out(32),
         })
-        self.mem = Memory(shape=32, depth=32, init=[])
+        self._ram = BlockRAM(shape=32, depth=32)
+        self.mem = self._ram.mem
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.mem = mem = self.mem
-        wp = mem.write_port()
-        rp = mem.read_port(transparent_for=[wp])
+        m.submodules.ram = ram = self._ram
         sp_write = (self.sp_ack & self.sp_req & self.sp_write & ((self.sp_addr >> 5) == (STATE_X0 >> 5))
                     & (self.sp_addr[:5] != 0))
         with m.If(sp_write):
-            m.d.comb += [wp.addr.eq(self.sp_addr[:5]), wp.data.eq(self.sp_wdata), wp.en.eq(1)]
+            m.d.comb += [ram.w_addr.eq(self.sp_addr[:5]), ram.w_data.eq(self.sp_wdata), ram.w_en.eq(1)]
         with m.Else():
-            m.d.comb += [wp.addr.eq(self.rd_addr), wp.data.eq(self.rd_data),
-                         wp.en.eq(self.retire_valid & (self.rd_addr != 0))]
-        m.d.comb += [rp.addr.eq(self.raddr), self.rdata.eq(rp.data)]
+            m.d.comb += [ram.w_addr.eq(self.rd_addr), ram.w_data.eq(self.rd_data),
+                         ram.w_en.eq(self.retire_valid & (self.rd_addr != 0))]
+        m.d.comb += [ram.r_addr.eq(self.raddr), self.rdata.eq(ram.r_data)]
         return m

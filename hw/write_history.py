@@ -18,8 +18,9 @@ each of its two RAM streams cost the dirty map a decoder of the whole map: ~290 
 
 from amaranth.hdl import Module, Signal, Mux
 from amaranth.lib import data, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from .bram import BlockRAM
 
 
 __all__ = ["WriteLayout", "WriteHistory"]
@@ -80,9 +81,9 @@ class WriteHistory(wiring.Component):
         m = Module()
         depth = self._depth
 
-        m.submodules.mem = mem = Memory(shape=self._entry, depth=depth, init=[])
-        write = mem.write_port()
-        read = mem.read_port(transparent_for=())
+        # Nothing is written while a replay reads (or in the cycle `record` ends one, when nothing is read), so a
+        # block RAM without collision logic does (hw.bram).
+        m.submodules.mem = mem = BlockRAM(shape=self._entry, depth=depth)
 
         def following(ptr):
             return Mux(ptr == depth - 1, 0, ptr + 1)
@@ -96,9 +97,9 @@ class WriteHistory(wiring.Component):
         m.d.comb += start.eq(record_q & ~self.record & ~replaying)
 
         # Frozen from the fall of `record` to the end of the replay (or `record` rising again).
-        m.d.comb += [write.addr.eq(slot), write.en.eq(~start & ~(replaying & ~self.record)),
-                     write.data.ram.eq(self.ram), write.data.reg.eq(self.reg)]
-        with m.If(write.en):
+        m.d.comb += [mem.w_addr.eq(slot), mem.w_en.eq(~start & ~(replaying & ~self.record)),
+                     mem.w_data.ram.eq(self.ram), mem.w_data.reg.eq(self.reg)]
+        with m.If(mem.w_en):
             m.d.sync += slot.eq(following(slot))
             with m.If(primed != depth):
                 m.d.sync += primed.eq(primed + 1)
@@ -110,22 +111,22 @@ class WriteHistory(wiring.Component):
         left = Signal(range(depth + 1))
         loaded = Signal()
         half = Signal()
-        entry = read.data
-        m.d.comb += [read.addr.eq(rd), read.en.eq(0)]
+        entry = mem.r_data
+        m.d.comb += [mem.r_addr.eq(rd), mem.r_en.eq(0)]
         with m.If(start):
             m.d.sync += [replaying.eq(primed != 0), left.eq(primed), loaded.eq(0), half.eq(0),
                          rd.eq(Mux(primed == depth, slot, 0))]
         with m.Elif(replaying & self.record):
             m.d.sync += replaying.eq(0)
         with m.Elif(replaying & ~loaded):
-            m.d.comb += read.en.eq(1)
+            m.d.comb += mem.r_en.eq(1)
             m.d.sync += loaded.eq(1)
         with m.Elif(replaying & ~self.pause):
             with m.If(~half):
                 m.d.comb += [self.mark.eq(entry.ram[0]), self.reg_mark.eq(entry.reg)]
                 m.d.sync += [half.eq(1), rd.eq(following(rd))]
             with m.Else():
-                m.d.comb += [self.mark.eq(entry.ram[1]), read.en.eq(1)]
+                m.d.comb += [self.mark.eq(entry.ram[1]), mem.r_en.eq(1)]
                 m.d.sync += [half.eq(0), left.eq(left - 1)]
                 with m.If(left == 1):
                     m.d.sync += replaying.eq(0)

@@ -9,7 +9,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bram import BlockRAM
+from ..bram import BlockRAM
 from .protocol import DELIMITER
 
 

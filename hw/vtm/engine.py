@@ -36,7 +36,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .access import AccessSignature
-from .bram import BlockRAM
+from ..bram import BlockRAM
 from .framer import RX_PAYLOAD, RX_POS, FrameByteLayout, RxByteLayout
 from .protocol import (BULK_MAX_DATA, HEADER_SIZE, IDENTITY_MAGIC, MAX_PAYLOAD, MAX_REG_COUNT, PROTOCOL_VERSION,
                        BulkArgsLayout, Channel, Command, FrameFlags, FrameHeaderLayout, IdentifyLayout,

@@ -28,7 +28,7 @@ from amaranth.lib.wiring import In, Out
 
 from .access import AccessSignature
 from .arbiter import source_header_byte
-from .bram import BlockRAM
+from ..bram import BlockRAM
 from .framer import FrameByteLayout
 from .protocol import (EVENT_LOG_DEPTH, HEADER_SIZE, Channel, EventFrameLayout, EventKind, EventRecordLayout, Status,
                        layout_size)

@@ -8,7 +8,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bram import BlockRAM
+from ..bram import BlockRAM
 
 
 __all__ = ["ByteFIFO"]

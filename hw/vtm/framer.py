@@ -26,7 +26,7 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bram import BlockRAM
+from ..bram import BlockRAM
 from .cobs import CobsDecoder, CobsEncoder, EncoderInLayout
 from .crc import CRC32
 from .protocol import CRC_SIZE, HEADER_SIZE, MAX_FRAME, MAX_PAYLOAD, Channel, FrameFlags, FrameHeaderLayout, RxError

@@ -3,10 +3,11 @@
 Amaranth's synchronous read port promises the old word when the same word is written in the same cycle; the iCE40
 block RAM does not, so Yosys adds a copy of the write port (address, data, enable registers) and a bypass
 multiplexer to every such memory: a flip-flop and a LUT or two per data bit, more than the logic around a small
-buffer. Every memory of the controller is used so that a word read in the cycle it is written is never looked at
-(each user's docstring says why), so :class:`BlockRAM` asks for no such logic: its read port is combinational
-followed by a register, which Yosys folds into the block RAM, and the memory carries the ``no_rw_check`` attribute
-(a read that collides with a write is undefined on the FPGA; the simulator returns the old word).
+buffer. No user of :class:`BlockRAM` (the controller's memories, the pair's write history and shadow register
+files) looks at a word read in the cycle it is written (each user's docstring says why), so it asks for no such
+logic: its read port is combinational followed by a register, which Yosys folds into the block RAM, and the memory
+carries the ``no_rw_check`` attribute (a read that collides with a write is undefined on the FPGA; the simulator
+returns the old word).
 """
 
 from amaranth.hdl import Module, Signal
@@ -34,6 +35,11 @@ class BlockRAM(wiring.Component):
         Read the word at ``r_addr`` (while ``r_en``; ``r_data`` holds otherwise).
     r_data : Out(shape)
         The word read in the previous cycle. Undefined (on the FPGA) if it was written in that cycle.
+
+    Attributes
+    ----------
+    mem : Memory
+        The storage (for simulation-time checks).
     """
 
     def __init__(self, *, shape, depth):
@@ -48,10 +54,11 @@ class BlockRAM(wiring.Component):
             "r_en":   In(1, init=1),
             "r_data": Out(shape),
         })
+        self.mem = Memory(shape=shape, depth=depth, init=[], attrs={"no_rw_check": 1})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.mem = mem = Memory(shape=self._shape, depth=self._depth, init=[], attrs={"no_rw_check": 1})
+        m.submodules.mem = mem = self.mem
         wp = mem.write_port()
         rp = mem.read_port(domain="comb")
         data = Signal.like(self.r_data, reset_less=True)

@@ -1,5 +1,5 @@
 # amaranth: UnusedElaboratable=no
-"""The controller's block RAM (hw/vtm/bram.py) against a dictionary: random writes and reads, one-cycle read
+"""The block RAM without collision logic (hw/bram.py) against a dictionary: random writes and reads, one-cycle read
 latency, ``r_en`` holding the output; and its netlist: no collision logic around the iCE40 block RAM."""
 
 import random
@@ -7,7 +7,7 @@ import random
 import pytest
 from amaranth.back import rtlil
 
-from hw.vtm.bram import BlockRAM
+from hw.bram import BlockRAM
 from simulate import simulate
 
 
