@@ -1,9 +1,10 @@
 """The dirty-block map of a RAM copy: which blocks were written since tracking started.
 
 One bit per block of ``block_words`` words. Several write streams (``mark``) set bits every cycle; the resync
-copier takes one block at a time (``take``: its bit is cleared, unless a write marks it in the same cycle -- a
-write wins, so a block written while it is being copied is copied again). ``clear`` empties the map (tracking
-starts afresh), ``fill`` marks every block (a full remirror).
+copier takes one block at a time (``take``: its bit is cleared, unless a mark lands in the same cycle -- a mark
+wins, so a block written while it is being copied is copied again). ``clear`` empties the map (tracking
+starts afresh), ``fill`` marks every block (a full remirror). Marks and ``fill`` land a cycle after they are
+presented.
 
 Nothing here is a chain as long as the map: the finder examines one group of :data:`GROUP` blocks per cycle,
 round robin, and holds the block it found (``next``, ``next_valid``) until that block is taken or the map is
@@ -70,13 +71,17 @@ class DirtyMap(wiring.Component):
     -------
     mark_valid : In(marks)
     mark_addr : In(addr_width * marks)
-        ``marks`` word addresses, one per stream (``mark_addr[i]`` is bits ``i*addr_width ..``).
+        ``marks`` word addresses, one per stream (``mark_addr[i]`` is bits ``i*addr_width ..``). A mark sets its
+        block's bit at the end of the next cycle (the marks are registered first).
     clear, fill : In(1)
+        ``clear`` empties the map at the end of this cycle (and wins over everything); ``fill`` marks every block,
+        like a mark, at the end of the next cycle.
     take : In(1)
-        Clear the bit of block ``take_block`` (the resync takes ``next``).
+        Clear the bit of block ``take_block`` (the resync takes ``next``) at the end of this cycle; a mark landing
+        in the same cycle wins.
     take_block : In(block_bits)
     any : Out(1)
-        Some block is marked (from the bits of this cycle).
+        Some block is marked, or a mark (or ``fill``) is on its way.
     next, next_valid : Out(block_bits), Out(1)
         A marked block. The finder examines the rest of one group of :data:`GROUP` blocks per cycle, resuming
         just above the block last taken and wrapping around, so the blocks are found in ascending order, round
@@ -116,10 +121,10 @@ class DirtyMap(wiring.Component):
 
     @property
     def count_lag(self):
-        """Cycles after the last change of the map within which ``count`` is exact (a sweep finishing, then a whole
-        sweep)."""
+        """Cycles after the last mark, ``fill`` or take was presented within which ``count`` is exact (the mark
+        landing, a sweep finishing, then a whole sweep)."""
         groups = -(-self._blocks // min(GROUP, self._blocks))
-        return 1 if groups == 1 else 2 * groups
+        return 2 if groups == 1 else 2 * groups + 1
 
     def elaborate(self, platform):
         m = Module()
@@ -141,11 +146,22 @@ class DirtyMap(wiring.Component):
             return lo, hi
         def hot(lo, hi, i):
             return hi[i >> lo_w] & lo[i & ((1 << lo_w) - 1)]
+        # The marks (and `fill`) are registered first: they land in the map the cycle after they are presented. A
+        # unit's write address comes late in its cycle (from its adder), and through the decoders into the bits
+        # it was the pair's critical path (HX8K, 23.1 ns). `any` counts a mark in flight.
+        fill = Signal()
+        m.d.sync += fill.eq(self.fill)
+        pending = [fill]
         streams = []
         for i in range(self._marks):
             addr = self.mark_addr[i * aw:(i + 1) * aw]
-            block = addr[shift:] if shift < aw else Const(0, 1)
-            streams.append(halves(self.mark_valid[i], block, f"mark_{i}", self.fill if i == 0 else Const(0)))
+            valid = Signal(name=f"mark_{i}_valid")
+            block = Signal(max(1, aw - shift), name=f"mark_{i}_block")
+            m.d.sync += valid.eq(self.mark_valid[i])
+            if shift < aw:
+                m.d.sync += block.eq(addr[shift:])
+            pending.append(valid)
+            streams.append(halves(valid, block, f"mark_{i}", fill if i == 0 else Const(0)))
         take_lo, take_hi = halves(self.take, self.take_block, "take")
         # Kept apart ("keep"), the marks' OR is one LUT per bit and ABC no longer spreads them over the bit's own
         # logic (-83 LUTs at 256 blocks).
@@ -160,7 +176,7 @@ class DirtyMap(wiring.Component):
             m.d.sync += bits.eq(0)
         with m.Else():
             m.d.sync += bits.eq((bits & ~taken) | marked)
-        m.d.comb += self.any.eq(bits.any())
+        m.d.comb += self.any.eq(bits.any() | Cat(*pending).any())
 
         # Groups of GROUP blocks (the last one padded with zeros).
         width = min(GROUP, n)

@@ -22,10 +22,14 @@ def test_dirty_map_marks_takes_counts_and_finds():
 
     async def tb(ctx):
         async def mark(*addrs):
+            """Present marks for one cycle; they land in the map at the end of the next (in flight, `any`)."""
+            before = ctx.get(dut.bits)
             ctx.set(dut.mark_valid, (1 << len(addrs)) - 1)
             ctx.set(dut.mark_addr, sum(a << (10 * i) for i, a in enumerate(addrs)))
             await ctx.tick()
             ctx.set(dut.mark_valid, 0)
+            assert ctx.get(dut.bits) == before and ctx.get(dut.any)
+            await ctx.tick()
 
         async def found(limit):
             """Cycles until next_valid (at most limit), and the block."""
@@ -65,20 +69,32 @@ def test_dirty_map_marks_takes_counts_and_finds():
         await ctx.tick().repeat(dut.count_lag)
         assert ctx.get(dut.count) == 0 and not ctx.get(dut.next_valid)
 
-        # A take and a write to the same block in one cycle: the write wins, and the block is found again.
-        await mark(0xA5)                # block 10
-        cycles, block = await found(5)
-        assert block == 10
-        ctx.set(dut.take, 1)
-        ctx.set(dut.take_block, 10)
-        ctx.set(dut.mark_valid, 1)
-        ctx.set(dut.mark_addr, 0xA0)
-        await ctx.tick()
-        ctx.set(dut.take, 0)
-        ctx.set(dut.mark_valid, 0)
-        assert ctx.get(dut.bits) == 1 << 10 and not ctx.get(dut.next_valid)
-        cycles, block = await found(5)   # found again when the search wraps around
-        assert block == 10
+        # A take and a write to the same block in the cycle before, or in the same cycle: the write wins (its mark
+        # lands with the take, or after it), and the block is found again.
+        for write_first in (True, False):
+            await mark(0xA5)                # block 10
+            cycles, block = await found(5)
+            assert block == 10
+            if write_first:
+                ctx.set(dut.mark_valid, 1)
+                ctx.set(dut.mark_addr, 0xA0)
+                await ctx.tick()
+                ctx.set(dut.mark_valid, 0)
+            ctx.set(dut.take, 1)
+            ctx.set(dut.take_block, 10)
+            ctx.set(dut.mark_valid, not write_first)
+            ctx.set(dut.mark_addr, 0xA0)
+            await ctx.tick()
+            ctx.set(dut.take, 0)
+            ctx.set(dut.mark_valid, 0)
+            assert not ctx.get(dut.next_valid) and ctx.get(dut.any)
+            await ctx.tick()
+            assert ctx.get(dut.bits) == 1 << 10
+            cycles, block = await found(5)   # found again when the search wraps around
+            assert block == 10
+            if write_first:
+                await take()
+                assert not ctx.get(dut.any)
 
         # Taking a block other than the one held leaves it held.
         await mark(0x300)               # block 48
@@ -154,7 +170,8 @@ def test_dirty_map_of_one_group_and_of_one_block():
             ctx.set(dut.mark_addr, (1 << addr_width) - 1)     # the last block
             await ctx.tick()
             ctx.set(dut.mark_valid, 0)
-            await ctx.tick()
+            assert ctx.get(dut.any) and not ctx.get(dut.bits)      # in flight
+            await ctx.tick().repeat(2)
             assert ctx.get(dut.next_valid) and ctx.get(dut.next) == blocks - 1
             await ctx.tick()
             assert ctx.get(dut.count) == 1
