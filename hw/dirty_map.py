@@ -12,9 +12,9 @@ cleared; ``count`` is summed by a sweep of one group per cycle. A 64 KiB copy in
 a 256-long priority chain or carry chain there made Yosys' ABC9 pass overflow its stack on ECP5.
 
 Size (a 256-block map with five mark streams, Yosys ``synth_ice40`` alone): each stream's block was a ``1 << block``
-one-hot, which Yosys builds as a 256-wide shifter, and the count a registered popcount of every group: 3,566 LUTs.
-With each block decoded as two one-hot halves (:data:`LOW_BITS`) and the count swept, 2,370; with the pair's
-streams down to two (hw.write_history) and ``fill`` through stream 0's decoders, 1,244.
+one-hot (a shift in Yosys' netlist) and the count a registered popcount of every group: 3,566 LUTs (2,641 with the
+halves below, 2,370 with the count swept too). With the pair's streams down to two (hw.write_history) and ``fill``
+through stream 0's decoders, 1,244; registering the marks adds 19 flip-flops.
 """
 
 from amaranth.hdl import Module, Signal, Const, Mux, Cat
@@ -133,7 +133,7 @@ class DirtyMap(wiring.Component):
 
         # Each mark stream's block as two one-hot halves (the low LOW_BITS bits and the rest, the stream's valid
         # folded into the high half): a block's bit is set by the AND of one line of each, so the map needs one
-        # two-input term per bit and stream. (`1 << block` became a 256-wide shifter per stream: 700 LUTs each.)
+        # two-input term per bit and stream. (`1 << block` per stream cost 925 more LUTs over five streams.)
         # `fill` sets every line of stream 0's halves, so it costs the bits no input of their own: with two
         # streams each bit's next value is two LUTs (the marks' four lines; the bit, the take's two lines).
         lo_w = min(LOW_BITS, self._bb) if n > 1 else 0
