@@ -152,3 +152,42 @@ def test_a_resync_that_does_not_converge_raises_its_bound_and_still_ends_exact()
     out = simulate(soc, body)
     assert EventCode.RESYNC_BOUND_RAISED in events, events
     assert list(out) == [(i + 1) & 0xFF for i in range(len(out))]
+
+
+def test_a_faulty_units_last_writes_in_lockstep_are_copied_back():
+    """Unit B stores through a corrupted address register (t2 flipped at bit 10, with the register file's parity as
+    evidence) in its last cycles in lockstep: the word lands 1 KiB away, in B's program, a block unit A never writes.
+    Only the pair's write history knows that write (it was made in lockstep), and a changed-blocks resync must
+    copy that block back from A."""
+    from hw.inject import InjectTarget
+    from tests.lockstep_harness import command
+    soc = LockstepSoC(ram_size=RAM_SIZE, ram_init=write_heavy_loop(), mgmt=True, inject=True, block_words=16)
+    st = soc.pair.status
+    words = RAM_SIZE // 4
+
+    async def body(mg):
+        ctx = mg.ctx
+        await mg.tick(400)
+        ctx.set(soc.inject.valid, 1)
+        ctx.set(soc.inject.payload, command(InjectTarget.REG_FLIP, unit=1, at=ctx.get(st.cycle) + 5, addr=7,
+                                            bit0=10))
+        await mg.tick()
+        ctx.set(soc.inject.valid, 0)
+        for _ in range(200):
+            if pair_state(soc, ctx)[1] == UnitState.ISOLATED:
+                break
+            await mg.tick()
+        assert pair_state(soc, ctx) == (UnitState.ONLINE, UnitState.ISOLATED)
+        assert ctx.get(st.evidence_b.regfile)
+        await mg.tick(300)          # A runs on alone
+        # B's copy holds its stray word below the ring (A's copy has the program there).
+        low = [i for i in range(RING // 4)
+               if ctx.get(soc.pair.unit_a.ram.mem.data[i]) != ctx.get(soc.pair.unit_b.ram.mem.data[i])]
+        assert low, "the corrupted store did not land below the ring in B's copy"
+        cycles, stall = await rejoin(mg, 1)
+        assert cycles < words, "a changed-blocks resync, not a full one"
+        await mg.tick(100)
+        assert not ctx.get(st.diverged)
+        await assert_units_equal(mg)
+
+    simulate(soc, body)
