@@ -729,14 +729,12 @@ class LockstepPair(wiring.Component):
             rs.mirror_addr.eq(Mux(rs_target, a.ram_wrote_addr, b.ram_wrote_addr)),
             rs.mirror_data.eq(Mux(rs_target, a.ram_wrote_data, b.ram_wrote_data)),
         ]
-        # Both units' RAM and register writes of the last `history` cycles in lockstep, replayed as marks when
-        # lockstep ends (hw.write_history: one mark stream for both units' writes).
+        # Both units' RAM writes of the last `history` cycles in lockstep, replayed as marks when lockstep ends
+        # (hw.write_history: one mark stream for both units' writes).
         m.submodules.history = hist = WriteHistory(addr_width=self._aw, depth=history)
         m.d.comb += hist.record.eq(both)
         for index, unit in enumerate(units):
-            m.d.comb += [hist.ram[index].valid.eq(wrote[index] & both), hist.ram[index].addr.eq(unit.ram_wrote_addr),
-                         hist.reg[index].valid.eq(unit.retire.valid & unit.run & both),
-                         hist.reg[index].addr.eq(unit.retire.record.rd_addr)]
+            m.d.comb += [hist.ram[index].valid.eq(wrote[index] & both), hist.ram[index].addr.eq(unit.ram_wrote_addr)]
         # Two mark streams (each costs a decoder of the whole map): the ONLINE unit's writes now (out of lockstep
         # only an ONLINE unit executes, so at most one core writes its copy), and one shared by the resync's
         # re-marks (only while it runs), the management's writes (one window word at a time, never while the
@@ -764,11 +762,13 @@ class LockstepPair(wiring.Component):
         ]
 
         # Dirty registers: all of x1..x31 when a resync starts (its reset of the target clears the target's register
-        # file, hw/cpu/README.md "Reset clear"), then those the source writes (and in the last `history` cycles),
-        # or the management writes through a state port. Each unit's shadow register file (hw.shadow_regs) follows
-        # its register file; the resync pre-copies the dirty registers from the source's shadow while the source
-        # runs (`reg_take` clears a bit unless a write marks it again), so the final window copies only the few
-        # written since.
+        # file, hw/cpu/README.md "Reset clear"), then those the source writes while it runs (and the pre-copier's
+        # refused writes). Nothing else can matter: every resync starts with all of them, no resync runs while the
+        # units are in lockstep, and the management reaches no state port while one runs, so the writes made
+        # before it (in lockstep, or by the management) need no marks, and outside a resync nothing reads the
+        # bits. Each unit's shadow register file (hw.shadow_regs) follows its register file; the resync pre-copies
+        # the dirty registers from the source's shadow while the source runs (`reg_take` clears a bit unless a
+        # write marks it again), so the final window copies only the few written since.
         reg_dirty = Signal(32)
         reg_marks = []
         shadows = (self.shadow_a, self.shadow_b)
@@ -787,15 +787,7 @@ class LockstepPair(wiring.Component):
             rec = unit.retire.record
             now = Signal(32, name=f"reg_write_{'ab'[index]}")
             m.d.comb += now.eq(Mux(unit.retire.valid & unit.run & ~both, 1 << rec.rd_addr, 0))
-            late_w = hist.reg_mark[index]
-            late_hot = Signal(32, name=f"reg_write_late_hot_{'ab'[index]}")
-            m.d.comb += late_hot.eq(Mux(late_w.valid, 1 << late_w.addr, 0))
-            reg_marks += [now, late_hot]
-            if has_mgmt:
-                msp = getattr(self.mgmt, f"state_{'ab'[index]}")
-                hot = Signal(32, name=f"reg_write_mgmt_{'ab'[index]}")
-                m.d.comb += hot.eq(Mux(msp.req & msp.write & (msp.addr[5:] == 0), 1 << msp.addr[:5], 0))
-                reg_marks.append(hot)
+            reg_marks.append(now)
         remark_hot = Signal(32)
         m.d.comb += remark_hot.eq(Mux(rs.reg_remark, 1 << rs.reg_remark_addr, 0))
         reg_marks.append(remark_hot)
@@ -806,9 +798,7 @@ class LockstepPair(wiring.Component):
         m.d.comb += reg_taken.eq(Mux(rs.reg_take, 1 << rs.reg_take_addr, 0))
         with m.If(start_resync):
             m.d.sync += reg_dirty.eq(-2)
-        with m.Elif(both & ~rs.busy):
-            m.d.sync += reg_dirty.eq(0)
-        with m.Else():
+        with m.Elif(rs.busy):
             m.d.sync += reg_dirty.eq(((reg_dirty & ~reg_taken) | reg_marked) & ~1)
         m.d.comb += rs.reg_dirty.eq(reg_dirty)
 

@@ -1,12 +1,12 @@
-"""The pair's history of both units' last writes in lockstep, replayed as dirty marks when lockstep ends.
+"""The pair's history of both units' last RAM writes in lockstep, replayed as dirty marks when lockstep ends.
 
-When a unit leaves lockstep, the writes both units made in the last ``depth`` cycles are suspect (the lagging unit
-had not made them yet, and a faulty unit's last writes may be wrong), so their RAM blocks and registers must be
-marked dirty for the resync. While ``record`` is high, each cycle's writes (one RAM write and one register write per
-unit, each with its valid bit) go round a block-RAM buffer of ``depth`` entries. In the cycle ``record`` falls the
-buffer stops, and then replays its entries oldest first, two cycles each: unit A's RAM write and both units'
-register writes, then unit B's RAM write. So the pair's dirty map needs one mark stream for all of them, which it
-shares with streams that are never busy for long: ``pause`` holds the replay in a cycle another stream uses it.
+When a unit leaves lockstep, the RAM writes both units made in the last ``depth`` cycles are suspect (the lagging
+unit had not made them yet, and a faulty unit's last writes may be wrong), so their blocks must be marked dirty for
+the resync. (Registers need no history: every resync copies all of them.) While ``record`` is high, each cycle's
+writes (one per unit, each with its valid bit) go round a block-RAM buffer of ``depth`` entries. In the cycle
+``record`` falls the buffer stops, and then replays its entries oldest first, two cycles each: unit A's write, then
+unit B's. So the pair's dirty map needs one mark stream for all of them, which it shares with streams that are
+never busy for long: ``pause`` holds the replay in a cycle another stream uses it.
 
 ``busy`` is high from the cycle ``record`` falls until the last entry has been replayed: marks are still due
 (about ``2 * depth`` cycles). ``record`` rising again ends a replay (the pair clears its maps in lockstep). A reset
@@ -27,7 +27,7 @@ __all__ = ["WriteLayout", "WriteHistory"]
 
 
 class WriteLayout(data.StructLayout):
-    """A write: ``valid`` and the word (or register) ``addr``."""
+    """A write: ``valid`` and the word ``addr``."""
     def __init__(self, addr_width):
         super().__init__({"valid": 1, "addr": addr_width})
 
@@ -46,14 +46,12 @@ class WriteHistory(wiring.Component):
     -------
     record : In(1)
         The units are in lockstep: record this cycle's writes.
-    ram, reg : In(ArrayLayout(WriteLayout(addr_width), 2)), In(ArrayLayout(WriteLayout(5), 2))
-        This cycle's RAM and register writes of units A and B.
+    ram : In(ArrayLayout(WriteLayout(addr_width), 2))
+        This cycle's RAM writes of units A and B.
     pause : In(1)
         The mark stream is taken this cycle: hold the replay.
     mark : Out(WriteLayout(addr_width))
-        A replayed RAM write (never while ``pause``).
-    reg_mark : Out(ArrayLayout(WriteLayout(5), 2))
-        Replayed register writes of A and B (each once, with A's RAM write).
+        A replayed write (never while ``pause``).
     busy : Out(1)
     """
 
@@ -61,15 +59,13 @@ class WriteHistory(wiring.Component):
         if not isinstance(depth, int) or depth < 1:
             raise ValueError(f"Depth must be a positive integer of cycles, not {depth!r}")
         self._depth = depth
-        ram, reg = WriteLayout(addr_width), WriteLayout(5)
-        self._entry = data.StructLayout({"ram": data.ArrayLayout(ram, 2), "reg": data.ArrayLayout(reg, 2)})
+        ram = WriteLayout(addr_width)
+        self._entry = data.ArrayLayout(ram, 2)
         super().__init__({
             "record":   In(1),
             "ram":      In(data.ArrayLayout(ram, 2)),
-            "reg":      In(data.ArrayLayout(reg, 2)),
             "pause":    In(1),
             "mark":     Out(ram),
-            "reg_mark": Out(data.ArrayLayout(reg, 2)),
             "busy":     Out(1),
         })
 
@@ -98,15 +94,15 @@ class WriteHistory(wiring.Component):
 
         # Frozen from the fall of `record` to the end of the replay (or `record` rising again).
         m.d.comb += [mem.w_addr.eq(slot), mem.w_en.eq(~start & ~(replaying & ~self.record)),
-                     mem.w_data.ram.eq(self.ram), mem.w_data.reg.eq(self.reg)]
+                     mem.w_data.eq(self.ram)]
         with m.If(mem.w_en):
             m.d.sync += slot.eq(following(slot))
             with m.If(primed != depth):
                 m.d.sync += primed.eq(primed + 1)
 
         # Replay: `left` entries, the oldest at `rd`. `loaded`: the read port holds the entry being replayed (the
-        # port reads in the cycle before, and holds its data while disabled). `half` 0 emits A's RAM write and the
-        # register writes (and advances `rd`), 1 emits B's RAM write (and reads the next entry).
+        # port reads in the cycle before, and holds its data while disabled). `half` 0 emits A's write (and
+        # advances `rd`), 1 emits B's write (and reads the next entry).
         rd = Signal(range(depth))
         left = Signal(range(depth + 1))
         loaded = Signal()
@@ -123,10 +119,10 @@ class WriteHistory(wiring.Component):
             m.d.sync += loaded.eq(1)
         with m.Elif(replaying & ~self.pause):
             with m.If(~half):
-                m.d.comb += [self.mark.eq(entry.ram[0]), self.reg_mark.eq(entry.reg)]
+                m.d.comb += self.mark.eq(entry[0])
                 m.d.sync += [half.eq(1), rd.eq(following(rd))]
             with m.Else():
-                m.d.comb += [self.mark.eq(entry.ram[1]), mem.r_en.eq(1)]
+                m.d.comb += [self.mark.eq(entry[1]), mem.r_en.eq(1)]
                 m.d.sync += [half.eq(0), left.eq(left - 1)]
                 with m.If(left == 1):
                     m.d.sync += replaying.eq(0)

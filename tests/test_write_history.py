@@ -25,7 +25,7 @@ def _run(depth, seed, scenario):
 
     async def testbench(ctx):
         written = []            # entries written since the last reset
-        expected = None         # the replay due: [("ram", addr) / ("reg", unit, addr)], in order
+        expected = None         # the replay due: the addresses, in order
         seen = []
         for cycles, record, reset in scenario:
             for cycle in range(cycles):
@@ -36,21 +36,15 @@ def _run(depth, seed, scenario):
                     written, expected, seen = [], None, []
                 pause = rng.random() < 0.3
                 ram = [(rng.random() < 0.5, rng.getrandbits(AW)) for _ in range(2)]
-                reg = [(rng.random() < 0.6, rng.getrandbits(5)) for _ in range(2)]
                 ctx.set(dut.record, record)
                 ctx.set(dut.pause, pause)
                 for unit in range(2):
                     ctx.set(dut.ram[unit], {"valid": ram[unit][0], "addr": ram[unit][1]})
-                    ctx.set(dut.reg[unit], {"valid": reg[unit][0], "addr": reg[unit][1]})
                 marks = []
                 mark = ctx.get(dut.mark)
                 assert not (pause and mark.valid), "a mark in a paused cycle"
                 if mark.valid:
-                    marks.append(("ram", mark.addr))
-                for unit in range(2):
-                    reg_mark = ctx.get(dut.reg_mark[unit])
-                    if reg_mark.valid:
-                        marks.append(("reg", unit, reg_mark.addr))
+                    marks.append(mark.addr)
                 assert expected is not None or not marks, "a mark with no replay due"
                 seen += marks
                 busy = ctx.get(dut.busy)
@@ -64,12 +58,10 @@ def _run(depth, seed, scenario):
                     # The cycle lockstep ends: the entries written last, oldest first, are due; this cycle's
                     # entry is not written.
                     expected, seen = [], []
-                    for ram_w, reg_w in written[-depth:]:
-                        expected += [("ram", ram_w[0][1])] if ram_w[0][0] else []
-                        expected += [("reg", u, reg_w[u][1]) for u in range(2) if reg_w[u][0]]
-                        expected += [("ram", ram_w[1][1])] if ram_w[1][0] else []
+                    for entry in written[-depth:]:
+                        expected += [addr for valid, addr in entry if valid]     # A's, then B's
                 if not (busy and not record):
-                    written.append((ram, reg))
+                    written.append(ram)
                 await ctx.tick()
 
     simulate(m, testbench)
