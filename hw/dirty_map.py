@@ -17,7 +17,7 @@ halves below, 2,370 with the count swept too). With the pair's streams down to t
 through stream 0's decoders, 1,244; registering the marks adds 19 flip-flops.
 """
 
-from amaranth.hdl import Module, Signal, Const, Mux, Cat
+from amaranth.hdl import Module, Signal, Const, Cat
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
