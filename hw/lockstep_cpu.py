@@ -734,12 +734,9 @@ class LockstepPair(wiring.Component):
         # of them, so it sees everything a cycle late and the same: a unit's store address comes late in its cycle
         # and ran into the history's block RAM (the pair's critical path at one seed, 22.0 ns on the HX8K).
         m.submodules.history = hist = WriteHistory(addr_width=self._aw, depth=history)
-        hist_in = Cat(both, *(Cat(wrote[index] & both, unit.ram_wrote_addr) for index, unit in enumerate(units)))
-        hist_q = delayed(m, hist_in, 1, name="history_in")
-        m.d.comb += hist.record.eq(hist_q[0])
-        for index in range(2):
-            entry = hist_q[1 + index * (1 + self._aw):1 + (index + 1) * (1 + self._aw)]
-            m.d.comb += [hist.ram[index].valid.eq(entry[0]), hist.ram[index].addr.eq(entry[1:])]
+        m.d.sync += hist.record.eq(both)
+        for index, unit in enumerate(units):
+            m.d.sync += [hist.ram[index].valid.eq(wrote[index] & both), hist.ram[index].addr.eq(unit.ram_wrote_addr)]
         # Two mark streams (each costs a decoder of the whole map): the ONLINE unit's writes now (out of lockstep
         # only an ONLINE unit executes, so at most one core writes its copy), and one shared by the resync's
         # re-marks (only while it runs), the management's writes (one window word at a time, never while the
