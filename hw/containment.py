@@ -10,7 +10,9 @@ whatever A sees in its cycle ``t`` (stall, ack, err, rdata), B must see in its c
    ``offset + 1`` cycles. ``offset`` cycles after A, B presents its copy of the same request, the comparator
    compares it with A's delayed copy, and in the next cycle its registered ``req_agree`` says whether they were
    equal (both units still present them: both are stalled). Only then is the request put on the shared bus -- B's
-   copy, i.e. the one both units agreed on -- and A's ``stall`` follows the shared bus's ``stall``. B sees A's
+   copy as it was compared, from flip-flops that took it in the compare cycle and hold it from then on, so that a
+   fault that changes a unit's held request after the compare (a flipped pipeline register) cannot reach the
+   bus -- and A's ``stall`` follows the shared bus's ``stall``. B sees A's
    stall pattern ``offset`` cycles later and so accepts its copy at the same point of its own execution. A
    disagreement forwards nothing; A stays stalled (and B, replaying A's view, too) until the lockstep controller
    changes the mode.
@@ -166,10 +168,15 @@ class Containment(wiring.Component):
             in_flight.append(delayed[1:3].any())
         m.d.comb += pending.eq(Cat(*in_flight).any())
 
-        # The request forwarded: B's (the confirmed copy in PAIR), or A's when A runs alone.
+        # The request forwarded: in PAIR the copy of B's that was compared (taken until the agreement is in, held
+        # while it stands); A's or B's own when that unit runs alone.
         from_a = self.active == ContainMode.ONLY_A
+        from_b = self.active == ContainMode.ONLY_B
         for name in ("addr", "write", "sel", "wdata"):
-            m.d.comb += getattr(bus, name).eq(Mux(from_a, getattr(a, name), getattr(b, name)))
+            compared = Signal.like(getattr(b, name), name=f"compared_{name}")
+            with m.If(waited != offset + 1):
+                m.d.sync += compared.eq(getattr(b, name))
+            m.d.comb += getattr(bus, name).eq(Mux(from_a, getattr(a, name), Mux(from_b, getattr(b, name), compared)))
 
         response = Cat(bus.ack & owed, bus.err & owed)
         # B in PAIR: A's view `offset` cycles later (all zero but the stall bit outside PAIR, once drained).

@@ -121,7 +121,7 @@ def random_script(seed, count=12):
 
 
 def run(offset, script_a, script_b, *, cycles=400, seed=1, stall_rate=0.3, mode=lambda t: ContainMode.PAIR,
-        selftest=lambda t: False, clear=lambda t: False):
+        selftest=lambda t: False, clear=lambda t: False, corrupt=lambda t, side, req: req):
     harness = Harness(offset)
     cont, cmp = harness.cont, harness.cmp
     unit_a, unit_b, device = Unit(script_a), Unit(script_b), Device(seed, stall_rate)
@@ -139,6 +139,8 @@ def run(offset, script_a, script_b, *, cycles=400, seed=1, stall_rate=0.3, mode=
             ctx.set(cmp.clear, clear(t))
             for unit, port, running in ((unit_a, cont.a, True), (unit_b, cont.b, t >= offset)):
                 req = unit.request() if running else None
+                if req is not None:
+                    req = corrupt(t, "ab"[port is cont.b], req)
                 ctx.set(port.valid, req is not None)
                 for name in REQ:
                     ctx.set(getattr(port, name), req[name] if req else 0)
@@ -203,6 +205,24 @@ def test_a_disagreeing_request_never_escapes(offset, faulty, field):
     assert device.log == [req for _, req in script[:5]]
     assert any(trace["mismatch"])
     assert not unit_a.done and not unit_b.done      # the pair is held, not fed a made-up answer
+
+
+@pytest.mark.parametrize("offset", [0, 1, 2])
+@pytest.mark.parametrize("side", ["a", "b"])
+def test_a_request_changed_after_its_compare_never_escapes(offset, side):
+    # A fault in a unit's held request (a flipped pipeline register) right after the compare: the agreed copy goes
+    # out, the changed one never. (Forwarding B's live request let B's change out in the cycle the agreement
+    # arrived.)
+    script = [(0, {**req, "write": 1}) for _, req in random_script(14, count=3)]
+    compared_at = offset                # B presents request 0 from cycle `offset` on, A from cycle 0
+
+    def corrupt(t, who, req):
+        if who == side and req is script[0][1] and t > compared_at:
+            return {**req, "addr": req["addr"] ^ 4}
+        return req
+    unit_a, unit_b, device, trace = run(offset, script, script, stall_rate=0.0, cycles=60, corrupt=corrupt)
+    assert device.log[0] == script[0][1]
+    assert all(req in [r for _, r in script] for req in device.log), device.log
 
 
 @pytest.mark.parametrize("offset", [0, 2])
