@@ -156,6 +156,8 @@ class CpuHarness:
                     break
             self.regs = [ctx.get(core.rf.mem.data[i]) & 0xFFFF_FFFF for i in range(32)]
             self.selfcheck_fail = ctx.get(core.selfcheck_fail)
+            self.pipecheck_fail = ctx.get(core.pipecheck_fail)
+            self.insncheck_fail = ctx.get(core.insncheck_fail)
 
         sim.add_testbench(tb)
         if vcd:

@@ -37,6 +37,11 @@ _WORD_MEPC = CSR_WORDS[CSR.MEPC]
 _WORD_MTVEC = CSR_WORDS[CSR.MTVEC]
 
 
+def _parity(value):
+    """Even parity of an integer."""
+    return bin(value).count("1") & 1
+
+
 def _counter_word(instret, mid):
     """The register-file word of a counter part: mcycle/minstret (``instret``) bits 31:10 (``mid``) or 63:32."""
     return Cat(C(0, 1), instret, C(1, 1), mid, C(0b10, 2))
@@ -72,6 +77,14 @@ class Core(wiring.Component):
         Halt/resume and register access.
     selfcheck_fail : Out(1)
         Sticky until reset: a parity error was found in the register file.
+    pipecheck_fail : Out(1)
+        A parity error is found in a PC register (``fd_pc``, ``x_pc``, ``pend_pc``) or the X-stage immediate
+        while in use (see README.md "Pipeline-register parity"): high from the cycle it is found (combinational)
+        until reset.
+    insncheck_fail : Out(1)
+        The same for the X-stage instruction word (which only the retirement record reads), while an instruction
+        is in X. Apart from ``pipecheck_fail``, so that a user that ignores the
+        record's ``insn`` lets the register go.
     inject : In(CoreInjectSignature())
         Only with ``inject=True``.
     """
@@ -95,6 +108,8 @@ class Core(wiring.Component):
             "retire": Out(RetireSignature()),
             "state": In(StatePortSignature()),
             "selfcheck_fail": Out(1),
+            "pipecheck_fail": Out(1),
+            "insncheck_fail": Out(1),
         }
         if inject:
             members["inject"] = In(CoreInjectSignature())
@@ -118,6 +133,11 @@ class Core(wiring.Component):
         # ---------------------------------------------------------------- fetch / decode stage state
         fstate = Signal(_Fetch)
         fd_pc = Signal(30, init=self._reset_pc >> 2)
+        # Pipeline-register parity (README.md "Pipeline-register parity"): each PC register, the X-stage
+        # immediate and instruction word carry an even-parity bit, generated from the value's source (not from the
+        # register), so that a flip of the stored value is caught; `*_par` is that bit.
+        fd_par = Signal(init=_parity(self._reset_pc >> 2))
+        fd_fix = Signal()           # a state-port write of fd_pc last cycle: fd_par is generated from fd_pc now
         fd_kill = Signal()
         d_insn = Signal(32)
         d_err = Signal()
@@ -197,7 +217,10 @@ class Core(wiring.Component):
         # ---------------------------------------------------------------- execute stage state
         x_valid = Signal()
         x_pc = Signal(30)
+        x_par = Signal()
         x_insn = Signal(32)
+        insn_par = Signal()
+        imm_par = Signal()          # of xc["imm"]
         x_fault = Signal()          # the fetch of this instruction failed
         x_mem_stalled = Signal()    # dbus request presented and stalled
         x_mem_wait = Signal()       # dbus request accepted, response pending
@@ -218,6 +241,7 @@ class Core(wiring.Component):
         # stalled fetch request must be held): the instruction that entered X meanwhile is squashed.
         pend = Signal()
         pend_pc = Signal(30)
+        pend_par = Signal()
         # Reset clear: a reset does not clear block RAM, so after one every register-file word (x0..x31, the trap
         # CSRs, the counters' high halves) is written 0, a word a cycle, before the first instruction may enter X
         # and before `halted` may rise. Two units reset together then start equal whatever ran before (one of
@@ -428,7 +452,7 @@ class Core(wiring.Component):
                     ~(csr.instret_at_max & x_valid))
 
         with m.If(~pend):
-            m.d.sync += pend_pc.eq(target_pc)
+            m.d.sync += [pend_pc.eq(target_pc), pend_par.eq(target_pc.xor())]
         with m.If(x_redirect):
             m.d.sync += pend.eq(1)
         with m.Elif(redirect):
@@ -436,7 +460,7 @@ class Core(wiring.Component):
 
         m.d.sync += [t1.eq(t0), t2.eq(t1), t3.eq(t2)]
         with m.If(t1):
-            m.d.sync += xc["imm"].eq(0)         # T3: pc_imm = pc (mepc)
+            m.d.sync += [xc["imm"].eq(0), imm_par.eq(0)]        # T3: pc_imm = pc (mepc)
 
         # Counter words: a pending carry is added once X is empty (no instruction is accepted meanwhile, so the
         # next one reads the new value); a write of a word replaces its pending carry. An instruction writing a
@@ -451,10 +475,11 @@ class Core(wiring.Component):
         mid_carry = u1 & u_mid & alu.carry          # out of word + 2**10 (sub is 0 in U1)
         m.d.comb += u0.eq(cpend & ~x_valid & ~u1 & ~halted)
         m.d.sync += u1.eq(u0)
+        weight = Signal(32)
+        m.d.comb += weight.eq(Mux(svc_mid, Mux(cpend_cm, cm_pending << COUNTER_LOW_BITS, 1 << COUNTER_LOW_BITS), 1))
         with m.If(u0):
-            m.d.sync += [u_instret.eq(svc_instret), u_mid.eq(svc_mid),
-                         xc["imm"].eq(Mux(svc_mid, Mux(cpend_cm, cm_pending << COUNTER_LOW_BITS,
-                                                       1 << COUNTER_LOW_BITS), 1))]
+            m.d.sync += [u_instret.eq(svc_instret), u_mid.eq(svc_mid), xc["imm"].eq(weight),
+                         imm_par.eq(Mux(svc_mid & cpend_cm, cm_pending.xor(), 1))]
         with m.If(clearing):
             m.d.sync += clear_word.eq(clear_word + 1)
             with m.If(clear_word == USED_WORDS - 1):
@@ -481,7 +506,10 @@ class Core(wiring.Component):
             m.d.sync += [
                 x_valid.eq(1),
                 x_pc.eq(fd_pc),
-                x_insn.eq(Mux(d_err_now, 0, d_insn_now)),
+                x_par.eq(fd_par),
+                x_insn.eq(dec.insn),
+                insn_par.eq(dec.insn.xor()),
+                imm_par.eq(dec.imm.xor()),
                 x_fault.eq(d_err_now),
                 x_mem_stalled.eq(0), x_mem_wait.eq(0), x_step2.eq(0), x_mis.eq(0), x_ph2.eq(0),
             ]
@@ -507,7 +535,13 @@ class Core(wiring.Component):
         # Fetch
         slot_free = (fstate == _Fetch.EMPTY) | drained | (avail & (redirect | x_accept | halt_req | halted))
         next_addr = Signal(30)
-        m.d.comb += next_addr.eq(Mux(redirect, pend_pc, Mux(avail & x_accept, fd_pc + 1, fd_pc)))
+        next_par = Signal()
+        fd_inc = Signal(30)
+        m.d.comb += [
+            fd_inc.eq(fd_pc + 1),
+            next_addr.eq(Mux(redirect, pend_pc, Mux(avail & x_accept, fd_inc, fd_pc))),
+            next_par.eq(Mux(redirect, pend_par, Mux(avail & x_accept, fd_inc.xor(), fd_par))),
+        ]
         issue = f_req | (slot_free & ~halt_req & ~halted)
         fetch_addr = Signal(30)
         pc_flip = Signal(30)        # fault injection (PC): XORed into a new fetch address
@@ -522,13 +556,14 @@ class Core(wiring.Component):
         with m.If(issue):
             m.d.sync += [
                 fd_pc.eq(fetch_addr),
+                fd_par.eq(next_par),        # of the address before a PC injection's flip
                 fstate.eq(Mux(ibus.stall, _Fetch.REQ, _Fetch.WAIT)),
                 fd_kill.eq(0),
             ]
         with m.Elif(slot_free):
-            m.d.sync += [fstate.eq(_Fetch.EMPTY), fd_pc.eq(next_addr), fd_kill.eq(0)]
+            m.d.sync += [fstate.eq(_Fetch.EMPTY), fd_pc.eq(next_addr), fd_par.eq(next_par), fd_kill.eq(0)]
         with m.Elif(in_wait & ~resp & redirect):
-            m.d.sync += [fd_kill.eq(1), fd_pc.eq(pend_pc)]
+            m.d.sync += [fd_kill.eq(1), fd_pc.eq(pend_pc), fd_par.eq(pend_par)]
         with m.Elif(avail & in_wait):
             m.d.sync += [fstate.eq(_Fetch.BUF), d_insn.eq(ibus.rdata), d_err.eq(ibus.err)]
 
@@ -599,6 +634,29 @@ class Core(wiring.Component):
             m.d.sync += selfcheck.eq(1)
         m.d.comb += self.selfcheck_fail.eq(selfcheck)
 
+        # ---------------------------------------------------------------- pipeline-register parity checks
+        # Each register is checked while its value is in use (a flip of a stale value is masked, as one of an
+        # unread register-file word is). A state-port write of the PC is rare (halted): its parity is generated
+        # from the written register in the next cycle, unchecked, rather than from the port's data.
+        m.d.sync += fd_fix.eq(sp_do & sel_pc & sp_write)
+        with m.If(fd_fix):
+            m.d.sync += fd_par.eq(fd_pc.xor())
+        pipe_bad = ((Cat(fd_pc, fd_par).xor() & ~fd_fix) |
+                    (Cat(x_pc, x_par).xor() & x_valid) |
+                    (Cat(pend_pc, pend_par).xor() & pend) |
+                    (Cat(xc["imm"], imm_par).xor() & (x_valid | u1)))
+        insn_bad = Cat(x_insn, insn_par).xor() & x_valid
+        # The flags rise in the cycle the check fails (not a cycle later, as a flip-flop would have them): a flip
+        # that changes an I/O request is compared in that same cycle, and the pair must have the evidence by the
+        # time the comparator reports the divergence, or the partner's request waits a cycle for the decision.
+        pipecheck = Signal()
+        insncheck = Signal()
+        with m.If(pipe_bad):
+            m.d.sync += pipecheck.eq(1)
+        with m.If(insn_bad):
+            m.d.sync += insncheck.eq(1)
+        m.d.comb += [self.pipecheck_fail.eq(pipecheck | pipe_bad), self.insncheck_fail.eq(insncheck | insn_bad)]
+
         # ---------------------------------------------------------------- CSR file
         m.d.comb += [
             # CSR instructions are raw for the decoder: their immediate is the instruction word (x_insn itself is
@@ -622,8 +680,8 @@ class Core(wiring.Component):
         # ---------------------------------------------------------------- fault injection
         if self._inject:
             self._elaborate_inject(m, pc_flip=pc_flip, issue=issue, f_req=f_req, rf=rf,
-                                   pipeline={"x_imm": xc["imm"], "x_insn": x_insn, "x_pc": x_pc,
-                                             "pend_pc": pend_pc})
+                                   pipeline={"x_imm": (xc["imm"], imm_par), "x_insn": (x_insn, insn_par),
+                                             "x_pc": (x_pc, x_par), "pend_pc": (pend_pc, pend_par)})
 
         # ---------------------------------------------------------------- retirement record
         rec = self.retire.record
@@ -676,10 +734,10 @@ class Core(wiring.Component):
             m.d.sync += [pc_pend.eq(1), pc_bit.eq(inj.bit)]
 
         # PIPELINE: at the end of the valid cycle the register takes its current value with the bit flipped
-        # (instead of whatever it would have loaded).
-        for i, (name, reg) in enumerate(pipeline.items()):
+        # (instead of whatever it would have loaded); its parity bit keeps its value.
+        for i, (name, (reg, par)) in enumerate(pipeline.items()):
             assert name == PIPELINE_REGISTERS[i]
             offset = 0 if len(reg) == 32 else 2       # PCs are word addresses
             mask = (C(1, 32) << inj.bit)[offset:offset + len(reg)]
             with m.If(inj.valid & (inj.kind == INJECT_PIPELINE) & (inj.index == i)):
-                m.d.sync += reg.eq(reg ^ mask)
+                m.d.sync += [reg.eq(reg ^ mask), par.eq(par)]
