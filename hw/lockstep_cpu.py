@@ -16,8 +16,10 @@ delayed by ``offset`` and its I/O responses are A's delayed (:mod:`hw.containmen
 structurally (B's inputs come from other flip-flops than A's), which keeps synthesis from merging them.
 
 Diagnosis. Per-unit evidence (sticky until reset, :data:`hw.status_map.EvidenceLayout`): the core's register-file
-parity (``selfcheck_fail``), an uncorrectable/parity error read from the unit's RAM copy, and a parity error on the
-unit's I/O request at the unit boundary (parity generated at the unit's decoder). While both units are ONLINE:
+parity (``selfcheck_fail``), its pipeline-register parity (``pipecheck_fail``: the PC registers and the X-stage
+immediate; ``insncheck_fail``, the X-stage instruction word, where the comparator compares ``insn``), an
+uncorrectable/parity error read from the unit's RAM copy, and a parity error on the unit's I/O request at the unit
+boundary (parity generated at the unit's decoder). While both units are ONLINE:
 
 * evidence in exactly one unit: that unit is ISOLATED at once (whether the comparator has seen the divergence yet
   or not): its clock is stopped (its state is kept), its isolation gate is opened, and the containment switches to
@@ -87,6 +89,8 @@ class Unit(wiring.Component):
     retire : Out(RetireSignature())
     selfcheck_fail : Out(1)
         The core's register-file parity (sticky).
+    pipecheck_fail, insncheck_fail : Out(1)
+        The core's pipeline-register parity (sticky): PCs and immediate; the instruction word.
     ram_corrected, ram_error : Out(1)
         Pulses from the RAM copy.
     req_parity_error : Out(1)
@@ -122,6 +126,8 @@ class Unit(wiring.Component):
             "irq_external":     In(1),
             "retire":           Out(RetireSignature()),
             "selfcheck_fail":   Out(1),
+            "pipecheck_fail":   Out(1),
+            "insncheck_fail":   Out(1),
             "ram_corrected":    Out(1),
             "ram_error":        Out(1),
             "req_parity_error": Out(1),
@@ -180,6 +186,8 @@ class Unit(wiring.Component):
             core.irq_timer.eq(self.irq_timer),
             core.irq_external.eq(self.irq_external),
             self.selfcheck_fail.eq(core.selfcheck_fail),
+            self.pipecheck_fail.eq(core.pipecheck_fail),
+            self.insncheck_fail.eq(core.insncheck_fail),
             self.ram_corrected.eq(ram.corrected),
             self.ram_error.eq(ram.error),
         ]
@@ -460,12 +468,19 @@ class LockstepPair(wiring.Component):
 
         # Evidence: sticky flags, and "now" = sticky | this cycle's (only while the unit runs in lockstep or
         # simplex; a rejoining unit starts clean).
+        def pipe_evidence(unit):
+            # The instruction word only matters where the comparator reads it (else synthesis drops the register).
+            if "insn" in cmp.retire_fields:
+                return unit.pipecheck_fail | unit.insncheck_fail
+            return unit.pipecheck_fail
+
         def evidence(unit, name, index):
             sticky = Signal(EvidenceLayout, name=f"evidence_{name}")
             now = Signal(EvidenceLayout, name=f"evidence_{name}_now")
             live = onlines[index]
             m.d.comb += [
                 now.regfile.eq(sticky.regfile | (unit.selfcheck_fail & live)),
+                now.pipeline.eq(sticky.pipeline | (pipe_evidence(unit) & live)),
                 now.ram.eq(sticky.ram | (unit.ram_error & live)),
                 now.bus_parity.eq(sticky.bus_parity | (unit.req_parity_error & live)),
                 now.corrected.eq(sticky.corrected | unit.ram_corrected),
@@ -474,7 +489,7 @@ class LockstepPair(wiring.Component):
                 m.d.sync += sticky.eq(0)
             with m.Else():
                 m.d.sync += sticky.eq(now)
-            return sticky, now, now.regfile | now.ram | now.bus_parity
+            return sticky, now, now.regfile | now.pipeline | now.ram | now.bus_parity
         ev_a, now_a, names_a = evidence(a, "a", 0)
         ev_b, now_b, names_b = evidence(b, "b", 1)
 

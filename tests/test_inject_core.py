@@ -1,6 +1,6 @@
 """Core fault injection through the pair's injector (Amaranth simulator, the small loop of lockstep_harness):
-a register flip is diagnosed by the register-file parity when the register is read and its unit isolated; PC and
-pipeline-register flips are divergences without evidence, handled by the policy (halt), and nothing escapes."""
+a register flip is diagnosed by the register-file parity when the register is read, a PC or pipeline-register flip
+by the pipeline-register parity; the faulty unit is isolated and its partner carries on."""
 
 import pytest
 
@@ -26,7 +26,8 @@ def observe(soc):
         log["fired"] += ctx.get(soc.injector.fired)
         log["rejected"] += ctx.get(soc.injector.rejected)
         log["end"] = {"a": ctx.get(st.a_state), "b": ctx.get(st.b_state), "diverged": ctx.get(st.diverged),
-                      "evidence_a": ctx.get(st.evidence_a.regfile), "evidence_b": ctx.get(st.evidence_b.regfile)}
+                      "evidence_a": ctx.get(st.evidence_a.regfile), "evidence_b": ctx.get(st.evidence_b.regfile),
+                      "pipeline_a": ctx.get(st.evidence_a.pipeline), "pipeline_b": ctx.get(st.evidence_b.pipeline)}
     return log, watch
 
 
@@ -58,23 +59,32 @@ def test_register_flip_is_diagnosed_by_register_parity(reference, unit):
 
 @pytest.mark.parametrize("target, unit, fields", [
     (InjectTarget.PC_FLIP, 1, {"bit0": 6}),
+    (InjectTarget.PC_FLIP, 0, {"bit0": 3}),
     (InjectTarget.PIPE_FLIP, 0, {"addr": PIPELINE_REGISTERS.index("x_pc"), "bit0": 5}),
+    (InjectTarget.PIPE_FLIP, 1, {"addr": PIPELINE_REGISTERS.index("x_imm"), "bit0": 2}),
+    (InjectTarget.PIPE_FLIP, 1, {"addr": PIPELINE_REGISTERS.index("x_insn"), "bit0": 9}),
 ])
-def test_pc_and_pipeline_flips_are_undiagnosed_divergences_that_halt(reference, target, unit, fields):
+def test_pc_and_pipeline_flips_are_diagnosed_by_pipeline_parity(reference, target, unit, fields):
     # Whether a flip is live depends on the cycle it lands in (a fetch address that is squashed, an x_pc while X
-    # is empty or about to be squashed, is dead state): over a few cycles, every live flip is an undiagnosed
-    # divergence that halts the pair with nothing escaped, and every masked one leaves the output as it was.
-    diverged = 0
+    # is empty, is dead state): over a few cycles, every flip that shows -- as a divergence or as evidence --
+    # isolates the injected unit on pipeline-parity evidence while its partner goes on with the fault-free output,
+    # and every masked one leaves everything as it was. (Before the parity, these were undiagnosed divergences
+    # that halted the pair.)
+    faulty, survivor = ("a", "b") if unit == 0 else ("b", "a")
+    shown = 0
     for at in range(AT - 8, AT + 8, 4):
         out, log = _run(target, unit, at=at, **fields)
         end = log["end"]
-        assert not end["evidence_a"] and not end["evidence_b"]
-        if not end["diverged"]:
+        assert not end["evidence_a"] and not end["evidence_b"], at
+        assert not end[f"pipeline_{survivor}"], at
+        if not end["diverged"] and not end[f"pipeline_{faulty}"]:
             assert log["events"] == [] and out == reference, at
             continue
-        diverged += 1
-        assert (end["a"], end["b"]) == (UnitState.ISOLATED, UnitState.ISOLATED), at
-        assert log["events"] == [(EventCode.UNDIAGNOSED_DIVERGENCE, EventUnit.BOTH)], at
-        # Nothing escaped: the output stops, and what came out is the fault-free output's beginning.
-        assert 0 < len(out) < len(reference) and out == reference[:len(out)], at
-    assert diverged >= 2
+        shown += 1
+        assert end[f"pipeline_{faulty}"], at
+        assert end[faulty] == UnitState.ISOLATED and end[survivor] == UnitState.ONLINE, at
+        assert log["events"][0] in ((EventCode.ISOLATED_ON_EVIDENCE, EventUnit.A if unit == 0 else EventUnit.B),
+                                    (EventCode.DIAGNOSED_DIVERGENCE, EventUnit.A if unit == 0 else EventUnit.B)), at
+        # The survivor's output is the fault-free one (plus the bytes it gains in simplex).
+        assert len(out) > len(reference) // 2 and out[:len(reference)] == reference[:len(out)], at
+    assert shown >= 2

@@ -19,11 +19,11 @@ I/O bus, the unit states, events, evidence and counters.
 * the console output equals the fault-free run's byte for byte (simplex survivor), or is a prefix of it (halted
   pair, nothing escaped); the shared bus's request stream is a prefix of the fault-free one (no faulty request
   escaped, no extra FIFO pop);
-* the survivor retired at least as many instructions as it did in the fault-free window (it was never stopped);
+* the survivor retired at least as many instructions as it did in the fault-free window (it was never stopped), and
+  its I/O requests never waited for the pair's decision (DECIDE_WAIT 0);
 * a hung device slot is fenced and the pair keeps running;
 * a core fault is never rejected; a register flip that shows at all (divergence or evidence) is diagnosed by the
-  register-file parity of the injected unit; PC and pipeline flips are handled like any divergence (no evidence:
-  the policy, halt), and the checks above hold for them: no wrong request escapes, the output is a prefix.
+  register-file parity of the injected unit, a PC or pipeline-register flip by its pipeline-register parity.
 
 The simulator side (:func:`lockstep_tb`, run by cocotb as ``test_module="ftctl.campaign"``) uses only cocotb and the
 standard library; the gateware is imported lazily by the host side.
@@ -61,6 +61,8 @@ FIRST_AT = 500
 #: An injection within this many cycles of a fault-free I/O access is not "idle" for the latency bound.
 IDLE_GUARD = 64
 MARGIN = 12_000
+#: The evidence bits that name a faulty unit (``corrected`` does not).
+NAMING_EVIDENCE = ("regfile", "ram", "bus_parity", "pipeline")
 #: Detection bound (cycles after ``at``) where the onset is known: ``offset + 1`` after the divergent value is
 #: compared, plus the injector's register stage.
 DETECT_BOUND = OFFSET + 1 + 1
@@ -244,7 +246,9 @@ def observe(kind, cmd, run, ref):
     other = "ab"[1 - cmd["unit"]]
     at = cmd["at"]
     detected = min(run["first_event_cycle"], run["diverge_cycle"])
-    ev_named = "".join(u for u in "ab" if run[f"{u}_evidence"] & 0b111)
+    from hw.status_map import EvidenceLayout
+    naming = sum(1 << EvidenceLayout[name].offset for name in NAMING_EVIDENCE)
+    ev_named = "".join(u for u in "ab" if run[f"{u}_evidence"] & naming)
     states = (run["a_state"], run["b_state"])
     # The onset of a stuck-at-1 ``valid`` is only known when the unit was really idle: if the fault-free run had
     # an I/O access near the injection, the unit drove ``valid`` itself and the fault shows only when it drops.
@@ -295,6 +299,7 @@ def check(kind, cmd, run, ref, window, info):
         assert info["survivor"] == other, "the injected unit survived, its partner was isolated"
         assert run["uart"] == ref["uart"], "survivor console output differs"
         assert info["lag"] == 0, f"the survivor fell {info['lag']} instructions behind"
+        assert info["decide_wait"] == 0, f"the survivor's I/O request waited {info['decide_wait']} cycles for the decision"
     else:
         assert run["undiagnosed"] >= 1
         assert _is_prefix(run["uart"], ref["uart"]), "output after the halt"
@@ -314,6 +319,12 @@ def check(kind, cmd, run, ref, window, info):
         regfile = 1 << EvidenceLayout["regfile"].offset
         assert info["evidence_unit"] == unit and run[f"{unit}_evidence"] & regfile, \
             "a register flip not diagnosed by the register-file parity"
+    if kind in ("pc_flip", "pipe_flip") and (info["diverged"] or info["evidence"]):
+        # The flipped PC or X-stage register fails its parity while in use, before or with any divergence.
+        from hw.status_map import EvidenceLayout
+        pipeline = 1 << EvidenceLayout["pipeline"].offset
+        assert info["evidence_unit"] == unit and run[f"{unit}_evidence"] & pipeline, \
+            "a PC or pipeline-register flip not diagnosed by the pipeline-register parity"
     if kind == "ram_single":
         assert info["outcome"] == "pair" and run["uart"] == ref["uart"], "a SECDED-corrected flip changed things"
 

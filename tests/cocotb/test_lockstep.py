@@ -11,10 +11,11 @@ The campaign itself (the cocotb testbench, the injection plan and the per-run ch
 * the console output equals the fault-free run's byte for byte (simplex survivor), or is a prefix of it (halted
   pair, nothing escaped); the shared bus's request stream is a prefix of the fault-free one (no faulty request
   escaped, no extra FIFO pop);
-* the survivor retired at least as many instructions as it did in the fault-free window (it was never stopped);
+* the survivor retired at least as many instructions as it did in the fault-free window (it was never stopped), and
+  its I/O requests never waited for the pair's decision (DECIDE_WAIT 0);
 * a hung device slot is fenced and the pair keeps running;
-* a core fault (register, PC, pipeline flip) is never rejected, and a register flip that shows at all is diagnosed
-  by the injected unit's register-file parity.
+* a core fault (register, PC, pipeline flip) is never rejected, and one that shows at all is diagnosed by the
+  injected unit's register-file parity (register flip) or pipeline-register parity (PC, pipeline flip).
 """
 
 import json
