@@ -77,9 +77,9 @@ PARITY_PROG = (A.li(10, BASE + 0x800) +
 FLIP_CYCLES = range(20, 32)
 
 
-def _flip_runs(kind, index, bit):
+def _flip_runs(kind, index, bit, cycles=FLIP_CYCLES):
     """(records differ from the fault-free run's, pipecheck_fail, insncheck_fail) for a flip at each of
-    FLIP_CYCLES."""
+    ``cycles``."""
     def run(at):
         # No bus stalls: a flip may change a request the core must hold (the harness checks that it does not).
         h = CpuHarness(PARITY_PROG, inject=True, latency=(1, 2), seed=7)
@@ -88,7 +88,7 @@ def _flip_runs(kind, index, bit):
     ref, h = run(None)
     assert (h.pipecheck_fail, h.insncheck_fail) == (0, 0)
     out = []
-    for at in FLIP_CYCLES:
+    for at in cycles:
         recs, h = run(at)
         out.append((recs != ref, h.pipecheck_fail, h.insncheck_fail))
     return out
@@ -113,3 +113,10 @@ def test_every_pc_flip_fails_the_fetch_pc_parity():
     runs = _flip_runs(INJECT_PC, 0, 6)
     assert all(run[1] == 1 and run[2] == 0 for run in runs), runs
     assert sum(run[0] for run in runs) >= len(runs) // 2
+
+
+def test_a_pipeline_flip_of_a_pc_bit_that_does_not_exist_does_nothing():
+    # Bits 1:0 of the byte address are not stored. (The injection used to keep the register's old value instead
+    # of its load then: a missed load, with a right parity, which the campaign saw as an undiagnosed divergence.)
+    for index in (PIPELINE_REGISTERS.index("x_pc"), PIPELINE_REGISTERS.index("pend_pc")):
+        assert _flip_runs(INJECT_PIPELINE, index, 1, range(20, 26)) == [(False, 0, 0)] * 6

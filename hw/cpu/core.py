@@ -82,9 +82,9 @@ class Core(wiring.Component):
         while in use (see README.md "Pipeline-register parity"): high from the cycle it is found (combinational)
         until reset.
     insncheck_fail : Out(1)
-        The same for the X-stage instruction word (which only the retirement record reads), while an instruction
-        is in X. Apart from ``pipecheck_fail``, so that a user that ignores the
-        record's ``insn`` lets the register go.
+        The same for the X-stage instruction word, while an instruction is in X. Apart from ``pipecheck_fail``
+        because only the retirement record reads that register: a user that ignores the record's ``insn`` leaves
+        this flag unconnected, and synthesis removes the register with its check.
     inject : In(CoreInjectSignature())
         Only with ``inject=True``.
     """
@@ -739,5 +739,6 @@ class Core(wiring.Component):
             assert name == PIPELINE_REGISTERS[i]
             offset = 0 if len(reg) == 32 else 2       # PCs are word addresses
             mask = (C(1, 32) << inj.bit)[offset:offset + len(reg)]
-            with m.If(inj.valid & (inj.kind == INJECT_PIPELINE) & (inj.index == i)):
+            # Bits 1:0 of a PC do not exist: such an injection does nothing (rather than keep the old value).
+            with m.If(inj.valid & (inj.kind == INJECT_PIPELINE) & (inj.index == i) & (inj.bit >= offset)):
                 m.d.sync += [reg.eq(reg ^ mask), par.eq(par)]
