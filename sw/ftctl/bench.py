@@ -582,7 +582,7 @@ def measure_lockstep(ctx):
                                    "partner stayed ONLINE, over runs with evidence"),
             "diagnosed_fraction_all": ("runs ending with the injected unit ISOLATED and its partner ONLINE, over "
                                        "all runs with a comparator divergence or evidence (includes the "
-                                       "undiagnosable classes: comparator self-test, PC/pipeline flips)"),
+                                       "comparator self-test, which has no evidence by design)"),
         },
     }
     return {
