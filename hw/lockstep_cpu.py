@@ -90,7 +90,8 @@ class Unit(wiring.Component):
     selfcheck_fail : Out(1)
         The core's register-file parity (sticky).
     pipecheck_fail, insncheck_fail : Out(1)
-        The core's pipeline-register parity (sticky): PCs and immediate; the instruction word.
+        The core's pipeline-register parity (PCs and immediate; the instruction word), high from the cycle a check
+        fails until reset.
     ram_corrected, ram_error : Out(1)
         Pulses from the RAM copy.
     req_parity_error : Out(1)

@@ -123,6 +123,6 @@ EvidenceLayout = data.StructLayout({
     "ram":         1,           # uncorrectable (SECDED) or parity error read from the unit's RAM copy
     "bus_parity":  1,           # the unit's I/O request failed its parity check at the unit boundary
     "corrected":   1,           # a SECDED correction happened (not a reason to isolate)
-    "pipeline":    1,           # the core's PC / X-stage register parity check failed (pipecheck_fail)
+    "pipeline":    1,           # the core's PC / X-stage register parity failed (pipecheck_fail, insncheck_fail)
     "_reserved":   3,
 })

@@ -231,6 +231,12 @@ def _is_prefix(short, long):
     return long[:len(short)] == short
 
 
+def _evidence_bit(name):
+    """The bit of a unit's EVIDENCE field named ``name`` (``hw.status_map.EvidenceLayout``)."""
+    from hw.status_map import EvidenceLayout
+    return 1 << EvidenceLayout[name].offset
+
+
 def observe(kind, cmd, run, ref):
     """What one run shows (no judgement): a dict of measurements.
 
@@ -246,8 +252,7 @@ def observe(kind, cmd, run, ref):
     other = "ab"[1 - cmd["unit"]]
     at = cmd["at"]
     detected = min(run["first_event_cycle"], run["diverge_cycle"])
-    from hw.status_map import EvidenceLayout
-    naming = sum(1 << EvidenceLayout[name].offset for name in NAMING_EVIDENCE)
+    naming = sum(_evidence_bit(name) for name in NAMING_EVIDENCE)
     ev_named = "".join(u for u in "ab" if run[f"{u}_evidence"] & naming)
     states = (run["a_state"], run["b_state"])
     # The onset of a stuck-at-1 ``valid`` is only known when the unit was really idle: if the fault-free run had
@@ -315,15 +320,11 @@ def check(kind, cmd, run, ref, window, info):
         assert run["injected"] == 1, "a core fault was rejected"
     if kind == "reg_flip" and (info["diverged"] or info["evidence"]):
         # The flipped word fails the register-file parity when it is read, before or with any divergence.
-        from hw.status_map import EvidenceLayout
-        regfile = 1 << EvidenceLayout["regfile"].offset
-        assert info["evidence_unit"] == unit and run[f"{unit}_evidence"] & regfile, \
+        assert info["evidence_unit"] == unit and run[f"{unit}_evidence"] & _evidence_bit("regfile"), \
             "a register flip not diagnosed by the register-file parity"
     if kind in ("pc_flip", "pipe_flip") and (info["diverged"] or info["evidence"]):
         # The flipped PC or X-stage register fails its parity while in use, before or with any divergence.
-        from hw.status_map import EvidenceLayout
-        pipeline = 1 << EvidenceLayout["pipeline"].offset
-        assert info["evidence_unit"] == unit and run[f"{unit}_evidence"] & pipeline, \
+        assert info["evidence_unit"] == unit and run[f"{unit}_evidence"] & _evidence_bit("pipeline"), \
             "a PC or pipeline-register flip not diagnosed by the pipeline-register parity"
     if kind == "ram_single":
         assert info["outcome"] == "pair" and run["uart"] == ref["uart"], "a SECDED-corrected flip changed things"
