@@ -55,6 +55,12 @@ def test_lockstep_measurements_are_registered():
     assert bench.evaluate_targets({"pair.fmax_up5k_mhz": None})["pair.lc_up5k"]["met"] is None
 
 
+def test_the_boards_dirty_map_is_measured_alone():
+    produced = {key: m.name for m in bench.MEASUREMENTS.values() for key in m.keys}
+    for key in ("dirty_map.luts_ice40", "dirty_map.ffs_ice40", "dirty_map.blocks"):
+        assert produced.get(key) == "dirty_map", key
+
+
 def test_lockstep_injections_come_from_the_environment(monkeypatch):
     name, default = bench.LOCKSTEP_INJECTIONS_ENV
     monkeypatch.delenv(name, raising=False)

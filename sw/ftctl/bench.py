@@ -497,6 +497,23 @@ def _board_needed(build_dir):
     return needed
 
 
+@measurement("dirty_map", keys=("dirty_map.luts_ice40", "dirty_map.ffs_ice40", "dirty_map.blocks"))
+def measure_dirty_map(ctx):
+    """The dirty-block map of the boards' pair (default RAM size, block size and mark streams) alone: Yosys
+    ``synth_ice40`` without place and route. The pair measurement's 1 KiB copies have 4 blocks, so a regression of
+    the map at the boards' 256 blocks would otherwise only show in the whole machine's figures."""
+    from boards.synth import synthesize
+    from hw.lockstep_cpu import LockstepPair
+    from hw.memmap import RAM_DEFAULT_SIZE
+
+    dirty = LockstepPair(ram_size=RAM_DEFAULT_SIZE).dirty
+    result = synthesize(dirty, target="up5k", seeds=(), build_dir=ctx.build_dir / "dirty_map")
+    ctx.meta["dirty_map"] = {"ram_bytes_per_copy": RAM_DEFAULT_SIZE, "mark_streams": len(dirty.mark_valid),
+                             "build_dir": str(result.build_dir)}
+    return {"dirty_map.luts_ice40": result.luts, "dirty_map.ffs_ice40": result.ffs,
+            "dirty_map.blocks": dirty.blocks}
+
+
 @measurement("board", keys=_BOARD_KEYS)
 def measure_boards(ctx):
     """The whole machine (hw.system.System in boards.board.BoardTop) built for each board with the flow of
