@@ -44,17 +44,23 @@ def _run(target, unit, at=AT, **fields):
     return out, log
 
 
+def assert_isolated(reference, unit, out, log, at=None):
+    """Unit ``unit`` was isolated on evidence, its partner stayed ONLINE and produced the fault-free output."""
+    faulty, survivor = ("a", "b") if unit == 0 else ("b", "a")
+    end = log["end"]
+    assert end[faulty] == UnitState.ISOLATED and end[survivor] == UnitState.ONLINE, at
+    named = EventUnit.A if unit == 0 else EventUnit.B
+    assert log["events"][0] in ((EventCode.ISOLATED_ON_EVIDENCE, named), (EventCode.DIAGNOSED_DIVERGENCE, named)), at
+    # The survivor's output is the fault-free one (plus the bytes it gains in simplex).
+    assert len(out) > len(reference) // 2 and out[:len(reference)] == reference[:len(out)], at
+
+
 @pytest.mark.parametrize("unit", [0, 1])
 def test_register_flip_is_diagnosed_by_register_parity(reference, unit):
     out, log = _run(InjectTarget.REG_FLIP, unit, addr=S0, bit0=4)
     faulty, survivor = ("a", "b") if unit == 0 else ("b", "a")
-    end = log["end"]
-    assert end[faulty] == UnitState.ISOLATED and end[survivor] == UnitState.ONLINE
-    assert end[f"evidence_{faulty}"] and not end[f"evidence_{survivor}"]
-    assert log["events"][0] in ((EventCode.ISOLATED_ON_EVIDENCE, EventUnit.A if unit == 0 else EventUnit.B),
-                                (EventCode.DIAGNOSED_DIVERGENCE, EventUnit.A if unit == 0 else EventUnit.B))
-    # The survivor's output is the fault-free one (plus the bytes it gains in simplex).
-    assert len(out) > len(reference) // 2 and out[:len(reference)] == reference[:len(out)]
+    assert log["end"][f"evidence_{faulty}"] and not log["end"][f"evidence_{survivor}"]
+    assert_isolated(reference, unit, out, log)
 
 
 @pytest.mark.parametrize("target, unit, fields", [
@@ -82,9 +88,5 @@ def test_pc_and_pipeline_flips_are_diagnosed_by_pipeline_parity(reference, targe
             continue
         shown += 1
         assert end[f"pipeline_{faulty}"], at
-        assert end[faulty] == UnitState.ISOLATED and end[survivor] == UnitState.ONLINE, at
-        assert log["events"][0] in ((EventCode.ISOLATED_ON_EVIDENCE, EventUnit.A if unit == 0 else EventUnit.B),
-                                    (EventCode.DIAGNOSED_DIVERGENCE, EventUnit.A if unit == 0 else EventUnit.B)), at
-        # The survivor's output is the fault-free one (plus the bytes it gains in simplex).
-        assert len(out) > len(reference) // 2 and out[:len(reference)] == reference[:len(out)], at
+        assert_isolated(reference, unit, out, log, at)
     assert shown >= 2
