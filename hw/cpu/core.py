@@ -445,7 +445,13 @@ class Core(wiring.Component):
 
         # ---------------------------------------------------------------- pipeline advance
         redirect = pend & ~f_req            # the pending redirect reaches fetch this cycle
-        x_free = ~x_valid | (fin & ~exc) | t3 | pend
+        # X is free for the next instruction when this one ends without a trap. That is decided from flip-flops
+        # alone (the register file and the adder stay out of the fetch's path): a jump does not free X in its cycle
+        # (its redirect squashes whatever would enter behind it anyway, and `pend` frees X in the next cycle, as
+        # fetch turns to the target), so a JALR's target alignment is not needed; a misaligned load/store traps in
+        # its second cycle (`x_mis`).
+        exc_known = exc_static | (xc["jal"] & xc["imm"][1]) | (x_step2 & cond_q) | x_mis | mem_err
+        x_free = ~x_valid | (fin & ~exc_known & ~xc["uncond"]) | t3 | pend
         # Nothing enters X while a counter word is stale or may become so at the end of this cycle (an
         # instruction never reads a word whose carry is pending).
         x_accept = (avail & x_free & ~pend & ~halt_req & ~halted & ~cpend & ~clearing & ~csr.cycle_at_max &
