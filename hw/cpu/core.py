@@ -545,8 +545,12 @@ class Core(wiring.Component):
         fd_inc = Signal(30)
         m.d.comb += [
             fd_inc.eq(fd_pc + 1),
-            next_addr.eq(Mux(redirect, pend_pc, Mux(avail & x_accept, fd_inc, fd_pc))),
-            next_par.eq(Mux(redirect, pend_par, Mux(avail & x_accept, fd_inc.xor(), fd_par))),
+            # The address of a new fetch. With an instruction available it is issued only if that instruction
+            # enters X (or a redirect or halt frees the slot), so fd_pc + 1 is selected by `avail` alone: whether X
+            # takes the instruction (late: the bus responses) reaches the request's valid and the fetch registers'
+            # enables, not the 30 address bits and the RAM's address inputs.
+            next_addr.eq(Mux(redirect, pend_pc, Mux(avail, fd_inc, fd_pc))),
+            next_par.eq(Mux(redirect, pend_par, Mux(avail, fd_inc.xor(), fd_par))),
         ]
         issue = f_req | (slot_free & ~halt_req & ~halted)
         fetch_addr = Signal(30)
@@ -567,7 +571,10 @@ class Core(wiring.Component):
                 fd_kill.eq(0),
             ]
         with m.Elif(slot_free):
-            m.d.sync += [fstate.eq(_Fetch.EMPTY), fd_pc.eq(next_addr), fd_par.eq(next_par), fd_kill.eq(0)]
+            # Halting: the slot is emptied, an available instruction dropped; fd_pc stays its address.
+            m.d.sync += [fstate.eq(_Fetch.EMPTY), fd_kill.eq(0)]
+            with m.If(redirect):
+                m.d.sync += [fd_pc.eq(pend_pc), fd_par.eq(pend_par)]
         with m.Elif(in_wait & ~resp & redirect):
             m.d.sync += [fd_kill.eq(1), fd_pc.eq(pend_pc), fd_par.eq(pend_par)]
         with m.Elif(avail & in_wait):
