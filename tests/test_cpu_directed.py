@@ -119,6 +119,25 @@ def test_jal_jalr_link_and_targets():
     assert h.regs[10] == 0 and h.regs[11] == 0 and h.regs[12] == 1
 
 
+@pytest.mark.parametrize("jump", ["jal", "jalr", "mret"])
+def test_nothing_is_fetched_behind_the_instruction_after_a_jump(jump):
+    """A jump keeps X for its cycle: the instruction behind it is fetched (it was on its way) but never enters X,
+    so no fetch goes out for the one after it; the jump still costs two bubbles."""
+    target = BASE + 0x40
+    setup = A.li(6, target) + [A.csrrw(0, CSR.MEPC, 6)]
+    jump_insn = {"jal": lambda pc: A.jal(0, target - pc), "jalr": lambda pc: A.jalr(0, 6, 0),
+                 "mret": lambda pc: A.mret()}[jump]
+    at = BASE + 4 * len(setup)
+    prog = setup + [jump_insn(at), A.addi(10, 10, 1), A.addi(10, 10, 2), A.addi(10, 10, 4)]
+    prog += [A.nop()] * ((target - BASE) // 4 - len(prog)) + [A.addi(11, 0, 1)]
+    h, recs = run(prog)
+    fetched = [addr for _cycle, bus, addr, *_ in h.bus_log if bus == "i"]
+    assert at + 4 in fetched and at + 8 not in fetched and at + 12 not in fetched
+    assert h.regs[10] == 0 and h.regs[11] == 1
+    jump_rec, target_rec = (next(r for r in recs if r["pc"] == pc) for pc in (at, target))
+    assert jump_rec["next_pc"] == target and target_rec["cycle"] - jump_rec["cycle"] == 3
+
+
 def trap_prog(body, handler_extra=()):
     """mtvec -> handler that records mcause/mepc/mtval into x20..x22 and ends with ebreak... via x23 count."""
     handler = [A.csrrs(20, CSR.MCAUSE, 0), A.csrrs(21, CSR.MEPC, 0), A.csrrs(22, CSR.MTVAL, 0),
