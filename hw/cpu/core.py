@@ -282,13 +282,17 @@ class Core(wiring.Component):
         pc_imm = Signal(32)         # branch/JAL target, AUIPC result
         m.d.comb += pc_imm.eq(pc_bytes + xc["imm"])
 
-        # ALU / shifter
+        # ALU / shifter. The operand select and the subtraction are flip-flops loaded with their next cycle's
+        # values ((b_imm | U1) & ~T3 and sub & ~U1 & ~T3, see below): with the select a function of four
+        # signals, the operand took two LUT levels between the register file and the carry chain, one here.
+        op_imm = Signal()
+        op_sub = Signal()
         m.d.comb += [
             alu.a.eq(rs1v),             # LUI reads x0 (its rs1 field is forced to 0 in D): sum = imm
             # U1: counter word (rs1 port) + the carry's weight (x_imm); T3: x0 (re-read in T2) + mtvec (rs2 port,
             # read in T2)
-            alu.b.eq(Mux((xc["b_imm"] | u1) & ~t3, xc["imm"], rs2v)),
-            alu.sub.eq(xc["sub"] & ~u1 & ~t3),
+            alu.b.eq(Mux(op_imm, xc["imm"], rs2v)),
+            alu.sub.eq(op_sub),
             alu.funct3.eq(f3),
             shifter.a.eq(rs1v),
             shifter.shamt.eq(Mux(xc["sh_reg"], rs2v[:5], xc["imm"][:5])),
@@ -456,6 +460,10 @@ class Core(wiring.Component):
         # instruction never reads a word whose carry is pending).
         x_accept = (avail & x_free & ~pend & ~halt_req & ~halted & ~cpend & ~clearing & ~csr.cycle_at_max &
                     ~(csr.instret_at_max & x_valid))
+
+        next_b_imm = Mux(x_accept, d_ctrl["b_imm"][1], xc["b_imm"])
+        next_sub = Mux(x_accept, d_ctrl["sub"][1], xc["sub"])
+        m.d.sync += [op_imm.eq((next_b_imm | u0) & ~t2), op_sub.eq(next_sub & ~u0 & ~t2)]
 
         with m.If(~pend):
             m.d.sync += [pend_pc.eq(target_pc), pend_par.eq(target_pc.xor())]
