@@ -57,7 +57,9 @@ class ALU(wiring.Component):
             # a - b computed as a + ~b + 1: the carry out is set when no borrow, i.e. when a >= b.
             self.ltu.eq(~wide[32]),
             self.carry.eq(wide[32]),
-            self.lt.eq(Mux(self.a[31] ^ self.b[31], self.a[31], wide[31])),
+            # Signs differ: a's sign decides. Signs equal: the signed order is the unsigned one, so the carry out
+            # decides (not the sum's bit 31): both comparisons end in the one late signal, the chain's carry out.
+            self.lt.eq(Mux(self.a[31] ^ self.b[31], self.a[31], ~wide[32])),
         ]
         f3 = self.funct3
         # XOR = 100, OR = 110, AND = 111 (other funct3 values: don't care)
