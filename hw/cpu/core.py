@@ -467,10 +467,9 @@ class Core(wiring.Component):
 
         with m.If(~pend):
             m.d.sync += [pend_pc.eq(target_pc), pend_par.eq(target_pc.xor())]
-        with m.If(x_redirect):
-            m.d.sync += pend.eq(1)
-        with m.Elif(redirect):
-            m.d.sync += pend.eq(0)
+        # As one expression rather than set/clear statements: the flip-flop then has no clock enable, and a taken
+        # branch's condition (the comparison's carry out, late) meets the rest in the last LUT before it.
+        m.d.sync += pend.eq(x_redirect | (pend & ~redirect))
 
         m.d.sync += [t1.eq(t0), t2.eq(t1), t3.eq(t2)]
         with m.If(t1):
