@@ -217,8 +217,8 @@ def test_parity_detects_flipped_register_bit():
     def corrupt(bit, reg=5):
         async def hook(ctx, h):
             if h.cycles == USED_WORDS + 15:      # x5 written, x7 not yet computed
-                word = ctx.get(h.core.rf.mem.data[reg])
-                ctx.set(h.core.rf.mem.data[reg], word ^ (1 << bit))
+                mem, bit_in_mem = (h.core.rf.mem, bit) if bit < 32 else (h.core.rf.parity, bit - 32)
+                ctx.set(mem.data[reg], ctx.get(mem.data[reg]) ^ (1 << bit_in_mem))
         return hook
 
     h = CpuHarness(prog)

@@ -1,4 +1,4 @@
-"""Parity-protected register file in block RAM: x0..x31 and the trap CSRs, non-transparent read ports."""
+"""Parity-protected register file in block RAM: x0..x31 and the trap CSRs, transparent read ports."""
 
 from amaranth import *
 from amaranth.lib import wiring
@@ -30,7 +30,7 @@ def csr_word(number, mret=0):
 
 
 class RegisterFile(wiring.Component):
-    """64 words of 33 bits (data + even parity bit 32) in a :class:`~amaranth.lib.memory.Memory`.
+    """64 words of 32 bits in a :class:`~amaranth.lib.memory.Memory`, each with an even parity bit in a second one.
 
     Words 0..31 are x0..x31, words 32..46 the CSRs of :data:`CSR_WORDS`.
 
@@ -42,6 +42,13 @@ class RegisterFile(wiring.Component):
     would otherwise need for its own bypass.)
 
     Every word read is parity-checked in the cycle after the read; a mismatch pulses ``parity_error``.
+
+    The parity bit is written a cycle after its word: the write registers eight partial parities (one LUT level
+    behind the write data) and the parity memory takes their XOR in the next cycle, so that the parity tree is
+    not behind the write data's multiplexer in the cycle the word is computed (the single-unit SoC's critical
+    path). A read presented in the cycle its word is written gets the word through the data memory's bypass and
+    compares it with the parity being written in the next cycle; a read one cycle later gets the parity through
+    the parity memory's bypass.
 
     Parameters
     ----------
@@ -64,7 +71,9 @@ class RegisterFile(wiring.Component):
     Attributes
     ----------
     mem : Memory
-        The storage (exposed for simulation-time fault injection: ``mem.data[n]`` is register ``n``).
+        The data (exposed for simulation-time fault injection: ``mem.data[n]`` is register ``n``).
+    parity : Memory
+        The parity bits (``parity.data[n]`` is register ``n``'s).
     """
 
     def __init__(self, *, flip=False):
@@ -78,31 +87,59 @@ class RegisterFile(wiring.Component):
             members["wr_flip"] = In(32)
         self._flip = bool(flip)
         super().__init__(members)
-        self.mem = Memory(shape=unsigned(33), depth=64, init=[])
+        self.mem = Memory(shape=unsigned(32), depth=64, init=[])
         self._wp = self.mem.write_port()
         self._rp1 = self.mem.read_port(transparent_for=[self._wp])
         self._rp2 = self.mem.read_port(transparent_for=[self._wp])
+        self.parity = Memory(shape=unsigned(1), depth=64, init=[], attrs={"ram_style": "block"})
+        self._pwp = self.parity.write_port()
+        self._prp1 = self.parity.read_port(transparent_for=[self._pwp])
+        self._prp2 = self.parity.read_port(transparent_for=[self._pwp])
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.mem = self.mem
+        m.submodules.parity = self.parity
         rp1, rp2, wp = self._rp1, self._rp2, self._wp
+        prp1, prp2, pwp = self._prp1, self._prp2, self._pwp
 
         data = self.rd_data
         if self._flip:
-            data = data ^ self.wr_flip
+            data = data ^ self.wr_flip          # the parity stays the unflipped value's
         m.d.comb += [
             rp1.addr.eq(self.rs1_addr), rp1.en.eq(self.read_en),
             rp2.addr.eq(self.rs2_addr), rp2.en.eq(self.read_en),
-            wp.addr.eq(self.rd_addr), wp.en.eq(self.rd_en),
-            wp.data.eq(Cat(data, self.rd_data.xor())),
+            prp1.addr.eq(self.rs1_addr), prp1.en.eq(self.read_en),
+            prp2.addr.eq(self.rs2_addr), prp2.en.eq(self.read_en),
+            wp.addr.eq(self.rd_addr), wp.en.eq(self.rd_en), wp.data.eq(data),
         ]
 
+        # The parity write, a cycle after the word's.
+        partial = Signal(8)
+        p_addr = Signal(6)
+        p_en = Signal()
+        m.d.sync += [
+            partial.eq(Cat(self.rd_data.word_select(i, 4).xor() for i in range(8))),
+            p_addr.eq(self.rd_addr),
+            p_en.eq(self.rd_en),
+        ]
+        new_parity = partial.xor()
+        m.d.comb += [pwp.addr.eq(p_addr), pwp.en.eq(p_en), pwp.data.eq(new_parity)]
+
+        # A read of the word written in the same cycle: its parity is the one written now.
         checking = Signal()
-        m.d.sync += checking.eq(self.read_en)
+        late1 = Signal()
+        late2 = Signal()
+        m.d.sync += [
+            checking.eq(self.read_en),
+            late1.eq(self.rd_en & (self.rd_addr == self.rs1_addr)),
+            late2.eq(self.rd_en & (self.rd_addr == self.rs2_addr)),
+        ]
+        expected1 = Mux(late1, new_parity, prp1.data)
+        expected2 = Mux(late2, new_parity, prp2.data)
         m.d.comb += [
-            self.rs1_data.eq(rp1.data[:32]),
-            self.rs2_data.eq(rp2.data[:32]),
-            self.parity_error.eq(checking & (rp1.data.xor() | rp2.data.xor())),
+            self.rs1_data.eq(rp1.data),
+            self.rs2_data.eq(rp2.data),
+            self.parity_error.eq(checking & ((rp1.data.xor() ^ expected1) | (rp2.data.xor() ^ expected2))),
         ]
         return m
