@@ -307,7 +307,10 @@ class Core(wiring.Component):
         # Branches and jumps. BEQ/BNE 00x, BLT/BGE 10x, BLTU/BGEU 11x: bit 0 inverts.
         cond = Signal()
         m.d.comb += cond.eq(Mux(f3[2], Mux(f3[1], alu.ltu, alu.lt), alu.eq) ^ f3[0])
-        jump_misaligned = (xc["jal"] & xc["imm"][1]) | (xc["jalr"] & lo[1]) | (x_step2 & cond_q)
+        jal_mis = xc["jal"] & xc["imm"][1]
+        jalr_mis = xc["jalr"] & lo[1]              # from the adder's low bits
+        mis_known = jal_mis | (x_step2 & cond_q)   # from flip-flops alone
+        jump_misaligned = mis_known | jalr_mis
 
         # Loads and stores
         mem_op = xc["mem"]
@@ -375,7 +378,7 @@ class Core(wiring.Component):
         t0 = Signal()           # T0 of an exception or interrupt
         done = Signal()         # retirement record this cycle
         x_redirect = Signal()   # pend is set at the end of the cycle
-        wen_exc = exc_static | (xc["jal"] & xc["imm"][1]) | (xc["jalr"] & lo[1]) | \
+        wen_exc = exc_static | jal_mis | jalr_mis | \
             (mem_op & ls.misaligned) | mem_err
         m.d.comb += [
             fin.eq(run & (~mem_op | exc_static | x_mis | mem_resp) & ~(xc["br_mis"] & ~x_step2) &
@@ -454,7 +457,7 @@ class Core(wiring.Component):
         # (its redirect squashes whatever would enter behind it anyway, and `pend` frees X in the next cycle, as
         # fetch turns to the target), so a JALR's target alignment is not needed; a misaligned load/store traps in
         # its second cycle (`x_mis`).
-        exc_known = exc_static | (xc["jal"] & xc["imm"][1]) | (x_step2 & cond_q) | x_mis | mem_err
+        exc_known = exc_static | mis_known | x_mis | mem_err
         x_free = ~x_valid | (fin & ~exc_known & ~xc["uncond"]) | t3 | pend
         # Nothing enters X while a counter word is stale or may become so at the end of this cycle (an
         # instruction never reads a word whose carry is pending).
