@@ -380,9 +380,12 @@ class Core(wiring.Component):
         x_redirect = Signal()   # pend is set at the end of the cycle
         wen_exc = exc_static | jal_mis | jalr_mis | \
             (mem_op & ls.misaligned) | mem_err
+        # `fin` from flip-flops but for the data bus's response: the instruction can end now (`fin_base`) and
+        # ends whatever the bus says (`ends_now`: no load/store, or one that traps without a request).
+        fin_base = run & ~(xc["br_mis"] & ~x_step2) & ~(xc["csr2"] & ~x_ph2 & ~illegal)
+        ends_now = ~mem_op | exc_static | x_mis
         m.d.comb += [
-            fin.eq(run & (~mem_op | exc_static | x_mis | mem_resp) & ~(xc["br_mis"] & ~x_step2) &
-                   ~(xc["csr2"] & ~x_ph2 & ~illegal)),
+            fin.eq(fin_base & (ends_now | mem_resp)),
             exc.eq(fin & (exc_early | mem_err)),
             t0.eq(exc | irq_take),
             done.eq((fin & ~exc) | (t3 & ~t_irq)),
@@ -461,8 +464,20 @@ class Core(wiring.Component):
         x_free = ~x_valid | (fin & ~exc_known & ~xc["uncond"]) | t3 | pend
         # Nothing enters X while a counter word is stale or may become so at the end of this cycle (an
         # instruction never reads a word whose carry is pending).
-        x_accept = (avail & x_free & ~pend & ~halt_req & ~halted & ~cpend & ~clearing & ~csr.cycle_at_max &
+        enter_ok = (~pend & ~halt_req & ~halted & ~cpend & ~clearing & ~csr.cycle_at_max &
                     ~(csr.instret_at_max & x_valid))
+        # x_accept = avail & x_free & enter_ok, written with the two bus responses (the fetch's `resp`, the data
+        # bus's `ack`) entering last, every other term a function of flip-flops: as `fin` and `avail` the responses
+        # sat several LUT levels deep in the function (the pair's critical path: a unit's data response -> X takes
+        # the next instruction -> the fetch request). A load/store frees X with its `ack` (an `err` traps); an
+        # instruction that ends whatever the data bus says has no request outstanding (`x_mem_wait` is clear), so
+        # it cannot see an `err` either.
+        free_ok = fin_base & ~(exc_static | mis_known | x_mis) & ~xc["uncond"]
+        free_now = ~x_valid | t3 | (free_ok & ends_now)
+        free_on_ack = free_ok & x_mem_wait
+        x_accept = Signal()
+        m.d.comb += x_accept.eq(enter_ok & (free_now | (free_on_ack & dbus.ack)) &
+                                (in_buf | (in_wait & ~fd_kill & resp)))
 
         next_b_imm = Mux(x_accept, d_ctrl["b_imm"][1], xc["b_imm"])
         next_sub = Mux(x_accept, d_ctrl["sub"][1], xc["sub"])
@@ -562,7 +577,12 @@ class Core(wiring.Component):
             next_addr.eq(Mux(redirect, pend_pc, Mux(avail, fd_inc, fd_pc))),
             next_par.eq(Mux(redirect, pend_par, Mux(avail, fd_inc.xor(), fd_par))),
         ]
-        issue = f_req | (slot_free & ~halt_req & ~halted)
+        # f_req | (slot_free & ~halt_req & ~halted), with the fetch response entering last (x_accept implies avail
+        # and no halt).
+        issue = Signal()
+        m.d.comb += issue.eq(f_req | x_accept |
+                             (~halt_req & ~halted & ((fstate == _Fetch.EMPTY) | (in_buf & redirect) |
+                                                     (in_wait & resp & (fd_kill | redirect)))))
         fetch_addr = Signal(30)
         pc_flip = Signal(30)        # fault injection (PC): XORed into a new fetch address
         m.d.comb += [
