@@ -17,7 +17,7 @@ region compare then only feeds a flip-flop, not the target's request (instructio
 import operator
 from functools import reduce
 
-from amaranth.hdl import Module, Signal, Cat
+from amaranth.hdl import Module, Signal, Cat, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -166,19 +166,18 @@ class Decoder(wiring.Component):
                 target.wdata.eq(bus.wdata),
             ]
 
+        # The initiator's `valid` (late: a core decides it from the bus responses) reaches the D inputs of `pending`
+        # and `pending_miss` only. The target and void flags are loaded whenever no response is owed after this
+        # cycle, with or without a request: without one they are stale but unused (a target answers only requests
+        # it accepted, so `pending_hit` selects nothing then).
         accept = bus.valid & ~bus.stall
-        with m.If(accept):
+        m.d.sync += [
+            pending.eq(accept | busy),
+            pending_miss.eq(Mux(busy, pending_miss, bus.valid & miss)),
+        ]
+        with m.If(~busy):
             m.d.sync += [
-                pending.eq(1),
                 pending_hit.eq(fwd),
-                pending_miss.eq(miss),
                 pending_void.eq(~hit.any() if self._speculate_reads else 0),
-            ]
-        with m.Elif(responding):
-            m.d.sync += [
-                pending.eq(0),
-                pending_hit.eq(0),
-                pending_miss.eq(0),
-                pending_void.eq(0),
             ]
         return m
