@@ -734,6 +734,7 @@ class LockstepPair(wiring.Component):
         # being marked; the late marks only cover writes made while both were ONLINE.
         history = offset + self._window + 2
         mgmt_wrote = [Signal(name=f"mgmt_wrote_{u}") for u in "ab"]
+        mgmt_writing = [Signal(name=f"mgmt_writing_{u}") for u in "ab"]    # requested, accepted or not
         wrote = [Signal(name=f"wrote_{u}") for u in "ab"]
         marked_now = [Signal(name=f"wrote_marked_{u}") for u in "ab"]
         for index, unit in enumerate(units):
@@ -759,7 +760,10 @@ class LockstepPair(wiring.Component):
         # resync runs) and the history's replay, which waits for a cycle neither uses. Should both units' writes
         # of one kind come in one cycle anyway, every block is marked.
         mgmt_any = mgmt_wrote[0] | mgmt_wrote[1]
-        m.d.comb += hist.pause.eq(rs.remark | mgmt_any)
+        # The replay pauses for a management write request whether or not the copy's port takes it this cycle: the
+        # port's answer follows its arbitration against the core's data request (an address fresh from the core's
+        # adder), which so stays out of the history's read enable (the pair's critical path at two of three seeds).
+        m.d.comb += hist.pause.eq(rs.remark | mgmt_writing[0] | mgmt_writing[1])
         marks = [(marked_now[0] | marked_now[1], Mux(marked_now[1], b.ram_wrote_addr, a.ram_wrote_addr)),
                  (rs.remark | mgmt_any | hist.mark.valid,
                   Mux(rs.remark, rs.remark_addr,
@@ -842,8 +846,8 @@ class LockstepPair(wiring.Component):
             sources.append((is_source, rs.src_ram))
             if mgmt_ram is not None:
                 sources.append((mgmt_ok & ~rs.busy, mgmt_ram))
-                m.d.comb += mgmt_wrote[index].eq(mgmt_ok & ~rs.busy & mgmt_ram.valid & mgmt_ram.write &
-                                                 ~aux.stall)
+                m.d.comb += [mgmt_writing[index].eq(mgmt_ok & ~rs.busy & mgmt_ram.valid & mgmt_ram.write),
+                             mgmt_wrote[index].eq(mgmt_writing[index] & ~aux.stall)]
             if scrub_port is not None:
                 sources.append((Const(1), scrub_port))
             _bus_mux(m, aux, sources)
