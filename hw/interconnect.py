@@ -12,6 +12,11 @@ one cycle after acceptance (RAM and every built-in device) still runs at one req
 A decoder of one region can *speculate reads*: every read goes to the target whatever its address, and one
 outside the region is answered ``err`` in place of the target's ``ack`` (a read has no side effect there). The
 region compare then only feeds a flip-flop, not the target's request (instruction fetch: RAM alone).
+
+Targets can be *staged*: the request reaches them a cycle after the decoder accepts it, from flip-flops (one
+set shared by the staged targets: a flag per target, the address's low bits, ``write``, ``sel``, ``wdata``), and
+their response comes a cycle later. The region compare of a late address then ends at those flip-flops instead of
+a device's register enables (the single-unit SoC's devices).
 """
 
 import operator
@@ -65,6 +70,9 @@ class Decoder(wiring.Component):
     speculate_reads : bool
         Only with one region: forward every read to its target, and answer one outside the region with ``err``
         when the target answers (see the module's description). Writes outside it are answered by the decoder.
+    staged : sequence of str
+        Names of regions whose targets are staged (see the module's description). Each must be aligned to its
+        size, a power of two. A staged target may stall: the stage holds the request until it is taken.
 
     Members
     -------
@@ -74,8 +82,9 @@ class Decoder(wiring.Component):
         One bus per region, named after it; its ``addr`` is the word offset into the region.
     """
 
-    def __init__(self, regions, *, speculate_reads=False):
+    def __init__(self, regions, *, speculate_reads=False, staged=()):
         regions = tuple(regions)
+        staged = tuple(staged)
         if not isinstance(speculate_reads, bool):
             raise TypeError(f"Speculate reads must be a bool, not {speculate_reads!r}")
         if speculate_reads and len(regions) != 1:
@@ -99,8 +108,18 @@ class Decoder(wiring.Component):
         for lower, upper in zip(ordered, ordered[1:]):
             if lower.end > upper.base:
                 raise ValueError(f"Regions must not overlap, not {lower!r} and {upper!r}")
+        for name in staged:
+            region = next((region for region in regions if region.name == name), None)
+            if region is None:
+                raise ValueError(f"Staged targets must name regions, not {name!r}")
+            words = region.size >> 2
+            if words & (words - 1) or (region.base >> 2) % words:
+                raise ValueError(f"A staged region must be aligned to its power-of-two size, not {region!r}")
+        if len(set(staged)) != len(staged):
+            raise ValueError(f"Staged targets must be unique, not {staged!r}")
         self._regions = regions
         self._speculate_reads = speculate_reads
+        self._staged = staged
         super().__init__({
             "bus": In(BusSignature()),
             "targets": Out(wiring.Signature({
@@ -154,17 +173,39 @@ class Decoder(wiring.Component):
         ]
 
         busy = pending & ~responding
-        target_stall = Cat(fwd[i] & target.stall for i, target in enumerate(targets)).any()
+        staged = [region.name in self._staged for region in self._regions]
+        # A staged target's stall holds the stage, not the initiator: the stage is free whenever no response is
+        # owed (its request is the one in flight).
+        target_stall = Cat(fwd[i] & target.stall for i, target in enumerate(targets) if not staged[i]).any()
         m.d.comb += bus.stall.eq(busy | target_stall)
 
+        if any(staged):
+            st_addr = Signal(max(len(t.addr) for i, t in enumerate(targets) if staged[i]))
+            st_write = Signal()
+            st_sel = Signal(4)
+            st_wdata = Signal(32)
+            with m.If(~busy):
+                m.d.sync += [st_addr.eq(bus.addr), st_write.eq(bus.write), st_sel.eq(bus.sel),
+                             st_wdata.eq(bus.wdata)]
         for i, (region, target) in enumerate(zip(self._regions, targets)):
-            m.d.comb += [
-                target.valid.eq(bus.valid & fwd[i] & ~busy),
-                target.addr.eq(bus.addr - (region.base >> 2)),
-                target.write.eq(bus.write),
-                target.sel.eq(bus.sel),
-                target.wdata.eq(bus.wdata),
-            ]
+            if staged[i]:
+                st_valid = Signal(name=f"staged_{region.name}")
+                m.d.sync += st_valid.eq((bus.valid & fwd[i] & ~busy) | (st_valid & target.stall))
+                m.d.comb += [
+                    target.valid.eq(st_valid),
+                    target.addr.eq(st_addr),        # aligned: the region's offset is the address's low bits
+                    target.write.eq(st_write),
+                    target.sel.eq(st_sel),
+                    target.wdata.eq(st_wdata),
+                ]
+            else:
+                m.d.comb += [
+                    target.valid.eq(bus.valid & fwd[i] & ~busy),
+                    target.addr.eq(bus.addr - (region.base >> 2)),
+                    target.write.eq(bus.write),
+                    target.sel.eq(bus.sel),
+                    target.wdata.eq(bus.wdata),
+                ]
 
         # The initiator's `valid` (late: a core decides it from the bus responses) reaches the D inputs of `pending`
         # and `pending_miss` only. The target and void flags are loaded whenever no response is owed after this

@@ -5,9 +5,10 @@ interrupt inputs. :class:`SoC` is a :class:`~hw.cpu.core.Core` plus an :class:`U
 
 Instruction fetch reaches RAM only; a fetch from anywhere else is answered with ``err`` (the fetch decoder
 speculates: it reads RAM whatever the address and turns the answer into ``err`` outside it). Data accesses reach
-RAM, the UART, the CLINT and the finisher; the project device window holds no device yet, so it and every unmapped
-address answer ``err``. The UART's interrupt drives the core's external interrupt input directly (there is no
-PLIC).
+RAM (answered in the next cycle), and the UART, the CLINT and the finisher, which are staged (answered a cycle
+later, see :class:`~hw.interconnect.Decoder`); the project device window holds no device yet, so it and every
+unmapped address answer ``err`` in the next cycle. The UART's interrupt drives the core's external interrupt input
+directly (there is no PLIC).
 """
 
 from amaranth.hdl import Module
@@ -105,7 +106,11 @@ class Uncore(wiring.Component):
         m.submodules.finisher = finisher = Finisher()
 
         m.submodules.ifetch = ifetch = Decoder((self._ram_region,), speculate_reads=True)
-        m.submodules.decoder = decoder = Decoder((self._ram_region, UART_REGION, CLINT_REGION, FINISHER_REGION))
+        # The devices are staged: a store's address, fresh from the core's adder, ends at the stage's flip-flops,
+        # not at a device's register enables through the region compare (the SoC's critical path). An I/O access
+        # so takes a cycle more; RAM accesses none.
+        m.submodules.decoder = decoder = Decoder((self._ram_region, UART_REGION, CLINT_REGION, FINISHER_REGION),
+                                                 staged=(UART_REGION.name, CLINT_REGION.name, FINISHER_REGION.name))
         wiring.connect(m, wiring.flipped(self.ibus), ifetch.bus)
         wiring.connect(m, getattr(ifetch.targets, RAM_REGION.name), ram.ibus)
         wiring.connect(m, wiring.flipped(self.dbus), decoder.bus)

@@ -50,9 +50,9 @@ class SlowTarget(wiring.Component):
         return m
 
 
-def make_dut(regions=(A, B)):
+def make_dut(regions=(A, B), *, staged=()):
     m = Module()
-    m.submodules.dec = dec = Decoder(regions)
+    m.submodules.dec = dec = Decoder(regions, staged=staged)
     for region in regions:
         if region is SLOW:
             m.submodules[region.name] = target = SlowTarget()
@@ -217,6 +217,10 @@ def test_speculated_reads():
 @pytest.mark.parametrize("kwargs, match", [
     (dict(regions=(A, B), speculate_reads=True), "exactly one region"),
     (dict(regions=(A,), speculate_reads=1), "Speculate reads must be a bool"),
+    (dict(regions=(A,), staged=("b",)), "must name regions"),
+    (dict(regions=(A,), staged=("a", "a")), "unique"),
+    (dict(regions=(Region("c", 0x1040, 0x100),), staged=("c",)), "aligned"),
+    (dict(regions=(Region("c", 0x1000, 0xC0),), staged=("c",)), "aligned"),
 ])
 def test_bad_options(kwargs, match):
     rejects((ValueError, TypeError), match, Decoder, **kwargs)
@@ -235,5 +239,70 @@ def test_upper_half_request():
             ctx.set(bus.valid, valid)
             ctx.set(bus.addr, byte_addr >> 2)
             assert ctx.get(out) == expect, hex(byte_addr)
+
+    run_sim(m, tb)
+
+
+def test_staged_target_answers_a_cycle_later():
+    m, dec = make_dut(staged=("b",))
+
+    async def tb(ctx):
+        r = await write(ctx, dec.bus, (B.base >> 2) + 3, 0xBBBB0003, sel=0b0011)
+        assert (r.ack, r.err, r.latency, r.stalled) == (True, False, 2, 0)
+        r = await read(ctx, dec.bus, (B.base >> 2) + 3)
+        assert (r.ack, r.rdata, r.latency) == (True, 0x0003, 2)
+        # The unstaged target and an unmapped address: the next cycle, as before.
+        assert (await write(ctx, dec.bus, (A.base >> 2) + 3, 0xA3)).latency == 1
+        r = await read(ctx, dec.bus, 0x4000 >> 2)
+        assert (r.ack, r.err, r.latency) == (False, True, 1)
+        # The staged request reaches the target from flip-flops, in the cycle after its acceptance.
+        ctx.set(dec.bus.valid, 1)
+        ctx.set(dec.bus.write, 1)
+        ctx.set(dec.bus.addr, (B.base >> 2) + 5)
+        ctx.set(dec.bus.wdata, 0x55)
+        assert not ctx.get(dec.targets.b.valid)
+        await ctx.tick()
+        ctx.set(dec.bus.valid, 0)
+        ctx.set(dec.bus.wdata, 0)
+        assert ctx.get(dec.targets.b.valid) and ctx.get(dec.targets.b.addr) == 5
+        assert ctx.get(dec.targets.b.wdata) == 0x55 and ctx.get(dec.bus.stall)
+        await ctx.tick()
+        assert ctx.get(dec.bus.ack) and not ctx.get(dec.targets.b.valid)
+        assert (await read(ctx, dec.bus, (B.base >> 2) + 5)).rdata == 0x55
+
+    run_sim(m, tb)
+
+
+def test_staged_back_to_back_in_order():
+    m, dec = make_dut(staged=("b",))
+
+    async def tb(ctx):
+        a, b, hole = A.base >> 2, B.base >> 2, 0x4000 >> 2
+        requests = [
+            dict(addr=a + 1, write=True, wdata=0xA1), dict(addr=b + 1, write=True, wdata=0xB1),
+            dict(addr=hole), dict(addr=a + 1), dict(addr=b + 1), dict(addr=b + 1), dict(addr=a + 1),
+        ]
+        responses, cycles = await pipelined(ctx, dec.bus, requests)
+        assert [r[:2] for r in responses] == [(True, False)] * 2 + [(False, True)] + [(True, False)] * 4
+        assert [r[2] for r in responses[3:]] == [0xA1, 0xB1, 0xB1, 0xA1]
+        # One request a cycle, plus a cycle per request to the staged target.
+        assert cycles == len(requests) + 1 + 3
+
+    run_sim(m, tb)
+
+
+def test_staged_target_that_stalls():
+    m, dec = make_dut((A, SLOW), staged=("slow",))
+
+    async def tb(ctx):
+        # The slow target stalls each request 2 cycles: the stage holds it meanwhile (the initiator's request was
+        # accepted at once), then it answers 3 cycles after it took it.
+        r = await read(ctx, dec.bus, (SLOW.base >> 2) + 2)
+        assert (r.ack, r.rdata, r.stalled, r.latency) == (True, 0x5102, 0, 6)
+        requests = [dict(addr=(SLOW.base >> 2) + 1), dict(addr=(SLOW.base >> 2) + 3), dict(addr=A.base >> 2),
+                    dict(addr=0), dict(addr=SLOW.base >> 2, write=True)]
+        responses, _cycles = await pipelined(ctx, dec.bus, requests)
+        assert responses[:2] == [(True, False, 0x5101), (True, False, 0x5103)]
+        assert [r[:2] for r in responses[2:]] == [(True, False), (False, True), (False, True)]
 
     run_sim(m, tb)
