@@ -6,8 +6,10 @@ Two organisations (:class:`RAM` ``ports``):
     One read/write memory port for the data bus and one read port for instruction fetch; neither bus ever
     stalls. Simulation uses it. Yosys maps it to block RAM (iCE40 EBR, duplicated per read port).
 ``"single"``
-    One read/write memory port shared by both buses through a fixed-priority arbiter: a data bus request wins,
-    and an instruction fetch presented in the same cycle sees ``stall``. The read enable is off during writes,
+    One read/write memory port shared by both buses through a fixed-priority arbiter. Data bus writes are posted:
+    accepted at once, performed by the port in the next cycle (when a read of either bus waits). A data bus read
+    wins over an instruction fetch presented in the same cycle, which sees ``stall``. The read enable is off during
+    writes,
     so that ``synth_ice40 -spram`` maps it to iCE40 UP5K SPRAM (SB_SPRAM256KA, 16K x 16 each: 64 KiB is two
     blocks) once its initial contents are dropped in the synthesis flow (see :data:`MEMORY_NAME`).
 """
@@ -91,8 +93,9 @@ class RAM(wiring.Component):
     """Synchronous RAM on two :class:`~hw.cpu.bus.BusSignature` target ports.
 
     Every accepted request is answered one cycle later. With ``ports="dual"`` neither port ever stalls. With
-    ``ports="single"`` both share one memory port: ``ibus.stall`` is set while ``dbus.valid`` is (the data bus
-    wins), and with the loader, both buses stall while ``load.valid`` is set.
+    ``ports="single"`` both share one memory port: ``ibus.stall`` is set while a data bus read is presented (the
+    data bus wins) and in the cycle after a data bus write was accepted (the port performs it then), when a data bus
+    read stalls too; with the loader, both buses stall while ``load.valid`` is set.
 
     Parameters
     ----------
@@ -105,10 +108,10 @@ class RAM(wiring.Component):
     ports : str
         ``"dual"`` (default) or ``"single"``: the memory organisation (see the module docstring).
     early_claim : bool
-        Add ``core_claim`` (meaningful with ``ports="single"``): the memory port's address and write data are the
-        data bus's, and a fetch is stalled, whenever it is high, not only while ``dbus.valid`` is. An initiator's
-        request before its address decode can drive it, so that the late decode reaches only the write enable
-        and the data bus's own acceptance. It must be high whenever ``dbus.valid`` is.
+        Add ``core_claim`` (meaningful with ``ports="single"``): the memory port's address is the data bus's, and a
+        fetch is stalled, whenever it is high with ``dbus.write`` clear, not only while a read's ``dbus.valid``
+        is. An initiator's request before its address decode can drive it, so that the late decode reaches only
+        the data bus's own acceptance. It must be high whenever ``dbus.valid`` is.
 
     Members
     -------
@@ -200,18 +203,38 @@ class RAM(wiring.Component):
         if self._loader:
             m.d.comb += loading.eq(self.load.valid)
 
-        # Arbitration: the loader, then the data bus, then instruction fetch. A fetch that writes is answered
-        # with err without touching the memory, but still waits for its turn (simpler, and it never happens).
-        # The data bus's turn follows its claim (early claim: its request before the decode; else dbus.valid).
-        claim = self.core_claim if self._early_claim else dbus.valid
+        # Posted writes: a data bus write is accepted (and answered in the next cycle) without the memory port;
+        # the port performs it in the next cycle from flip-flops. The data bus's address, fresh from an
+        # initiator's adder and its region compare, so reaches flip-flops rather than the block RAM's write enables
+        # (the single-unit SoC's critical path). The port is free for a fetch in the write's own cycle and taken
+        # by the write in the next, when the initiator waits for the answer: it costs no cycle. A read of the
+        # data bus waits while a posted write has the port, so it always sees the write.
+        posted = Signal()
+        p_addr = Signal(len(dbus.addr))
+        p_data = Signal(32)
+        p_sel = Signal(4)
+
+        # Arbitration: the loader, then a posted write, then a data bus read, then instruction fetch. A fetch that
+        # writes is answered with err without touching the memory, but still waits for its turn (simpler, and it
+        # never happens). The data read's turn follows its claim (early claim: the request before the decode; else
+        # dbus.valid), for reads only: a write does not use the port in its cycle.
+        claim = (self.core_claim if self._early_claim else dbus.valid) & ~dbus.write
         d_go = Signal()
         i_go = Signal()
         m.d.comb += [
-            dbus.stall.eq(loading),
-            ibus.stall.eq(loading | claim),
+            dbus.stall.eq(loading | (posted & ~dbus.write)),
+            ibus.stall.eq(loading | posted | claim),
             d_go.eq(dbus.valid & ~dbus.stall),
             i_go.eq(ibus.valid & ~ibus.stall),
         ]
+        # Only `posted` follows the late `dbus.valid`; the fields load whenever the register is free.
+        with m.If(~(posted & loading)):
+            m.d.sync += [
+                posted.eq(dbus.valid & dbus.write & ~dbus.stall),
+                p_addr.eq(dbus.addr),
+                p_data.eq(dbus.wdata),
+                p_sel.eq(dbus.sel),
+            ]
 
         # One address for both memory ports (Yosys merges them into one SPRAM port only if it is the same
         # signal), and the read enable off whenever a write happens.
@@ -223,13 +246,14 @@ class RAM(wiring.Component):
                     wport.data.eq(self.load.data),
                     wport.en.eq(0b1111),
                 ]
-        with m.Elif(claim):
+        with m.Elif(posted):
             m.d.comb += [
-                addr.eq(dbus.addr),
-                wport.data.eq(dbus.wdata),
+                addr.eq(p_addr),
+                wport.data.eq(p_data),
+                wport.en.eq(p_sel),
             ]
-            with m.If(dbus.valid & dbus.write):
-                m.d.comb += wport.en.eq(dbus.sel)
+        with m.Elif(claim):
+            m.d.comb += addr.eq(dbus.addr)
         with m.Else():
             m.d.comb += addr.eq(ibus.addr)
         m.d.comb += [

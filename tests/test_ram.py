@@ -1,5 +1,5 @@
 """RAM: both bus ports, byte enables, initial contents, the loader port; in both organisations (dual-port, and
-single-port with the data bus winning over instruction fetch)."""
+single-port with posted data writes and data reads winning over instruction fetch)."""
 
 import random
 
@@ -64,7 +64,10 @@ def test_back_to_back(ports):
             responses, cycles = await pipelined(ctx, bus, requests)
             assert [r[2] for r in responses[-8:]] == [0x1000 + i for i in reversed(range(8))]
             assert all(ack and not err for ack, err, _ in responses)
-            assert cycles == len(requests) + 1     # one request per cycle, one cycle latency
+            # One request per cycle, one cycle latency; single-port: the first read after the writes waits a cycle,
+            # while the port performs the last (posted) write.
+            posted_wait = ports == "single" and bus is dut.dbus
+            assert cycles == len(requests) + 1 + posted_wait
 
     run_sim(dut, tb)
 
@@ -170,8 +173,10 @@ class _Initiator:
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_single_port_contention(seed):
-    """Both initiators issue random requests at once: the data bus always wins, each accepted request gets
-    exactly one response in the next cycle, in order, with the data of a memory accessed one request at a time."""
+    """Both initiators issue random requests at once: a data bus read wins, a data bus write is posted (performed in
+    the next cycle, when both buses' reads wait), each accepted request gets exactly one response in the next
+    cycle, in order, with the data of a memory accessed one request at a time (a fetch accepted with a write reads
+    the word before it)."""
     words, count = 16, 150
     rng = random.Random(seed)
     init = [rng.getrandbits(32) for _ in range(words)]
@@ -182,23 +187,30 @@ def test_single_port_contention(seed):
 
     async def tb(ctx):
         cycles = 0
+        posted = False          # a data bus write was accepted last cycle: the port performs it now
+        both = 0                # cycles in which a fetch was accepted with a data bus write
         while dbus.todo or ibus.todo or dbus.request or ibus.request or dbus.expect or ibus.expect:
             assert cycles < 10 * count
             dbus.present(ctx)
             ibus.present(ctx)
             dbus.check_response(ctx)
             ibus.check_response(ctx)
-            assert not ctx.get(dut.dbus.stall), "the data bus must never stall"
-            assert ctx.get(dut.ibus.stall) == (dbus.request is not None), "fetch must stall iff dbus.valid"
+            d_read = dbus.request is not None and not dbus.request["write"]
+            d_write = dbus.request is not None and dbus.request["write"]
+            if dbus.request is not None:
+                assert ctx.get(dut.dbus.stall) == (posted and d_read), "a data read waits for the posted write only"
+            assert ctx.get(dut.ibus.stall) == (posted or d_read), "fetch waits for a data read or a posted write"
+            i_accepted = ibus.accept(ctx, model, is_ibus=True)      # before the write: it reads the old word
             d_accepted = dbus.accept(ctx, model, is_ibus=False)
-            i_accepted = ibus.accept(ctx, model, is_ibus=True)
-            assert not (d_accepted and i_accepted)
+            assert not (d_accepted and i_accepted) or d_write
+            both += d_accepted and i_accepted
+            posted = d_accepted and d_write
             await ctx.tick()
             cycles += 1
         ctx.set(dut.dbus.valid, 0)
         ctx.set(dut.ibus.valid, 0)
         assert dbus.accepted == ibus.accepted == count
-        assert ibus.stalled > 10            # the test did contend
+        assert ibus.stalled > 10 and dbus.stalled > 5 and both > 10      # the test did contend
 
     run_sim(dut, tb)
 
@@ -268,33 +280,101 @@ def test_single_port_maps_to_spram(tmp_path, ports, spram):
 
 def test_single_port_early_claim():
     # The claim (the core's request before its address decode) takes the port from a fetch even when the request
-    # goes to another target (no dbus.valid): the fetch waits that cycle, nothing is written.
+    # goes to another target (no dbus.valid): the fetch waits that cycle. A write's claim does not: a write takes
+    # the port in the next cycle (posted), and only if it is valid.
     dut = RAM(size=128, init=[5, 6], ports="single", early_claim=True)
 
     async def tb(ctx):
         present(ctx, dut.ibus, 1)
         ctx.set(dut.core_claim, 1)
-        present(ctx, dut.dbus, 1, write=True, wdata=0xBAD, valid=False)
+        present(ctx, dut.dbus, 1, valid=False)
         assert ctx.get(dut.ibus.stall)
+        ctx.set(dut.dbus.write, 1)
+        ctx.set(dut.dbus.wdata, 0xBAD)
+        assert not ctx.get(dut.ibus.stall)
+        ctx.set(dut.dbus.write, 0)
         await ctx.tick()
         ctx.set(dut.core_claim, 0)
         assert not ctx.get(dut.ibus.stall) and not ctx.get(dut.ibus.ack) and not ctx.get(dut.dbus.ack)
         await ctx.tick()
         ctx.set(dut.ibus.valid, 0)
         assert ctx.get(dut.ibus.ack) and ctx.get(dut.ibus.rdata) == 6
-        # A store with claim and valid: written as without the claim.
+        # A store with claim and valid, with a fetch of its word in the same cycle: the fetch reads the word before
+        # the store, which the port performs in the next cycle (a read of either bus waits then).
+        present(ctx, dut.ibus, 1)
         ctx.set(dut.core_claim, 1)
-        ctx.set(dut.dbus.valid, 1)
-        ctx.set(dut.dbus.wdata, 0xCAFE)
+        present(ctx, dut.dbus, 1, write=True, wdata=0xCAFE)
+        assert not ctx.get(dut.ibus.stall) and not ctx.get(dut.dbus.stall)
         await ctx.tick()
-        ctx.set(dut.dbus.valid, 0)
-        ctx.set(dut.dbus.write, 0)
-        assert ctx.get(dut.dbus.ack)
-        ctx.set(dut.dbus.valid, 1)
+        assert ctx.get(dut.dbus.ack) and ctx.get(dut.ibus.ack) and ctx.get(dut.ibus.rdata) == 6
+        present(ctx, dut.dbus, 1)
+        assert ctx.get(dut.dbus.stall) and ctx.get(dut.ibus.stall)
+        await ctx.tick()
+        ctx.set(dut.ibus.valid, 0)
+        assert not ctx.get(dut.dbus.ack) and not ctx.get(dut.ibus.ack) and not ctx.get(dut.dbus.stall)
         await ctx.tick()
         ctx.set(dut.dbus.valid, 0)
         ctx.set(dut.core_claim, 0)
         assert ctx.get(dut.dbus.ack) and ctx.get(dut.dbus.rdata) == 0xCAFE
         assert (await read(ctx, dut.ibus, 0)).rdata == 5
+        assert (await read(ctx, dut.ibus, 1)).rdata == 0xCAFE
 
     run_sim(dut, tb)
+
+
+def _store_load_program(words, base):
+    """Stores, byte/halfword stores and loads back to back (each store's word read by the next instruction), then
+    exit with the low 16 bits of a checksum as the code; returns (image words, the expected code)."""
+    from ftctl.iss import asm
+    from soc_programs import _assemble
+    from hw import memmap
+    buf = base + 0x200
+    code = [
+        asm.li("s0", buf), asm.li("a1", words), asm.li("a2", 0x1234_5678), asm.li("s5", 0x9E37_79B9),
+        asm.li("s2", 0),
+        "fill", asm.add("a2", "a2", "s5"), asm.sw("a2", "s0", 0), asm.sb("a1", "s0", 1), asm.lw("a3", "s0", 0),
+        asm.xor("s2", "s2", "a3"), asm.addi("s0", "s0", 4), asm.addi("a1", "a1", -1), (asm.bne, "a1", "zero", "fill"),
+        asm.li("s0", buf), asm.li("a1", words),
+        "sum", asm.lw("a3", "s0", 0), asm.slli("a4", "s2", 1), asm.srli("a5", "s2", 31), asm.or_("s2", "a4", "a5"),
+        asm.xor("s2", "s2", "a3"), asm.sh("s2", "s0", 2), asm.lhu("a6", "s0", 2), asm.add("s2", "s2", "a6"),
+        asm.addi("s0", "s0", 4), asm.addi("a1", "a1", -1), (asm.bne, "a1", "zero", "sum"),
+        asm.slli("t1", "s2", 16), asm.li("t2", memmap.FINISHER_FAIL), asm.or_("t1", "t1", "t2"),
+        asm.li("t0", memmap.FINISHER.base), asm.sw("t1", "t0", 0),
+    ]
+    image, _labels = _assemble(code, base)
+    assert len(image) * 4 <= buf - base
+    mask = (1 << 32) - 1
+    mem, a2, s2 = [], 0x1234_5678, 0
+    for a1 in range(words, 0, -1):
+        a2 = (a2 + 0x9E37_79B9) & mask
+        mem.append(a2 & ~0xFF00 | (a1 & 0xFF) << 8)
+        s2 ^= mem[-1]
+    for i in range(words):
+        s2 = ((s2 << 1 | s2 >> 31) & mask) ^ mem[i]
+        mem[i] = mem[i] & 0xFFFF | (s2 & 0xFFFF) << 16
+        s2 = (s2 + (s2 & 0xFFFF)) & mask
+    return image, s2 & 0xFFFF
+
+
+@pytest.mark.parametrize("ports", RAM_PORTS)
+def test_soc_runs_back_to_back_stores_and_loads(ports):
+    """Each store's word is read by the next instruction (a posted write then has the single port while the load
+    and the fetch behind it wait), partial stores merge into the word: the checksum the program exits with is
+    the model's."""
+    from hw import memmap
+    from hw.soc import SoC
+
+    image, expected = _store_load_program(48, memmap.RAM.base)
+    assert expected != 0
+    dut = SoC(ram_size=1024, ram_init=image, ram_ports=ports)
+    result = {}
+
+    async def tb(ctx):
+        for _ in range(4000):
+            if ctx.get(dut.finish):
+                result["code"] = ctx.get(dut.exit_code)
+                return
+            await ctx.tick()
+
+    run_sim(dut, tb)
+    assert result == {"code": expected}
