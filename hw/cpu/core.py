@@ -262,6 +262,12 @@ class Core(wiring.Component):
         cpend_ch = Signal()         # into mcycleh
         cpend_ih = Signal()         # into minstreth
         cpend = cpend_cm | cpend_im | cpend_ch | cpend_ih
+        # The low bits' carries are registered before they count (the retirement that carries minstret's is late
+        # in its cycle): a carry is due in the cycle after, and nothing may enter X or halt meanwhile, as while a
+        # carry is pending.
+        cycle_carry_q = Signal()
+        instret_carry_q = Signal()
+        carry_due = cycle_carry_q | instret_carry_q
         svc_mid = cpend_cm | cpend_im
         svc_instret = Mux(svc_mid, ~cpend_cm, ~cpend_ch)
         u0 = Signal()
@@ -464,7 +470,7 @@ class Core(wiring.Component):
         x_free = ~x_valid | (fin & ~exc_known & ~xc["uncond"]) | t3 | pend
         # Nothing enters X while a counter word is stale or may become so at the end of this cycle (an
         # instruction never reads a word whose carry is pending).
-        enter_ok = (~pend & ~halt_req & ~halted & ~cpend & ~clearing & ~csr.cycle_at_max &
+        enter_ok = (~pend & ~halt_req & ~halted & ~cpend & ~carry_due & ~clearing & ~csr.cycle_at_max &
                     ~(csr.instret_at_max & x_valid))
         # x_accept = avail & x_free & enter_ok, written with the two bus responses (the fetch's `resp`, the data
         # bus's `ack`) entering last, every other term a function of flip-flops: as `fin` and `avail` the responses
@@ -516,20 +522,19 @@ class Core(wiring.Component):
             with m.If(clear_word == USED_WORDS - 1):
                 m.d.sync += clearing.eq(0)
         served_cm = u1 & ~u_instret & u_mid
+        m.d.sync += [cycle_carry_q.eq(csr.cycle_carry), instret_carry_q.eq(csr.instret_carry)]
         with m.If(we_word(CSR.MCYCLE)):
             m.d.sync += cm_pending.eq(0)
         with m.Else():
             m.d.sync += cm_pending.eq(cm_pending - Mux(served_cm, xc["imm"][COUNTER_LOW_BITS:][:len(cm_pending)], 0)
-                                      + csr.cycle_carry)
+                                      + cycle_carry_q)
         for flag, set_, written, instret, mid in (
-                (cpend_im, csr.instret_carry, we_word(CSR.MINSTRET), 1, 1),
+                (cpend_im, instret_carry_q, we_word(CSR.MINSTRET), 1, 1),
                 (cpend_ch, mid_carry & ~u_instret, we_word(CSR.MCYCLEH), 0, 0),
                 (cpend_ih, mid_carry & u_instret, we_word(CSR.MINSTRETH), 1, 0)):
             served = u1 & (u_instret == instret) & (u_mid == mid)
-            with m.If(set_):
-                m.d.sync += flag.eq(1)
-            with m.Elif(written | served):
-                m.d.sync += flag.eq(0)
+            # One expression (no clock enable): the late set meets the rest in the last LUT.
+            m.d.sync += flag.eq(set_ | (flag & ~(written | served)))
         with m.If(t0):
             m.d.sync += [t_irq.eq(irq_take), cause_q.eq(Mux(irq_take, csr.irq_cause[:4], exc_cause))]
 
@@ -612,7 +617,7 @@ class Core(wiring.Component):
 
         # ---------------------------------------------------------------- state port
         # Not with a counter carry pending or arising (the counters stop while halted).
-        m.d.sync += halted.eq(halt_req & ~x_valid & ~pend & (fstate == _Fetch.EMPTY) & ~cpend & ~u1 &
+        m.d.sync += halted.eq(halt_req & ~x_valid & ~pend & (fstate == _Fetch.EMPTY) & ~cpend & ~carry_due & ~u1 &
                               ~csr.cycle_carry & ~csr.instret_carry & ~clearing)
         m.d.comb += sp.halted.eq(halted)
 
