@@ -64,6 +64,32 @@ def test_interrupt_masked(mie_bits, mstatus_mie):
     assert recs[-1]["pc"] != HANDLER + 16
 
 
+def test_interrupt_never_taken_after_it_is_disabled():
+    """The line rises at every cycle around a CSRRCI that clears mstatus.MIE (the core decides whether an interrupt
+    is pending from flip-flops, a cycle ahead): the interrupt is taken before the CSRRCI or never."""
+    prog, data = irq_setup(0x888)
+    disable = len(prog) - 61 + 10               # after ten of the addi
+    prog = prog[:disable] + [A.csrrci(0, CSR.MSTATUS, 8)] + prog[disable:]
+    disable_pc = BASE + 4 * disable
+    quiet = CpuHarness(prog, data=data).run()
+    retire_cycle = next(r["cycle"] for r in quiet if r["pc"] == disable_pc)
+    outcomes = set()
+    for at in range(retire_cycle - 8, retire_cycle + 5):
+        h = CpuHarness(prog, data=data)
+        recs = h.run(hook=level_hook(["irq_external"], at))
+        retired_disable = next(i for i, r in enumerate(recs) if r["pc"] == disable_pc) \
+            if any(r["pc"] == disable_pc for r in recs) else None
+        taken = [i for i, r in enumerate(recs) if r["intr"]]
+        assert len(taken) <= 1
+        if taken:
+            assert retired_disable is None, f"line at {at}: interrupt taken after MIE was cleared"
+            outcomes.add("taken")
+        else:
+            assert retired_disable is not None and h.regs[1] == 60
+            outcomes.add("masked")
+    assert outcomes == {"taken", "masked"}      # the sweep crossed the CSRRCI
+
+
 def test_mip_reads_lines():
     prog = [A.nop()] * 8 + [A.csrrs(1, CSR.MIP, 0), A.csrrw(2, CSR.MIP, 0), A.csrrs(3, CSR.MIP, 0)]
     h = CpuHarness(prog + [A.ebreak()])

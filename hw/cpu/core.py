@@ -717,9 +717,9 @@ class Core(wiring.Component):
             csr.instret.eq(fin & ~exc & ~writes_instret),
             csr.cycle_en.eq(~halted & ~(run & writes_cycle)),
         ]
-        # The interrupt lines are registered: the CLINT's 64-bit compare (and whatever drives the external line)
-        # stays out of the core's control paths. Interrupts are taken, and mip shows them, one cycle later.
-        m.d.sync += [
+        # The interrupt lines are registered in the CSR file: interrupts are taken, and mip shows them, one cycle
+        # later.
+        m.d.comb += [
             csr.irq_software.eq(self.irq_software),
             csr.irq_timer.eq(self.irq_timer),
             csr.irq_external.eq(self.irq_external),

@@ -64,9 +64,12 @@ class CSRFile(wiring.Component):
     instret_at_max, cycle_at_max : Out(1)
         The low bits of minstret / mcycle are all ones (their next increment carries).
     irq_software, irq_timer, irq_external : In(1)
-        Level-sensitive pending bits (mip.MSIP, MTIP, MEIP).
+        Level-sensitive interrupt requests, registered on entry: mip.MSIP, MTIP, MEIP show them a cycle later.
     irq_pending : Out(1)
-        An enabled interrupt is pending and mstatus.MIE is set.
+        An enabled interrupt is pending and mstatus.MIE is set: a flip-flop, computed a cycle ahead from the
+        requests about to be registered and mie/mstatus as they are. So it is exact except in the cycle after a
+        write of mstatus or mie (or a trap, or an MRET), when it is 0 (an interrupt just enabled is taken a cycle
+        later; one just disabled is never taken).
     irq_cause : Out(32)
         mcause for the highest-priority pending interrupt (MEI > MSI > MTI).
     """
@@ -107,11 +110,21 @@ class CSRFile(wiring.Component):
         mcycle = Signal(COUNTER_LOW_BITS)       # the rest of each counter is register-file words
         minstret = Signal(COUNTER_LOW_BITS)
 
-        mip = Cat(self.irq_software, self.irq_timer, self.irq_external)
+        # The requests are registered here (the CLINT's 64-bit compare, and whatever drives the external line, stay
+        # out of the core's control paths), and whether one is pending and enabled is decided from them a cycle
+        # ahead: `irq_pending` leaves a flip-flop, rather than a LUT tree on mie, mip and mstatus in front of
+        # every control signal of the core's execute stage (the single-unit SoC's critical path).
+        requests = Cat(self.irq_software, self.irq_timer, self.irq_external)
+        mip = Signal(3)
+        m.d.sync += mip.eq(requests)
         pend = mie & mip
+        pending_next = Signal()         # irq_pending of the next cycle, unless mstatus or mie change now
+        enables_change = Signal()       # mstatus or mie change at the end of this cycle
+        m.d.sync += [pending_next.eq(mie_bit & (mie & requests).any()), enables_change.eq(
+            (self.we & ((self.addr == CSR.MSTATUS) | (self.addr == CSR.MIE))) | self.trap | self.mret)]
 
         m.d.comb += [
-            self.irq_pending.eq(mie_bit & pend.any()),
+            self.irq_pending.eq(pending_next & ~enables_change),
             self.readonly.eq(self.addr[10:12] == 0b11),
         ]
         with m.If(pend[2]):
