@@ -136,7 +136,9 @@ def test_back_to_back_uart_bytes(tmp_path, model):
     elf = write_elf(tmp_path / "burst.elf", burst_program(text))
     result = run_elf(elf)
     assert (result.exit_code, result.uart_output) == (0, text)
-    assert result.cycles < 3 * len(text) + 100     # the bytes really came out close together
+    # The bytes really came out close together: an li and a store per byte, the store 3 cycles (the devices are
+    # staged, hw.interconnect), so 4 cycles a byte and the program's start and end.
+    assert result.cycles < 4 * len(text) + 100
 
 
 def test_output_streams_while_running(tmp_path, model):
