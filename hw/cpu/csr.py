@@ -118,13 +118,13 @@ class CSRFile(wiring.Component):
         mip = Signal(3)
         m.d.sync += mip.eq(requests)
         pend = mie & mip
-        pending_next = Signal()         # irq_pending of the next cycle, unless mstatus or mie change now
-        enables_change = Signal()       # mstatus or mie change at the end of this cycle
-        m.d.sync += [pending_next.eq(mie_bit & (mie & requests).any()), enables_change.eq(
+        pending_ahead = Signal()        # decided last cycle: an enabled request is pending now
+        enables_changed = Signal()      # mstatus or mie changed at the end of last cycle (the decision is stale)
+        m.d.sync += [pending_ahead.eq(mie_bit & (mie & requests).any()), enables_changed.eq(
             (self.we & ((self.addr == CSR.MSTATUS) | (self.addr == CSR.MIE))) | self.trap | self.mret)]
 
         m.d.comb += [
-            self.irq_pending.eq(pending_next & ~enables_change),
+            self.irq_pending.eq(pending_ahead & ~enables_changed),
             self.readonly.eq(self.addr[10:12] == 0b11),
         ]
         with m.If(pend[2]):
