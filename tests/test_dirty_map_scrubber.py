@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Amaranth-sim tests of the dirty-block map (hw.dirty_map) and the scrubber (hw.scrubber) on the lockstep SoC."""
 
 import pytest
