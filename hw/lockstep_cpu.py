@@ -760,10 +760,11 @@ class LockstepPair(wiring.Component):
         # resync runs) and the history's replay, which waits for a cycle neither uses. Should both units' writes
         # of one kind come in one cycle anyway, every block is marked.
         mgmt_any = mgmt_wrote[0] | mgmt_wrote[1]
-        # The replay pauses for a management write request whether or not the copy's port takes it this cycle: the
-        # port's answer follows its arbitration against the core's data request (an address fresh from the core's
-        # adder), which so stays out of the history's read enable (the pair's critical path at two of three seeds).
-        m.d.comb += hist.pause.eq(rs.remark | mgmt_writing[0] | mgmt_writing[1])
+        # The replay pauses for a management write request, or a resync write to the target copy, whether or not the
+        # copy's port takes it this cycle: the port's answer follows its arbitration against the core's data
+        # request (an address fresh from the core's adder), which so stays out of the history's read enable (the
+        # pair's critical path at some seeds).
+        m.d.comb += hist.pause.eq(rs.tgt_writing | mgmt_writing[0] | mgmt_writing[1])
         marks = [(marked_now[0] | marked_now[1], Mux(marked_now[1], b.ram_wrote_addr, a.ram_wrote_addr)),
                  (rs.remark | mgmt_any | hist.mark.valid,
                   Mux(rs.remark, rs.remark_addr,

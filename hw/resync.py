@@ -95,6 +95,11 @@ class Resync(wiring.Component):
         To the source's / target's state port (``halt_req`` is not used: the pair drives it).
     mirror_valid, mirror_addr, mirror_data : In(1), In(addr_width), In(32)
         The source writes this whole word of its copy this cycle.
+    remark, remark_addr : Out(1), Out(addr_width)
+        A write to the target copy was refused: mark the word's block dirty again.
+    tgt_writing : Out(1)
+        A write to the target copy is presented this cycle (``remark`` can only be set then); it does not wait for
+        the target's ``stall``, which follows the port's arbitration against the target core's request.
     reg_dirty : In(32)
         GPRs the target lacks (bit n: xn), kept by the pair.
     reg_take, reg_take_addr : Out(1), Out(5)
@@ -153,6 +158,7 @@ class Resync(wiring.Component):
             "mirror_addr":   In(addr_width),
             "mirror_data":   In(32),
             "remark":        Out(1),
+            "tgt_writing":   Out(1),
             "reg_remark":    Out(1),
             "reg_remark_addr": Out(5),
             "remark_addr":   Out(addr_width),
@@ -200,6 +206,7 @@ class Resync(wiring.Component):
                      tgt.write.eq(1), tgt.sel.eq(0b1111)]
         read = Signal()             # the source copy took the read (its port may be busy with its core)
         m.d.comb += read.eq(issue & ~src.stall)
+        m.d.comb += self.tgt_writing.eq(mq_valid | (pending & src.ack))
         with m.If(mq_valid):
             m.d.comb += [tgt.valid.eq(1), tgt.addr.eq(mq_addr), tgt.wdata.eq(mq_data),
                          self.remark.eq(tgt.stall), self.remark_addr.eq(mq_addr)]
