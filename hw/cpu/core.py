@@ -465,22 +465,20 @@ class Core(wiring.Component):
         # alone (the register file and the adder stay out of the fetch's path): a jump does not free X in its cycle
         # (its redirect squashes whatever would enter behind it anyway, and `pend` frees X in the next cycle, as
         # fetch turns to the target), so a JALR's target alignment is not needed; a misaligned load/store traps in
-        # its second cycle (`x_mis`).
-        exc_known = exc_static | mis_known | x_mis | mem_err
-        x_free = ~x_valid | (fin & ~exc_known & ~xc["uncond"]) | t3 | pend
+        # its second cycle (`x_mis`). The data bus's `ack` enters last (as `fin` it sat several LUT levels deep: the
+        # pair's critical path, a unit's data response -> X takes the next instruction -> the fetch request): a
+        # load/store frees X with its `ack` (an `err` traps); an instruction that ends whatever the data bus says
+        # has no request outstanding (`x_mem_wait` is clear), so it cannot see an `err` either.
+        free_ok = fin_base & ~(exc_static | mis_known | x_mis) & ~xc["uncond"]
+        free_now = ~x_valid | t3 | (free_ok & ends_now)
+        free_on_ack = free_ok & x_mem_wait
+        x_free = free_now | (free_on_ack & dbus.ack) | pend
         # Nothing enters X while a counter word is stale or may become so at the end of this cycle (an
         # instruction never reads a word whose carry is pending).
         enter_ok = (~pend & ~halt_req & ~halted & ~cpend & ~carry_due & ~clearing & ~csr.cycle_at_max &
                     ~(csr.instret_at_max & x_valid))
-        # x_accept = avail & x_free & enter_ok, written with the two bus responses (the fetch's `resp`, the data
-        # bus's `ack`) entering last, every other term a function of flip-flops: as `fin` and `avail` the responses
-        # sat several LUT levels deep in the function (the pair's critical path: a unit's data response -> X takes
-        # the next instruction -> the fetch request). A load/store frees X with its `ack` (an `err` traps); an
-        # instruction that ends whatever the data bus says has no request outstanding (`x_mem_wait` is clear), so
-        # it cannot see an `err` either.
-        free_ok = fin_base & ~(exc_static | mis_known | x_mis) & ~xc["uncond"]
-        free_now = ~x_valid | t3 | (free_ok & ends_now)
-        free_on_ack = free_ok & x_mem_wait
+        # avail & x_free & enter_ok, with the fetch's response (in `avail`) entering last too (`pend` is excluded
+        # by enter_ok).
         x_accept = Signal()
         m.d.comb += x_accept.eq(enter_ok & (free_now | (free_on_ack & dbus.ack)) &
                                 (in_buf | (in_wait & ~fd_kill & resp)))
