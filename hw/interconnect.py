@@ -191,21 +191,12 @@ class Decoder(wiring.Component):
             if staged[i]:
                 st_valid = Signal(name=f"staged_{region.name}")
                 m.d.sync += st_valid.eq((bus.valid & fwd[i] & ~busy) | (st_valid & target.stall))
-                m.d.comb += [
-                    target.valid.eq(st_valid),
-                    target.addr.eq(st_addr),        # aligned: the region's offset is the address's low bits
-                    target.write.eq(st_write),
-                    target.sel.eq(st_sel),
-                    target.wdata.eq(st_wdata),
-                ]
+                # Aligned: the region's offset is the address's low bits.
+                request = (st_valid, st_addr, st_write, st_sel, st_wdata)
             else:
-                m.d.comb += [
-                    target.valid.eq(bus.valid & fwd[i] & ~busy),
-                    target.addr.eq(bus.addr - (region.base >> 2)),
-                    target.write.eq(bus.write),
-                    target.sel.eq(bus.sel),
-                    target.wdata.eq(bus.wdata),
-                ]
+                request = (bus.valid & fwd[i] & ~busy, bus.addr - (region.base >> 2), bus.write, bus.sel, bus.wdata)
+            m.d.comb += [getattr(target, name).eq(value)
+                         for name, value in zip(("valid", "addr", "write", "sel", "wdata"), request)]
 
         # The initiator's `valid` (late: a core decides it from the bus responses) reaches the D inputs of `pending`
         # and `pending_miss` only. The target and void flags are loaded whenever no response is owed after this
