@@ -147,7 +147,6 @@ class Core(wiring.Component):
         in_buf = fstate == _Fetch.BUF
         f_req = fstate == _Fetch.REQ
         avail = in_buf | (in_wait & resp & ~fd_kill)
-        drained = in_wait & resp & fd_kill
         d_insn_now = Mux(in_buf, d_insn, ibus.rdata)
         d_err_now = Mux(in_buf, d_err, ibus.err)
 
@@ -567,7 +566,9 @@ class Core(wiring.Component):
             m.d.sync += intr_flag.eq(0)
 
         # Fetch
-        slot_free = (fstate == _Fetch.EMPTY) | drained | (avail & (redirect | x_accept | halt_req | halted))
+        # The slot is vacated without X taking its instruction: it is empty, the response of a squashed fetch
+        # arrives, or a redirect drops the instruction available (the fetch response enters last).
+        vacated = (fstate == _Fetch.EMPTY) | (in_buf & redirect) | (in_wait & resp & (fd_kill | redirect))
         next_addr = Signal(30)
         next_par = Signal()
         fd_inc = Signal(30)
@@ -580,12 +581,9 @@ class Core(wiring.Component):
             next_addr.eq(Mux(redirect, pend_pc, Mux(avail, fd_inc, fd_pc))),
             next_par.eq(Mux(redirect, pend_par, Mux(avail, fd_inc.xor(), fd_par))),
         ]
-        # f_req | (slot_free & ~halt_req & ~halted), with the fetch response entering last (x_accept implies avail
-        # and no halt).
+        # A new fetch goes out when the slot is vacated or X takes its instruction (x_accept implies no halt).
         issue = Signal()
-        m.d.comb += issue.eq(f_req | x_accept |
-                             (~halt_req & ~halted & ((fstate == _Fetch.EMPTY) | (in_buf & redirect) |
-                                                     (in_wait & resp & (fd_kill | redirect)))))
+        m.d.comb += issue.eq(f_req | x_accept | (~halt_req & ~halted & vacated))
         fetch_addr = Signal(30)
         pc_flip = Signal(30)        # fault injection (PC): XORed into a new fetch address
         m.d.comb += [
@@ -603,7 +601,7 @@ class Core(wiring.Component):
                 fstate.eq(Mux(ibus.stall, _Fetch.REQ, _Fetch.WAIT)),
                 fd_kill.eq(0),
             ]
-        with m.Elif(slot_free):
+        with m.Elif(vacated | (avail & (halt_req | halted))):
             # Halting: the slot is emptied, an available instruction dropped; fd_pc stays its address.
             m.d.sync += [fstate.eq(_Fetch.EMPTY), fd_kill.eq(0)]
             with m.If(redirect):
