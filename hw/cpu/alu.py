@@ -13,6 +13,12 @@ class ALU(wiring.Component):
 
     The equality comparison is computed from the operands, in parallel with the single carry chain.
 
+    Everything is computed from ``b ^ sub`` (the adder's second operand), never from ``b`` itself: the one LUT
+    that selects ``b`` (register or immediate) then also inverts it, so the carry chain sits two LUT levels
+    behind the register file's block RAM (its transparency bypass, the select), not three. That is why ``eq``
+    is only meaningful with ``sub`` set, and ``logic`` with it clear (the decoder sets ``sub`` for every branch
+    and never for XOR/OR/AND).
+
     Ports
     -----
     a, b : In(32)
@@ -24,12 +30,12 @@ class ALU(wiring.Component):
     sum : Out(32)
         ``a + b`` or ``a - b``.
     eq, lt, ltu : Out(1)
-        ``a == b`` (always), signed and unsigned ``a < b`` (meaningful when ``sub``).
+        ``a == b``, signed and unsigned ``a < b`` (meaningful when ``sub``).
     carry : Out(1)
         The carry out of ``a + b`` (meaningful when ``sub`` is clear; the core carries a counter word into the
         next with it).
     logic : Out(32)
-        XOR/OR/AND of ``a`` and ``b`` selected by ``funct3`` (the core assembles ADD/SUB/SLT[U] results itself,
+        XOR/OR/AND of ``a`` and ``b`` selected by ``funct3``, meaningful when ``sub`` is clear (the core assembles ADD/SUB/SLT[U] results itself,
         so that the carry chain meets the result selection in the last LUT level).
     """
 
@@ -47,13 +53,15 @@ class ALU(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         # One carry chain: the carry-in for subtraction (+ 1) enters through an extra low bit.
+        b_sub = Signal(32)
+        m.d.comb += b_sub.eq(self.b ^ self.sub.replicate(32))
         wide = Signal(34)
-        m.d.comb += wide.eq(Cat(C(1, 1), self.a) + Cat(self.sub, self.b ^ self.sub.replicate(32)))
+        m.d.comb += wide.eq(Cat(C(1, 1), self.a) + Cat(self.sub, b_sub))
         wide = wide[1:]
         m.d.comb += [
             self.sum.eq(wide[:32]),
-            # Compared directly, in parallel with the carry chain (not from the sum).
-            self.eq.eq(self.a == self.b),
+            # Compared directly, in parallel with the carry chain (not from the sum): with sub set, b_sub = ~b.
+            self.eq.eq((self.a ^ b_sub).all()),
             # a - b computed as a + ~b + 1: the carry out is set when no borrow, i.e. when a >= b.
             self.ltu.eq(~wide[32]),
             self.carry.eq(wide[32]),
@@ -63,5 +71,6 @@ class ALU(wiring.Component):
         ]
         f3 = self.funct3
         # XOR = 100, OR = 110, AND = 111 (other funct3 values: don't care)
-        m.d.comb += self.logic.eq(Mux(f3[1], Mux(f3[0], self.a & self.b, self.a | self.b), self.a ^ self.b))
+        # (with sub clear, b_sub = b)
+        m.d.comb += self.logic.eq(Mux(f3[1], Mux(f3[0], self.a & b_sub, self.a | b_sub), self.a ^ b_sub))
         return m
