@@ -137,7 +137,7 @@ WORKLOAD_SPARE_WORDS = 64
 WORKLOAD_IMAGE_BYTES = WORKLOAD_SPARE + 4 * WORKLOAD_SPARE_WORDS - memmap.RAM.base
 
 
-def _assemble(items, base):
+def assemble(items, base):
     """``(words, labels)`` from ``items``: a word, a list of words, a label (``str``), or ``(encoder, *args, "label")`` whose
     last argument is a label turned into a byte offset relative to that instruction."""
     labels, pc = {}, base
@@ -220,7 +220,7 @@ def checksum_workload(*, base=memmap.RESET_PC, labels=None, counter_wrap=None):
         "decimal", (asm.jal, "ra", "putc"), asm.addi("a5", "a5", -4), (asm.bge, "a5", "zero", "digit"),
         asm.jalr("zero", "s6", 0),
     ]
-    words, found = _assemble(code, base)
+    words, found = assemble(code, base)
     if labels is not None:
         labels.update(found)
     first = (WORKLOAD_BUFFER - base) // 4

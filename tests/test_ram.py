@@ -326,7 +326,7 @@ def _store_load_program(words, base):
     """Stores, byte/halfword stores and loads back to back (each store's word read by the next instruction), then
     exit with the low 16 bits of a checksum as the code; returns (image words, the expected code)."""
     from ftctl.iss import asm
-    from soc_programs import _assemble
+    from soc_programs import assemble
     from hw import memmap
     buf = base + 0x200
     code = [
@@ -341,7 +341,7 @@ def _store_load_program(words, base):
         asm.slli("t1", "s2", 16), asm.li("t2", memmap.FINISHER_FAIL), asm.or_("t1", "t1", "t2"),
         asm.li("t0", memmap.FINISHER.base), asm.sw("t1", "t0", 0),
     ]
-    image, _labels = _assemble(code, base)
+    image, _labels = assemble(code, base)
     assert len(image) * 4 <= buf - base
     mask = (1 << 32) - 1
     mem, a2, s2 = [], 0x1234_5678, 0
