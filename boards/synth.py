@@ -230,6 +230,13 @@ class SynthResult:
     fmax_mhz : dict
         Clock name -> median achieved frequency in MHz over the seeds.
     build_dir : pathlib.Path
+    breakdown : list of dict
+        Only with ``synthesize(breakdown=True)``: where the cells go, from a second synthesis that keeps the
+        hierarchy (``-noflatten``, so no optimisation across module boundaries: the counts add up to somewhat
+        more than the flattened design's). One row per module (Amaranth names them by their path, e.g.
+        ``top.core.shifter``) with its own cells, not its submodules': ``module``, ``luts``, ``ffs``,
+        ``carries`` (iCE40 ``SB_CARRY``, ECP5 ``CCU2C``: two adder bits each) and ``rams`` (block, single-port
+        and distributed RAM cells); largest first.
     """
     target: Target
     seeds: tuple
@@ -246,6 +253,7 @@ class SynthResult:
     dp16kd: int = 0
     io: int = 0
     available: dict = field(default_factory=dict)
+    breakdown: list = field(default_factory=list)
 
     @property
     def critical_path(self):
@@ -267,6 +275,7 @@ class SynthResult:
             "critical_path": self.critical_path,
             "available": dict(self.available),
             "cells": dict(self.cells),
+            **({"breakdown": list(self.breakdown)} if self.breakdown else {}),
         }
 
 
@@ -305,7 +314,7 @@ def _constraints_file(target, pins, ports, directory):
     return path
 
 
-def _yosys_script(target, name, *, spram, drop_memory_init, undefined_collisions, dsp):
+def _yosys_script(target, name, *, spram, drop_memory_init, undefined_collisions, dsp, flatten=True):
     lines = ["read_rtlil top.il"]
     for memid in undefined_collisions:
         lines.append(f"setparam -set COLLISION_X_MASK 1'1 t:$memrd_v2 r:MEMID=\\\\{memid} %i")
@@ -313,11 +322,34 @@ def _yosys_script(target, name, *, spram, drop_memory_init, undefined_collisions
         lines.append(f"delete t:$meminit_v2 r:MEMID=\\\\{memid} %i")
     if target.arch == "ice40":
         lines.append(f"synth_ice40 -device {ice40_synth_device(target.device)} -top {name}" +
-                     (" -spram" if spram else "") + (" -dsp" if dsp else ""))
+                     (" -spram" if spram else "") + (" -dsp" if dsp else "") + ("" if flatten else " -noflatten"))
     else:
-        lines.append(f"synth_ecp5 -top {name}")
-    lines += ["tee -q -o stat.json stat -json", "write_json top.json"]
+        lines.append(f"synth_ecp5 -top {name}" + ("" if flatten else " -noflatten"))
+    if flatten:
+        lines += ["tee -q -o stat.json stat -json", "write_json top.json"]
+    else:
+        lines += ["tee -q -o breakdown.json stat -json"]
     return "\n".join(lines) + "\n"
+
+
+def _breakdown(stat, arch):
+    """Rows of :attr:`SynthResult.breakdown` from Yosys' ``stat -json`` of an unflattened netlist."""
+    lut, carry = ("SB_LUT4", "SB_CARRY") if arch == "ice40" else ("LUT4", "CCU2C")
+    rows = []
+    for module, entry in stat["modules"].items():
+        cells = entry.get("num_cells_by_type", {})
+        row = {
+            "module": module.lstrip("\\"),
+            "luts": cells.get(lut, 0),
+            "ffs": sum(count for cell, count in cells.items() if cell.startswith(("SB_DFF", "TRELLIS_FF"))),
+            "carries": cells.get(carry, 0),
+            "rams": sum(count for cell, count in cells.items()
+                        if cell in ("SB_RAM40_4K", "SB_SPRAM256KA", "DP16KD", "TRELLIS_DPR16X4")),
+        }
+        if row["luts"] or row["ffs"] or row["carries"] or row["rams"]:
+            rows.append(row)
+    rows.sort(key=lambda row: (-(row["luts"] + row["ffs"] + row["carries"]), row["module"]))
+    return rows
 
 
 def _nextpnr(target, seed, *, directory, clock_mhz, constraints):
@@ -381,7 +413,7 @@ def check_fit(target, utilization):
 
 def synthesize(design, *, target="up5k", clock_mhz=30.0, target_mhz=None, seeds=(1, 2, 3), pins=None,
                spram=True, dsp=False, drop_memory_init=(), undefined_collisions=(), build_dir=None, name="top",
-               jobs=None):
+               jobs=None, breakdown=False):
     """Synthesise, place and route ``design``; measure resources and clock frequencies.
 
     Parameters
@@ -419,6 +451,8 @@ def synthesize(design, *, target="up5k", clock_mhz=30.0, target_mhz=None, seeds=
         Top-level module name.
     jobs : int or None
         nextpnr runs in parallel; defaults to ``min(len(seeds), os.cpu_count())``.
+    breakdown : bool
+        Also synthesise with the hierarchy kept and fill :attr:`SynthResult.breakdown` (one more Yosys run).
 
     Returns
     -------
@@ -479,10 +513,20 @@ def synthesize(design, *, target="up5k", clock_mhz=30.0, target_mhz=None, seeds=
         luts = cells.get("LUT4", 0)
         ffs = cells.get("TRELLIS_FF", 0)
 
+    rows = []
+    if breakdown:
+        (build_dir / "breakdown.ys").write_text(
+            _yosys_script(target, name, spram=spram, drop_memory_init=drop_memory_init,
+                          undefined_collisions=undefined_collisions, dsp=dsp, flatten=False))
+        logger.info("yosys (hierarchy kept): %s -> %s", target.name, build_dir)
+        _run(tool_command("yosys") + ["-q", "-l", "breakdown.log", "-s", "breakdown.ys"], cwd=build_dir,
+             log_path=build_dir / "breakdown.out", what="yosys (hierarchy kept)")
+        rows = _breakdown(json.loads((build_dir / "breakdown.json").read_text()), target.arch)
+
     if not seeds:
         logger.info("%s: synthesis only, %d LUT, %d FF", target.name, luts, ffs)
         return SynthResult(target=target, seeds=seeds, runs=[], cells=cells, luts=luts, ffs=ffs, fmax_mhz={},
-                           build_dir=build_dir)
+                           build_dir=build_dir, breakdown=rows)
     logger.info("nextpnr: %s, seeds %s", target.name, ", ".join(map(str, seeds)))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         runs = list(pool.map(lambda seed: _nextpnr(target, seed, directory=build_dir, clock_mhz=clock_mhz,
@@ -491,7 +535,7 @@ def synthesize(design, *, target="up5k", clock_mhz=30.0, target_mhz=None, seeds=
         check_fit(target, run.utilization)
 
     result = SynthResult(target=target, seeds=seeds, runs=runs, cells=cells, luts=luts, ffs=ffs,
-                         fmax_mhz={}, build_dir=build_dir)
+                         fmax_mhz={}, build_dir=build_dir, breakdown=rows)
     for bel, attr in _BEL_FIELDS[target.arch].items():
         used = [run.utilization.get(bel, {}).get("used", 0) for run in runs]
         setattr(result, attr, int(statistics.median(used)))

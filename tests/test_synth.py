@@ -63,6 +63,40 @@ def test_undefined_collisions(tmp_path):
     assert undefined.ffs == 8 and defined.ffs > 8 + 32
 
 
+class Counters(wiring.Component):
+    """Two counters in submodules of their own, 4 and 12 bits wide, and the top's XOR of their top bits."""
+    out: Out(1)
+
+    def elaborate(self, platform):
+        m = Module()
+        tops = []
+        for name, width in (("small", 4), ("large", 12)):
+            counter = Module()
+            count = Signal(width, name=f"{name}_count")
+            counter.d.sync += count.eq(count + 1)
+            m.submodules[name] = counter
+            tops.append(count[-1])
+        flag = Signal()
+        m.d.sync += flag.eq(tops[0] ^ tops[1])
+        m.d.comb += self.out.eq(flag)
+        return m
+
+
+def test_breakdown_keeps_the_hierarchy(tmp_path):
+    result = synthesize(Counters(), seeds=(), breakdown=True, build_dir=tmp_path)
+    rows = {row["module"]: row for row in result.breakdown}
+    assert set(rows) == {"top", "top.small", "top.large"}
+    assert rows["top.small"]["ffs"] == 4 and rows["top.large"]["ffs"] == 12 and rows["top"]["ffs"] == 1
+    assert rows["top.large"]["carries"] > rows["top.small"]["carries"] > 0
+    assert [row["module"] for row in result.breakdown][0] == "top.large"
+    assert sum(row["ffs"] for row in result.breakdown) == result.ffs
+    assert json.loads(json.dumps(result.as_dict()))["breakdown"] == result.breakdown
+    # Without it, no second synthesis.
+    plain = synthesize(Counters(), seeds=(), build_dir=tmp_path / "plain")
+    assert plain.breakdown == [] and "breakdown" not in plain.as_dict()
+    assert not (tmp_path / "plain" / "breakdown.json").exists()
+
+
 class Echo(wiring.Component):
     """Echoes UART bytes: the smallest design the board top accepts."""
     uart_tx: Out(stream.Signature(8))

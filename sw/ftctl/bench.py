@@ -185,10 +185,14 @@ class BenchContext:
 # --- Measurements -----------------------------------------------------------------------------------------------
 
 def _synth_summary(result):
-    return {"lc": result.lc, "luts": result.luts, "ffs": result.ffs, "ebr": result.ebr, "spram": result.spram,
-            "fmax_mhz": result.fmax_mhz, "fmax_mhz_per_seed": {str(run.seed): run.fmax_mhz for run in result.runs},
-            "critical_path": result.critical_path,
-            "build_dir": str(result.build_dir)}
+    summary = {"lc": result.lc, "luts": result.luts, "ffs": result.ffs, "ebr": result.ebr, "spram": result.spram,
+               "fmax_mhz": result.fmax_mhz,
+               "fmax_mhz_per_seed": {str(run.seed): run.fmax_mhz for run in result.runs},
+               "critical_path": result.critical_path,
+               "build_dir": str(result.build_dir)}
+    if result.breakdown:
+        summary["breakdown"] = result.breakdown
+    return summary
 
 
 def _single_clock(result, what):
@@ -210,7 +214,7 @@ def measure_soc_up5k(ctx):
     soc = SoC(ram_ports=UP5K_SOC_RAM_PORTS)
     top = ICEBreakerTop(soc, led_r="selfcheck_fail", led_g="finish")
     result = synthesize(top, target="up5k", pins=top.pins, clock_mhz=UP5K_CLOCK_MHZ, seeds=ctx.seeds,
-                        drop_memory_init=(MEMORY_NAME,), build_dir=ctx.build_dir / "soc_up5k")
+                        drop_memory_init=(MEMORY_NAME,), build_dir=ctx.build_dir / "soc_up5k", breakdown=True)
     if result.spram * UP5K_SPRAM_BLOCK_BYTES < soc.ram_size:
         raise BenchError(f"SoC on UP5K: the {soc.ram_size}-byte RAM was not mapped to SPRAM "
                          f"({result.spram} SPRAM blocks, {result.ebr} EBR; see {result.build_dir / 'yosys.log'})")
@@ -238,7 +242,8 @@ def measure_core_up5k(ctx):
 
     top = CoreHarness(Core())
     result = synthesize(top, target="up5k", pins=top.pins, clock_mhz=UP5K_CLOCK_MHZ, seeds=ctx.seeds,
-                        undefined_collisions=top.undefined_collisions, build_dir=ctx.build_dir / "core_up5k")
+                        undefined_collisions=top.undefined_collisions, build_dir=ctx.build_dir / "core_up5k",
+                        breakdown=True)
     ctx.meta["core_up5k"] = dict(_synth_summary(result), clock_constraint_mhz=UP5K_CLOCK_MHZ)
     return {
         "core.lc_up5k_core_only": result.lc,
@@ -383,10 +388,10 @@ def measure_pair(ctx):
     the pair does not fit that either, the Fmax ratio is measured on PAIR_RATIO_TARGET)."""
     from boards.synth import NoFitError, SynthError, synthesize, TARGETS as DEVICES
 
-    def run(pair, target, seeds=ctx.seeds):
+    def run(pair, target, seeds=ctx.seeds, breakdown=False):
         name = f"{'pair' if pair else 'unit'}_{target}"
         return synthesize(_pair_design(pair), target=target, clock_mhz=UP5K_CLOCK_MHZ, seeds=seeds,
-                          build_dir=ctx.build_dir / name)
+                          build_dir=ctx.build_dir / name, breakdown=breakdown)
 
     meta = {"harness": "boards.pair_harness.PairHarness", "ram_bytes_per_copy": PAIR_RAM_SIZE,
             "protection": PAIR_PROTECTION, "comparator_retire_fields": PAIR_RETIRE_FIELDS,
@@ -411,9 +416,10 @@ def measure_pair(ctx):
         meta["up5k"] = dict(_synth_summary(pair_up5k), fits=True)
 
     fallback = PAIR_FALLBACK_TARGET
-    unit_hx = run(False, fallback)
+    # Where the cells go (in the meta, with each build's summary): the HX8K builds.
+    unit_hx = run(False, fallback, breakdown=True)
     try:
-        pair_hx = run(True, fallback)
+        pair_hx = run(True, fallback, breakdown=True)
     except SynthError as error:
         needed = _lc_needed(ctx.build_dir / f"pair_{fallback}")
         if needed is None or needed[0] <= needed[1]:
