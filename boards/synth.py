@@ -236,7 +236,7 @@ class SynthResult:
         more than the flattened design's). One row per module (Amaranth names them by their path, e.g.
         ``top.core.shifter``) with its own cells, not its submodules': ``module``, ``luts``, ``ffs``,
         ``carries`` (iCE40 ``SB_CARRY``, ECP5 ``CCU2C``: two adder bits each) and ``rams`` (block, single-port
-        and distributed RAM cells); largest first.
+        and distributed RAM cells); the most LUTs and flip-flops first.
     """
     target: Target
     seeds: tuple
@@ -348,7 +348,7 @@ def _breakdown(stat, arch):
         }
         if row["luts"] or row["ffs"] or row["carries"] or row["rams"]:
             rows.append(row)
-    rows.sort(key=lambda row: (-(row["luts"] + row["ffs"] + row["carries"]), row["module"]))
+    rows.sort(key=lambda row: (-(row["luts"] + row["ffs"]), row["module"]))
     return rows
 
 

@@ -35,8 +35,8 @@ class ALU(wiring.Component):
         The carry out of ``a + b`` (meaningful when ``sub`` is clear; the core carries a counter word into the
         next with it).
     logic : Out(32)
-        XOR/OR/AND of ``a`` and ``b`` selected by ``funct3``, meaningful when ``sub`` is clear (the core assembles ADD/SUB/SLT[U] results itself,
-        so that the carry chain meets the result selection in the last LUT level).
+        XOR/OR/AND of ``a`` and ``b`` selected by ``funct3``, meaningful when ``sub`` is clear (the core assembles
+        ADD/SUB/SLT[U] results itself, so that the carry chain meets the result selection in the last LUT level).
     """
 
     a: In(32)
