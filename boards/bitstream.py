@@ -21,11 +21,11 @@ from pathlib import Path
 
 from .board import BOARDS, BoardTop, board_named
 from .replicas import ReplicaError, check_replicas
-from .synth import (NoFitError, SynthError, Target, TimingError, check_fit, ice40_synth_device, read_report,
-                    tool_environment)
+from .synth import (NoFitError, SynthError, Target, TimingError, check_fit, ice40_synth_device, module_breakdown,
+                    read_report, tool_environment)
 
 
-__all__ = ["build", "build_overrides", "program", "BuildResult", "main"]
+__all__ = ["build", "build_overrides", "board_target", "build_breakdown", "program", "BuildResult", "main"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +40,6 @@ _TABLE = {
               ("TRELLIS_IO", "I/O"), ("EHXPLLL", "PLL")),
 }
 
-#: Device names for nextpnr's Target (fit messages).
-_TARGETS = {"iCE40": Target("ice40", "up5k", "sg48"), "ECP5": None}
 
 
 class BuildResult:
@@ -93,6 +91,20 @@ class BuildResult:
 def _machine(**kwargs):
     from hw.system import System
     return System(**kwargs)
+
+
+def board_target(board):
+    """The :class:`boards.synth.Target` of ``board``'s device family (fit messages, a build's breakdown)."""
+    return Target(*(("ice40", "up5k", "sg48") if board.arch == "iCE40" else ("ecp5", "85k", "CABGA381")))
+
+
+def build_breakdown(board, build_dir):
+    """Where the cells of ``board``'s build in ``build_dir`` go: its RTLIL synthesised again with the hierarchy
+    kept, as the build maps it (:func:`boards.synth.module_breakdown`; rows of
+    :attr:`boards.synth.SynthResult.breakdown`). Works on a build that did not fit too (synthesis got through)."""
+    after_read = build_overrides(board, 1).get("script_after_read")
+    return module_breakdown(build_dir, board_target(board), source=f"{NAME}.il", name=NAME, spram=board.spram,
+                            after_read=(after_read,) if after_read else ())
 
 
 def build_overrides(board, seed):
@@ -148,8 +160,7 @@ def build(board, *, build_dir=None, seed=1, machine=_machine, check_timing=True)
     except ReplicaError as error:
         raise SynthError(f"{board.name}: {error}") from None
     run = read_report(build_dir / "report.json", seed=seed)
-    target = Target(*(("ice40", "up5k", "sg48") if board.arch == "iCE40" else ("ecp5", "85k", "CABGA381")))
-    check_fit(target, run.utilization)
+    check_fit(board_target(board), run.utilization)
     stat = json.loads((build_dir / "stat.json").read_text())["design"]["num_cells_by_type"]
     ffs = sum(count for cell, count in stat.items() if cell.startswith(("SB_DFF", "TRELLIS_FF")))
     bitstream = build_dir / f"{NAME}.{'bin' if board.arch == 'iCE40' else 'bit'}"

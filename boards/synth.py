@@ -30,8 +30,8 @@ from amaranth.lib import wiring
 
 
 __all__ = ["Target", "TARGETS", "SynthError", "NoFitError", "TimingError", "SeedRun", "SynthResult",
-           "synthesize", "tool_versions", "tool_command", "tool_environment", "read_report", "check_fit",
-           "ice40_synth_device"]
+           "synthesize", "module_breakdown", "tool_versions", "tool_command", "tool_environment", "read_report",
+           "check_fit", "ice40_synth_device"]
 
 
 logger = logging.getLogger(__name__)
@@ -314,8 +314,9 @@ def _constraints_file(target, pins, ports, directory):
     return path
 
 
-def _yosys_script(target, name, *, spram, drop_memory_init, undefined_collisions, dsp, flatten=True):
-    lines = ["read_rtlil top.il"]
+def _yosys_script(target, name, *, spram, drop_memory_init, undefined_collisions, dsp, flatten=True,
+                  source="top.il", after_read=()):
+    lines = [f"read_rtlil {source}", *after_read]
     for memid in undefined_collisions:
         lines.append(f"setparam -set COLLISION_X_MASK 1'1 t:$memrd_v2 r:MEMID=\\\\{memid} %i")
     for memid in drop_memory_init:
@@ -330,6 +331,30 @@ def _yosys_script(target, name, *, spram, drop_memory_init, undefined_collisions
     else:
         lines += ["tee -q -o breakdown.json stat -json"]
     return "\n".join(lines) + "\n"
+
+
+def module_breakdown(directory, target, *, source="top.il", name="top", spram=True, dsp=False, drop_memory_init=(),
+              undefined_collisions=(), after_read=()):
+    """Where the cells of a design go: the RTLIL file ``source`` in ``directory`` synthesised for ``target`` with
+    the hierarchy kept (``breakdown.ys``, ``breakdown.json`` and the logs are left there).
+
+    The options are :func:`synthesize`'s (``name`` the top-level module); ``after_read`` are Yosys commands run
+    right after the RTLIL is read. Returns the rows of :attr:`SynthResult.breakdown`.
+
+    Raises
+    ------
+    SynthError
+        Yosys failed.
+    """
+    directory = Path(directory)
+    (directory / "breakdown.ys").write_text(
+        _yosys_script(target, name, spram=spram, drop_memory_init=drop_memory_init,
+                      undefined_collisions=undefined_collisions, dsp=dsp, flatten=False, source=source,
+                      after_read=after_read))
+    logger.info("yosys (hierarchy kept): %s -> %s", target.name, directory)
+    _run(tool_command("yosys") + ["-q", "-l", "breakdown.log", "-s", "breakdown.ys"], cwd=directory,
+         log_path=directory / "breakdown.out", what="yosys (hierarchy kept)")
+    return _breakdown(json.loads((directory / "breakdown.json").read_text()), target.arch)
 
 
 def _breakdown(stat, arch):
@@ -513,15 +538,8 @@ def synthesize(design, *, target="up5k", clock_mhz=30.0, target_mhz=None, seeds=
         luts = cells.get("LUT4", 0)
         ffs = cells.get("TRELLIS_FF", 0)
 
-    rows = []
-    if breakdown:
-        (build_dir / "breakdown.ys").write_text(
-            _yosys_script(target, name, spram=spram, drop_memory_init=drop_memory_init,
-                          undefined_collisions=undefined_collisions, dsp=dsp, flatten=False))
-        logger.info("yosys (hierarchy kept): %s -> %s", target.name, build_dir)
-        _run(tool_command("yosys") + ["-q", "-l", "breakdown.log", "-s", "breakdown.ys"], cwd=build_dir,
-             log_path=build_dir / "breakdown.out", what="yosys (hierarchy kept)")
-        rows = _breakdown(json.loads((build_dir / "breakdown.json").read_text()), target.arch)
+    rows = module_breakdown(build_dir, target, name=name, spram=spram, dsp=dsp, drop_memory_init=drop_memory_init,
+                            undefined_collisions=undefined_collisions) if breakdown else []
 
     if not seeds:
         logger.info("%s: synthesis only, %d LUT, %d FF", target.name, luts, ffs)

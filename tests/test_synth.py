@@ -13,7 +13,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from boards.icebreaker_measure import ICEBreakerTop, icebreaker_pins
-from boards.synth import NoFitError, SynthError, TimingError, ice40_synth_device, synthesize, tool_versions
+from boards.synth import (NoFitError, SynthError, TARGETS, TimingError, ice40_synth_device, module_breakdown,
+                          synthesize, tool_versions)
 
 
 COUNTER_WIDTH = 9           # all of them address the memory, so none is optimised away
@@ -95,6 +96,17 @@ def test_breakdown_keeps_the_hierarchy(tmp_path):
     plain = synthesize(Counters(), seeds=(), build_dir=tmp_path / "plain")
     assert plain.breakdown == [] and "breakdown" not in plain.as_dict()
     assert not (tmp_path / "plain" / "breakdown.json").exists()
+
+
+def test_breakdown_of_an_rtlil_file(tmp_path):
+    # A build that came from elsewhere (a board's Amaranth build plan): its RTLIL file, its top module's name, and
+    # commands of its own right after reading it.
+    from amaranth.back import rtlil
+    (tmp_path / "machine.il").write_text(rtlil.convert(Counters(), name="machine"))
+    rows = module_breakdown(tmp_path, TARGETS["up5k"], source="machine.il", name="machine",
+                            after_read=("setattr -mod -set counted 1 machine",))
+    assert {row["module"] for row in rows} == {"machine", "machine.small", "machine.large"}
+    assert "setattr -mod -set counted 1 machine" in (tmp_path / "breakdown.ys").read_text().splitlines()[1]
 
 
 class Echo(wiring.Component):

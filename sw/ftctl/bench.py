@@ -525,7 +525,7 @@ def measure_boards(ctx):
     """The whole machine (hw.system.System in boards.board.BoardTop) built for each board with the flow of
     ``make bitstream`` (seed 1): placed resources and the system clock's Fmax. A board the design does not fit
     reports what nextpnr says it needs, and no Fmax."""
-    from boards.bitstream import build
+    from boards.bitstream import build, build_breakdown
     from boards.board import board_named
     from boards.replicas import ReplicaError, check_replicas
     from boards.synth import NoFitError
@@ -554,6 +554,8 @@ def measure_boards(ctx):
             fits, used, fmax = True, result.utilization, result.sync_fmax_mhz
             meta[name] = dict(result.as_dict(), fits=True, timing_met=fmax >= board.clk_mhz)
         meta[name]["build_dir"] = str(build_dir)
+        # Where the cells go, fitting or not (the build's RTLIL again, hierarchy kept).
+        meta[name]["breakdown"] = build_breakdown(board, build_dir)
         values[f"{prefix}.fits"] = fits
         values[f"{prefix}.fmax_mhz"] = round(fmax, 2) if fmax is not None else None
         values[f"{prefix}.clk_mhz"] = board.clk_mhz
