@@ -232,8 +232,8 @@ class SynthResult:
     build_dir : pathlib.Path
     breakdown : list of dict
         Only with ``synthesize(breakdown=True)``: where the cells go, from a second synthesis that keeps the
-        hierarchy (``-noflatten``, so no optimisation across module boundaries: the counts add up to somewhat
-        more than the flattened design's). One row per module (Amaranth names them by their path, e.g.
+        hierarchy (every module ``keep_hierarchy``, so no optimisation across module boundaries: the counts add up
+        to somewhat more than the flattened design's). One row per module (Amaranth names them by their path, e.g.
         ``top.core.shifter``) with its own cells, not its submodules': ``module``, ``luts``, ``ffs``,
         ``carries`` (iCE40 ``SB_CARRY``, ECP5 ``CCU2C``: two adder bits each) and ``rams`` (block, single-port
         and distributed RAM cells); the most LUTs and flip-flops first.
@@ -315,17 +315,21 @@ def _constraints_file(target, pins, ports, directory):
 
 
 def _yosys_script(target, name, *, spram, drop_memory_init, undefined_collisions, dsp, flatten=True,
-                  source="top.il", after_read=()):
+                  source="top.il", after_read=(), inline=()):
     lines = [f"read_rtlil {source}", *after_read]
     for memid in undefined_collisions:
         lines.append(f"setparam -set COLLISION_X_MASK 1'1 t:$memrd_v2 r:MEMID=\\\\{memid} %i")
     for memid in drop_memory_init:
         lines.append(f"delete t:$meminit_v2 r:MEMID=\\\\{memid} %i")
+    if not flatten:
+        # Every module kept (synthesis flattens only the others), but those of `inline`.
+        lines.append("setattr -mod -set keep_hierarchy 1 *")
+        lines += [f"setattr -mod -unset keep_hierarchy {module}" for module in inline]
     if target.arch == "ice40":
         lines.append(f"synth_ice40 -device {ice40_synth_device(target.device)} -top {name}" +
-                     (" -spram" if spram else "") + (" -dsp" if dsp else "") + ("" if flatten else " -noflatten"))
+                     (" -spram" if spram else "") + (" -dsp" if dsp else ""))
     else:
-        lines.append(f"synth_ecp5 -top {name}" + ("" if flatten else " -noflatten"))
+        lines.append(f"synth_ecp5 -top {name}")
     if flatten:
         lines += ["tee -q -o stat.json stat -json", "write_json top.json"]
     else:
@@ -341,20 +345,40 @@ def module_breakdown(directory, target, *, source="top.il", name="top", spram=Tr
     The options are :func:`synthesize`'s (``name`` the top-level module); ``after_read`` are Yosys commands run
     right after the RTLIL is read. Returns the rows of :attr:`SynthResult.breakdown`.
 
+    Yosys 0.70's ABC9 asserts on some modules mapped on their own (the management receiver's CRC, for one) that
+    it maps inside a flattened design: such a module is synthesised again inlined into its parent, whose row
+    then counts its cells (logged as a warning).
+
     Raises
     ------
     SynthError
         Yosys failed.
     """
     directory = Path(directory)
-    (directory / "breakdown.ys").write_text(
-        _yosys_script(target, name, spram=spram, drop_memory_init=drop_memory_init,
-                      undefined_collisions=undefined_collisions, dsp=dsp, flatten=False, source=source,
-                      after_read=after_read))
-    logger.info("yosys (hierarchy kept): %s -> %s", target.name, directory)
-    _run(tool_command("yosys") + ["-q", "-l", "breakdown.log", "-s", "breakdown.ys"], cwd=directory,
-         log_path=directory / "breakdown.out", what="yosys (hierarchy kept)")
-    return _breakdown(json.loads((directory / "breakdown.json").read_text()), target.arch)
+    inline = []
+    while True:
+        (directory / "breakdown.ys").write_text(
+            _yosys_script(target, name, spram=spram, drop_memory_init=drop_memory_init,
+                          undefined_collisions=undefined_collisions, dsp=dsp, flatten=False, source=source,
+                          after_read=after_read, inline=inline))
+        logger.info("yosys (hierarchy kept): %s -> %s", target.name, directory)
+        try:
+            _run(tool_command("yosys") + ["-q", "-l", "breakdown.log", "-s", "breakdown.ys"], cwd=directory,
+                 log_path=directory / "breakdown.out", what="yosys (hierarchy kept)")
+        except SynthError:
+            log = (directory / "breakdown.log").read_text(errors="replace")
+            mapped = re.findall(r"from module `([^']+)' to a netlist network", log)
+            if not mapped or "ABC_OPS_REINTEGRATE" not in log.rsplit("Executing", 1)[-1] or \
+                    mapped[-1] in inline or mapped[-1] == name or len(inline) >= _BREAKDOWN_INLINE_MAX:
+                raise
+            logger.warning("yosys: ABC9 failed on %s mapped on its own; counted in its parent's row", mapped[-1])
+            inline.append(mapped[-1])
+            continue
+        return _breakdown(json.loads((directory / "breakdown.json").read_text()), target.arch)
+
+
+#: Modules :func:`module_breakdown` inlines at most (each costs a Yosys run).
+_BREAKDOWN_INLINE_MAX = 4
 
 
 def _breakdown(stat, arch):

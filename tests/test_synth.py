@@ -109,6 +109,46 @@ def test_breakdown_of_an_rtlil_file(tmp_path):
     assert "setattr -mod -set counted 1 machine" in (tmp_path / "breakdown.ys").read_text().splitlines()[1]
 
 
+def test_breakdown_inlines_a_module_abc9_fails_on(tmp_path, monkeypatch):
+    # Yosys' ABC9 asserts on some modules mapped alone (the management receiver's CRC): the first run fails like
+    # that on top.small, which the second run then counts in its parent's row.
+    from boards import synth
+    real_run, calls = synth._run, []
+
+    def run(argv, *, cwd, log_path, what):
+        if "breakdown.ys" not in argv:
+            return real_run(argv, cwd=cwd, log_path=log_path, what=what)
+        calls.append((cwd / "breakdown.ys").read_text())
+        if len(calls) == 1:
+            (cwd / "breakdown.log").write_text(
+                "Extracted 363 AND gates and 0 wires from module `top.small' to a netlist network with 4 inputs\n"
+                "2.39.15.7. Executing ABC_OPS_REINTEGRATE pass (reintegrate ABC mapped design into module).\n"
+                "ERROR: Assert `count_id(wire->name) == 0' failed in kernel/rtlil.cc:2872.\n")
+            raise SynthError("yosys (hierarchy kept) failed: exit code 1")
+        return real_run(argv, cwd=cwd, log_path=log_path, what=what)
+
+    monkeypatch.setattr(synth, "_run", run)
+    result = synthesize(Counters(), seeds=(), breakdown=True, build_dir=tmp_path)
+    assert len(calls) == 2
+    assert "keep_hierarchy top.small" not in calls[0]
+    assert "setattr -mod -unset keep_hierarchy top.small" in calls[1].splitlines()
+    rows = {row["module"]: row for row in result.breakdown}
+    assert set(rows) == {"top", "top.large"} and rows["top"]["ffs"] == 1 + 4
+
+
+def test_breakdown_gives_up_on_other_failures(tmp_path, monkeypatch):
+    from boards import synth
+
+    def run(argv, *, cwd, log_path, what):
+        (cwd / "breakdown.log").write_text("ERROR: Module `top' not found!\n")
+        raise SynthError("yosys (hierarchy kept) failed: exit code 1")
+
+    (tmp_path / "top.il").write_text("")
+    monkeypatch.setattr(synth, "_run", run)
+    with pytest.raises(SynthError, match="hierarchy kept"):
+        module_breakdown(tmp_path, TARGETS["up5k"])
+
+
 class Echo(wiring.Component):
     """Echoes UART bytes: the smallest design the board top accepts."""
     uart_tx: Out(stream.Signature(8))

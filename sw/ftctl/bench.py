@@ -524,7 +524,7 @@ def measure_dirty_map(ctx):
 def measure_boards(ctx):
     """The whole machine (hw.system.System in boards.board.BoardTop) built for each board with the flow of
     ``make bitstream`` (seed 1): placed resources and the system clock's Fmax. A board the design does not fit
-    reports what nextpnr says it needs, and no Fmax."""
+    reports what nextpnr says it needs, and no Fmax. The meta has each build's per-module breakdown."""
     from boards.bitstream import build, build_breakdown
     from boards.board import board_named
     from boards.replicas import ReplicaError, check_replicas
