@@ -41,7 +41,6 @@ _TABLE = {
 }
 
 
-
 class BuildResult:
     """What one board build measured."""
 

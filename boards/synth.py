@@ -338,7 +338,7 @@ def _yosys_script(target, name, *, spram, drop_memory_init, undefined_collisions
 
 
 def module_breakdown(directory, target, *, source="top.il", name="top", spram=True, dsp=False, drop_memory_init=(),
-              undefined_collisions=(), after_read=()):
+                     undefined_collisions=(), after_read=()):
     """Where the cells of a design go: the RTLIL file ``source`` in ``directory`` synthesised for ``target`` with
     the hierarchy kept (``breakdown.ys``, ``breakdown.json`` and the logs are left there).
 
