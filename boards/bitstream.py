@@ -101,9 +101,17 @@ def build_breakdown(board, build_dir):
     """Where the cells of ``board``'s build in ``build_dir`` go: its RTLIL synthesised again with the hierarchy
     kept, as the build maps it (:func:`boards.synth.module_breakdown`; rows of
     :attr:`boards.synth.SynthResult.breakdown`). Works on a build that did not fit too (synthesis got through)."""
-    after_read = build_overrides(board, 1).get("script_after_read")
     return module_breakdown(build_dir, board_target(board), source=f"{NAME}.il", name=NAME, spram=board.spram,
-                            after_read=(after_read,) if after_read else ())
+                            after_read=_after_read(board))
+
+
+def _after_read(board):
+    """The Yosys commands ``board``'s build runs right after reading its RTLIL."""
+    if not board.spram:
+        return ()
+    from hw.ram import MEMORY_NAME
+    # SPRAM cannot be initialised: the RAM copies start undefined and are loaded over the management link.
+    return (f"delete t:$meminit_v2 r:MEMID=*{MEMORY_NAME}* %i",)
 
 
 def build_overrides(board, seed):
@@ -116,10 +124,9 @@ def build_overrides(board, seed):
         # Map with the device family's delays (Yosys assumes HX otherwise).
         overrides["synth_opts"] = f"-device {ice40_synth_device(board.platform.device)}"
     if board.spram:
-        from hw.ram import MEMORY_NAME
-        # SPRAM cannot be initialised: the RAM copies start undefined and are loaded over the management link.
         overrides["synth_opts"] = overrides.get("synth_opts", "") + " -spram"
-        overrides["script_after_read"] = f"delete t:$meminit_v2 r:MEMID=*{MEMORY_NAME}* %i"
+    if _after_read(board):
+        overrides["script_after_read"] = "\n".join(_after_read(board))
     return overrides
 
 

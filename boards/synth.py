@@ -366,19 +366,26 @@ def module_breakdown(directory, target, *, source="top.il", name="top", spram=Tr
             _run(tool_command("yosys") + ["-q", "-l", "breakdown.log", "-s", "breakdown.ys"], cwd=directory,
                  log_path=directory / "breakdown.out", what="yosys (hierarchy kept)")
         except SynthError:
-            log = (directory / "breakdown.log").read_text(errors="replace")
-            mapped = re.findall(r"from module `([^']+)' to a netlist network", log)
-            if not mapped or "ABC_OPS_REINTEGRATE" not in log.rsplit("Executing", 1)[-1] or \
-                    mapped[-1] in inline or mapped[-1] == name or len(inline) >= _BREAKDOWN_INLINE_MAX:
+            culprit = _abc9_reintegration_failure(directory / "breakdown.log")
+            if culprit is None or culprit in inline or culprit == name or len(inline) >= _BREAKDOWN_INLINE_MAX:
                 raise
-            logger.warning("yosys: ABC9 failed on %s mapped on its own; counted in its parent's row", mapped[-1])
-            inline.append(mapped[-1])
+            logger.warning("yosys: ABC9 failed on %s mapped on its own; counted in its parent's row", culprit)
+            inline.append(culprit)
             continue
         return _breakdown(json.loads((directory / "breakdown.json").read_text()), target.arch)
 
 
 #: Modules :func:`module_breakdown` inlines at most (each costs a Yosys run).
 _BREAKDOWN_INLINE_MAX = 4
+
+
+def _abc9_reintegration_failure(log_path):
+    """The module whose ABC9 result Yosys failed to reintegrate, if that is where the log at ``log_path`` ends."""
+    log = log_path.read_text(errors="replace")
+    if "ABC_OPS_REINTEGRATE" not in log.rsplit("Executing", 1)[-1]:
+        return None
+    mapped = re.findall(r"from module `([^']+)' to a netlist network", log)
+    return mapped[-1] if mapped else None
 
 
 def _breakdown(stat, arch):
