@@ -1,4 +1,4 @@
-"""Main memory on the data and instruction buses, with an optional loader.
+"""Main memory on the data and instruction buses, with an optional loader and an optional read-back port.
 
 Two organisations (:class:`RAM` ``ports``):
 
@@ -23,8 +23,8 @@ from .cpu.bus import BusSignature
 from .memmap import RAM_DEFAULT_SIZE, ram_word_bits
 
 
-__all__ = ["RAM", "LoaderSignature", "check_ram_size", "check_ram_init", "RAM_MIN_SIZE", "RAM_MAX_SIZE", "RAM_PORTS",
-           "MEMORY_NAME"]
+__all__ = ["RAM", "LoaderSignature", "PeekSignature", "check_ram_size", "check_peek", "check_ram_init",
+           "RAM_MIN_SIZE", "RAM_MAX_SIZE", "RAM_PORTS", "MEMORY_NAME"]
 
 
 RAM_MIN_SIZE = 64
@@ -54,6 +54,13 @@ def check_ram_init(init, size):
         if not isinstance(word, int) or not 0 <= word < 1 << 32:
             raise ValueError(f"Initial contents must be 32-bit unsigned integers, not {word!r}")
     return init
+
+
+def check_peek(peek, ports):
+    """``peek`` as a bool; a ``ValueError`` if the RAM organisation ``ports`` cannot have a peek port."""
+    if peek and ports != "dual":
+        raise ValueError(f"A RAM with a peek port must have dual ports, not {ports!r}")
+    return bool(peek)
 
 
 class LoaderSignature(wiring.Signature):
@@ -89,6 +96,38 @@ class LoaderSignature(wiring.Signature):
         return f"LoaderSignature(addr_width={self.addr_width})"
 
 
+class PeekSignature(wiring.Signature):
+    """Whole-word reads of RAM from outside the bus (a test bench's read-back), seen from the reader.
+
+    Members
+    -------
+    addr : ``addr_width`` bits
+        Word index into the RAM.
+    data : 32 bits
+        The word at ``addr`` as it was at the previous clock edge (a synchronous read of its own: it never
+        disturbs either bus, and it works while the RAM's domain is held in reset).
+    """
+
+    def __init__(self, *, addr_width):
+        if not isinstance(addr_width, int) or addr_width < 1:
+            raise ValueError(f"Address width must be a positive integer, not {addr_width!r}")
+        self._addr_width = addr_width
+        super().__init__({
+            "addr": Out(addr_width),
+            "data": In(32),
+        })
+
+    @property
+    def addr_width(self):
+        return self._addr_width
+
+    def __eq__(self, other):
+        return isinstance(other, PeekSignature) and self.addr_width == other.addr_width
+
+    def __repr__(self):
+        return f"PeekSignature(addr_width={self.addr_width})"
+
+
 class RAM(wiring.Component):
     """Synchronous RAM on two :class:`~hw.cpu.bus.BusSignature` target ports.
 
@@ -105,6 +144,8 @@ class RAM(wiring.Component):
         Initial contents, one 32-bit little-endian word per element from word 0; the rest is zero.
     loader : bool
         Add the ``load`` port.
+    peek : bool
+        Add the ``peek`` port (``ports="dual"`` only: a third read port of the memory).
     ports : str
         ``"dual"`` (default) or ``"single"``: the memory organisation (see the module docstring).
     early_claim : bool
@@ -121,14 +162,18 @@ class RAM(wiring.Component):
         Instruction fetch port: reads only; a write request is answered with ``err`` and changes nothing.
     load : ``In(LoaderSignature(addr_width=log2(size) - 2))``
         Only with ``loader=True``.
+    peek : ``In(PeekSignature(addr_width=log2(size) - 2))``
+        Only with ``peek=True``.
     core_claim : ``In(1)``
         Only with ``early_claim=True``.
     """
 
-    def __init__(self, *, size=RAM_DEFAULT_SIZE, init=(), loader=False, ports="dual", early_claim=False):
+    def __init__(self, *, size=RAM_DEFAULT_SIZE, init=(), loader=False, peek=False, ports="dual",
+                 early_claim=False):
         self._size = check_ram_size(size)
         if ports not in RAM_PORTS:
             raise ValueError(f"RAM ports must be one of {', '.join(map(repr, RAM_PORTS))}, not {ports!r}")
+        self._peek = check_peek(peek, ports)
         self._ports = ports
         self._init = check_ram_init(init, self._size)
         self._loader = bool(loader)
@@ -140,6 +185,8 @@ class RAM(wiring.Component):
         }
         if self._loader:
             members["load"] = In(LoaderSignature(addr_width=addr_width))
+        if self._peek:
+            members["peek"] = In(PeekSignature(addr_width=addr_width))
         if self._early_claim:
             members["core_claim"] = In(1)
         super().__init__(members)
@@ -194,6 +241,14 @@ class RAM(wiring.Component):
             ibus.ack.eq(ibus.valid & ~ibus.write),
             ibus.err.eq(ibus.valid & ibus.write),
         ]
+
+        if self._peek:
+            # A memory read port's data register is not reset: it reads while the domain is held in reset.
+            pport = mem.read_port()
+            m.d.comb += [
+                pport.addr.eq(self.peek.addr),
+                self.peek.data.eq(pport.data),
+            ]
 
     def _elaborate_single(self, m, mem):
         wport = mem.write_port(granularity=8)

@@ -23,7 +23,7 @@ from .finisher import Finisher
 from .interconnect import Decoder, region_addr_width, upper_half_request
 from .memmap import RAM as RAM_REGION, UART as UART_REGION, CLINT as CLINT_REGION, FINISHER as FINISHER_REGION
 from .memmap import Region, RAM_DEFAULT_SIZE, RESET_PC
-from .ram import RAM, RAM_PORTS, LoaderSignature, check_ram_size
+from .ram import RAM, RAM_PORTS, LoaderSignature, PeekSignature, check_peek, check_ram_size
 from .uart import UARTFrontEnd
 
 
@@ -46,6 +46,8 @@ class Uncore(wiring.Component):
         Initial RAM contents, in 32-bit words from ``memmap.RAM.base``.
     loader : bool
         Add the RAM ``load`` port.
+    peek : bool
+        Add the RAM ``peek`` port (read-back for test benches; needs ``ram_ports="dual"``).
     uart_rx_depth : int
         UART RX FIFO depth.
     ram_ports : str
@@ -63,9 +65,11 @@ class Uncore(wiring.Component):
         The finisher's strobe and code.
     load : ``In(LoaderSignature(...))``
         Only with ``loader=True``: word writes into RAM, word index from ``memmap.RAM.base``.
+    peek : ``In(PeekSignature(...))``
+        Only with ``peek=True``: word reads of RAM, word index from ``memmap.RAM.base``.
     """
 
-    def __init__(self, *, ram_size=RAM_DEFAULT_SIZE, ram_init=(), loader=False, uart_rx_depth=4,
+    def __init__(self, *, ram_size=RAM_DEFAULT_SIZE, ram_init=(), loader=False, peek=False, uart_rx_depth=4,
                  ram_ports="dual"):
         self._ram_region = ram_region(ram_size)
         if ram_ports not in RAM_PORTS:
@@ -73,6 +77,7 @@ class Uncore(wiring.Component):
         self._ram_ports = ram_ports
         self._ram_init = list(ram_init)
         self._loader = bool(loader)
+        self._peek = check_peek(peek, ram_ports)
         self._uart_rx_depth = uart_rx_depth
         members = {
             "ibus":         In(BusSignature()),
@@ -87,6 +92,8 @@ class Uncore(wiring.Component):
         }
         if self._loader:
             members["load"] = In(LoaderSignature(addr_width=region_addr_width(self._ram_region)))
+        if self._peek:
+            members["peek"] = In(PeekSignature(addr_width=region_addr_width(self._ram_region)))
         super().__init__(members)
 
     @property
@@ -99,7 +106,7 @@ class Uncore(wiring.Component):
         # The single-ported RAM's turn follows the core's data request to the upper half of the map, before the
         # decoder's region compare.
         m.submodules.ram = ram = RAM(size=self.ram_size, init=self._ram_init, loader=self._loader,
-                                     ports=self._ram_ports, early_claim=True)
+                                     peek=self._peek, ports=self._ram_ports, early_claim=True)
         m.d.comb += ram.core_claim.eq(upper_half_request(self.dbus))
         m.submodules.uart = uart = UARTFrontEnd(rx_depth=self._uart_rx_depth)
         m.submodules.clint = clint = CLINT()
@@ -120,6 +127,8 @@ class Uncore(wiring.Component):
         wiring.connect(m, getattr(decoder.targets, FINISHER_REGION.name), finisher.bus)
         if self._loader:
             wiring.connect(m, wiring.flipped(self.load), ram.load)
+        if self._peek:
+            wiring.connect(m, wiring.flipped(self.peek), ram.peek)
 
         wiring.connect(m, uart.tx, wiring.flipped(self.uart_tx))
         wiring.connect(m, wiring.flipped(self.uart_rx), uart.rx)
@@ -139,7 +148,7 @@ class SoC(wiring.Component):
 
     Parameters
     ----------
-    ram_size, ram_init, loader, uart_rx_depth, ram_ports
+    ram_size, ram_init, loader, peek, uart_rx_depth, ram_ports
         As for :class:`Uncore`.
     reset_pc : int
         The core's reset PC.
@@ -160,12 +169,14 @@ class SoC(wiring.Component):
         The core's self-check output.
     load : ``In(LoaderSignature(...))``
         Only with ``loader=True``.
+    peek : ``In(PeekSignature(...))``
+        Only with ``peek=True``.
     """
 
-    def __init__(self, *, ram_size=RAM_DEFAULT_SIZE, ram_init=(), loader=False, uart_rx_depth=4,
+    def __init__(self, *, ram_size=RAM_DEFAULT_SIZE, ram_init=(), loader=False, peek=False, uart_rx_depth=4,
                  reset_pc=RESET_PC, hartid=0, ram_ports="dual"):
-        self._uncore = Uncore(ram_size=ram_size, ram_init=ram_init, loader=loader, uart_rx_depth=uart_rx_depth,
-                              ram_ports=ram_ports)
+        self._uncore = Uncore(ram_size=ram_size, ram_init=ram_init, loader=loader, peek=peek,
+                              uart_rx_depth=uart_rx_depth, ram_ports=ram_ports)
         self._reset_pc = reset_pc
         self._hartid = hartid
         members = {
@@ -179,6 +190,8 @@ class SoC(wiring.Component):
         }
         if loader:
             members["load"] = In(LoaderSignature(addr_width=region_addr_width(ram_region(ram_size))))
+        if peek:
+            members["peek"] = In(PeekSignature(addr_width=region_addr_width(ram_region(ram_size))))
         super().__init__(members)
 
     @property
@@ -206,4 +219,6 @@ class SoC(wiring.Component):
         wiring.connect(m, wiring.flipped(self.state), core.state)
         if hasattr(self, "load"):
             wiring.connect(m, wiring.flipped(self.load), uncore.load)
+        if hasattr(self, "peek"):
+            wiring.connect(m, wiring.flipped(self.peek), uncore.peek)
         return m

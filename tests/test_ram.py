@@ -1,5 +1,5 @@
-"""RAM: both bus ports, byte enables, initial contents, the loader port; in both organisations (dual-port, and
-single-port with posted data writes and data reads winning over instruction fetch)."""
+"""RAM: both bus ports, byte enables, initial contents, the loader and peek ports; in both organisations (dual-port,
+and single-port with posted data writes and data reads winning over instruction fetch)."""
 
 import random
 
@@ -87,6 +87,44 @@ def test_loader(ports):
         assert (await read(ctx, dut.ibus, 31)).rdata == 0x01020304
 
     run_sim(dut, tb)
+
+
+def test_peek():
+    """The peek port reads a word a cycle after its address, beside both buses' traffic and while in reset."""
+    from amaranth.hdl import ClockDomain, Module
+    dut = RAM(size=128, init=[0x11111111, 0x22222222], peek=True)
+    top = Module()
+    top.domains.sync = sync = ClockDomain()
+    top.submodules.ram = dut
+
+    async def tb(ctx):
+        ctx.set(dut.peek.addr, 1)
+        await ctx.tick()
+        assert ctx.get(dut.peek.data) == 0x22222222
+        # A data bus write and a fetch in the same cycles as peeks at the written word.
+        ctx.set(dut.peek.addr, 5)
+        present(ctx, dut.dbus, 5, write=True, sel=0b0011, wdata=0xAAAABBBB)
+        present(ctx, dut.ibus, 0)
+        await ctx.tick()
+        assert ctx.get(dut.dbus.ack) and ctx.get(dut.ibus.ack) and ctx.get(dut.ibus.rdata) == 0x11111111
+        assert ctx.get(dut.peek.data) == 0
+        present(ctx, dut.dbus, 5, valid=False)
+        present(ctx, dut.ibus, 0, valid=False)
+        await ctx.tick()
+        assert ctx.get(dut.peek.data) == 0x0000BBBB
+        ctx.set(sync.rst, 1)
+        ctx.set(dut.peek.addr, 0)
+        await ctx.tick()
+        assert ctx.get(dut.peek.data) == 0x11111111
+        ctx.set(dut.peek.addr, 5)
+        await ctx.tick()
+        assert ctx.get(dut.peek.data) == 0x0000BBBB
+
+    run_sim(top, tb)
+
+
+def test_peek_needs_dual_ports():
+    rejects(ValueError, "peek port must have dual ports", RAM, size=64, peek=True, ports="single")
 
 
 def test_dual_port_never_stalls():
