@@ -1,8 +1,9 @@
 # Firmware build, included by the top Makefile (which defines VPY, BUILD and STAMP).
 #
 # Every fw/programs/NAME.c becomes $(BUILD)/fw/NAME.elf: crt0.S + the runtime in fw/lib + the program, linked
-# with fw/link.ld. Addresses and ISA numbers reach C only through headers generated from hw/memmap.py and
-# hw/cpu/isa.py by fw/gen_memmap_h.py.
+# with fw/link.ld. Every fw/isa/NAME.S (a test in the style of riscv-tests, with its own environment,
+# fw/isa/env.h) becomes $(BUILD)/fw/isa/NAME.elf, linked alone with fw/isa/link.ld. Addresses and ISA numbers reach
+# C and assembly only through headers generated from hw/memmap.py and hw/cpu/isa.py by fw/gen_memmap_h.py.
 #
 # Compiler: the ziglang wheel's clang by default, for plain RV32I (no M, A or C). Another one can be named on
 # the command line, e.g. `make fw CC=riscv64-unknown-elf-gcc` or `make fw CC=clang`; its RV32I flags are then
@@ -16,6 +17,8 @@ FW_GEN_DIR  := $(FW_BUILD)/include
 FW_GEN      := $(FW_GEN_DIR)/.stamp
 FW_PROGRAMS := $(sort $(basename $(notdir $(wildcard $(FW_SRC)/programs/*.c))))
 FW_ELFS     := $(patsubst %,$(FW_BUILD)/%.elf,$(FW_PROGRAMS))
+FW_ISA_TESTS := $(sort $(basename $(notdir $(wildcard $(FW_SRC)/isa/*.S))))
+FW_ISA_ELFS  := $(patsubst %,$(FW_BUILD)/isa/%.elf,$(FW_ISA_TESTS))
 
 FW_ZIG_CC := $(VPY) -m ziglang cc -target riscv32-freestanding-none -mcpu=generic_rv32
 ifeq ($(origin CC),command line)
@@ -63,7 +66,7 @@ FW_Q := @
 endif
 
 .PHONY: fw fw-flags
-fw: $(FW_ELFS)
+fw: $(FW_ELFS) $(FW_ISA_ELFS)
 
 # Rebuild everything when the compiler or its flags change: the file changes only when its content does.
 FW_FLAGS_FILE := $(FW_BUILD)/flags
@@ -76,8 +79,9 @@ $(FW_GEN): $(FW_SRC)/gen_memmap_h.py hw/memmap.py hw/cpu/isa.py | $(STAMP)
 	$(FW_Q)$(VPY) $(FW_SRC)/gen_memmap_h.py $(FW_GEN_DIR)
 	@touch $@
 
-# The linker script takes RAM's place and size from memmap.h through the C preprocessor.
-$(FW_BUILD)/link.ld: $(FW_SRC)/link.ld $(FW_GEN) $(FW_FLAGS_FILE) | $(STAMP)
+# The linker scripts take RAM's place and size from memmap.h through the C preprocessor.
+$(FW_BUILD)/%.ld: $(FW_SRC)/%.ld $(FW_GEN) $(FW_FLAGS_FILE) | $(STAMP)
+	@mkdir -p $(@D)
 	@echo "  CPP     $@"
 	$(FW_Q)$(FW_TOOL_ENV) $(FW_CC) $(FW_ARCH) $(FW_QUIET) -E -P -x assembler-with-cpp -I$(FW_GEN_DIR) $< -o $@
 
@@ -95,7 +99,13 @@ $(FW_BUILD)/%.elf: $(FW_OBJ)/programs/%.c.o $(FW_LIB_OBJS) $(FW_BUILD)/link.ld $
 	@echo "  LD      $@"
 	$(FW_Q)$(FW_TOOL_ENV) $(FW_CC) $(FW_LDFLAGS) -o $@ $< $(FW_LIB_OBJS)
 
+$(FW_BUILD)/isa/%.elf: $(FW_OBJ)/isa/%.S.o $(FW_BUILD)/isa/link.ld $(FW_FLAGS_FILE)
+	@echo "  LD      $@"
+	$(FW_Q)$(FW_TOOL_ENV) $(FW_CC) $(FW_ARCH) $(FW_LD_ARCH) -nostdlib -static -T $(FW_BUILD)/isa/link.ld \
+		-Wl,--build-id=none -o $@ $<
+
 # The objects are only intermediate for make's chains, but keep them for incremental builds.
-.SECONDARY: $(FW_LIB_OBJS) $(patsubst %,$(FW_OBJ)/programs/%.c.o,$(FW_PROGRAMS))
+.SECONDARY: $(FW_LIB_OBJS) $(patsubst %,$(FW_OBJ)/programs/%.c.o,$(FW_PROGRAMS)) \
+            $(patsubst %,$(FW_OBJ)/isa/%.S.o,$(FW_ISA_TESTS)) $(FW_BUILD)/link.ld $(FW_BUILD)/isa/link.ld
 
 -include $(wildcard $(FW_OBJ)/*.d $(FW_OBJ)/*/*.d)

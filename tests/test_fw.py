@@ -31,6 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 FW = ROOT / "fw"
 EXPECTED = FW / "expected"
 PROGRAMS = ("hello", "crc32", "sort", "kernel", "demo", "traps")
+#: Tests in the style of riscv-tests (fw/isa/NAME.S, built to isa/NAME.elf), with the signature each leaves.
+ISA_TESTS = ("selftest", "fail", "syscall")
+CANARY = 0xDEADBEEF
+SELFTEST_SIGNATURE = [
+    0x00000000, 0x80000000, 0x00000001, 0x00000000, 0x0FF00FF0, 0xFFFF8000, 0x00008000, 0x80000000,
+    0xFFFFFFF0, 0x00FF0F00, 0xFFFFFF80, 0x00000080, 0xFFFF8001, 0x00008001, 0x00A50000, 0xBEEF0000,
+    0x00000004, 0x5A5A1234, 0xFEDCC004] + [CANARY] * 5
 
 #: Instruction budgets (ISS ``minstret``): what the RTL simulation and the Python ISS can afford per run.
 BUDGET = {"hello": 200_000, "crc32": 200_000, "sort": 200_000, "kernel": 1_000_000, "demo": 600_000,
@@ -211,6 +218,18 @@ def expected_output(name):
 def test_every_program_is_built(fw_build):
     built = sorted(p.stem for p in fw_build.glob("*.elf"))
     assert built == sorted(PROGRAMS)
+    assert sorted(p.stem for p in (fw_build / "isa").glob("*.elf")) == sorted(ISA_TESTS)
+
+
+def test_isa_tests_have_the_riscv_tests_layout(fw_build):
+    """The entry at the reset PC, ``tohost`` on a page of its own, the signature in RAM (as riscv-tests lay out)."""
+    from ftctl.elf import load_elf
+    for name in ISA_TESTS:
+        image = load_elf(elf_path(fw_build, f"isa/{name}"), entry=memmap.RESET_PC)
+        assert image.symbol("tohost") == memmap.RAM.base + 0x1000
+        assert image.symbol("fromhost") == memmap.RAM.base + 0x1040
+        assert image.symbol("begin_signature") % 16 == 0
+        assert image.symbol("end_signature") > image.symbol("begin_signature")
 
 
 def test_memmap_header_matches_memmap(fw_build):
@@ -401,6 +420,53 @@ def test_gcc_build_runs_the_same(tmp_path):
         for run in engines:
             code, out, _ = run(built / f"{name}.elf")
             assert (code, out) == (0, expected_output(name)), name
+
+
+# ---- riscv-tests-style programs: the tohost exit and the signature, through the ISS's command line ----------
+
+def iss_cli(*args):
+    process = subprocess.run([sys.executable, "-m", "ftctl.iss", *map(str, args)], capture_output=True, text=True,
+                             timeout=120, cwd=ROOT)
+    return process.returncode, process.stdout, process.stderr
+
+
+def signature_words(path):
+    return [int(line, 16) for line in Path(path).read_text().splitlines()]
+
+
+def test_iss_tohost_pass_and_signature(fw_build, tmp_path):
+    code, out, err = iss_cli(elf_path(fw_build, "isa/selftest"), "--signature", tmp_path / "sig")
+    assert (code, out, err) == (0, "", "")
+    assert signature_words(tmp_path / "sig") == SELFTEST_SIGNATURE
+
+
+def test_iss_tohost_failure_is_the_exit_status(fw_build, tmp_path):
+    code, out, err = iss_cli(elf_path(fw_build, "isa/fail"), "--signature", tmp_path / "sig",
+                             "--signature-granularity", "8")
+    assert (code, err) == (3, "")
+    assert (tmp_path / "sig").read_text() == f"0000000300000003\n{CANARY:08x}{CANARY:08x}\n"
+
+
+def test_iss_tohost_system_call_is_refused(fw_build, tmp_path):
+    code, out, err = iss_cli(elf_path(fw_build, "isa/syscall"), "--signature", tmp_path / "sig")
+    assert code == 1
+    assert err.endswith("is an HTIF system call or device command; only exit (bit 0 set) is supported\n")
+    assert err.count("\n") == 1
+    assert not (tmp_path / "sig").exists()
+
+
+def test_iss_trace_ends_at_tohost(fw_build):
+    code, out, err = iss_cli(elf_path(fw_build, "isa/fail"), "--trace")
+    assert code == 3
+    assert f"mem[{memmap.RAM.base + 0x1000:08x}/1111]=00000007" in err.splitlines()[-1]     # (3 << 1) | 1
+
+
+def test_iss_signature_needs_its_symbols(fw_build, tmp_path):
+    code, out, err = iss_cli(elf_path(fw_build, "hello"), "--signature", tmp_path / "sig")
+    assert (code, out) == (2, "")
+    assert err == f"error: {elf_path(fw_build, 'hello')} does not define the symbol 'begin_signature'\n"
+    code, out, err = iss_cli(elf_path(fw_build, "isa/fail"), "--signature-granularity", "3")
+    assert code == 2 and "invalid choice: 3" in err
 
 
 # ---- the multiply and divide helpers, called directly on the ISS ------------------------------------------

@@ -104,7 +104,7 @@ def test_cli_runs_firmware(firmware):
 def test_cli_step_limit(firmware):
     result = iss(firmware, "--max-steps", "100")
     assert result.returncode == 124
-    assert b"no finisher write after 100 steps" in result.stderr
+    assert b"no finisher or tohost exit after 100 steps" in result.stderr
 
 
 def test_cli_bad_file(tmp_path):

@@ -1,8 +1,10 @@
 """``python -m ftctl.iss FILE.elf``: run firmware on the reference simulator.
 
-UART output goes to standard output as it is transmitted. The exit status is the finisher's exit code
+UART output goes to standard output as it is transmitted. The run ends at the finisher, or at an HTIF exit
+stored to the ELF's ``tohost`` word if it has one (see :mod:`ftctl.htif`). The exit status is the exit code
 (truncated to 0..255 by the operating system), 124 when the step limit is reached first, 2 for a bad file
-or bad arguments.
+or bad arguments, 1 for an HTIF request other than an exit. ``--signature FILE`` writes the test signature at
+the end, as ``ftctl sim run`` does.
 """
 
 import argparse
@@ -11,15 +13,17 @@ import sys
 
 from hw import memmap
 
+from .. import htif
 from ..elf import load_elf
 from .machine import Machine
 
 
-__all__ = ["main", "EXIT_TIMEOUT", "EXIT_USAGE"]
+__all__ = ["main", "EXIT_TIMEOUT", "EXIT_USAGE", "EXIT_FAILURE"]
 
 
 EXIT_TIMEOUT = 124
 EXIT_USAGE = 2
+EXIT_FAILURE = 1
 
 
 def _int(text):
@@ -45,6 +49,10 @@ def _parser():
     p.add_argument("--input", default="", metavar="TEXT",
                    help="bytes to queue on the UART receiver (Python escapes allowed, e.g. 'hi\\n')")
     p.add_argument("--trace", action="store_true", help="print every retired instruction to standard error")
+    p.add_argument("--signature", metavar="FILE", help="write the test signature (RAM from begin_signature to "
+                   "end_signature) to FILE at the end, as Spike's +signature= does")
+    p.add_argument("--signature-granularity", type=int, choices=htif.GRANULARITIES, default=4, metavar="N",
+                   help="bytes per line of the signature file: %(choices)s (default: %(default)s)")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     return p
 
@@ -62,27 +70,38 @@ def main(argv=None):
     try:
         machine = Machine(ram_size=args.ram_size, mtime_step=args.mtime_step, on_uart_tx=tx)
         image = load_elf(args.elf, ram_size=args.ram_size)
+        symbols = htif.htif_symbols(image, signature=args.signature is not None)
     except ValueError as exc:           # includes ElfError
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     machine.load(image)
+    machine.tohost = symbols.tohost
     if args.input:
         machine.feed_uart(args.input.encode("latin-1").decode("unicode_escape").encode("latin-1"))
     try:
         if args.trace:
             from ..disasm import disassemble
-            code = None
             for _ in range(args.max_steps):
                 record = machine.step()
                 print(f"{record}  ; {disassemble(record.insn, record.pc)}", file=sys.stderr)
-                if machine.exit_code is not None:
-                    code = machine.exit_code
+                if machine.finisher.exit_code is not None or machine.tohost_value is not None:
                     break
-        else:
-            code = machine.run(args.max_steps)
+        code = machine.run(0 if args.trace else args.max_steps)
+    except htif.HtifError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     finally:
         out.flush()
     if code is None:
-        print(f"error: no finisher write after {args.max_steps} steps (pc 0x{machine.pc:08x})", file=sys.stderr)
+        print(f"error: no finisher or tohost exit after {args.max_steps} steps (pc 0x{machine.pc:08x})",
+              file=sys.stderr)
         return EXIT_TIMEOUT
+    if symbols.signature is not None:
+        begin, end = symbols.signature
+        try:
+            with open(args.signature, "w") as sig:
+                sig.write(htif.format_signature(machine.read_bytes(begin, end - begin), args.signature_granularity))
+        except OSError as exc:
+            print(f"error: cannot write the signature to {args.signature}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_FAILURE
     return code

@@ -35,6 +35,7 @@ from hw import memmap
 from hw.cpu import isa
 from hw.cpu.isa import Cause, Interrupt
 
+from .. import htif
 from .csr import CsrFile
 from .decode import Trap, build_executor
 from .devices import Clint, Finisher, Uart, lane_mask
@@ -85,8 +86,11 @@ class Machine:
         The RAM (index = address - ``ram_base``).
     output : bytearray
         Everything the UART transmitted.
-    exit_code : int or None
-        Set by the first finisher write that ends the run.
+    tohost : int or None
+        Byte address of an HTIF ``tohost`` word in RAM (``None``: none). The first retired store of a nonzero
+        value to it (the lanes stored) is kept in :attr:`tohost_value` and ends :meth:`run` (see
+        :mod:`ftctl.htif`).
+    tohost_value : int or None
     external_irq : bool
         An external interrupt line, ORed into ``mip.MEIP``.
     csr_read_hook : callable or None
@@ -116,6 +120,8 @@ class Machine:
         self.reset_pc = reset_pc
         self.on_uart_tx = on_uart_tx
         self.csr_read_hook = None
+        self.tohost = None
+        self.tohost_value = None
         self.external_irq = False
         self.x = [0] * 32
         self.output = bytearray()
@@ -134,7 +140,12 @@ class Machine:
 
     @property
     def exit_code(self):
-        return self.finisher.exit_code
+        """The finisher's exit code, else the exit code an HTIF exit in ``tohost`` asked for, else ``None``."""
+        if self.finisher.exit_code is not None:
+            return self.finisher.exit_code
+        if self.tohost_value is not None and self.tohost_value & 1:
+            return htif.exit_code(self.tohost_value)
+        return None
 
     def reset(self):
         """Return to the reset state: registers, CSRs, devices and PC; RAM is kept."""
@@ -143,6 +154,7 @@ class Machine:
         self.uart.__init__(tx=self._uart_tx)
         self.clint.__init__()
         self.finisher.__init__()
+        self.tohost_value = None
         self.external_irq = False
         self.pc = self.reset_pc
 
@@ -264,21 +276,27 @@ class Machine:
                 record = Retire(pc, insn, next_pc, rd, rd_data, 0, 0, 0, 0, 0, icause, intr)
             else:
                 record = Retire(pc, insn, next_pc, rd, rd_data, 1, store[0], store[1], store[2], 0, icause, intr)
+                if store[0] == self.tohost and self.tohost_value is None and store[2] & lane_mask(store[1]):
+                    self.tohost_value = store[2] & lane_mask(store[1])
         csr.cycle += 1
         self.clint.mtime += self.mtime_step
         self.pc = next_pc
         return record
 
     def run(self, max_steps):
-        """Step until the finisher ends the run (return its exit code) or ``max_steps`` steps (return ``None``)."""
+        """Step until the run ends (return :attr:`exit_code`) or for ``max_steps`` steps (return ``None``).
+
+        The finisher ends a run, and so does a store to :attr:`tohost`; :class:`ftctl.htif.HtifError` if that
+        store is not an exit request.
+        """
         if not isinstance(max_steps, int) or max_steps < 0:
             raise ValueError(f"Step limit must be a non-negative integer, not {max_steps!r}")
         finisher = self.finisher
-        if finisher.exit_code is not None:
-            return finisher.exit_code
         step = self.step
         for _ in range(max_steps):
+            if finisher.exit_code is not None or self.tohost_value is not None:
+                break
             step()
-            if finisher.exit_code is not None:
-                return finisher.exit_code
-        return None
+        if finisher.exit_code is None and self.tohost_value is not None:
+            htif.exit_code(self.tohost_value)      # raises for anything but an exit
+        return self.exit_code
