@@ -13,9 +13,16 @@ Pins::
     uart_rx_valid, uart_rx_data,        a stream into a one-byte buffer in front of the UART's receiver, driven
     uart_rx_ready                       from the testbench; ``uart_rx_ready`` is a register output
     finished, exit_code                 latched at the first finisher write that ends the run
+    tohost_addr, tohost_enable          the byte address of an HTIF ``tohost`` word in RAM (riscv-tests and
+                                        riscv-arch-test end a run there)
+    tohost_written, tohost_data         latched at the first retired store to that word with a nonzero value (the
+                                        stored lanes, the others 0); ``ftctl.htif`` says what the value means
+    peek_addr, peek_data                read-back of RAM word ``peek_addr`` (index from memmap.RAM.base; the
+                                        address is registered, the read synchronous: ``peek_data`` follows
+                                        two edges later); works while ``rst`` is high
     retire_valid, retire_<field>        the core's retirement record, one pin per RetireLayout field
     retire_count                        instructions retired since reset (trapping ones included), frozen once
-                                        ``finished`` is set
+                                        ``finished`` or ``tohost_written`` is set
     selfcheck_fail                      the core's self-check output
 
 The core's state port is tied off (never halted).
@@ -26,7 +33,7 @@ synchronous reset into every register's next-state logic, so a raw ``rst`` pin p
 the inputs keeps it down to a few flip-flops.
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -61,7 +68,7 @@ class SimTop(wiring.Component):
     """
 
     def __init__(self, *, ram_size=RAM_DEFAULT_SIZE, reset_pc=RESET_PC, hartid=0):
-        self._soc = SoC(ram_size=ram_size, loader=True, reset_pc=reset_pc, hartid=hartid)
+        self._soc = SoC(ram_size=ram_size, loader=True, peek=True, reset_pc=reset_pc, hartid=hartid)
         members = {
             "clk":            In(1),
             "rst":            In(1),
@@ -75,6 +82,12 @@ class SimTop(wiring.Component):
             "uart_rx_ready":  Out(1),
             "finished":       Out(1),
             "exit_code":      Out(16),
+            "tohost_addr":    In(32),
+            "tohost_enable":  In(1),
+            "tohost_written": Out(1),
+            "tohost_data":    Out(32),
+            "peek_addr":      In(self._soc.peek.addr.shape()),
+            "peek_data":      Out(32),
             "retire_valid":   Out(1),
             "retire_count":   Out(RETIRE_COUNT_WIDTH),
             "selfcheck_fail": Out(1),
@@ -98,7 +111,9 @@ class SimTop(wiring.Component):
             soc.load.valid.eq(self.load_valid),
             soc.load.addr.eq(self.load_addr),
             soc.load.data.eq(self.load_data),
+            soc.peek.addr.eq(self.peek_addr),
         ]
+        m.d.comb += self.peek_data.eq(soc.peek.data)
 
         m.d.comb += soc.uart_tx.ready.eq(1)
         with m.If(soc.uart_tx.valid):
@@ -129,7 +144,22 @@ class SimTop(wiring.Component):
                 self.exit_code.eq(soc.exit_code),
             ]
 
-        with m.If(soc.retire.valid & ~self.finished):
+        # HTIF: the first nonzero store to the tohost word. Only the core writes RAM while the SoC runs, and every
+        # store it makes is in its retirement record.
+        tohost_addr = Signal(32)
+        tohost_enable = Signal()
+        m.d.rst_sync += [tohost_addr.eq(self.tohost_addr), tohost_enable.eq(self.tohost_enable)]
+        record = soc.retire.record
+        stored = Signal(32)
+        m.d.comb += stored.eq(record.mem_wdata & Cat(lane.replicate(8) for lane in record.mem_sel))
+        with m.If(soc.retire.valid & record.mem_write & tohost_enable & (record.mem_addr == tohost_addr)
+                  & stored.any() & ~self.tohost_written & ~self.finished):
+            m.d.sync += [
+                self.tohost_written.eq(1),
+                self.tohost_data.eq(stored),
+            ]
+
+        with m.If(soc.retire.valid & ~self.finished & ~self.tohost_written):
             m.d.sync += self.retire_count.eq(self.retire_count + 1)
         m.d.comb += [
             self.retire_valid.eq(soc.retire.valid),

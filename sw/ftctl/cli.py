@@ -9,6 +9,8 @@ import sys
 
 import click
 
+from ftctl.htif import GRANULARITIES
+
 
 __all__ = ["main", "cli"]
 
@@ -21,6 +23,14 @@ EXIT_FAILURE = 1        # the tool itself failed (build or simulator error)
 def _fail(message, status):
     click.echo(f"ftctl: error: {message}", err=True)
     sys.exit(status)
+
+
+def _write_signature(path, text):
+    try:
+        with open(path, "w") as out:
+            out.write(text)
+    except OSError as exc:
+        _fail(f"cannot write the signature to {path}: {exc.strerror or exc}", EXIT_FAILURE)
 
 
 def _exit_status(code):
@@ -55,12 +65,21 @@ def sim():
 @click.option("--simulator", type=click.Choice(["verilator", "icarus"]), default="verilator", show_default=True,
               envvar="SIM", help="HDL simulator (also from $SIM).")
 @click.option("--stats", is_flag=True, help="Print cycles and simulation speed to stderr at the end.")
-def sim_run(elf, max_cycles, trace, ram_size, simulator, stats):
-    """Run the firmware ELF on the SoC; print its UART output; exit with its finisher code.
+@click.option("--signature", type=click.Path(dir_okay=False, writable=True, path_type=str), default=None,
+              help="Write the test signature (RAM from begin_signature to end_signature) to FILE at the end, "
+                   "as Spike's +signature= does (riscv-arch-test).")
+@click.option("--signature-granularity", type=click.Choice([str(g) for g in GRANULARITIES]), default="4",
+              show_default=True, help="Bytes per line of the signature file.")
+def sim_run(elf, max_cycles, trace, ram_size, simulator, stats, signature, signature_granularity):
+    """Run the firmware ELF on the SoC; print its UART output; exit with its exit code.
+
+    The run ends when the firmware writes the finisher, or, if the ELF has a `tohost` symbol (riscv-tests,
+    riscv-arch-test), when it stores an exit request there as for Spike's HTIF (1: pass; (N << 1) | 1: exit N).
 
     Exit status: the firmware's exit code; 124 if --max-cycles is reached; 2 if the file cannot be run.
     """
     from ftctl.elf import ElfError
+    from ftctl.htif import format_signature
     from ftctl.sim.build import BuildError
     from ftctl.sim.run import run_elf, SimError, REASON_MAX_CYCLES
 
@@ -78,7 +97,7 @@ def sim_run(elf, max_cycles, trace, ram_size, simulator, stats):
 
     try:
         result = run_elf(elf, max_cycles=max_cycles, trace=trace, ram_size=ram_size, output=output,
-                         simulator=simulator)
+                         simulator=simulator, signature=signature is not None)
     except ElfError as exc:
         _fail(str(exc), EXIT_USAGE)
     except ValueError as exc:
@@ -91,7 +110,9 @@ def sim_run(elf, max_cycles, trace, ram_size, simulator, stats):
         click.echo(f"ftctl: {result.cycles} cycles in {result.wall_time:.3f} s "
                    f"({result.cycles_per_s:,.0f} cycles/s); {result.total_time:.3f} s in all", err=True)
     if result.reason == REASON_MAX_CYCLES:
-        _fail(f"stopped after {max_cycles} cycles (--max-cycles) without a finisher exit", EXIT_TIMEOUT)
+        _fail(f"stopped after {max_cycles} cycles (--max-cycles) without a finisher or tohost exit", EXIT_TIMEOUT)
+    if signature is not None:
+        _write_signature(signature, format_signature(result.signature, int(signature_granularity)))
     sys.exit(_exit_status(result.exit_code))
 
 

@@ -123,6 +123,68 @@ def test_finish_before_max_cycles(tmp_path, model):
     assert 0 < result.cycles < 2000
 
 
+# ---- riscv-tests conventions: the HTIF tohost exit and the signature (fw/isa, ftctl.htif) ----------------------
+
+def iss_signature(elf, granularity=4):
+    """What the reference ISS leaves as ``elf``'s signature, in the signature file's format."""
+    from ftctl.elf import load_elf
+    from ftctl.htif import format_signature, htif_symbols
+    from ftctl.iss import Machine
+    image = load_elf(elf)
+    symbols = htif_symbols(image, signature=True)
+    machine = Machine()
+    machine.load(image)
+    machine.tohost = symbols.tohost
+    code = machine.run(100_000)
+    begin, end = symbols.signature
+    return code, format_signature(machine.read_bytes(begin, end - begin), granularity)
+
+
+def test_tohost_pass_with_signature(firmware, model, tmp_path):
+    from ftctl.htif import format_signature
+    from ftctl.sim.run import run_elf, REASON_TOHOST
+    elf = firmware("isa/selftest")
+    result = ftctl("sim", "run", elf, "--signature", tmp_path / "sig")
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"", "")
+    code, expected = iss_signature(elf)
+    assert code == 0
+    assert (tmp_path / "sig").read_text() == expected
+    # The same through the API: the run ended at tohost (a zero store to it before did not end it).
+    api = run_elf(elf, signature=True)
+    assert (api.reason, api.exit_code, api.tohost) == (REASON_TOHOST, 0, 1)
+    assert format_signature(api.signature) == expected
+    assert api.instret > 100
+
+
+def test_tohost_failure_is_the_exit_status(firmware, model, tmp_path):
+    elf = firmware("isa/fail")
+    result = ftctl("sim", "run", elf, "--signature", tmp_path / "sig", "--signature-granularity", 2)
+    assert (result.returncode, result.stdout, result.stderr) == (3, b"", "")
+    assert (tmp_path / "sig").read_text() == iss_signature(elf, 2)[1]
+
+
+def test_tohost_system_call_is_an_error(firmware, model, tmp_path):
+    result = ftctl("sim", "run", firmware("isa/syscall"), "--signature", tmp_path / "sig")
+    assert result.returncode == 1
+    assert result.stderr.startswith("ftctl: error: tohost 0x") and result.stderr.count("\n") == 1
+    assert "is an HTIF system call" in result.stderr
+    assert not (tmp_path / "sig").exists()
+
+
+def test_no_signature_after_max_cycles(tmp_path, model, firmware):
+    result = ftctl("sim", "run", firmware("isa/selftest"), "--signature", tmp_path / "sig", "--max-cycles", 20)
+    assert result.returncode == 124
+    assert not (tmp_path / "sig").exists()
+
+
+def test_signature_needs_its_symbols_before_simulating(firmware, tmp_path):
+    build_dir = tmp_path / "build"
+    result = ftctl("sim", "run", firmware("hello"), "--signature", tmp_path / "sig", FTCTL_BUILD_DIR=str(build_dir))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "does not define the symbol 'begin_signature'" in result.stderr
+    assert not build_dir.exists() and not (tmp_path / "sig").exists()
+
+
 def test_uart_receive(tmp_path, model):
     from ftctl.sim.run import run_elf
     elf = write_elf(tmp_path / "echo.elf", echo_program())

@@ -7,6 +7,7 @@ run directory: a JSON configuration and RAM image going in, the UART byte stream
 result coming out. The simulator's own console output goes to a log file in that directory.
 """
 
+import dataclasses
 import json
 import logging
 import re
@@ -18,12 +19,13 @@ from pathlib import Path
 
 
 __all__ = ["SimResult", "SimError", "RamImage", "load_program", "program_from_segments", "run_elf", "run_image",
-           "measure_speed", "REASON_FINISH", "REASON_MAX_CYCLES"]
+           "measure_speed", "REASON_FINISH", "REASON_TOHOST", "REASON_MAX_CYCLES"]
 
 
 logger = logging.getLogger(__name__)
 
 REASON_FINISH = "finish"
+REASON_TOHOST = "tohost"
 REASON_MAX_CYCLES = "max_cycles"
 PERIOD_NS = 10
 TESTBENCH_MODULE = "ftctl.sim.testbench"
@@ -46,14 +48,15 @@ class SimResult:
     Attributes
     ----------
     reason : str
-        :data:`REASON_FINISH` (the firmware wrote the finisher) or :data:`REASON_MAX_CYCLES`.
+        :data:`REASON_FINISH` (the firmware wrote the finisher), :data:`REASON_TOHOST` (it stored to its HTIF
+        ``tohost`` word, see :mod:`ftctl.htif`) or :data:`REASON_MAX_CYCLES`.
     exit_code : int or None
-        The finisher's exit code (``None`` without a finish).
+        The exit code the finisher or ``tohost`` asked for (``None`` after :data:`REASON_MAX_CYCLES`).
     cycles : int
         Clock cycles simulated from the end of reset to the end of the run.
     instret : int
-        Instructions retired (trapping ones included) up to the finisher write (a cycle or two after it: the
-        count stops when the simulation top latches the finish).
+        Instructions retired (trapping ones included) up to the finisher or ``tohost`` write (a cycle or two
+        after it: the count stops when the simulation top latches the end).
     selfcheck_fail : bool
         The core's self-check output at the end of the run.
     uart_output : bytes
@@ -67,6 +70,12 @@ class SimResult:
         Wall-clock seconds spent writing the program into RAM through the loader port.
     cpu_time : float
         CPU seconds the simulator process used while running the program (less sensitive to a busy machine).
+    tohost : int or None
+        The value stored to ``tohost`` that ended the run (with :data:`REASON_TOHOST`).
+    read_back : bytes or None
+        The RAM read back at the end of the run, if asked for (see :func:`run_image`).
+    signature : bytes or None
+        The test signature, if :func:`run_elf` was asked for it and the run ended by the finisher or ``tohost``.
     """
     reason: str
     exit_code: "int | None"
@@ -78,6 +87,9 @@ class SimResult:
     total_time: float
     load_time: float
     cpu_time: float
+    tohost: "int | None" = None
+    read_back: "bytes | None" = None
+    signature: "bytes | None" = None
 
     @property
     def cycles_per_s(self):
@@ -91,13 +103,17 @@ class RamImage:
     data: bytes
 
 
-def load_program(path, *, ram_size=None):
-    """Check an ELF and return its RAM image; raises :class:`ftctl.elf.ElfError` with a one-line message."""
+def _load_elf(path, ram_size):
     from hw import memmap
     from ftctl.elf import load_elf
     ram_size = memmap.RAM_DEFAULT_SIZE if ram_size is None else ram_size
-    image = load_elf(path, ram_base=memmap.RAM.base, ram_size=ram_size, entry=memmap.RESET_PC)
-    return program_from_segments(image.segments, ram_base=memmap.RAM.base)
+    return load_elf(path, ram_base=memmap.RAM.base, ram_size=ram_size, entry=memmap.RESET_PC)
+
+
+def load_program(path, *, ram_size=None):
+    """Check an ELF and return its RAM image; raises :class:`ftctl.elf.ElfError` with a one-line message."""
+    from hw import memmap
+    return program_from_segments(_load_elf(path, ram_size).segments, ram_base=memmap.RAM.base)
 
 
 def program_from_segments(segments, *, ram_base):
@@ -118,8 +134,11 @@ def _check_ram_size(ram_size):
 
 
 def run_elf(path, *, max_cycles=None, trace=None, ram_size=None, uart_input=b"", output=None,
-            simulator="verilator"):
+            simulator="verilator", signature=False):
     """Run the firmware ELF at ``path`` on the simulated SoC.
+
+    A store of the program to the word its symbol ``tohost`` names, if it has one, ends the run as Spike's HTIF
+    does (see :mod:`ftctl.htif`), as does the finisher.
 
     Parameters
     ----------
@@ -137,6 +156,9 @@ def run_elf(path, *, max_cycles=None, trace=None, ram_size=None, uart_input=b"",
         Called with each chunk of UART output (``bytes``) as it arrives.
     simulator : str
         ``"verilator"`` (default) or ``"icarus"``.
+    signature : bool
+        Read the test signature (``begin_signature`` .. ``end_signature``) back from RAM at the end of the run
+        into :attr:`SimResult.signature`.
 
     Returns
     -------
@@ -145,19 +167,45 @@ def run_elf(path, *, max_cycles=None, trace=None, ram_size=None, uart_input=b"",
     Raises
     ------
     ftctl.elf.ElfError
-        The file is not a loadable RV32 little-endian executable for this RAM (checked before anything else).
+        The file is not a loadable RV32 little-endian executable for this RAM, or lacks the signature's symbols
+        (checked before anything else).
     ftctl.sim.build.BuildError, SimError
-        The model cannot be built, or the simulation failed.
+        The model cannot be built, the simulation failed, or the program asked ``tohost`` for something other
+        than an exit.
     """
+    from hw import memmap
+    from ftctl.htif import HtifError, exit_code, htif_symbols
     ram_size = _check_ram_size(ram_size)
-    program = load_program(path, ram_size=ram_size)
-    return run_image(program, max_cycles=max_cycles, trace=trace, ram_size=ram_size, uart_input=uart_input,
-                     output=output, simulator=simulator)
+    image = _load_elf(path, ram_size)
+    symbols = htif_symbols(image, signature=signature)
+    program = program_from_segments(image.segments, ram_base=memmap.RAM.base)
+    result = run_image(program, max_cycles=max_cycles, trace=trace, ram_size=ram_size, uart_input=uart_input,
+                       output=output, simulator=simulator, tohost=symbols.tohost,
+                       read_back=symbols.signature_words() if signature else None)
+    if result.reason == REASON_MAX_CYCLES:
+        return result
+    changes = {}
+    if result.reason == REASON_TOHOST:
+        try:
+            changes["exit_code"] = exit_code(result.tohost)
+        except HtifError as exc:
+            raise SimError(str(exc)) from None
+    if signature:
+        begin, end = symbols.signature
+        changes["signature"] = result.read_back[:end - begin]
+    return dataclasses.replace(result, **changes)
 
 
 def run_image(program, *, max_cycles=None, trace=None, ram_size=None, uart_input=b"", output=None,
-              simulator="verilator"):
-    """Run a :class:`RamImage` (from :func:`load_program` or :func:`program_from_segments`); see :func:`run_elf`."""
+              simulator="verilator", tohost=None, read_back=None):
+    """Run a :class:`RamImage` (from :func:`load_program` or :func:`program_from_segments`); see :func:`run_elf`.
+
+    ``tohost`` is the byte address of an HTIF ``tohost`` word in RAM (or ``None``): the first nonzero store to it
+    ends the run with :data:`REASON_TOHOST`, its value in :attr:`SimResult.tohost`. ``read_back`` is ``(address,
+    count)``: that many RAM words from byte address ``address`` are read back once the run has ended (unless it
+    reached ``max_cycles``), into :attr:`SimResult.read_back`.
+    """
+    from hw import memmap
     from .build import build_model
     started = time.perf_counter()
     ram_size = _check_ram_size(ram_size)
@@ -167,6 +215,16 @@ def run_image(program, *, max_cycles=None, trace=None, ram_size=None, uart_input
     if program.offset < 0 or program.offset * 4 + len(program.data) > ram_size or len(program.data) % 4:
         raise ValueError(f"Program of {len(program.data)} bytes at word {program.offset} does not fit "
                          f"{ram_size} bytes of RAM")
+    words_in_ram = ram_size // 4
+    if tohost is not None and (not isinstance(tohost, int) or tohost % 4
+                               or not 0 <= (tohost - memmap.RAM.base) // 4 < words_in_ram):
+        raise ValueError(f"tohost must be the address of a word in RAM, not {tohost!r}")
+    if read_back is not None:
+        address, count = read_back
+        first = (address - memmap.RAM.base) // 4
+        if address % 4 or count < 0 or first < 0 or first + count > words_in_ram:
+            raise ValueError(f"{count} words at {address:#x} to read back are not in RAM")
+        read_back = [first, count]
     uart_input = bytes(uart_input)
     model = build_model(ram_size=ram_size, simulator=simulator)
     if trace is not None and not model.trace:
@@ -188,6 +246,8 @@ def run_image(program, *, max_cycles=None, trace=None, ram_size=None, uart_input
             "uart_in": list(uart_input),
             "result": str(result_path),
             "period_ns": PERIOD_NS,
+            "tohost": tohost,
+            "read_back": read_back,
         }))
         log_path = run_dir / "sim.log"
 
@@ -210,7 +270,9 @@ def run_image(program, *, max_cycles=None, trace=None, ram_size=None, uart_input
                      instret=result["instret"], selfcheck_fail=result["selfcheck_fail"],
                      uart_output=follower.data, wall_time=result["run_wall_s"],
                      total_time=time.perf_counter() - started, load_time=result["load_wall_s"],
-                     cpu_time=result["run_cpu_s"])
+                     cpu_time=result["run_cpu_s"], tohost=result["tohost"],
+                     read_back=None if result["read_back"] is None else
+                     b"".join(word.to_bytes(4, "little") for word in result["read_back"]))
 
 
 def measure_speed(path, *, max_cycles=None, ram_size=None):

@@ -10,14 +10,20 @@ standard library. Its configuration comes from the JSON file named by ``$FTCTL_S
     uart_in        bytes (a list of ints) to send to the UART's receiver, as fast as it accepts them
     result         path of the JSON result file written at the end
     period_ns      clock period
+    tohost         byte address of the HTIF ``tohost`` word (null: none): the first nonzero store to it ends the
+                   run too (reason ``"tohost"``)
+    read_back      ``[first_word, count]`` (RAM word index and word count) or null: RAM words read back at the end
+                   of a run that did not reach ``max_cycles`` (the SoC held in reset meanwhile), e.g. a test's
+                   signature
 
-The clock is driven by the simulator (cocotb's GPI clock), so Python only wakes up for a UART byte, the finisher
-and the cycle limit. The result file holds ``reason`` (``"finish"`` or ``"max_cycles"``), ``exit_code``
-(an int, or null without a finish), ``cycles`` (clock cycles from the end of reset to the end), ``uart_bytes``,
-``instret`` (instructions retired), ``selfcheck_fail`` (the core's self-check output at the end),
-``lost_bytes`` (UART bytes that went past unseen; 0 unless something is wrong), ``load_wall_s`` and
-``run_wall_s`` (wall-clock seconds spent loading the image and running) and ``run_cpu_s`` (CPU seconds of the
-simulator process while running).
+The clock is driven by the simulator (cocotb's GPI clock), so Python only wakes up for a UART byte, the finisher,
+a ``tohost`` write and the cycle limit. The result file holds ``reason`` (``"finish"``, ``"tohost"`` or
+``"max_cycles"``), ``exit_code`` (an int, or null without a finish), ``tohost`` (the value written, or null),
+``read_back`` (the words read back, or null), ``cycles`` (clock cycles from the end of reset to the end),
+``uart_bytes``, ``instret`` (instructions retired), ``selfcheck_fail`` (the core's self-check output at the end),
+``lost_bytes`` (UART bytes that went past unseen; 0 unless something is wrong), ``load_wall_s`` and ``run_wall_s``
+(wall-clock seconds spent loading the image and running) and ``run_cpu_s`` (CPU seconds of the simulator process
+while running).
 """
 
 import json
@@ -62,6 +68,24 @@ async def _load(dut, words, offset):
     dut.load_valid.value = 0
 
 
+async def _read_back(dut, first, count):
+    """RAM words ``first`` .. ``first + count - 1`` through the peek port, with the SoC held in reset."""
+    clk = dut.clk
+    dut.rst.value = 1
+    words = []
+    # The address is registered, then read: the address set before edge k is read at edge k + 1, so each
+    # iteration reads the word the previous one asked for.
+    for index in range(first, first + count + 1):
+        if index < first + count:
+            dut.peek_addr.value = index
+        await RisingEdge(clk)
+        if index > first:
+            await ReadOnly()
+            words.append(int(dut.peek_data.value))
+            await FallingEdge(clk)
+    return words
+
+
 async def _feed_uart(dut, data):
     """Send ``data`` to the UART receiver, one byte per handshake."""
     clk = dut.clk
@@ -86,6 +110,9 @@ async def run_program(dut):
     dut.rst.value = 1
     dut.load_valid.value = 0
     dut.uart_rx_valid.value = 0
+    tohost = config.get("tohost")
+    dut.tohost_enable.value = tohost is not None
+    dut.tohost_addr.value = tohost or 0
     Clock(dut.clk, period_ns, unit="ns", impl="gpi").start()
     for _ in range(RESET_CYCLES):
         await RisingEdge(dut.clk)
@@ -110,9 +137,10 @@ async def run_program(dut):
     uart_bytes = lost = 0
     reason = None
     finished = dut.finished
+    tohost_written = dut.tohost_written
     try:
         while True:
-            triggers = [dut.uart_tx_count.value_change, finished.rising_edge]
+            triggers = [dut.uart_tx_count.value_change, finished.rising_edge, tohost_written.rising_edge]
             if max_cycles is not None:
                 end_ns = start_ns + max_cycles * period_ns
                 remaining = end_ns - get_sim_time("ns")
@@ -134,6 +162,9 @@ async def run_program(dut):
             if int(finished.value):
                 reason = "finish"
                 break
+            if int(tohost_written.value):
+                reason = "tohost"
+                break
     finally:
         os.close(out)
 
@@ -141,17 +172,30 @@ async def run_program(dut):
     cycles = int(round((now_ns - start_ns) / period_ns))
     if reason == "max_cycles":
         cycles = max_cycles
+    run_wall = time.perf_counter() - run_start
+    run_cpu = time.process_time() - run_cpu_start
+    # Read every result before a read-back resets the SoC.
+    exit_code = int(dut.exit_code.value) if reason == "finish" else None
+    tohost = int(dut.tohost_data.value) if reason == "tohost" else None
+    instret = int(dut.retire_count.value)
+    selfcheck_fail = bool(int(dut.selfcheck_fail.value))
+    read_back = None
+    if config.get("read_back") is not None and reason != "max_cycles":
+        await FallingEdge(dut.clk)
+        read_back = await _read_back(dut, *config["read_back"])
     result = {
         "reason": reason,
-        "exit_code": int(dut.exit_code.value) if reason == "finish" else None,
+        "exit_code": exit_code,
+        "tohost": tohost,
+        "read_back": read_back,
         "cycles": cycles,
-        "instret": int(dut.retire_count.value),
-        "selfcheck_fail": bool(int(dut.selfcheck_fail.value)),
+        "instret": instret,
+        "selfcheck_fail": selfcheck_fail,
         "uart_bytes": uart_bytes,
         "lost_bytes": lost,
         "load_wall_s": load_wall,
-        "run_wall_s": time.perf_counter() - run_start,
-        "run_cpu_s": time.process_time() - run_cpu_start,
+        "run_wall_s": run_wall,
+        "run_cpu_s": run_cpu,
     }
     with open(config["result"], "w") as result_file:
         json.dump(result, result_file)
