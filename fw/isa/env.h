@@ -68,8 +68,13 @@ fail:   RVTEST_FAIL
         .fill (words), 4, 0xdeadbeef;                                           \
         .globl end_signature; end_signature:
 
+/* Start test `num`: its label, and its number in TESTNUM for RVTEST_FAIL. */
+#define TEST(num)                                                               \
+test_##num:                                                                     \
+        li TESTNUM, num
+
 /* Record `reg` in the signature, then fail the test unless it equals `expect` (x7 is the scratch register). */
-#define CHECK(num, reg, expect)                                                 \
+#define CHECK(reg, expect)                                                      \
         sw reg, 0(SIG);                                                         \
         addi SIG, SIG, 4;                                                       \
         li x7, expect;                                                          \
@@ -77,34 +82,16 @@ fail:   RVTEST_FAIL
 
 /* Register-register and register-immediate operations. */
 #define TEST_RR(num, inst, expect, a, b)                                        \
-test_##num:                                                                     \
-        li TESTNUM, num;                                                        \
-        li x1, a;                                                               \
-        li x2, b;                                                               \
-        inst x14, x1, x2;                                                       \
-        CHECK(num, x14, expect)
+        TEST(num); li x1, a; li x2, b; inst x14, x1, x2; CHECK(x14, expect)
 
 #define TEST_RI(num, inst, expect, a, imm)                                      \
-test_##num:                                                                     \
-        li TESTNUM, num;                                                        \
-        li x1, a;                                                               \
-        inst x14, x1, imm;                                                      \
-        CHECK(num, x14, expect)
+        TEST(num); li x1, a; inst x14, x1, imm; CHECK(x14, expect)
 
 /* A load at `offset` from `base` (a label in .data). */
 #define TEST_LD(num, inst, expect, base, offset)                                \
-test_##num:                                                                     \
-        li TESTNUM, num;                                                        \
-        la x1, base;                                                            \
-        inst x14, offset(x1);                                                   \
-        CHECK(num, x14, expect)
+        TEST(num); la x1, base; inst x14, offset(x1); CHECK(x14, expect)
 
 /* A store of `value` at `offset` from `base`, then the word around it read back. */
 #define TEST_ST(num, inst, expect, value, base, offset)                         \
-test_##num:                                                                     \
-        li TESTNUM, num;                                                        \
-        la x1, base;                                                            \
-        li x2, value;                                                           \
-        inst x2, offset(x1);                                                    \
-        lw x14, ((offset) & ~3)(x1);                                            \
-        CHECK(num, x14, expect)
+        TEST(num); la x1, base; li x2, value; inst x2, offset(x1);              \
+        lw x14, ((offset) & ~3)(x1); CHECK(x14, expect)

@@ -24,8 +24,7 @@ RVTEST_CODE_BEGIN
         TEST_ST(16, sb,   0x00a50000, 0x123456a5, scratch, 2)
         TEST_ST(17, sh,   0xbeef0000, 0xdeadbeef, scratch + 4, 2)
 
-test_18:                                        /* a taken branch, a JAL's link */
-        li TESTNUM, 18
+        TEST(18)                                /* a taken branch, a JAL's link */
         li x14, 0
         beqz x14, 1f
         li x14, 1
@@ -33,26 +32,24 @@ test_18:                                        /* a taken branch, a JAL's link 
         li x14, 2
 2:      la x2, 1b
         sub x14, x1, x2                         /* the link is the JAL's address + 4 */
-        CHECK(18, x14, 4)
+        CHECK(x14, 4)
 
-test_19:                                        /* CSR swap through mscratch */
-        li TESTNUM, 19
+        TEST(19)                                /* CSR swap through mscratch */
         li x1, 0x5a5a0000
         csrw CSR_MSCRATCH, x1
         li x2, 0x00001234
         csrrw x14, CSR_MSCRATCH, x2
         csrr x3, CSR_MSCRATCH
         add x14, x14, x3
-        CHECK(19, x14, 0x5a5a1234)
+        CHECK(x14, 0x5a5a1234)
 
-test_20:                                        /* LUI and AUIPC */
-        li TESTNUM, 20
+        TEST(20)                                /* LUI and AUIPC */
         lui x14, 0xfedcb
         auipc x1, 0
         auipc x2, 0x1
         sub x2, x2, x1
         add x14, x14, x2                        /* 0x1000 + 4 */
-        CHECK(20, x14, 0xfedcc004)
+        CHECK(x14, 0xfedcc004)
 
         j pass
 
