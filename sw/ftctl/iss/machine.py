@@ -87,10 +87,10 @@ class Machine:
     output : bytearray
         Everything the UART transmitted.
     tohost : int or None
-        Byte address of an HTIF ``tohost`` word in RAM (``None``: none). The first retired store of a nonzero
-        value to it (the lanes stored) is kept in :attr:`tohost_value` and ends :meth:`run` (see
-        :mod:`ftctl.htif`).
+        Byte address of an HTIF ``tohost`` word in RAM (``None``: none; see :mod:`ftctl.htif`).
     tohost_value : int or None
+        The first nonzero value an instruction stored to :attr:`tohost` (the lanes it stored, the others 0);
+        it ends :meth:`run`.
     external_irq : bool
         An external interrupt line, ORed into ``mip.MEIP``.
     csr_read_hook : callable or None
