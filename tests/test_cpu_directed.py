@@ -5,7 +5,7 @@ import pytest
 from ftctl.iss import asm as A
 from cpu_harness import CpuHarness
 from hw import memmap
-from hw.cpu.isa import CSR, Cause, MISA, MSTATUS_MPP
+from hw.cpu.isa import CSR, Cause, CounterAlias, MISA, MSTATUS_MPP
 
 
 BASE = memmap.RAM.base
@@ -164,6 +164,9 @@ def run_trap(body, **kw):
     ("illegal-csr", [A.csrrs(1, 0x7C0, 0)], Cause.ILLEGAL_INSN, A.csrrs(1, 0x7C0, 0)),
     ("illegal-ro-write", [A.csrrw(0, CSR.MHARTID, 1)], Cause.ILLEGAL_INSN, A.csrrw(0, CSR.MHARTID, 1)),
     ("illegal-ro-seti", [A.csrrsi(0, CSR.MVENDORID, 1)], Cause.ILLEGAL_INSN, A.csrrsi(0, CSR.MVENDORID, 1)),
+    ("illegal-cycle-write", [A.csrrw(0, CounterAlias.CYCLE, 1)], Cause.ILLEGAL_INSN,
+     A.csrrw(0, CounterAlias.CYCLE, 1)),
+    ("illegal-time", [A.csrrs(1, 0xC01, 0)], Cause.ILLEGAL_INSN, A.csrrs(1, 0xC01, 0)),
     ("ecall", [A.ecall()], Cause.ECALL_M, 0),
     ("ebreak", [A.ebreak()], Cause.BREAKPOINT, "pc"),
     ("jal-misaligned", [A.jal(1, 6)], Cause.INSN_MISALIGNED, "pc+6"),
@@ -265,6 +268,23 @@ def test_counters():
     assert r[3] == 4 and r[4] == 5 and r[5] == 0 and r[6] == 0
     assert r[8] == 100 and r[9] == 100
     assert 100 <= r[10] < 110 and r[11] == 100
+
+
+def test_counter_aliases_read_the_machine_counters():
+    # Zicntr's cycle/instret (and their high halves) read what mcycle/minstret read, a cycle or an instruction
+    # later; across a carry of the low bits into the register-file words too.
+    prog = (A.li(7, 1020) + [A.csrrw(0, CSR.MINSTRET, 7), A.csrrw(0, CSR.MCYCLE, 7)] +
+            [A.csrrs(1, CSR.MCYCLE, 0), A.csrrs(2, CounterAlias.CYCLE, 0),
+             A.csrrs(3, CSR.MINSTRET, 0), A.csrrs(4, CounterAlias.INSTRET, 0)] +
+            [A.nop()] * 8 + [A.csrrs(5, CounterAlias.INSTRET, 0), A.csrrs(6, CSR.MINSTRET, 0)] +
+            A.li(7, 0x1234) + [A.csrrw(0, CSR.MCYCLEH, 7), A.csrrw(0, CSR.MINSTRETH, 7),
+                               A.csrrs(8, CounterAlias.CYCLEH, 0), A.csrrc(9, CounterAlias.INSTRETH, 0)])
+    h, recs = run(prog)
+    r = h.regs
+    assert r[2] == r[1] + 1 and r[4] == r[3] + 1 == 1024       # the alias reads across the carry out of bit 9
+    assert r[5] == 1033 and r[6] == 1034
+    assert r[8] == 0x1234 and r[9] == 0x1234
+    assert not any(x["trap"] for x in recs[:-1])
 
 
 def test_counter_low_bits_carry_exact():

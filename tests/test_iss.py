@@ -224,7 +224,7 @@ def assert_trap(m, r, cause, tval, pc=BASE, insn=None):
     0x0020_0073,                                    # uret
     0x1200_0073,                                    # sfence.vma
     0x0000_4073,                                    # SYSTEM funct3 4
-    0xC000_2573,                                    # csrr a0, cycle (not implemented)
+    0xC010_2573,                                    # csrr a0, time (not implemented)
     0x7C00_2573,                                    # unknown CSR 0x7c0
 ])
 def test_illegal_instruction(word):
@@ -384,6 +384,16 @@ def test_counter_write_replaces_the_increment():
     m = machine([asm.csrrw(0, CSR.MCYCLE, "a1"), asm.csrrs("a0", CSR.MCYCLE, 0)], {"a1": 100})
     m.step()
     assert m.step().rd_data == 100
+
+
+def test_counter_aliases_are_read_only_machine_counters():
+    m = machine([asm.csrrs("a0", isa.CounterAlias.INSTRET, 0), asm.csrrs("a1", isa.CounterAlias.CYCLE, 0),
+                 asm.csrrw(0, CSR.MCYCLEH, "a2"), asm.csrrs("a3", isa.CounterAlias.CYCLEH, 0),
+                 asm.csrrs("a4", isa.CounterAlias.INSTRETH, 0), asm.csrrw(0, isa.CounterAlias.INSTRET, "a2")],
+                {"a2": 9}, mtvec=BASE + 0x100)
+    assert [m.step().rd_data for _ in range(5)] == [0, 1, 0, 9, 0]
+    record = m.step()
+    assert record.trap and record.cause == Cause.ILLEGAL_INSN
 
 
 def test_csr_read_hook():

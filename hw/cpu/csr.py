@@ -5,7 +5,7 @@ from amaranth import *
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .isa import CSR, Interrupt, MISA, MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP
+from .isa import COUNTER_ALIASES, CSR, Interrupt, MISA, MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP
 from .regfile import CSR_WORDS
 
 
@@ -151,7 +151,12 @@ class CSRFile(wiring.Component):
             CSR.MARCHID:   C(0, 32),
             CSR.MIMPID:    C(0, 32),
         }
-        match = {csr: self.addr == csr for csr in sources}
+        # A counter's read-only alias (cycle, instret) reads its low bits too.
+        numbers = {csr: [csr] for csr in sources}
+        for alias, counter in COUNTER_ALIASES.items():
+            if counter in numbers:
+                numbers[counter].append(alias)
+        match = {csr: Cat(self.addr == number for number in numbers[csr]).any() for csr in sources}
         terms = [Value.cast(value) & match[csr].replicate(32) for csr, value in sources.items()
                  if not (isinstance(value, Const) and value.value == 0)]
         rdata = terms[0]

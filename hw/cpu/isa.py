@@ -6,8 +6,8 @@ Only encodings and architectural numbers live here; no gateware.
 from amaranth.lib import enum
 
 
-__all__ = ["Opcode", "Funct3", "CSR", "Cause", "Interrupt", "MISA", "MSTATUS_MIE", "MSTATUS_MPIE", "MSTATUS_MPP",
-           "IMPLEMENTED_CSRS"]
+__all__ = ["Opcode", "Funct3", "CSR", "CounterAlias", "COUNTER_ALIASES", "Cause", "Interrupt", "MISA", "MSTATUS_MIE",
+           "MSTATUS_MPIE", "MSTATUS_MPP", "IMPLEMENTED_CSRS"]
 
 
 class Opcode(enum.Enum, shape=5):
@@ -69,7 +69,24 @@ class CSR(enum.IntEnum):
     MHARTID   = 0xF14
 
 
-IMPLEMENTED_CSRS = frozenset(CSR)
+class CounterAlias(enum.IntEnum):
+    """Zicntr's unprivileged counters: read-only shadows of the machine counters (``time`` is not implemented:
+    the core has no view of the CLINT's ``mtime``, so reading it is an illegal instruction)."""
+    CYCLE    = 0xC00
+    INSTRET  = 0xC02
+    CYCLEH   = 0xC80
+    INSTRETH = 0xC82
+
+
+#: The machine counter each :class:`CounterAlias` reads.
+COUNTER_ALIASES = {
+    CounterAlias.CYCLE:    CSR.MCYCLE,
+    CounterAlias.INSTRET:  CSR.MINSTRET,
+    CounterAlias.CYCLEH:   CSR.MCYCLEH,
+    CounterAlias.INSTRETH: CSR.MINSTRETH,
+}
+
+IMPLEMENTED_CSRS = frozenset(CSR) | frozenset(CounterAlias)
 
 
 class Cause(enum.IntEnum):

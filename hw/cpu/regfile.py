@@ -5,6 +5,8 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .isa import COUNTER_ALIASES
+
 
 __all__ = ["RegisterFile", "CSR_WORDS", "USED_WORDS", "csr_word"]
 
@@ -12,8 +14,9 @@ __all__ = ["RegisterFile", "CSR_WORDS", "USED_WORDS", "csr_word"]
 #: Register-file word of each CSR kept in block RAM (the other CSRs are flip-flops in ``csr.CSRFile``):
 #: mscratch, mepc, mcause, mtval, mcycleh, mtvec, minstreth, and bits 31:10 of mcycle and minstret (bits 9:0 of
 #: those two words are stored as 0: the low bits are flip-flops in ``csr.CSRFile``, see
-#: :data:`~hw.cpu.csr.COUNTER_LOW_BITS`).
+#: :data:`~hw.cpu.csr.COUNTER_LOW_BITS`). The counters' read-only aliases (``cycle``, ...) read the same words.
 CSR_WORDS = {0x340: 32, 0x341: 33, 0x342: 34, 0x343: 35, 0xB80: 36, 0x305: 37, 0xB82: 38, 0xB00: 44, 0xB02: 46}
+CSR_WORDS.update({alias: CSR_WORDS[counter] for alias, counter in COUNTER_ALIASES.items()})
 #: Words in use, from 0: x0..x31 and the CSR words (the other words of the memory are never read or written).
 USED_WORDS = max(CSR_WORDS.values()) + 1
 

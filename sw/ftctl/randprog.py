@@ -51,6 +51,9 @@ _DEST = list(range(1, 24))
 _LOOP, _RESUME, _TRAPS, _DATA, _MTVAL, _MEPC, _MCAUSE, _SCRATCH = range(24, 32)
 _STRAIGHT_CSRS = (CSR.MSCRATCH, CSR.MEPC, CSR.MCAUSE, CSR.MTVAL, CSR.MIE, CSR.MIP, CSR.MISA)
 _READ_ONLY_CSRS = (CSR.MVENDORID, CSR.MARCHID, CSR.MIMPID, CSR.MHARTID)
+#: Read-only CSRs a write to is illegal: the identity registers and the counters' aliases (whose values the RTL
+#: and the ISS do not share, so they are never read into a register).
+_UNWRITABLE_CSRS = _READ_ONLY_CSRS + tuple(isa.CounterAlias)
 _COUNTER_CSRS = (CSR.MCYCLE, CSR.MCYCLEH, CSR.MINSTRET, CSR.MINSTRETH)
 _ITEM_KINDS, _ITEM_WEIGHTS = zip(("alu_reg", 16), ("alu_imm", 16), ("upper", 4), ("load_data", 10),
                                  ("store_data", 9), ("branch", 7), ("jal", 4), ("jalr", 3), ("csr_access", 9),
@@ -318,7 +321,7 @@ class _Generator:
                 if number not in isa.IMPLEMENTED_CSRS:
                     break
             return [asm.ENCODERS[op](self.dest(), number, rng.randrange(32))]
-        csr = rng.choice(_READ_ONLY_CSRS)
+        csr = rng.choice(_UNWRITABLE_CSRS)
         write_op = rng.choice(("csrrw", "csrrwi", "csrrs", "csrrc", "csrrsi", "csrrci"))
         return [asm.ENCODERS[write_op](self.dest(), csr, rng.randrange(1, 32))]
 

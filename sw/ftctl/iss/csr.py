@@ -14,6 +14,7 @@ mcycle[h], minstret[h]    64-bit counters, writable. ``minstret`` counts retired
                that takes an exception does not retire); ``mcycle`` counts simulator steps (one per record,
                trapping or not). A CSR instruction that writes a counter replaces that instruction's increment
                (the next instruction reads the written value).
+cycle[h], instret[h]      read-only aliases of mcycle[h] and minstret[h] (Zicntr; ``time`` is not implemented).
 mvendorid, marchid, mimpid   read 0; mhartid reads the hart id. Read-only: writing them is illegal.
 =============  =================================================================================================
 
@@ -80,7 +81,7 @@ class CsrFile:
 
     def read(self, number):
         """Return the value software reads from CSR ``number``; ``KeyError`` if it is not implemented."""
-        number = int(number)
+        number = isa.COUNTER_ALIASES.get(int(number), int(number))
         if number == CSR.MSTATUS:
             return self.mstatus | isa.MSTATUS_MPP
         if number == CSR.MISA:
