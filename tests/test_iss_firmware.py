@@ -107,6 +107,14 @@ def test_cli_step_limit(firmware):
     assert b"no finisher or tohost exit after 100 steps" in result.stderr
 
 
+@pytest.mark.parametrize("code, status", [(255, 255), (256, 255), (300, 255)])
+def test_cli_exit_code_that_does_not_fit_is_255(tmp_path, code, status):
+    # As ftctl sim run: the operating system would keep the low 8 bits, and 256 would read as a pass.
+    from soc_programs import exit_program, write_elf
+    result = iss(write_elf(tmp_path / "exit.elf", exit_program(code, b"")))
+    assert result.returncode == status
+
+
 def test_cli_bad_file(tmp_path):
     path = tmp_path / "x.elf"
     path.write_text("not an elf")

@@ -10,14 +10,12 @@ import sys
 import click
 
 from ftctl.htif import GRANULARITIES
+from ftctl.runstatus import EXIT_FAILURE, EXIT_TIMEOUT, EXIT_USAGE, exit_status
 
 
 __all__ = ["main", "cli"]
 
 
-EXIT_USAGE = 2          # bad arguments, or a file that cannot be run
-EXIT_TIMEOUT = 124      # --max-cycles reached (as timeout(1))
-EXIT_FAILURE = 1        # the tool itself failed (build or simulator error)
 
 
 def _fail(message, status):
@@ -31,11 +29,6 @@ def _write_signature(path, text):
             out.write(text)
     except OSError as exc:
         _fail(f"cannot write the signature to {path}: {exc.strerror or exc}", EXIT_FAILURE)
-
-
-def _exit_status(code):
-    """A process exit status for a finisher exit code: itself if it fits, else 255 (never 0 for a nonzero code)."""
-    return code if code <= 255 else 255
 
 
 @click.group()
@@ -113,7 +106,7 @@ def sim_run(elf, max_cycles, trace, ram_size, simulator, stats, signature, signa
         _fail(f"stopped after {max_cycles} cycles (--max-cycles) without a finisher or tohost exit", EXIT_TIMEOUT)
     if signature is not None:
         _write_signature(signature, format_signature(result.signature, int(signature_granularity)))
-    sys.exit(_exit_status(result.exit_code))
+    sys.exit(exit_status(result.exit_code))
 
 
 @sim.command("serve")

@@ -2,8 +2,8 @@
 
 UART output goes to standard output as it is transmitted. The run ends at the finisher, or at an HTIF exit
 stored to the ELF's ``tohost`` word if it has one (see :mod:`ftctl.htif`). The exit status is the exit code
-(truncated to 0..255 by the operating system), 124 when the step limit is reached first, 2 for a bad file
-or bad arguments, 1 for an HTIF request other than an exit. ``--signature FILE`` writes the test signature at
+(255 if it does not fit), 124 when the step limit is reached first, 2 for a bad file or bad arguments, 1 for an
+HTIF request other than an exit (:mod:`ftctl.runstatus`). ``--signature FILE`` writes the test signature at
 the end, as ``ftctl sim run`` does.
 """
 
@@ -14,16 +14,12 @@ import sys
 from hw import memmap
 
 from .. import htif
+from ..runstatus import EXIT_FAILURE, EXIT_TIMEOUT, EXIT_USAGE, exit_status
 from ..elf import load_elf
 from .machine import Machine
 
 
-__all__ = ["main", "EXIT_TIMEOUT", "EXIT_USAGE", "EXIT_FAILURE"]
-
-
-EXIT_TIMEOUT = 124
-EXIT_USAGE = 2
-EXIT_FAILURE = 1
+__all__ = ["main"]
 
 
 def _int(text):
@@ -104,4 +100,4 @@ def main(argv=None):
         except OSError as exc:
             print(f"error: cannot write the signature to {args.signature}: {exc.strerror or exc}", file=sys.stderr)
             return EXIT_FAILURE
-    return code
+    return exit_status(code)
