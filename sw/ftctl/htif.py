@@ -21,8 +21,6 @@ last one padded with zero bytes).
 
 from dataclasses import dataclass
 
-from .elf import ElfError
-
 
 __all__ = ["HtifError", "HtifSymbols", "htif_symbols", "exit_code", "format_signature", "GRANULARITIES"]
 
@@ -55,10 +53,17 @@ class HtifSymbols:
         return begin, (end - begin + 3) // 4
 
 
+def _elf_error(message):
+    # Imported here: the command line imports this module for GRANULARITIES, and pyelftools would add a third of
+    # its start-up time to every ftctl command.
+    from .elf import ElfError
+    return ElfError(message)
+
+
 def _check_in_ram(image, name, address, length):
     if not (image.ram_base <= address and address + length <= image.ram_base + image.ram_size):
-        raise ElfError(f"{image.path}: {name} 0x{address:08x} is not in RAM "
-                       f"0x{image.ram_base:08x}..0x{image.ram_base + image.ram_size - 1:08x}")
+        raise _elf_error(f"{image.path}: {name} 0x{address:08x} is not in RAM "
+                         f"0x{image.ram_base:08x}..0x{image.ram_base + image.ram_size - 1:08x}")
 
 
 def htif_symbols(image, *, signature=False):
@@ -71,15 +76,15 @@ def htif_symbols(image, *, signature=False):
     tohost = image.symbols.get("tohost")
     if tohost is not None:
         if tohost % 4:
-            raise ElfError(f"{image.path}: tohost 0x{tohost:08x} is not word-aligned")
+            raise _elf_error(f"{image.path}: tohost 0x{tohost:08x} is not word-aligned")
         _check_in_ram(image, "tohost", tohost, 4)
     span = None
     if signature:
         begin, end = image.symbol("begin_signature"), image.symbol("end_signature")
         if begin % 4:
-            raise ElfError(f"{image.path}: begin_signature 0x{begin:08x} is not word-aligned")
+            raise _elf_error(f"{image.path}: begin_signature 0x{begin:08x} is not word-aligned")
         if end < begin:
-            raise ElfError(f"{image.path}: end_signature 0x{end:08x} is before begin_signature 0x{begin:08x}")
+            raise _elf_error(f"{image.path}: end_signature 0x{end:08x} is before begin_signature 0x{begin:08x}")
         _check_in_ram(image, "begin_signature", begin, end - begin)
         span = (begin, end)
     return HtifSymbols(tohost, span)
