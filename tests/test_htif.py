@@ -6,7 +6,7 @@ import pytest
 
 from hw import memmap
 from ftctl.elf import ElfError, ElfImage
-from ftctl.htif import GRANULARITIES, HtifError, exit_code, format_signature, htif_symbols
+from ftctl.htif import GRANULARITIES, HtifError, exit_code, format_signature, htif_symbols, write_signature
 
 
 BASE = memmap.RAM.base
@@ -76,3 +76,10 @@ def test_signature_format():
 def test_bad_granularity(granularity):
     with pytest.raises(ValueError, match="Signature granularity must be one of 1, 2, 4, 8"):
         format_signature(b"1234", granularity)
+
+
+def test_write_signature(tmp_path):
+    write_signature(tmp_path / "sig", bytes(range(1, 5)), 2)
+    assert (tmp_path / "sig").read_text() == "0201\n0403\n"
+    with pytest.raises(HtifError, match=f"cannot write the signature to {tmp_path}: "):
+        write_signature(tmp_path, b"1234")

@@ -23,14 +23,6 @@ def _fail(message, status):
     sys.exit(status)
 
 
-def _write_signature(path, text):
-    try:
-        with open(path, "w") as out:
-            out.write(text)
-    except OSError as exc:
-        _fail(f"cannot write the signature to {path}: {exc.strerror or exc}", EXIT_FAILURE)
-
-
 @click.group()
 @click.option("-v", "--verbose", count=True, help="Log progress to stderr (-vv: debug).")
 def cli(verbose):
@@ -72,7 +64,7 @@ def sim_run(elf, max_cycles, trace, ram_size, simulator, stats, signature, signa
     Exit status: the firmware's exit code; 124 if --max-cycles is reached; 2 if the file cannot be run.
     """
     from ftctl.elf import ElfError
-    from ftctl.htif import format_signature
+    from ftctl.htif import HtifError, write_signature
     from ftctl.sim.build import BuildError
     from ftctl.sim.run import run_elf, SimError, REASON_MAX_CYCLES
 
@@ -105,7 +97,10 @@ def sim_run(elf, max_cycles, trace, ram_size, simulator, stats, signature, signa
     if result.reason == REASON_MAX_CYCLES:
         _fail(f"stopped after {max_cycles} cycles (--max-cycles) without a finisher or tohost exit", EXIT_TIMEOUT)
     if signature is not None:
-        _write_signature(signature, format_signature(result.signature, int(signature_granularity)))
+        try:
+            write_signature(signature, result.signature, int(signature_granularity))
+        except HtifError as exc:
+            _fail(str(exc), EXIT_FAILURE)
     sys.exit(exit_status(result.exit_code))
 
 

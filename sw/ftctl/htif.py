@@ -22,7 +22,8 @@ last one padded with zero bytes).
 from dataclasses import dataclass
 
 
-__all__ = ["HtifError", "HtifSymbols", "htif_symbols", "exit_code", "format_signature", "GRANULARITIES"]
+__all__ = ["HtifError", "HtifSymbols", "htif_symbols", "exit_code", "format_signature", "write_signature",
+           "GRANULARITIES"]
 
 
 #: Signature granularities (bytes per line) :func:`format_signature` writes.
@@ -106,3 +107,14 @@ def format_signature(data, granularity=4):
     data = bytes(data) + bytes(-len(data) % granularity)
     return "".join(f"{int.from_bytes(data[i:i + granularity], 'little'):0{2 * granularity}x}\n"
                    for i in range(0, len(data), granularity))
+
+
+def write_signature(path, data, granularity=4):
+    """Write :func:`format_signature` of ``data`` to the file ``path``; :class:`HtifError` (one line) if it cannot
+    be written."""
+    text = format_signature(data, granularity)
+    try:
+        with open(path, "w") as out:
+            out.write(text)
+    except OSError as exc:
+        raise HtifError(f"cannot write the signature to {path}: {exc.strerror or exc}") from None

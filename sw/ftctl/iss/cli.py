@@ -95,9 +95,8 @@ def main(argv=None):
     if symbols.signature is not None:
         begin, end = symbols.signature
         try:
-            with open(args.signature, "w") as sig:
-                sig.write(htif.format_signature(machine.read_bytes(begin, end - begin), args.signature_granularity))
-        except OSError as exc:
-            print(f"error: cannot write the signature to {args.signature}: {exc.strerror or exc}", file=sys.stderr)
+            htif.write_signature(args.signature, machine.read_bytes(begin, end - begin), args.signature_granularity)
+        except htif.HtifError as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return EXIT_FAILURE
     return exit_status(code)
