@@ -13,7 +13,7 @@ at :data:`MTIMECMP_INIT` (all ones), so no timer interrupt is pending before fir
 starts at zero.
 """
 
-from amaranth.hdl import Module, Signal, Cat
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -79,17 +79,17 @@ class CLINT(wiring.Component):
         with m.If(accept & ~bus.write):
             m.d.sync += bus.rdata.eq(rdata)
 
-        # Merge the written bytes into the current word.
-        mask = Cat(lane.replicate(8) for lane in bus.sel)
-        merged = Signal(32)
-        m.d.comb += merged.eq((rdata & ~mask) | (bus.wdata & mask))
-
+        # Each written byte lane loads its own byte: no merge with the word's current value, whose read
+        # multiplexer would sit in front of every register's write data.
         m.d.sync += mtime.eq(mtime + 1)
         with m.If(accept & bus.write):
             with m.Switch(bus.addr):
                 for word, (reg, low) in words.items():
                     with m.Case(word):
                         width = min(32, len(reg) - low)
-                        m.d.sync += reg[low:low + width].eq(merged[:width])
+                        for lane in range(0, width, 8):
+                            bits = min(8, width - lane)
+                            with m.If(bus.sel[lane // 8]):
+                                m.d.sync += reg[low + lane:low + lane + bits].eq(bus.wdata[lane:lane + bits])
         return m
 

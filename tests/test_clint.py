@@ -93,3 +93,24 @@ def test_other_offsets_read_zero():
         assert not ctx.get(dut.irq_software)
 
     run_sim(dut, tb)
+
+
+def test_byte_lanes_write_only_their_bytes():
+    dut = CLINT()
+
+    async def tb(ctx):
+        await write(ctx, dut.bus, MTIMECMP, 0x1122_3344)
+        await write(ctx, dut.bus, MTIMECMP + 1, 0x5566_7788)
+        for sel, expected in ((0b0001, 0x1122_33AA), (0b0100, 0x11AA_33AA), (0b1010, 0xAAAA_AAAA)):
+            await write(ctx, dut.bus, MTIMECMP, 0xAAAA_AAAA, sel=sel)
+            assert (await read(ctx, dut.bus, MTIMECMP)).rdata == expected
+        assert (await read(ctx, dut.bus, MTIMECMP + 1)).rdata == 0x5566_7788
+        await write(ctx, dut.bus, MTIMECMP + 1, 0x0000_00BB, sel=0b0001)
+        assert await read64(ctx, dut, MTIMECMP) == 0x5566_77BB_AAAA_AAAA
+        # mtime: the bytes not written go on counting in the cycle of a partial write.
+        await write(ctx, dut.bus, MTIME, 0x0000_0000)
+        await write(ctx, dut.bus, MTIME, 0xCD00_0000, sel=0b1000)
+        value = (await read(ctx, dut.bus, MTIME)).rdata
+        assert value >> 24 == 0xCD and 0 < value & 0xFF_FFFF < 10
+
+    run_sim(dut, tb)
