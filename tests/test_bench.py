@@ -1,4 +1,4 @@
-"""The benchmark driver's registry, selection, targets and output merging (sw/ftctl/bench.py).
+"""The benchmark driver's registry, selection, targets and output merging (sw/ftctl/bench/).
 
 The measurements themselves (synthesis, simulation) run in `make bench`; the flow they use is tested in
 test_synth.py and the simulator's own tests.
@@ -12,9 +12,9 @@ from ftctl import bench
 
 
 @pytest.fixture
-def registry(monkeypatch):
+def registry():
     """A registry holding the real measurements plus two test ones, restored afterwards."""
-    monkeypatch.setattr(bench, "MEASUREMENTS", dict(bench.MEASUREMENTS))
+    saved = dict(bench.MEASUREMENTS)
     calls = []
 
     @bench.measurement("t_alpha", keys=("t.alpha.x", "t.alpha.y"))
@@ -28,7 +28,9 @@ def registry(monkeypatch):
         ctx.meta["t_beta"] = {"note": "from beta"}
         return {"t.beta": ctx.cached("shared", lambda: len(calls))}
 
-    return calls
+    yield calls
+    bench.MEASUREMENTS.clear()
+    bench.MEASUREMENTS.update(saved)
 
 
 def test_real_measurements_declare_the_required_keys():
@@ -62,14 +64,14 @@ def test_the_boards_dirty_map_is_measured_alone():
 
 
 def test_lockstep_injections_come_from_the_environment(monkeypatch):
-    name, default = bench.LOCKSTEP_INJECTIONS_ENV
+    name, default = bench.runs.LOCKSTEP_INJECTIONS_ENV
     monkeypatch.delenv(name, raising=False)
-    assert bench._env_int(name, default) == default >= 1000
+    assert bench.env_int(name, default) == default >= 1000
     monkeypatch.setenv(name, "37")
-    assert bench._env_int(name, default) == 37
+    assert bench.env_int(name, default) == 37
     monkeypatch.setenv(name, "many")
     with pytest.raises(bench.BenchError, match=f"{name} must be a positive integer"):
-        bench._env_int(name, default)
+        bench.env_int(name, default)
 
 
 def test_select_by_key_prefix_and_name(registry):
@@ -139,7 +141,7 @@ def test_board_measurement_keys_and_targets():
         assert produced.get(key) == "board", key
     section = bench.evaluate_targets({"board.icebreaker.lc": 6000, "board.icebreaker.fmax_mhz": None,
                                       "board.ulx3s.fmax_mhz": board_named("ulx3s").clk_mhz})
-    assert section["board.icebreaker.lc"] == {"max": bench.UP5K_LC, "value": 6000, "met": False}
+    assert section["board.icebreaker.lc"] == {"max": bench.fpga.UP5K_LC, "value": 6000, "met": False}
     assert section["board.icebreaker.fmax_mhz"]["met"] is None
     assert section["board.ulx3s.fmax_mhz"]["met"] is True
 
@@ -148,6 +150,6 @@ def test_board_needs_are_read_from_the_nextpnr_log(tmp_path):
     (tmp_path / "ftlockstep.tim").write_text(
         "Info: Device utilisation:\nInfo: \t ICESTORM_LC:  9931/ 5280   188%\nInfo: \t ICESTORM_RAM: 20/ 30\n"
         "ERROR: Unable to place cell 'x', no BELs remaining to implement cell type 'ICESTORM_LC'\n")
-    assert bench._board_needed(tmp_path) == {"ICESTORM_LC": {"used": 9931, "available": 5280},
+    assert bench.fpga._board_needed(tmp_path) == {"ICESTORM_LC": {"used": 9931, "available": 5280},
                                              "ICESTORM_RAM": {"used": 20, "available": 30}}
-    assert bench._board_needed(tmp_path / "nothing") == {}
+    assert bench.fpga._board_needed(tmp_path / "nothing") == {}
