@@ -128,3 +128,15 @@ def test_cli_trace(firmware):
     lines = result.stderr.decode().splitlines()
     assert result.returncode == 124
     assert lines[0].startswith(f"pc={memmap.RAM.base:08x} ") and "auipc" in lines[0]
+
+
+def test_cli_trace_into_a_reader_that_goes_away(firmware, tmp_path):
+    # `... --trace 2>&1 | head`: the run goes on to the program's own exit status, no BrokenPipeError.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join((str(ROOT), str(ROOT / "sw"))))
+    with open(tmp_path / "stdout", "wb") as stdout:
+        process = subprocess.Popen([sys.executable, "-m", "ftctl.iss", str(firmware), "--trace"], env=env,
+                                   stdout=stdout, stderr=subprocess.PIPE)
+        assert process.stderr.readline().startswith(f"pc={memmap.RAM.base:08x} ".encode())
+        process.stderr.close()              # the trace of fib(15) is far more than a pipe's buffer
+        assert process.wait(timeout=120) == 3
+    assert (tmp_path / "stdout").read_bytes() == b"hello\n00000024 00000262\n"

@@ -68,20 +68,10 @@ def sim_run(elf, max_cycles, trace, ram_size, simulator, stats, signature, signa
     from ftctl.sim.build import BuildError
     from ftctl.sim.run import run_elf, SimError, REASON_MAX_CYCLES
 
-    out = sys.stdout.buffer
-    closed = []
-
-    def output(chunk):
-        if closed:
-            return
-        try:
-            out.write(chunk)
-            out.flush()
-        except BrokenPipeError:     # e.g. piped into head(1): keep running, stop writing
-            closed.append(True)
+    from ftctl.console_sink import ConsoleSink
 
     try:
-        result = run_elf(elf, max_cycles=max_cycles, trace=trace, ram_size=ram_size, output=output,
+        result = run_elf(elf, max_cycles=max_cycles, trace=trace, ram_size=ram_size, output=ConsoleSink().write,
                          simulator=simulator, signature=signature is not None)
     except ElfError as exc:
         _fail(str(exc), EXIT_USAGE)

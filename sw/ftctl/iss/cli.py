@@ -14,6 +14,7 @@ import sys
 from hw import memmap
 
 from .. import htif
+from ..console_sink import ConsoleSink
 from ..runstatus import EXIT_FAILURE, EXIT_TIMEOUT, EXIT_USAGE, exit_status
 from ..elf import load_elf
 from .machine import Machine
@@ -56,12 +57,10 @@ def _parser():
 def main(argv=None):
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
-    out = sys.stdout.buffer
+    out = ConsoleSink(flush_at=0x0A)
 
     def tx(byte):
         out.write(bytes((byte,)))
-        if byte == 0x0A:
-            out.flush()
 
     try:
         machine = Machine(ram_size=args.ram_size, mtime_step=args.mtime_step, on_uart_tx=tx)
@@ -75,14 +74,17 @@ def main(argv=None):
     if args.input:
         machine.feed_uart(args.input.encode("latin-1").decode("unicode_escape").encode("latin-1"))
     try:
+        steps = 0
         if args.trace:
             from ..disasm import disassemble
-            for _ in range(args.max_steps):
+            trace = ConsoleSink(sys.stderr.buffer)
+            while steps < args.max_steps and not trace.closed:
                 record = machine.step()
-                print(f"{record}  ; {disassemble(record.insn, record.pc)}", file=sys.stderr)
+                steps += 1
+                trace.write(f"{record}  ; {disassemble(record.insn, record.pc)}\n".encode())
                 if machine.finisher.exit_code is not None or machine.tohost_value is not None:
                     break
-        code = machine.run(0 if args.trace else args.max_steps)
+        code = machine.run(args.max_steps - steps)
     except htif.HtifError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
