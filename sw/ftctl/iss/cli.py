@@ -14,6 +14,7 @@ import sys
 from hw import memmap
 
 from .. import htif
+from ..cliargs import parse_int
 from ..console_sink import ConsoleSink
 from ..runstatus import EXIT_FAILURE, EXIT_TIMEOUT, EXIT_USAGE, exit_status
 from ..elf import load_elf
@@ -25,12 +26,9 @@ __all__ = ["main"]
 
 def _int(text):
     try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, not {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, not {text!r}")
-    return value
+        return parse_int(text, minimum=0)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parser():

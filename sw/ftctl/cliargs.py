@@ -1,0 +1,73 @@
+"""Argument types the command lines share: integers in any base Python writes them in, and finite durations.
+
+``ftctl``'s verbs (click) and ``python -m ftctl.iss`` (argparse) take numbers the same way: ``4096``, ``0x1000``,
+``0b1_0000``; a range is checked with a message that names it. A duration or timeout must be a finite number:
+``nan`` compares false with everything and ``inf`` waits forever, so neither may reach a wait.
+"""
+
+import math
+
+import click
+
+
+__all__ = ["parse_int", "parse_seconds", "Integer", "Seconds"]
+
+
+def parse_int(text, *, minimum=None, maximum=None):
+    """``text`` as an integer (decimal, or with a ``0x``/``0o``/``0b`` prefix), within the bounds; ValueError."""
+    try:
+        value = int(str(text).strip(), 0)
+    except ValueError:
+        raise ValueError(f"expected an integer (decimal or 0x...), not {text!r}") from None
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ValueError(f"{value} is out of range ({_range_text(minimum, maximum)})")
+    return value
+
+
+def parse_seconds(text, *, positive=True):
+    """``text`` as a finite number of seconds, greater than 0 (or, with ``positive=False``, at least 0)."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a number of seconds, not {text!r}") from None
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValueError(f"expected a finite number of seconds {'> 0' if positive else '>= 0'}, not {text!r}")
+    return value
+
+
+def _range_text(minimum, maximum):
+    if minimum is not None and maximum is not None:
+        return f"{minimum:#x}..{maximum:#x}" if maximum > 0xFFFF else f"{minimum}..{maximum}"
+    return f">= {minimum}" if minimum is not None else f"<= {maximum}"
+
+
+class Integer(click.ParamType):
+    """A click parameter: an integer in any base (:func:`parse_int`), optionally within ``[minimum, maximum]``."""
+    name = "integer"
+
+    def __init__(self, minimum=None, maximum=None):
+        self.minimum, self.maximum = minimum, maximum
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            text = str(value)
+        else:
+            text = value
+        try:
+            return parse_int(text, minimum=self.minimum, maximum=self.maximum)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class Seconds(click.ParamType):
+    """A click parameter: a finite number of seconds (:func:`parse_seconds`)."""
+    name = "seconds"
+
+    def __init__(self, *, positive=True):
+        self.positive = positive
+
+    def convert(self, value, param, ctx):
+        try:
+            return parse_seconds(value, positive=self.positive)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
