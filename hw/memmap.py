@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 __all__ = ["Region", "RAM", "UART", "CLINT", "FINISHER", "PROJECT_DEVICES", "RESET_PC",
            "UART_REG", "LSR_BIT", "CLINT_REG", "FINISHER_PASS", "FINISHER_FAIL", "REGIONS", "region_of",
-           "RAM_DEFAULT_SIZE", "finisher_exit_code", "ram_word_bits", "IO_WINDOW"]
+           "RAM_DEFAULT_SIZE", "RAM_MIN_SIZE", "RAM_MAX_SIZE", "check_ram_size", "finisher_exit_code",
+           "ram_word_bits", "IO_WINDOW"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,19 @@ class Region:
 RAM_DEFAULT_SIZE = 64 * 1024
 RAM = Region("ram", 0x8000_0000, RAM_DEFAULT_SIZE)
 RESET_PC = RAM.base
+#: The RAM sizes a SoC, the simulators and the reference ISS's command line take: powers of two in this range.
+RAM_MIN_SIZE = 64
+RAM_MAX_SIZE = 16 * 1024 * 1024
+
+
+def check_ram_size(size):
+    """Validate a RAM size in bytes and return it."""
+    if (not isinstance(size, int) or isinstance(size, bool) or size < RAM_MIN_SIZE or size > RAM_MAX_SIZE
+            or size & (size - 1)):
+        raise ValueError(f"RAM size must be a power of two from {RAM_MIN_SIZE} to {RAM_MAX_SIZE} bytes, "
+                         f"not {size!r}")
+    return size
+
 
 #: ns16550a-compatible UART (the subset firmware needs), byte-spaced registers as on QEMU virt.
 UART = Region("uart", 0x1000_0000, 0x100)

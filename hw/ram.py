@@ -20,29 +20,18 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .cpu.bus import BusSignature
-from .memmap import RAM_DEFAULT_SIZE, ram_word_bits
+from .memmap import RAM_DEFAULT_SIZE, RAM_MAX_SIZE, RAM_MIN_SIZE, check_ram_size, ram_word_bits  # noqa: F401 (re-exported)
 
 
 __all__ = ["RAM", "LoaderSignature", "PeekSignature", "check_ram_size", "check_peek", "check_ram_init",
            "RAM_MIN_SIZE", "RAM_MAX_SIZE", "RAM_PORTS", "MEMORY_NAME"]
 
 
-RAM_MIN_SIZE = 64
-RAM_MAX_SIZE = 16 * 1024 * 1024
 #: RAM organisations (the ``ports`` parameter of :class:`RAM`).
 RAM_PORTS = ("dual", "single")
 #: The name of the RAM's ``Memory`` in the RTLIL (Yosys ``MEMID``), for ``boards.synth.synthesize``'s
 #: ``drop_memory_init``. Unique in the SoC, so that dropping its init touches no other memory.
 MEMORY_NAME = "main_ram"
-
-
-def check_ram_size(size):
-    """Validate a RAM size in bytes and return it."""
-    if (not isinstance(size, int) or isinstance(size, bool) or size < RAM_MIN_SIZE or size > RAM_MAX_SIZE
-            or size & (size - 1)):
-        raise ValueError(f"RAM size must be a power of two from {RAM_MIN_SIZE} to {RAM_MAX_SIZE} bytes, "
-                         f"not {size!r}")
-    return size
 
 
 def check_ram_init(init, size):

@@ -82,6 +82,12 @@ class ElfImage:
             raise ElfError(f"{self.path} does not define the symbol {name!r}") from None
 
 
+#: Bytes of the ELF identification and header fields :func:`_check_header` looks at.
+_HEADER_BYTES = 64
+#: The largest file :func:`load_elf` reads: 16 times the largest RAM, room for symbols and debug information.
+MAX_FILE_BYTES = 16 * memmap.RAM_MAX_SIZE
+
+
 def _check_header(path, head):
     if len(head) < 20 or head[:4] != _ELF_MAGIC:
         raise ElfError(f"{path} is not an ELF file")
@@ -123,14 +129,19 @@ def load_elf(path, *, ram_base=memmap.RAM.base, ram_size=memmap.RAM_DEFAULT_SIZE
         raise ValueError(f"RAM base must be an address with the RAM below 4 GiB, not {ram_base!r}")
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as file:
+            # The header first: /dev/zero or a multi-gigabyte file that is no ELF is refused without reading it.
+            raw = file.read(_HEADER_BYTES)
+            _check_header(path, raw)
+            raw += file.read(MAX_FILE_BYTES + 1 - len(raw))
     except FileNotFoundError:
         raise ElfError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ElfError(f"{path} is a directory, not an ELF file") from None
     except OSError as exc:
         raise ElfError(f"cannot read {path}: {exc.strerror or exc}") from None
-    _check_header(path, raw)
+    if len(raw) > MAX_FILE_BYTES:
+        raise ElfError(f"{path} is larger than {MAX_FILE_BYTES >> 20} MiB; no firmware for this RAM is")
     try:
         return _parse(path, raw, ram_base, ram_size, entry)
     except _PyElfError as exc:
