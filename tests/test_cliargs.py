@@ -53,3 +53,44 @@ def test_click_types_fail_as_usage_errors():
     for args in (["--n", "32"], ["--n", "x"], ["--t", "inf"], ["--t", "nan"]):
         result = runner.invoke(command, args)
         assert result.exit_code == 2, args
+
+
+def test_output_paths(tmp_path):
+    from ftctl.cliargs import check_output_path
+    program = tmp_path / "prog.elf"
+    program.write_bytes(b"\x7fELF")
+    assert check_output_path(tmp_path / "new.sig", inputs=(program,)) == tmp_path / "new.sig"
+    (tmp_path / "old.sig").write_text("x")
+    check_output_path(tmp_path / "old.sig", inputs=(program,))      # a regular file is replaced
+    refused = {
+        "": "an empty path",
+        str(tmp_path): "is a directory",
+        "/dev/null": "is not a regular file",
+        str(program): "is the input",
+        str(tmp_path / "no" / "such.sig"): "does not exist",
+        str(program / "x.sig"): "Not a directory",                    # a file where a directory should be
+    }
+    import os
+    os.mkfifo(tmp_path / "fifo")
+    refused[str(tmp_path / "fifo")] = "is not a regular file"
+    for path, message in refused.items():
+        with pytest.raises(ValueError, match=message):
+            check_output_path(path, inputs=(program,), what="--signature")
+
+
+def test_escaped_text():
+    from ftctl.cliargs import parse_escaped
+    assert parse_escaped(r"hi\n\x41\\") == b"hi\nA\\"
+    assert parse_escaped("€") == "€".encode()
+    for text in (r"\x4", "abc\\", r"\u20ac"):
+        with pytest.raises(ValueError, match="bad escape"):
+            parse_escaped(text)
+
+
+def test_output_path_with_its_directory_made(tmp_path):
+    from ftctl.cliargs import check_output_path
+    assert check_output_path(tmp_path / "a" / "b" / "run.vcd", make_parent=True) == tmp_path / "a" / "b" / "run.vcd"
+    assert (tmp_path / "a" / "b").is_dir()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="Not a directory"):
+        check_output_path(tmp_path / "file" / "sub" / "run.vcd", make_parent=True)

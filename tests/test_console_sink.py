@@ -32,3 +32,13 @@ def test_a_closed_pipe_ends_the_output_not_the_caller():
     sink.flush()
     stream.write(b"to the null device now")  # the descriptor was pointed there: the exit-time flush succeeds
     stream.close()
+
+
+def test_another_write_error_ends_the_output_and_is_kept():
+    class Full(io.BytesIO):
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+    sink = ConsoleSink(Full())
+    sink.write(b"x")
+    assert sink.closed and sink.error == "console output: No space left on device"

@@ -140,3 +140,36 @@ def test_cli_trace_into_a_reader_that_goes_away(firmware, tmp_path):
         process.stderr.close()              # the trace of fib(15) is far more than a pipe's buffer
         assert process.wait(timeout=120) == 3
     assert (tmp_path / "stdout").read_bytes() == b"hello\n00000024 00000262\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--input", r"\x4"), "bad escape"),
+    (("--input", "abc\\"), "bad escape"),
+    (("--ram-size", "12288"), "power of two"),
+])
+def test_cli_bad_arguments_are_one_line(firmware, args, message):
+    result = iss(firmware, *args)
+    assert result.returncode == 2 and message in result.stderr.decode()
+    assert b"Traceback" not in result.stderr
+
+
+def test_cli_signature_cannot_overwrite_the_program(firmware, tmp_path):
+    program = tmp_path / "prog.elf"
+    program.write_bytes(firmware.read_bytes())
+    result = iss(program, "--signature", program)
+    assert result.returncode == 2 and "is the input" in result.stderr.decode()
+    assert program.read_bytes() == firmware.read_bytes()
+
+
+def test_cli_refuses_a_device_by_its_header():
+    result = iss("/dev/zero")
+    assert result.returncode == 2 and result.stderr.decode().strip() == "error: /dev/zero is not an ELF file"
+
+
+def test_cli_console_that_cannot_be_written_is_an_error(firmware):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join((str(ROOT), str(ROOT / "sw"))))
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run([sys.executable, "-m", "ftctl.iss", str(firmware)], env=env, stdout=full,
+                                stderr=subprocess.PIPE, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.decode().strip() == "error: console output: No space left on device"

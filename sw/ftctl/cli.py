@@ -9,7 +9,9 @@ import sys
 
 import click
 
+from ftctl.cliargs import Integer, Seconds, check_output_path
 from ftctl.htif import GRANULARITIES
+from ftctl.sim.run import MAX_CYCLES
 from ftctl.runstatus import EXIT_FAILURE, EXIT_TIMEOUT, EXIT_USAGE, exit_status
 
 
@@ -41,16 +43,16 @@ def sim():
 
 @sim.command("run")
 @click.argument("elf", type=click.Path(dir_okay=True, path_type=str))
-@click.option("--max-cycles", type=click.IntRange(min=1), default=None,
+@click.option("--max-cycles", type=Integer(1, MAX_CYCLES), default=None,
               help="Stop after N clock cycles and exit with status 124.")
-@click.option("--trace", "trace", type=click.Path(dir_okay=False, writable=True, path_type=str), default=None,
+@click.option("--trace", "trace", type=click.Path(path_type=str), default=None,
               help="Write a VCD waveform of the whole run to FILE (large; slows the simulation down).")
-@click.option("--ram-size", type=int, default=None,
+@click.option("--ram-size", type=Integer(1), default=None,
               help="RAM size in bytes (power of two; default: the memory map's).")
 @click.option("--simulator", type=click.Choice(["verilator", "icarus"]), default="verilator", show_default=True,
               envvar="SIM", help="HDL simulator (also from $SIM).")
 @click.option("--stats", is_flag=True, help="Print cycles and simulation speed to stderr at the end.")
-@click.option("--signature", type=click.Path(dir_okay=False, writable=True, path_type=str), default=None,
+@click.option("--signature", type=click.Path(path_type=str), default=None,
               help="Write the test signature (RAM from begin_signature to end_signature) to FILE at the end, "
                    "as Spike's +signature= does (riscv-arch-test).")
 @click.option("--signature-granularity", type=click.Choice([str(g) for g in GRANULARITIES]), default="4",
@@ -70,17 +72,25 @@ def sim_run(elf, max_cycles, trace, ram_size, simulator, stats, signature, signa
 
     from ftctl.console_sink import ConsoleSink
 
+    console = ConsoleSink()
     try:
-        result = run_elf(elf, max_cycles=max_cycles, trace=trace, ram_size=ram_size, output=ConsoleSink().write,
+        # Output paths are checked before the run, not after it (and never an input or a device).
+        if trace is not None:
+            check_output_path(trace, inputs=(elf,), what="--trace", make_parent=True)
+        if signature is not None:
+            check_output_path(signature, inputs=(elf,), what="--signature")
+        result = run_elf(elf, max_cycles=max_cycles, trace=trace, ram_size=ram_size, output=console.write,
                          simulator=simulator, signature=signature is not None)
     except ElfError as exc:
         _fail(str(exc), EXIT_USAGE)
     except ValueError as exc:
         _fail(str(exc), EXIT_USAGE)
-    except (BuildError, SimError) as exc:
-        _fail(str(exc), EXIT_FAILURE)
+    except (BuildError, SimError, OSError) as exc:
+        _fail(" ".join(str(exc).split()), EXIT_FAILURE)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
+    if console.error is not None:
+        _fail(console.error, EXIT_FAILURE)
     if stats:
         click.echo(f"ftctl: {result.cycles} cycles in {result.wall_time:.3f} s "
                    f"({result.cycles_per_s:,.0f} cycles/s); {result.total_time:.3f} s in all", err=True)
@@ -99,10 +109,11 @@ def sim_run(elf, max_cycles, trace, ram_size, simulator, stats, signature, signa
 @click.option("--port-tcp", type=click.IntRange(0, 65535), default=4555, show_default=True,
               help="TCP port the board's serial port listens on (0: any free port).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--ram-size", type=int, default=None, help="RAM bytes per copy (power of two; default: the memory map's).")
+@click.option("--ram-size", type=Integer(1), default=None,
+              help="RAM bytes per copy (power of two; default: the memory map's).")
 @click.option("--divisor", type=click.IntRange(min=4), default=None,
               help="Clock cycles per serial bit of the simulated line (default 8).")
-@click.option("--ready-file", type=click.Path(dir_okay=False, path_type=str), default=None,
+@click.option("--ready-file", type=click.Path(path_type=str), default=None,
               help="Write {\"port\": N, \"url\": ...} here once listening.")
 def sim_serve(elf, port_tcp, host, ram_size, divisor, ready_file):
     """Run the whole system (lockstep pair, devices, management controller) with FIRMWARE loaded, its serial port
@@ -117,8 +128,12 @@ def sim_serve(elf, port_tcp, host, ram_size, divisor, ready_file):
     def announce(url):
         click.echo(f"simulated board: {url}  (e.g. FTCTL_PORT={url} ftctl status)")
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # SIGTERM (SimulatedBoard.stop, a service manager) ends it as Ctrl-C does: a normal stop, status 0. As a
+    # SystemExit it was taken for the simulator's own exit, a failure (status 1, its log overwritten).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
+        if ready_file is not None:
+            check_output_path(ready_file, inputs=() if elf is None else (elf,), what="--ready-file")
         serve(elf, port_tcp=port_tcp, host=host, ram_size=ram_size,
               divisor=DEFAULT_DIVISOR if divisor is None else divisor, on_ready=announce, ready_file=ready_file)
     except (ElfError, ValueError) as exc:
@@ -134,9 +149,9 @@ def sim_serve(elf, port_tcp, host, ram_size, divisor, ready_file):
               help="Run on this board (DEVICE or socket://...; also $PORT) instead of the simulated one.")
 @click.option("--firmware", type=click.Path(dir_okay=False, exists=True, path_type=str), default="build/fw/demo.elf",
               show_default=True, help="The demo firmware (loaded into the simulated board; symbols for a real one).")
-@click.option("--core", "core_path", type=click.Path(dir_okay=False, path_type=str), default="build/demo-core.elf",
+@click.option("--core", "core_path", type=click.Path(path_type=str), default="build/demo-core.elf",
               show_default=True, help="Where the quick dump goes.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+@click.option("--timeout", type=Seconds(), default=10.0, show_default=True,
               help="Seconds before a request is sent again.")
 def demo(port, firmware, core_path, timeout):
     """Tell the story: workload, a fault in one unit, detection and isolation, quick dump, resync, event log."""
@@ -157,7 +172,13 @@ def demo(port, firmware, core_path, timeout):
     simulated = None
     try:
         word = fault_word_for(firmware)
-        os.makedirs(os.path.dirname(os.path.abspath(core_path)), exist_ok=True)
+        core_dir = os.path.dirname(os.path.abspath(core_path))
+        if not os.path.lexists(core_dir):          # build/ on a fresh clone
+            try:
+                os.makedirs(core_dir)
+            except OSError as exc:
+                raise ValueError(f"--core {core_path}: {exc.strerror or exc}") from None
+        check_output_path(core_path, inputs=(firmware,), what="--core")
         if port is None:
             click.echo("Starting the simulated board (ftctl sim serve; the first run builds the model) ...")
             simulated = SimulatedBoard(firmware).start()
@@ -183,10 +204,10 @@ def demo(port, firmware, core_path, timeout):
             finally:
                 for bar in bars:
                     bar.__exit__(None, None, None)
-    except ElfError as exc:
+    except (ElfError, ValueError) as exc:
         _fail(str(exc), EXIT_USAGE)
-    except (LinkError, ServeError) as exc:
-        _fail(str(exc), EXIT_FAILURE)
+    except (LinkError, ServeError, OSError) as exc:
+        _fail(" ".join(str(exc).split()), EXIT_FAILURE)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     finally:

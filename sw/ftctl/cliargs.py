@@ -10,7 +10,7 @@ import math
 import click
 
 
-__all__ = ["parse_int", "parse_seconds", "Integer", "Seconds"]
+__all__ = ["parse_int", "parse_seconds", "parse_escaped", "Integer", "Seconds", "check_output_path"]
 
 
 def parse_int(text, *, minimum=None, maximum=None):
@@ -71,3 +71,63 @@ class Seconds(click.ParamType):
             return parse_seconds(value, positive=self.positive)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
+
+
+def check_output_path(path, *, inputs=(), what="output file", make_parent=False):
+    """Check, before any work is done, that a run can write ``path`` and that writing it destroys nothing but a
+    regular file of that name; ValueError with a one-line message if not.
+
+    Refused: an empty path; an existing directory, device, pipe or socket (a trace once replaced ``/dev/full``
+    with a VCD file); any of ``inputs`` (``--signature prog.elf`` would overwrite the program); a path whose
+    directory does not exist (unless ``make_parent``: then it is created) or cannot be written.
+    """
+    import os
+    import stat
+    from pathlib import Path
+
+    if path is None or not str(path).strip():
+        raise ValueError(f"{what}: an empty path")
+    target = Path(path)
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise ValueError(f"{what} {path}: {exc.strerror}") from None
+    if mode is not None:
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            raise ValueError(f"{what} {path} is {kind}; give a file name")
+        for source in inputs:
+            try:
+                same = os.path.samefile(target, source)
+            except OSError:
+                same = False
+            if same:
+                raise ValueError(f"{what} {path} is the input {source}; give another file name")
+        if not os.access(target, os.W_OK):
+            raise ValueError(f"{what} {path} is not writable")
+    parent = target.parent
+    if make_parent and not os.path.lexists(parent):
+        try:
+            parent.mkdir(parents=True)
+        except OSError as exc:
+            raise ValueError(f"{what} {path}: cannot create {parent}: {exc.strerror or exc}") from None
+    if not parent.is_dir():
+        raise ValueError(f"{what} {path}: the directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{what} {path}: the directory {parent} is not writable")
+    return target
+
+
+def parse_escaped(text):
+    """The bytes of ``text`` with Python/C escapes (``\\n``, ``\\x41``) decoded; other characters as UTF-8.
+
+    ValueError with a one-line message for a broken escape (``\\x4``, a trailing backslash) or one above ``\\xff``.
+    """
+    try:
+        return text.encode("utf-8").decode("unicode_escape").encode("latin-1")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"bad escape in {text!r}: {exc.reason}") from None
+    except UnicodeEncodeError:
+        raise ValueError(f"bad escape in {text!r}: escapes name bytes, \\x00..\\xff") from None

@@ -15,13 +15,16 @@ __all__ = ["ConsoleSink"]
 class ConsoleSink:
     """Writes to a binary stream (default: standard output's) until its reader has gone, then drops what comes.
 
-    ``flush_at`` is the byte after which a write is flushed (``None``: every write).
+    ``flush_at`` is the byte after which a write is flushed (``None``: every write). Any other failure to write
+    (``/dev/full``: no space left) ends the output the same way and is kept in :attr:`error`, a one-line message
+    for the runner to report once the run is over.
     """
 
     def __init__(self, stream=None, *, flush_at=None):
         self._stream = stream if stream is not None else sys.stdout.buffer
         self._flush_at = flush_at
         self.closed = False
+        self.error = None
 
     def write(self, chunk):
         if self.closed:
@@ -30,19 +33,21 @@ class ConsoleSink:
             self._stream.write(chunk)
             if self._flush_at is None or self._flush_at in chunk:
                 self._stream.flush()
-        except BrokenPipeError:
-            self._close()
+        except OSError as exc:
+            self._close(exc)
 
     def flush(self):
         if self.closed:
             return
         try:
             self._stream.flush()
-        except BrokenPipeError:
-            self._close()
+        except OSError as exc:
+            self._close(exc)
 
-    def _close(self):
+    def _close(self, exc):
         self.closed = True
+        if not isinstance(exc, BrokenPipeError):
+            self.error = f"console output: {exc.strerror or exc}"
         # The interpreter flushes standard output once more at exit; with the pipe gone that would print an
         # "Exception ignored" message. Point the descriptor at the null device so that flush succeeds.
         try:

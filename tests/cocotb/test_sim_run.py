@@ -292,3 +292,39 @@ def test_instret_matches_the_reference_simulator(firmware, model):
     # The count stops when the simulation top latches the finish, a cycle or two after the finisher write.
     assert steps <= result.instret <= steps + 2
     assert result.cycles > result.instret
+
+
+@pytest.mark.parametrize("option", ["--trace", "--signature"])
+def test_output_paths_are_refused_before_simulating(firmware, tmp_path, option):
+    # The audit's cases: a trace once replaced /dev/full and the input ELF with a VCD file.
+    build_dir = tmp_path / "build"
+    elf = tmp_path / "hello.elf"
+    elf.write_bytes(firmware("hello").read_bytes())
+    for path, message in ((elf, "is the input"), ("/dev/null", "is not a regular file"),
+                          (tmp_path, "is a directory"), (elf / "x", "Not a directory")):
+        result = ftctl("sim", "run", elf, option, path, FTCTL_BUILD_DIR=str(build_dir))
+        assert result.returncode == 2, (path, result.stderr)
+        assert result.stderr.count("\n") == 1 and message in result.stderr
+    assert elf.read_bytes() == firmware("hello").read_bytes()
+    assert Path("/dev/null").is_char_device()
+    assert not build_dir.exists()
+
+
+def test_cycle_limit_beyond_the_simulators_time_is_refused(firmware, tmp_path):
+    from ftctl.sim.run import MAX_CYCLES
+    build_dir = tmp_path / "build"
+    result = ftctl("sim", "run", firmware("hello"), "--max-cycles", MAX_CYCLES + 1, FTCTL_BUILD_DIR=str(build_dir))
+    assert result.returncode == 2 and "out of range" in result.stderr
+    assert not build_dir.exists()
+
+
+def test_a_build_directory_that_is_a_file_is_one_line(firmware, tmp_path):
+    (tmp_path / "file").write_text("x")
+    result = ftctl("sim", "run", firmware("hello"), FTCTL_BUILD_DIR=str(tmp_path / "file"))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "cannot use" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_device_is_refused_by_its_header(tmp_path):
+    result = ftctl("sim", "run", "/dev/zero", FTCTL_BUILD_DIR=str(tmp_path / "build"))
+    assert result.returncode == 2 and "/dev/zero is not an ELF file" in result.stderr

@@ -14,7 +14,7 @@ import sys
 from hw import memmap
 
 from .. import htif
-from ..cliargs import parse_int
+from ..cliargs import check_output_path, parse_escaped, parse_int
 from ..console_sink import ConsoleSink
 from ..runstatus import EXIT_FAILURE, EXIT_TIMEOUT, EXIT_USAGE, exit_status
 from ..elf import load_elf
@@ -22,6 +22,13 @@ from .machine import Machine
 
 
 __all__ = ["main"]
+
+
+def _ram_size(text):
+    try:
+        return memmap.check_ram_size(parse_int(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _int(text):
@@ -37,8 +44,8 @@ def _parser():
     p.add_argument("elf", help="firmware ELF file")
     p.add_argument("--max-steps", type=_int, default=10_000_000, metavar="N",
                    help="stop with exit status 124 after N instructions (default: %(default)s)")
-    p.add_argument("--ram-size", type=_int, default=memmap.RAM_DEFAULT_SIZE, metavar="BYTES",
-                   help="RAM size (default: %(default)s)")
+    p.add_argument("--ram-size", type=_ram_size, default=memmap.RAM_DEFAULT_SIZE, metavar="BYTES",
+                   help="RAM size, a power of two (default: %(default)s)")
     p.add_argument("--mtime-step", type=_int, default=1, metavar="N",
                    help="mtime increment per instruction (default: %(default)s)")
     p.add_argument("--input", default="", metavar="TEXT",
@@ -61,6 +68,9 @@ def main(argv=None):
         out.write(bytes((byte,)))
 
     try:
+        uart_input = parse_escaped(args.input)
+        if args.signature is not None:
+            check_output_path(args.signature, inputs=(args.elf,), what="--signature")
         machine = Machine(ram_size=args.ram_size, mtime_step=args.mtime_step, on_uart_tx=tx)
         image = load_elf(args.elf, ram_size=args.ram_size)
         symbols = htif.htif_symbols(image, signature=args.signature is not None)
@@ -69,8 +79,8 @@ def main(argv=None):
         return EXIT_USAGE
     machine.load(image)
     machine.tohost = symbols.tohost
-    if args.input:
-        machine.feed_uart(args.input.encode("latin-1").decode("unicode_escape").encode("latin-1"))
+    if uart_input:
+        machine.feed_uart(uart_input)
     try:
         steps = 0
         if args.trace:
@@ -88,6 +98,9 @@ def main(argv=None):
         return EXIT_FAILURE
     finally:
         out.flush()
+    if out.error is not None:
+        print(f"error: {out.error}", file=sys.stderr)
+        return EXIT_FAILURE
     if code is None:
         print(f"error: no finisher or tohost exit after {args.max_steps} steps (pc 0x{machine.pc:08x})",
               file=sys.stderr)

@@ -230,12 +230,16 @@ def build_model(*, ram_size=None, simulator="verilator", build_root=None, top=No
     BuildError
         The simulator is missing or the build failed.
     """
-    from hw.memmap import RAM_DEFAULT_SIZE
-    from hw.ram import check_ram_size
+    from hw.memmap import RAM_DEFAULT_SIZE, check_ram_size
     ram_size = check_ram_size(RAM_DEFAULT_SIZE if ram_size is None else ram_size)
     if simulator not in SIMULATORS:
         raise ValueError(f"Simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
     build_root = Path(build_root) if build_root is not None else default_build_root()
+    try:
+        (build_root / "locks").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BuildError(f"cannot use {build_root} for simulator models ($FTCTL_BUILD_DIR/sim): "
+                         f"{exc.strerror or exc}") from None
     ensure_tools_on_path()
 
     if top is not None and (not isinstance(top, str) or ":" not in top):

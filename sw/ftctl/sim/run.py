@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 REASON_FINISH = "finish"
 REASON_TOHOST = "tohost"
 REASON_MAX_CYCLES = "max_cycles"
+#: The largest cycle limit: the simulator's time is a 64-bit count of picoseconds (about 9.2e18), which a limit of
+#: 2^48 cycles of the 10 ns clock (2.8e18 ps; about 12 years at 750,000 cycles/s) stays well inside.
+MAX_CYCLES = 1 << 48
 PERIOD_NS = 10
 TESTBENCH_MODULE = "ftctl.sim.testbench"
 _QUIET_ENV = {
@@ -128,8 +131,7 @@ def program_from_segments(segments, *, ram_base):
 
 
 def _check_ram_size(ram_size):
-    from hw.memmap import RAM_DEFAULT_SIZE
-    from hw.ram import check_ram_size
+    from hw.memmap import RAM_DEFAULT_SIZE, check_ram_size
     return check_ram_size(RAM_DEFAULT_SIZE if ram_size is None else ram_size)
 
 
@@ -210,8 +212,9 @@ def run_image(program, *, max_cycles=None, trace=None, ram_size=None, uart_input
     started = time.perf_counter()
     ram_size = _check_ram_size(ram_size)
     if max_cycles is not None and (not isinstance(max_cycles, int) or isinstance(max_cycles, bool)
-                                   or max_cycles < 1):
-        raise ValueError(f"Maximum cycle count must be a positive integer or None, not {max_cycles!r}")
+                                   or not 1 <= max_cycles <= MAX_CYCLES):
+        raise ValueError(f"Maximum cycle count must be an integer from 1 to {MAX_CYCLES} or None, "
+                         f"not {max_cycles!r}")
     if program.offset < 0 or program.offset * 4 + len(program.data) > ram_size or len(program.data) % 4:
         raise ValueError(f"Program of {len(program.data)} bytes at word {program.offset} does not fit "
                          f"{ram_size} bytes of RAM")
@@ -294,8 +297,9 @@ def _run_simulator(model, run_dir, config_path, log_path, trace):
     env["FTCTL_SIM_CONFIG"] = str(config_path)
     test_args = []
     if trace is not None:
-        trace = Path(trace).resolve()
-        trace.parent.mkdir(parents=True, exist_ok=True)
+        from ftctl.cliargs import check_output_path
+        trace = check_output_path(Path(trace).resolve(), what="trace file", make_parent=True)
+        # Only a regular file (checked) is removed, so that "the simulator wrote no trace" is not hidden by an old one.
         trace.unlink(missing_ok=True)
         test_args = ["--trace-file", str(trace)]
     # The runner gives the simulator our sys.path as PYTHONPATH, so the testbench module must be importable here.
