@@ -328,3 +328,33 @@ def test_a_build_directory_that_is_a_file_is_one_line(firmware, tmp_path):
 def test_a_device_is_refused_by_its_header(tmp_path):
     result = ftctl("sim", "run", "/dev/zero", FTCTL_BUILD_DIR=str(tmp_path / "build"))
     assert result.returncode == 2 and "/dev/zero is not an ELF file" in result.stderr
+
+
+def test_serve_stops_cleanly_on_sigterm(firmware, tmp_path):
+    # SimulatedBoard.stop and service managers stop it with SIGTERM: a normal end (status 0), as Ctrl-C is.
+    import signal
+    import time
+    ready = tmp_path / "ready.json"
+    process = subprocess.Popen([sys.executable, "-m", "ftctl", "sim", "serve", "--port-tcp", "0", "--ready-file",
+                                str(ready), str(firmware("hello"))], env=_env(), cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 600
+        while not ready.is_file():
+            assert process.poll() is None, process.stderr.read().decode()
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        os.killpg(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        assert "error" not in process.stderr.read().decode()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_serve_refuses_a_ready_file_it_cannot_write(firmware, tmp_path):
+    result = ftctl("sim", "serve", "--port-tcp", "0", "--ready-file", tmp_path / "no" / "ready.json",
+                   firmware("hello"), FTCTL_BUILD_DIR=str(tmp_path / "build"))
+    assert result.returncode == 2 and "does not exist" in result.stderr
+    assert not (tmp_path / "build").exists()
