@@ -2,8 +2,11 @@
 
 A command (:data:`InjectCommand`) names a fault and the pair cycle (``at``, cycles since reset, the counter of
 :class:`hw.lockstep_cpu.LockstepPair`) it takes effect in. The :class:`Injector` accepts one command at a time on a
-:mod:`amaranth.lib.stream` (``ready`` is low while one is armed), fires it when the cycle counter equals ``at`` (a
-command whose cycle has passed fires at once) and drives the fault ports:
+:mod:`amaranth.lib.stream` (``ready`` is low while one is armed), fires it when the cycle counter reaches ``at`` and
+drives the fault ports. The 32-bit counter wraps (after about 172 s at 25 MHz), so ``at`` is compared modulo 2**32:
+an ``at`` 1 to :data:`AT_HORIZON` cycles ahead is waited for (across the wrap), any other has passed and fires at
+once -- as does ``at`` 0. (A plain ``cycle >= at`` fired an ``at`` just past the wrap at once, and a host that
+adds a delay to the counter near the wrap got exactly that.)
 
 =====================  =================================================================================================
 target                 effect
@@ -36,8 +39,8 @@ from .cpu.ports import CoreInjectSignature, INJECT_REGISTER, INJECT_PC, INJECT_P
 from .protected_ram import FlipSignature
 
 
-__all__ = ["InjectTarget", "InjectCommand", "REQUEST_LINES", "REQUEST_WIDTH", "CORE_TARGETS", "UnitFaultSignature",
-           "Injector"]
+__all__ = ["InjectTarget", "InjectCommand", "AT_HORIZON", "REQUEST_LINES", "REQUEST_WIDTH", "CORE_TARGETS",
+           "UnitFaultSignature", "Injector"]
 
 
 class InjectTarget(enum.Enum, shape=4):
@@ -62,6 +65,10 @@ InjectCommand = data.StructLayout({
     "cycles": 16,       # BUS_STUCK / COMPARATOR_TEST duration
     "at":     32,       # pair cycle the fault takes effect in
 })
+
+#: An ``at`` at most this many cycles ahead of the counter is waited for, any other is in the past (bit 31 of
+#: ``cycle - at`` tells them apart); hosts ask for delays below it.
+AT_HORIZON = 1 << (InjectCommand["at"].width - 1)
 
 #: The I/O request lines of a unit, in the bit order BUS_STUCK's ``bit0`` indexes: (name, width).
 REQUEST_LINES = (("valid", 1), ("addr", 30), ("write", 1), ("sel", 4), ("wdata", 32))
@@ -148,7 +155,11 @@ class Injector(wiring.Component):
             m.d.sync += [cmd.eq(self.cmd.payload), self.armed.eq(1)]
 
         fire = Signal()
-        m.d.comb += fire.eq(self.armed & (self.cycle >= cmd.at))
+        since = Signal(len(self.cycle))     # cycle - at, modulo 2**32: "at" has come when its top bit is clear
+        m.d.comb += [
+            since.eq(self.cycle - cmd.at),
+            fire.eq(self.armed & ((cmd.at == 0) | ~since[-1])),
+        ]
         with m.If(fire):
             m.d.sync += self.armed.eq(0)
 
