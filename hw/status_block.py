@@ -17,8 +17,8 @@ from .cpu.bus import BusSignature
 from .interconnect import region_addr_width
 from .lockstep_cpu import PairStatusSignature
 from .ecc import Protection
-from .status_map import (STATUS, STATUS_ID, STATUS_REG, EventCode, EventUnit, EventLayout, PairStatusLayout,
-                         UnitState)
+from .status_map import (PROTECTION_CODE, STATUS, STATUS_ID, STATUS_REG, EventCode, EventUnit, EventLayout,
+                         PairStatusLayout, UnitState)
 
 
 __all__ = ["StatusBlock", "StatusValuesLayout", "StatusWriteLayout", "StatusReadSignature"]
@@ -44,9 +44,6 @@ class StatusReadSignature(wiring.Signature):
             "data": In(32),
             "busy": In(1),
         })
-
-
-_PROTECTION_CODE = {Protection.NONE: 0, Protection.PARITY: 1, Protection.SECDED: 2}
 
 
 class StatusBlock(wiring.Component):
@@ -138,7 +135,7 @@ class StatusBlock(wiring.Component):
             pair_reg.halted.eq((pair.a_state != UnitState.ONLINE) & (pair.b_state != UnitState.ONLINE)),
             pair_reg.diverged.eq(pair.diverged),
             pair_reg.offset.eq(self._offset),
-            pair_reg.protection.eq(_PROTECTION_CODE[self._protection]),
+            pair_reg.protection.eq(PROTECTION_CODE[self._protection]),
         ]
         crash_code = Signal(32)
         watchdog_left = Signal(32)

@@ -40,11 +40,12 @@ offset    name         contents
 
 from amaranth.lib import data, enum
 
+from .ecc_model import Protection
 from .memmap import PROJECT_DEVICES, Region
 
 
 __all__ = ["STATUS", "STATUS_ID", "STATUS_REG", "UnitState", "EventCode", "EventUnit", "PairStatusLayout",
-           "EventLayout", "EvidenceLayout", "SLOT_NAMES"]
+           "EventLayout", "EvidenceLayout", "SLOT_NAMES", "PROTECTION_CODE"]
 
 
 #: The status block's window: the first 256 bytes of the project device window.
@@ -106,8 +107,11 @@ PairStatusLayout = data.StructLayout({
     "halted":     1,            # no unit ONLINE
     "diverged":   1,            # the comparator has seen a divergence
     "offset":     2,            # cycles unit B runs behind unit A
-    "protection": 2,            # 0 none, 1 parity, 2 SECDED
+    "protection": 2,            # PROTECTION_CODE: 0 none, 1 parity, 2 SECDED
 })
+
+#: The PAIR register's ``protection`` code of each RAM protection.
+PROTECTION_CODE = {Protection.NONE: 0, Protection.PARITY: 1, Protection.SECDED: 2}
 
 #: The EVENT register.
 EventLayout = data.StructLayout({

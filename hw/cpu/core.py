@@ -17,11 +17,13 @@ from .regfile import RegisterFile, CSR_WORDS, USED_WORDS, csr_word
 from .shifter import Shifter
 
 
-__all__ = ["Core", "PIPELINE_REGISTERS"]
+__all__ = ["Core", "PIPELINE_REGISTERS", "PIPELINE_PC_REGISTERS"]
 
 
 #: Pipeline registers reachable by ``INJECT_PIPELINE`` (``inject.index``), in this order.
 PIPELINE_REGISTERS = ("x_imm", "x_insn", "x_pc", "pend_pc")
+#: Those of them that hold word addresses: bits 0 and 1 do not exist in them (an injection there does nothing).
+PIPELINE_PC_REGISTERS = ("x_pc", "pend_pc")
 
 
 class _Fetch(enum.Enum, shape=2):
@@ -782,6 +784,7 @@ class Core(wiring.Component):
         for i, (name, (reg, par)) in enumerate(pipeline.items()):
             assert name == PIPELINE_REGISTERS[i]
             offset = 0 if len(reg) == 32 else 2       # PCs are word addresses
+            assert (offset == 2) == (name in PIPELINE_PC_REGISTERS)
             mask = (C(1, 32) << inj.bit)[offset:offset + len(reg)]
             # Bits 1:0 of a PC do not exist: such an injection does nothing (rather than keep the old value).
             with m.If(inj.valid & (inj.kind == INJECT_PIPELINE) & (inj.index == i) & (inj.bit >= offset)):
