@@ -8,10 +8,12 @@ The config file is TOML, ``$FTCTL_CONFIG`` or ``~/.config/ftctl/config.toml``::
     retries = 3
 """
 
+import math
 import os
 import tomllib
 from pathlib import Path
 
+from .cliargs import parse_seconds
 from .link.transport import DEFAULT_BAUD, NoPortError, PORT_ENV
 
 
@@ -40,7 +42,10 @@ def load_config(path):
     if not path.is_file():
         return {}
     try:
-        settings = tomllib.loads(path.read_text())
+        settings = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:       # a ValueError: without this it reached the user without the file's name
+        raise ConfigError(f"cannot read config file {path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} "
+                          f"at offset {exc.start}); TOML files are UTF-8") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {' '.join(str(exc).split())}") from None
     unknown = set(settings) - set(_DEFAULTS)
@@ -50,6 +55,10 @@ def load_config(path):
     for key, value in settings.items():
         if isinstance(value, bool) or not isinstance(value, _TYPES[key]):
             raise ConfigError(f"config file {path}: {key} must be {_TYPES[key]}, not {value!r}")
+    # TOML has nan and inf: an infinite timeout waits forever for a silent port, nan gives up at once.
+    if "timeout" in settings and not (math.isfinite(settings["timeout"]) and settings["timeout"] > 0):
+        raise ConfigError(f"config file {path}: timeout must be a finite number of seconds > 0, "
+                          f"not {settings['timeout']!r}")
     return settings
 
 
@@ -70,15 +79,15 @@ def connection_settings(*, port=None, baud=None, timeout=None, environ=None):
         settings["port"] = environ[PORT_ENV].strip()
     if environ.get(TIMEOUT_ENV, "").strip():
         try:
-            settings["timeout"] = float(environ[TIMEOUT_ENV])
-        except ValueError:
-            raise ConfigError(f"{TIMEOUT_ENV} must be a number of seconds, not {environ[TIMEOUT_ENV]!r}") from None
+            settings["timeout"] = parse_seconds(environ[TIMEOUT_ENV].strip())
+        except ValueError as exc:
+            raise ConfigError(f"{TIMEOUT_ENV}: {exc}") from None
     for key, value in (("port", port), ("baud", baud), ("timeout", timeout)):
         if value is not None:
             settings[key] = value
     if not settings["port"]:
         raise NoPortError(f"no serial port given: use --port DEVICE|socket://HOST:PORT, set {PORT_ENV}, "
                           f"or put port = \"...\" in {config_path(environ)}")
-    if settings["timeout"] <= 0:
-        raise ConfigError(f"timeout must be a positive number of seconds, not {settings['timeout']!r}")
+    if not (math.isfinite(settings["timeout"]) and settings["timeout"] > 0):
+        raise ConfigError(f"timeout must be a finite number of seconds > 0, not {settings['timeout']!r}")
     return settings

@@ -53,6 +53,24 @@ def resolve_port(port=None, *, environ=None):
     return port
 
 
+def _check_socket_url(port):
+    """Refuse a ``socket://`` URL without a host and a port number 1..65535, naming what is expected.
+
+    pyserial's own messages for these name its logging option or fail on a comparison with None.
+    """
+    from urllib.parse import urlsplit
+    example = "e.g. socket://localhost:4555"
+    try:
+        parts = urlsplit(port)
+        number = parts.port
+    except ValueError:          # a port that is not a number, or out of 0..65535
+        raise PortError(f"{port}: the port number after the host must be in 1..65535 ({example})") from None
+    if not parts.hostname or number is None:
+        raise PortError(f"{port}: a socket:// port needs host:port ({example})")
+    if number == 0:
+        raise PortError(f"{port}: the port number after the host must be in 1..65535 ({example})")
+
+
 def _one_line(exc):
     return " ".join(str(exc).split()) or type(exc).__name__
 
@@ -78,6 +96,8 @@ class Transport:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
             raise ValueError(f"Timeout must be a non-negative number, not {timeout!r}")
         self.port = port
+        if port.lower().startswith("socket://"):
+            _check_socket_url(port)
         try:
             self._serial = serial.serial_for_url(port, baudrate=baudrate, timeout=timeout, write_timeout=5)
         except (serial.SerialException, ValueError, OSError) as exc:
