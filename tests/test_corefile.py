@@ -82,6 +82,23 @@ def test_write_core_writes_the_same_bytes(tmp_path):
     assert path.read_bytes() == core_bytes(dump)
 
 
+def test_a_failed_write_loses_nothing(tmp_path, monkeypatch):
+    """The core goes to a temporary file renamed into place: a failure leaves an older file as it was, and no
+    partial file behind (open(path, "wb") truncated the old one first)."""
+    path = tmp_path / "core.elf"
+    path.write_bytes(b"an older core")
+
+    def replace(src, dst):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr("ftctl.corefile.os.replace", replace)
+    with pytest.raises(OSError):
+        write_core(path, _dump())
+    assert path.read_bytes() == b"an older core" and [p.name for p in tmp_path.iterdir()] == ["core.elf"]
+    monkeypatch.undo()
+    write_core(path, _dump())
+    assert path.read_bytes() == core_bytes(_dump()) and oct(path.stat().st_mode & 0o777) != "0o600"
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"unit": "C"}, "Unit must be"),
     ({"regs": (0,) * 31}, "Registers must be"),

@@ -15,7 +15,9 @@ No section headers: gdb and pyelftools read cores through their program headers.
 """
 
 import json
+import os
 import struct
+import tempfile
 from dataclasses import dataclass, field
 
 
@@ -141,8 +143,26 @@ def core_bytes(dump):
 
 
 def write_core(path, dump):
-    """Write the ELF core file of ``dump`` to ``path``; return its size in bytes."""
+    """Write the ELF core file of ``dump`` to ``path``; return its size in bytes.
+
+    The bytes go to a temporary file in the same directory, renamed to ``path`` when complete: a failure (disk
+    full, interrupted) leaves no truncated core and keeps an older file of that name as it was.
+    """
     data = core_bytes(dump)
-    with open(path, "wb") as stream:
-        stream.write(data)
+    path = os.fspath(path)
+    fd, temporary = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=f".{os.path.basename(path)}.",
+                                     suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)      # as open() would have made it (mkstemp's is 0600)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
     return len(data)
