@@ -37,7 +37,7 @@ from hw.vtm.protocol import (BULK_MAX_DATA, CONSOLE_MAX_CHUNK, EVENT_LOG_DEPTH, 
 
 from .corefile import CoreDump, MemoryRegion
 from .link.session import Session
-from .link.transport import DEFAULT_BAUD, LinkError, Transport, resolve_port
+from .link.transport import DEFAULT_BAUD, LinkError, NoAnswerError, Transport, resolve_port
 
 
 __all__ = ["Board", "BoardError", "IdentityError", "CommandError", "DeniedError", "BusyError",
@@ -251,7 +251,15 @@ class Board:
             For a reply with any other status (``what`` names the operation in the message).
         """
         command = Command(command)
-        reply = self.session.request(pack(RequestLayout, {"command": command}) + bytes(args))
+        try:
+            reply = self.session.request(pack(RequestLayout, {"command": command}) + bytes(args))
+        except NoAnswerError as exc:
+            if command not in (Command.WRITE, Command.BULK_WRITE):
+                raise
+            # The request may have arrived and been carried out, only its reply lost: "no answer" alone read as
+            # "nothing happened" (power on with a short timeout did turn the power on).
+            raise NoAnswerError(f"{exc}; {what or command.name} may have taken effect all the same "
+                                f"(check with ftctl status)") from None
         size = layout_size(ResponseLayout)
         if len(reply.payload) < size:
             raise BoardError(f"{self.port}: short reply ({len(reply.payload)} bytes) to {command.name}")
@@ -312,6 +320,9 @@ class Board:
         values = list(values)
         if not 1 <= len(values) <= MAX_REG_COUNT:
             raise ValueError(f"Values must be 1..{MAX_REG_COUNT} words, not {len(values)}")
+        for value in values:       # checked here: to_bytes raised OverflowError (a traceback) for the rest
+            if not 0 <= int(value) <= 0xFFFF_FFFF:
+                raise ValueError(f"Register values must be 32-bit words (0..0xffffffff), not {value!r}")
         args = pack(ReadArgsLayout, {"reg": index, "count": len(values)})
         args += b"".join(int(v).to_bytes(4, "little") for v in values)
         self.request(Command.WRITE, args, what=what or f"write register {index:#x}")
@@ -555,8 +566,13 @@ class Board:
                 csrs[number] = int.from_bytes(raw[4 * i:4 * i + 4], "little")
         return regs, pc, csrs
 
-    def quick_dump(self, unit, *, resync=True, progress=None, ram_size=None):
-        """Freeze ``unit`` (unless it is already ISOLATED), read its state and RAM, then resync it.
+    def quick_dump(self, unit, *, resync=True, progress=None, ram_size=None, save=None):
+        """Freeze ``unit`` (unless it is already ISOLATED), read its state and RAM, save it, then resync it.
+
+        Nothing is done to the board before the arguments are known to fit it. If the dump fails or is interrupted
+        (KeyboardInterrupt) after this call froze an ONLINE unit, the unit is sent back into lockstep (RESYNC) and
+        the exception's message says so; a unit that was ISOLATED before stays as it was (its state is the
+        evidence), and no unit is resynchronised after a failed ``save``.
 
         Parameters
         ----------
@@ -568,7 +584,9 @@ class Board:
             ``progress(total)`` is called once with the RAM bytes to read and returns a callable that is given
             each block's size (as ``click.progressbar``'s ``update``), or None.
         ram_size : int or None
-            Bytes of RAM to read (default: probed).
+            Bytes of RAM to read (default: all of it, probed); at most the unit's RAM.
+        save : callable or None
+            ``save(dump)`` before the resync (writing the core file): if it fails, the failure is the dump's.
 
         Returns
         -------
@@ -577,16 +595,51 @@ class Board:
         name = UNITS[_unit_index(unit)]
         if ram_size is not None and (not isinstance(ram_size, int) or ram_size < 4 or ram_size % 4):
             raise ValueError(f"RAM size must be a positive multiple of 4 bytes, not {ram_size!r}")
+        if ram_size is not None and ram_size > RAM.size:
+            # The RAM windows answer only for a unit out of lockstep: memmap's largest RAM is what can be checked
+            # before freezing an ONLINE unit (the exact size is checked once it is frozen).
+            raise ValueError(f"RAM size {ram_size} bytes is more than a unit's RAM can be ({RAM.size} bytes, "
+                             f"hw.memmap)")
         state = self.unit_states()[name]
         froze = state == UnitState.ONLINE
-        if froze:
-            self.freeze(name)
-            state = self.wait_state(name, (UnitState.ISOLATED,))
-        elif state != UnitState.ISOLATED:
+        if not froze and state != UnitState.ISOLATED:
             raise BoardError(f"unit {name} is {plain(state)}: only an ONLINE or ISOLATED unit can be dumped")
+        size = None
+        if not froze:
+            size = self._dump_ram_size(name, ram_size)
+        try:
+            if froze:
+                self.freeze(name)
+                state = self.wait_state(name, (UnitState.ISOLATED,))
+                size = self._dump_ram_size(name, ram_size)
+            dump = self._read_dump(name, froze, size, progress)
+            if save is not None:
+                save(dump)
+        except BaseException as exc:
+            if froze:
+                note = self._put_back(name)
+                if note:
+                    text = str(exc)
+                    exc.args = (f"{text}; {note}" if text else note,)
+            raise
+        if resync:
+            try:
+                self.resync(name)
+                dump.metadata["resync"] = "OK"
+            except DeniedError:
+                dump.metadata["resync"] = "DENIED"
+        return dump
+
+    def _dump_ram_size(self, name, ram_size):
+        """The RAM bytes a dump of the frozen unit ``name`` reads: ``ram_size``, checked against the probed size."""
+        size = self.ram_size(name)
+        if ram_size is not None and ram_size > size:
+            raise ValueError(f"RAM size {ram_size} bytes is more than unit {name}'s RAM ({size} bytes)")
+        return size if ram_size is None else ram_size
+
+    def _read_dump(self, name, froze, size, progress):
         status = self.status()
         regs, pc, csrs = self.read_unit_registers(name)
-        size = self.ram_size(name) if ram_size is None else ram_size
         update = progress(size) if progress is not None else None
         ram = self.bulk_read(Window.RAM_A if name == "A" else Window.RAM_B, 0, size, progress=update)
         events = self.events()
@@ -597,14 +650,19 @@ class Board:
             "events": [dict(plain(e), text=describe_event(e)) for e in events],
             "port": self.port,
         }
-        if resync:
-            try:
-                self.resync(name)
-                metadata["resync"] = "OK"
-            except DeniedError:
-                metadata["resync"] = "DENIED"
         return CoreDump(unit=name, pc=pc, regs=tuple(regs), csrs=csrs,
                         regions=(MemoryRegion("ram", RAM.base, ram),), metadata=metadata)
+
+    def _put_back(self, name):
+        """After a failed dump that froze ONLINE unit ``name``: RESYNC it; a note for the error message."""
+        try:
+            if self.unit_states()[name] != UnitState.ISOLATED:
+                return None         # the freeze itself did not happen
+            self.resync(name)
+        except (LinkError, ValueError) as err:
+            return (f"unit {name}, frozen for the dump, may still be ISOLATED ({err}): check with ftctl status, "
+                    f"then ftctl resync {name}")
+        return f"unit {name}, frozen for the dump, was sent back into lockstep (RESYNC)"
 
     @staticmethod
     def _freeze_cycle(events, name, froze, status):

@@ -94,14 +94,19 @@ def run_demo(board, *, say, console, core_path, fault_word, timeout=120.0, progr
     say(f"\n== Quick dump of unit {FAULTY_UNIT} to {core_path}")
     from .corefile import write_core
     try:
-        dump = board.quick_dump(FAULTY_UNIT, resync=False, progress=progress)
-        size = write_core(core_path, dump)
+        sizes = []      # written before anything else happens to the unit (quick_dump's save)
+        dump = board.quick_dump(FAULTY_UNIT, resync=False, progress=progress,
+                                save=lambda dump: sizes.append(write_core(core_path, dump)))
+        size = sizes[0]
         say(f"   pc {dump.pc:#010x}, sp {dump.regs[2]:#010x}, {len(dump.regions[0].data)} bytes of RAM, "
             f"{size} bytes written (gdb-multiarch: core-file {core_path})")
         outcome["dump"] = "OK"
     except (CommandError, BoardError) as exc:
         say(f"   not possible on this design: {exc}")
         outcome["dump"] = getattr(getattr(exc, "status", None), "name", "FAILED")
+    except OSError as exc:
+        say(f"   cannot write {core_path}: {exc.strerror or exc}")
+        outcome["dump"] = "FAILED"
 
     say(f"\n== Resynchronising unit {FAULTY_UNIT}")
     try:

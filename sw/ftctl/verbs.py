@@ -24,13 +24,20 @@ import sys
 import time
 
 import click
+from amaranth.hdl import Shape
 
-from hw.inject import InjectTarget
-from hw.status_map import SLOT_NAMES, UnitState
+from hw.comparator import MISMATCH_FIELDS, MismatchLayout
+from hw.cpu.core import PIPELINE_PC_REGISTERS, PIPELINE_REGISTERS
+from hw.cpu.ports import CoreInjectSignature
+from hw.ecc_model import DATA_WIDTH, check_width
+from hw.inject import AT_HORIZON, InjectCommand, InjectTarget, REQUEST_LINES, REQUEST_WIDTH
+from hw.memmap import RAM
+from hw.status_map import PROTECTION_CODE, SLOT_NAMES, UnitState
 from hw.vtm.protocol import UndiagnosedPolicy
 
-from .board import (Board, BoardError, BusyError, CommandError, DeniedError, IdentityError, UNITS,
+from .board import (Board, BoardError, BusyError, CommandError, DeniedError, IdentityError, REG_LAYOUTS, UNITS,
                     describe_event, plain)
+from .cliargs import Integer, Seconds, check_output_path, parse_int
 from .config import ConfigError, connection_settings
 from .link.transport import LinkError, NoAnswerError, NoPortError, PortError
 
@@ -72,7 +79,7 @@ def board_verb(function):
     """
     @click.option("--port", "-p", default=None, metavar="PORT",
                   help="DEVICE or socket://HOST:PORT (default: $FTCTL_PORT or the config file).")
-    @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+    @click.option("--timeout", type=Seconds(), default=None,
                   help="Seconds before a request is sent again (default 1, $FTCTL_TIMEOUT).")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
     @functools.wraps(function)
@@ -88,8 +95,9 @@ def board_verb(function):
                 click.echo(json.dumps({"error": str(exc), "exit": status}))
             click.echo(f"ftctl: error: {exc}", err=True)
             sys.exit(status)
-        except KeyboardInterrupt:
-            click.echo("ftctl: interrupted", err=True)
+        except KeyboardInterrupt as exc:
+            note = str(exc)         # what was put back, e.g. a unit a dump had frozen
+            click.echo(f"ftctl: interrupted{': ' + note if note else ''}", err=True)
             sys.exit(130)
         _emit(as_json, result, text)
     return wrapper
@@ -151,7 +159,7 @@ def power_verb(board, as_json, action):
 
 
 @click.command("console")
-@click.option("--duration", type=click.FloatRange(min=0), default=None,
+@click.option("--duration", type=Seconds(positive=False), default=None,
               help="Exit after this many seconds (default: at '~.' or the end of input).")
 @click.option("--send", "send_text", default=None, help="Send this text first (C escapes such as \\n work).")
 @board_verb
@@ -227,7 +235,8 @@ def _console_loop(board, duration):
 
 @click.command("events")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing events as they are pushed (Ctrl-C ends).")
-@click.option("--duration", type=click.FloatRange(min=0), default=None, help="With --follow: stop after S seconds.")
+@click.option("--duration", type=Seconds(positive=False), default=None,
+              help="With --follow: stop after S seconds.")
 @board_verb
 def events_verb(board, as_json, follow, duration):
     """Print the event log (oldest first); --follow waits for new events."""
@@ -259,25 +268,115 @@ def _print_event(event, as_json):
 _TARGETS = {target.name.lower().replace("_", "-"): target for target in InjectTarget if target != InjectTarget.NONE}
 
 
-@click.command("inject")
-@click.argument("unit", type=click.Choice(UNITS, case_sensitive=False))
-@click.argument("target", type=click.Choice(list(_TARGETS)))
-@click.option("--addr", type=click.IntRange(0, 0xFFFF), default=0,
-              help="RAM word index, slot index, comparator mask or register number.")
-@click.option("--bit", "bit0", type=click.IntRange(0, 127), default=0, help="Bit to flip / bus line.")
-@click.option("--bit1", type=click.IntRange(0, 127), default=None, help="Second bit to flip (a 2-bit RAM flip).")
-@click.option("--value", type=click.IntRange(0, 1), default=0, help="bus-stuck: the stuck-at value.")
-@click.option("--cycles", type=click.IntRange(0, 0xFFFF), default=1, help="bus-stuck / comparator-test length.")
-@click.option("--at", "at", type=click.IntRange(0, 0xFFFF_FFFF), default=None, help="Pair cycle to fire in.")
-@click.option("--after", type=click.IntRange(0, 0xFFFF_FFFF), default=None, help="Fire this many cycles from now.")
-@board_verb
-def inject_verb(board, as_json, unit, target, addr, bit0, bit1, value, cycles, at, after):
-    """Inject a fault into UNIT: ram-flip (1 or 2 bits), bus-stuck, slot-hang, comparator-test, reg/pc/pipe-flip."""
+def _field_max(name):
+    return (1 << InjectCommand[name].width) - 1
+
+
+#: Registers and register bits the core's injection port names (its index and bit fields); x0 is never written.
+_CORE_REGISTERS = 1 << Shape.cast(CoreInjectSignature().members["index"].shape).width
+_CORE_BITS = 1 << Shape.cast(CoreInjectSignature().members["bit"].shape).width
+
+
+def _ram_geometry(board, unit):
+    """``(words, bits)`` of a unit's RAM copy: the words a RAM flip can address, the bits of a stored word."""
+    pair = board.read_fields("STATUS_PAIR")
+    protection = next((p for p, code in PROTECTION_CODE.items() if code == pair["protection"]), None)
+    if protection is None:
+        raise BoardError(f"STATUS_PAIR names an unknown RAM protection code {pair['protection']}")
+    words = RAM.size // 4       # hw.memmap's largest RAM: the RAM windows answer only for a unit out of lockstep
+    for name in (unit, *(other for other in UNITS if other != unit)):
+        if pair[f"{name.lower()}_state"] in (UnitState.ISOLATED, UnitState.OFFLINE):
+            try:
+                words = board.ram_size(name) // 4       # both copies have the same size
+                break
+            except CommandError:
+                pass
+    return words, DATA_WIDTH + check_width(protection)
+
+
+def _check_injection(board, target, unit, addr, bit0, bit1, cycles):
+    """ValueError unless the command names a fault that exists: the gateware truncates or ignores the rest
+    (``reg-flip --addr 40`` hit x8, ``ram-flip`` past the RAM wrapped, ``slot-hang`` past the slots did nothing)."""
+    option = target.name.lower().replace("_", "-")
+
+    def need(ok, message):
+        if not ok:
+            raise ValueError(f"{option}: {message}")
+
+    need(bit1 is None or target == InjectTarget.RAM_FLIP, "--bit1 is for ram-flip only")
+    if target == InjectTarget.RAM_FLIP:
+        words, bits = _ram_geometry(board, unit)
+        need(addr < words, f"--addr {addr} is past the RAM: its words are 0..{words - 1}")
+        for option_name, bit in (("--bit", bit0), ("--bit1", bit1)):
+            need(bit is None or bit < bits, f"{option_name} {bit}: a stored word has bits 0..{bits - 1} "
+                                            f"(data 0..{DATA_WIDTH - 1}, then the check bits)")
+        need(bit1 != bit0, "--bit1 must differ from --bit (a 2-bit flip)")
+    elif target == InjectTarget.BUS_STUCK:
+        lines = ", ".join(name for name, _ in REQUEST_LINES)
+        need(bit0 < REQUEST_WIDTH, f"--bit {bit0}: the I/O request has lines 0..{REQUEST_WIDTH - 1} ({lines})")
+        need(cycles >= 1, f"--cycles 0 sticks nothing: give 1..{_field_max('cycles')}")
+    elif target == InjectTarget.SLOT_HANG:
+        slots = ", ".join(f"{i} {name}" for i, name in enumerate(SLOT_NAMES))
+        need(addr < len(SLOT_NAMES), f"--addr {addr}: the device slots are {slots}")
+    elif target == InjectTarget.COMPARATOR_TEST:
+        fields = ", ".join(f"{1 << i:#x} {name}" for i, name in enumerate(MISMATCH_FIELDS))
+        need(0 < addr < 1 << MismatchLayout.size,
+             f"--addr {addr:#x}: a nonzero mask of the comparator's fields ({fields})")
+    elif target == InjectTarget.REG_FLIP:
+        need(0 < addr < _CORE_REGISTERS, f"--addr {addr}: registers x1..x{_CORE_REGISTERS - 1} (x0 is never written)")
+        need(bit0 < _CORE_BITS, f"--bit {bit0}: a register has bits 0..{_CORE_BITS - 1}")
+    elif target == InjectTarget.PC_FLIP:
+        need(2 <= bit0 < _CORE_BITS, f"--bit {bit0}: the PC's bits are 2..{_CORE_BITS - 1} (bits 0 and 1 do not "
+                                     f"exist)")
+    elif target == InjectTarget.PIPE_FLIP:
+        names = ", ".join(f"{i} {name}" for i, name in enumerate(PIPELINE_REGISTERS))
+        need(addr < len(PIPELINE_REGISTERS), f"--addr {addr}: the pipeline registers are {names}")
+        low = 2 if PIPELINE_REGISTERS[addr] in PIPELINE_PC_REGISTERS else 0
+        need(low <= bit0 < _CORE_BITS, f"--bit {bit0}: {PIPELINE_REGISTERS[addr]} has bits {low}..{_CORE_BITS - 1}"
+                                       + (" (a word address: bits 0 and 1 do not exist)" if low else ""))
+
+
+def _fire_cycle(board, at, after):
+    """The command's ``at`` for ``--at``/``--after`` (0: at once), checked against the injector's horizon."""
     if at is not None and after is not None:
         raise ValueError("give --at or --after, not both")
     if after is not None:
-        at = (board.read("STATUS_CYCLE") + after) & 0xFFFF_FFFF
-    fields = {"addr": addr, "bit0": bit0, "value": value, "cycles": cycles, "at": at or 0}
+        if after >= AT_HORIZON:
+            raise ValueError(f"--after {after}: the injector waits at most {AT_HORIZON - 1} cycles")
+        # 0 means "at once": a sum that wraps to it fires a cycle later instead.
+        return (board.read("STATUS_CYCLE") + after) & _field_max("at") or 1
+    if not at:
+        return 0
+    now = board.read("STATUS_CYCLE")
+    if at - now >= AT_HORIZON:
+        raise ValueError(f"--at {at} is {at - now} cycles after the pair's cycle {now}: the injector waits at most "
+                         f"{AT_HORIZON - 1} (it would fire at once)")
+    if now - at >= AT_HORIZON:
+        raise ValueError(f"--at {at} is {now - at} cycles before the pair's cycle {now}: the injector would take it "
+                         f"for the cycle after the counter wraps; give --after")
+    return at
+
+
+@click.command("inject")
+@click.argument("unit", type=click.Choice(UNITS, case_sensitive=False))
+@click.argument("target", type=click.Choice(list(_TARGETS)))
+@click.option("--addr", type=Integer(0, _field_max("addr")), default=0,
+              help="RAM word index, slot index, comparator mask or register number.")
+@click.option("--bit", "bit0", type=Integer(0, _field_max("bit0")), default=0, help="Bit to flip / bus line.")
+@click.option("--bit1", type=Integer(0, _field_max("bit1")), default=None,
+              help="Second bit to flip (a 2-bit RAM flip).")
+@click.option("--value", type=Integer(0, _field_max("value")), default=0, help="bus-stuck: the stuck-at value.")
+@click.option("--cycles", type=Integer(0, _field_max("cycles")), default=1,
+              help="bus-stuck / comparator-test length.")
+@click.option("--at", "at", type=Integer(0, _field_max("at")), default=None,
+              help="Pair cycle to fire in (0: at once; a past one fires at once).")
+@click.option("--after", type=Integer(0, AT_HORIZON - 1), default=None, help="Fire this many cycles from now.")
+@board_verb
+def inject_verb(board, as_json, unit, target, addr, bit0, bit1, value, cycles, at, after):
+    """Inject a fault into UNIT: ram-flip (1 or 2 bits), bus-stuck, slot-hang, comparator-test, reg/pc/pipe-flip."""
+    _check_injection(board, _TARGETS[target], unit.upper(), addr, bit0, bit1, cycles)
+    at = _fire_cycle(board, at, after)
+    fields = {"addr": addr, "bit0": bit0, "value": value, "cycles": cycles, "at": at}
     if bit1 is not None:
         fields.update(double=1, bit1=bit1)
     board.inject(_TARGETS[target], unit.upper(), **fields)
@@ -320,12 +419,14 @@ def freeze_verb(board, as_json, unit):
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
               help="The ELF core file to write.")
 @click.option("--resync/--no-resync", default=True, help="Resync the unit afterwards (default).")
-@click.option("--ram-bytes", type=click.IntRange(min=4), default=None,
+@click.option("--ram-bytes", type=Integer(minimum=4), default=None,
               help="Read only the first N bytes of RAM (a multiple of 4; default: all of it).")
 @board_verb
 def dump_verb(board, as_json, unit, output, resync, ram_bytes):
     """Quick dump of UNIT (default: the ISOLATED one, else B) to an ELF core file gdb opens."""
     from .corefile import write_core
+    # Before anything is done to the board: a dump that cannot be saved must not freeze or resync a unit.
+    check_output_path(output, what="core file")
     if unit is None:
         states = board.unit_states()
         unit = next((name for name in UNITS if states[name] == UnitState.ISOLATED), "B")
@@ -340,14 +441,22 @@ def dump_verb(board, as_json, unit, output, resync, ram_bytes):
         bars.append(bar)
         return bar.update
 
+    written = []
+
+    def save(dump):
+        try:
+            written.append(write_core(output, dump))
+        except OSError as exc:
+            raise BoardError(f"cannot write the core file {output}: {exc.strerror or exc}") from None
+
     started = time.monotonic()
     try:
-        dump = board.quick_dump(unit, resync=resync, progress=progress, ram_size=ram_bytes)
+        dump = board.quick_dump(unit, resync=resync, progress=progress, ram_size=ram_bytes, save=save)
     finally:
         for bar in bars:
             bar.__exit__(None, None, None)
     elapsed = time.monotonic() - started
-    size = write_core(output, dump)
+    size = written[0]
     ram = sum(len(region.data) for region in dump.regions)
     result = {"unit": unit, "output": output, "bytes": size, "ram_bytes": ram, "pc": dump.pc,
               "seconds": elapsed, "cause": dump.metadata["cause"], "resync": dump.metadata.get("resync")}
@@ -389,10 +498,12 @@ def reg_verb(board, as_json, name, value):
         regs = {n: {"index": r.index, "access": r.access, "doc": r.doc} for n, r in MGMT_REG.items()}
         return regs, "\n".join(f"{r.index:#06x} {r.access:2} {n:20} {r.doc}" for n, r in MGMT_REG.items())
     if value is not None:
+        layout = REG_LAYOUTS.get(name.upper())
+        width = layout.size if layout is not None else 32      # registers are 32-bit words
         try:
-            number = int(value, 0)
-        except ValueError:
-            raise ValueError(f"Value must be an integer, not {value!r}") from None
+            number = parse_int(value, minimum=0, maximum=(1 << width) - 1)
+        except ValueError as exc:
+            raise ValueError(f"VALUE: {exc}") from None
         board.write(name, number)
     fields = board.read_fields(name)
     text = f"{name.upper()} = " + (json.dumps(plain(fields)) if isinstance(fields, dict) else f"{fields:#x}")
