@@ -79,7 +79,7 @@ class LockstepSoC(wiring.Component):
         self.slots = [SlotGate(timeout=slot_timeout, addr_width=region_addr_width(region))
                       for region in SLOT_REGIONS]
         self.status_block = StatusBlock(slots=len(SLOT_REGIONS), offset=offset, protection=protection,
-                                        watchdog_cycles=watchdog_cycles)
+                                        ram_size=ram_size, watchdog_cycles=watchdog_cycles)
         self._uart_rx_depth = uart_rx_depth
         self.injector = None
         members = {

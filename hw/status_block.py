@@ -17,6 +17,7 @@ from .cpu.bus import BusSignature
 from .interconnect import region_addr_width
 from .lockstep_cpu import PairStatusSignature
 from .ecc import Protection
+from .memmap import check_ram_size
 from .status_map import (PROTECTION_CODE, STATUS, STATUS_ID, STATUS_REG, EventCode, EventUnit, EventLayout,
                          PairStatusLayout, UnitState)
 
@@ -57,6 +58,9 @@ class StatusBlock(wiring.Component):
         The pair's offset (reported in PAIR).
     protection : Protection
         The pair's RAM protection (reported in PAIR).
+    ram_size : int
+        Bytes of each unit's RAM copy (reported in PAIR, so that a host knows it while both units are in lockstep,
+        when the RAM windows do not answer).
     watchdog_cycles : int or None
         The watchdog's period (cycles from a kick of WATCHDOG to its expiry); ``None``: no watchdog (WATCHDOG
         reads 0, kicks are ignored).
@@ -81,7 +85,7 @@ class StatusBlock(wiring.Component):
         A whole-word write, as if by the bus (both may write in the same cycle; their effects combine).
     """
 
-    def __init__(self, *, slots, offset, protection, watchdog_cycles=None):
+    def __init__(self, *, slots, offset, protection, ram_size, watchdog_cycles=None):
         if not isinstance(slots, int) or not 1 <= slots <= 32:
             raise ValueError(f"Slot count must be an integer in 1..32, not {slots!r}")
         if watchdog_cycles is not None and (not isinstance(watchdog_cycles, int)
@@ -92,6 +96,7 @@ class StatusBlock(wiring.Component):
         self._slots = slots
         self._offset = offset
         self._protection = Protection(protection)
+        self._ram_log2 = check_ram_size(ram_size).bit_length() - 1
         super().__init__({
             "bus":         In(BusSignature(addr_width=region_addr_width(STATUS))),
             "pair":        In(PairStatusSignature()),
@@ -136,6 +141,7 @@ class StatusBlock(wiring.Component):
             pair_reg.diverged.eq(pair.diverged),
             pair_reg.offset.eq(self._offset),
             pair_reg.protection.eq(PROTECTION_CODE[self._protection]),
+            pair_reg.ram_log2.eq(self._ram_log2),
         ]
         crash_code = Signal(32)
         watchdog_left = Signal(32)

@@ -10,6 +10,7 @@ offset    name         contents
 ========  ===========  =========================================================================================
 0x00      ID           :data:`STATUS_ID` (``"LKST"``)
 0x04      PAIR         :data:`PairStatusLayout`: unit states, containment mode, simplex/halted, configuration
+                       (offset, RAM protection, RAM size)
 0x08      EVENT        :data:`EventLayout`: the last event (code, unit, the comparator's first mismatch fields)
 0x0C      EVENT_CYCLE  pair cycle counter value when the last event was recorded
 0x10      MISMATCHES   comparator divergences seen (first mismatch after lockstep start)
@@ -108,6 +109,7 @@ PairStatusLayout = data.StructLayout({
     "diverged":   1,            # the comparator has seen a divergence
     "offset":     2,            # cycles unit B runs behind unit A
     "protection": 2,            # PROTECTION_CODE: 0 none, 1 parity, 2 SECDED
+    "ram_log2":   5,            # each unit's RAM copy holds 2**ram_log2 bytes
 })
 
 #: The PAIR register's ``protection`` code of each RAM protection.

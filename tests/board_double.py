@@ -49,11 +49,13 @@ class FakeController:
         self.ram = [bytearray(ram_size), bytearray(ram_size)]
         self.writes = []            # (register name, value) of every WRITE, in order
         self.unit_commands = []     # (UnitAction, unit) carried out
+        self.sent = []              # payloads sent without a reply (the console channel)
         self.fail_on = None         # fail_on(command, args) -> exception to raise instead of answering, or None
 
     def pair(self):
         return encode_bits(PairStatusLayout, {"a_state": self.states[0], "b_state": self.states[1],
                                               "protection": self.protection,
+                                              "ram_log2": self.ram_size.bit_length() - 1,
                                               "simplex": int(list(self.states.values()).count(UnitState.ONLINE) == 1)})
 
     def read_reg(self, name):
@@ -153,7 +155,7 @@ class _Session:
         pass
 
     def send(self, payload, channel=None):
-        pass
+        self.controller.sent.append(payload)
 
 
 def fake_board(controller):

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from elftools.elf.elffile import ELFFile
 
+from hw.memmap import RAM_DEFAULT_SIZE
 from hw.status_map import UnitState
 from hw.vtm.protocol import EventKind, IDENTITY_MAGIC, Window
 from ftctl.board import Board
@@ -49,6 +50,7 @@ def test_status(port):
     assert status["identity"]["magic"] == IDENTITY_MAGIC
     regs = status["registers"]
     assert regs["STATUS_PAIR"]["a_state"] == "ONLINE" and regs["STATUS_PAIR"]["b_state"] == "ONLINE"
+    assert 1 << regs["STATUS_PAIR"]["ram_log2"] == RAM_DEFAULT_SIZE       # the RAM size, known in lockstep
     assert regs["CONTROL"]["power"] == 1 and regs["CLOCK_HZ"] > 0
     assert "Unit A          : ONLINE" in ftctl(port, "status").output
 

@@ -90,11 +90,11 @@ def test_ram_bytes_past_any_ram_touches_nothing(controller, tmp_path):
 def test_ram_bytes_past_this_boards_ram(controller, tmp_path):
     controller.ram_size = 16 * 1024
     controller.ram = [bytearray(controller.ram_size)] * 2
-    # ONLINE: the size is known once B is frozen; it is put back.
-    line = refused(ftctl("dump", "B", "-o", str(tmp_path / "core.elf"), "--ram-bytes", "32768"), 2,
-                   "more than unit B's RAM (16384 bytes)")
-    assert "sent back into lockstep" in line and controller.states[1] == UnitState.ONLINE
-    # ISOLATED: checked before anything, and it stays ISOLATED.
+    # ONLINE: the PAIR register gives the size, so nothing is done to the board.
+    refused(ftctl("dump", "B", "-o", str(tmp_path / "core.elf"), "--ram-bytes", "32768"), 2,
+            "more than unit B's RAM (16384 bytes)")
+    assert controller.writes == [] and controller.states[1] == UnitState.ONLINE
+    # ISOLATED: the same, and it stays ISOLATED.
     controller.states[1] = UnitState.ISOLATED
     controller.writes.clear()
     refused(ftctl("dump", "B", "-o", str(tmp_path / "core.elf"), "--ram-bytes", "32768"), 2, "more than unit B's")
@@ -177,8 +177,7 @@ def test_inject_ram_geometry_comes_from_the_board(controller):
     controller.protection = 1                        # parity: one check bit
     assert ftctl("inject", "B", "ram-flip", "--bit", "32").exit_code == 0
     assert "bits 0..32" in ftctl("inject", "B", "ram-flip", "--bit", "33").output
-    controller.ram_size = 16 * 1024                  # a smaller board: known when a unit is out of lockstep
-    controller.states[0] = UnitState.ISOLATED
+    controller.ram_size = 16 * 1024                  # a smaller board: the PAIR register says so, both ONLINE
     assert "words are 0..4095" in ftctl("inject", "B", "ram-flip", "--addr", "4096").output
     assert ftctl("inject", "B", "ram-flip", "--addr", "0xfff").exit_code == 0
 
@@ -234,3 +233,10 @@ def test_a_write_without_an_answer_may_have_taken_effect(monkeypatch, tmp_path):
 def _no_identity_board(port, **kwargs):
     from ftctl.board import Board
     return Board(port, check_identity=False, **kwargs)
+
+
+def test_console_refuses_a_bad_escape_before_any_io(controller):
+    refused(ftctl("console", "--send", r"\x4", "--duration", "0"), 2, "bad escape")
+    assert controller.sent == []
+    assert ftctl("console", "--send", r"hi\n", "--duration", "0").exit_code == 0
+    assert controller.sent == [b"hi\n"]

@@ -472,19 +472,9 @@ class Board:
             if progress is not None:
                 progress(len(block))
 
-    def ram_size(self, unit):
-        """The RAM size of a frozen unit's copy: the largest power of two whose last word reads (BAD_ADDRESS after)."""
-        window = Window.RAM_A if _unit_index(unit) == 0 else Window.RAM_B
-        size = 4
-        while size < RAM.size:
-            try:
-                self.bulk_read(window, 2 * size - 4, 4)
-            except CommandError as exc:
-                if exc.status == Status.BAD_ADDRESS:
-                    break
-                raise
-            size *= 2
-        return size
+    def ram_size(self):
+        """Bytes of each unit's RAM copy, as the PAIR status register reports it (both copies have the same size)."""
+        return 1 << self.read_fields("STATUS_PAIR")["ram_log2"]
 
     # ---- events ----
 
@@ -584,7 +574,7 @@ class Board:
             ``progress(total)`` is called once with the RAM bytes to read and returns a callable that is given
             each block's size (as ``click.progressbar``'s ``update``), or None.
         ram_size : int or None
-            Bytes of RAM to read (default: all of it, probed); at most the unit's RAM.
+            Bytes of RAM to read (default: all of it, as the PAIR register reports it); at most the unit's RAM.
         save : callable or None
             ``save(dump)`` before the resync (writing the core file): if it fails, the failure is the dump's.
 
@@ -595,23 +585,18 @@ class Board:
         name = UNITS[_unit_index(unit)]
         if ram_size is not None and (not isinstance(ram_size, int) or ram_size < 4 or ram_size % 4):
             raise ValueError(f"RAM size must be a positive multiple of 4 bytes, not {ram_size!r}")
-        if ram_size is not None and ram_size > RAM.size:
-            # The RAM windows answer only for a unit out of lockstep: memmap's largest RAM is what can be checked
-            # before freezing an ONLINE unit (the exact size is checked once it is frozen).
-            raise ValueError(f"RAM size {ram_size} bytes is more than a unit's RAM can be ({RAM.size} bytes, "
-                             f"hw.memmap)")
+        size = self.ram_size()
+        if ram_size is not None and ram_size > size:
+            raise ValueError(f"RAM size {ram_size} bytes is more than unit {name}'s RAM ({size} bytes)")
+        size = size if ram_size is None else ram_size
         state = self.unit_states()[name]
         froze = state == UnitState.ONLINE
         if not froze and state != UnitState.ISOLATED:
             raise BoardError(f"unit {name} is {plain(state)}: only an ONLINE or ISOLATED unit can be dumped")
-        size = None
-        if not froze:
-            size = self._dump_ram_size(name, ram_size)
         try:
             if froze:
                 self.freeze(name)
                 state = self.wait_state(name, (UnitState.ISOLATED,))
-                size = self._dump_ram_size(name, ram_size)
             dump = self._read_dump(name, froze, size, progress)
             if save is not None:
                 save(dump)
@@ -629,13 +614,6 @@ class Board:
             except DeniedError:
                 dump.metadata["resync"] = "DENIED"
         return dump
-
-    def _dump_ram_size(self, name, ram_size):
-        """The RAM bytes a dump of the frozen unit ``name`` reads: ``ram_size``, checked against the probed size."""
-        size = self.ram_size(name)
-        if ram_size is not None and ram_size > size:
-            raise ValueError(f"RAM size {ram_size} bytes is more than unit {name}'s RAM ({size} bytes)")
-        return size if ram_size is None else ram_size
 
     def _read_dump(self, name, froze, size, progress):
         status = self.status()

@@ -37,7 +37,7 @@ def measure_dump_rate(board, *, divisor, unit="B", payload=16 * 1024):
         if board.unit_states()[unit] == UnitState.ONLINE:
             board.freeze(unit)
             board.wait_state(unit, (UnitState.ISOLATED,))
-        size = min(payload, board.ram_size(unit))
+        size = min(payload, board.ram_size())
         window = Window.RAM_A if UNITS.index(unit) == 0 else Window.RAM_B
     except CommandError as exc:
         note = f"RAM window unavailable ({exc}); measured on the event-log window"

@@ -31,13 +31,12 @@ from hw.cpu.core import PIPELINE_PC_REGISTERS, PIPELINE_REGISTERS
 from hw.cpu.ports import CoreInjectSignature
 from hw.ecc_model import DATA_WIDTH, check_width
 from hw.inject import AT_HORIZON, InjectCommand, InjectTarget, REQUEST_LINES, REQUEST_WIDTH
-from hw.memmap import RAM
 from hw.status_map import PROTECTION_CODE, SLOT_NAMES, UnitState
 from hw.vtm.protocol import UndiagnosedPolicy
 
-from .board import (Board, BoardError, BusyError, CommandError, DeniedError, IdentityError, REG_LAYOUTS, UNITS,
+from .board import (Board, BoardError, BusyError, DeniedError, IdentityError, REG_LAYOUTS, UNITS,
                     describe_event, plain)
-from .cliargs import Integer, Seconds, check_output_path, parse_int
+from .cliargs import Integer, Seconds, check_output_path, parse_escaped, parse_int
 from .config import ConfigError, connection_settings
 from .link.transport import LinkError, NoAnswerError, NoPortError, PortError
 
@@ -165,6 +164,7 @@ def power_verb(board, as_json, action):
 @board_verb
 def console_verb(board, as_json, duration, send_text):
     """Attach to the CPUs' console. Type '~.' at the start of a line to leave (like ipmitool sol)."""
+    to_send = parse_escaped(send_text) if send_text else b""      # a bad escape is refused before any I/O
     out = sys.stdout.buffer
     captured = bytearray()
 
@@ -176,8 +176,8 @@ def console_verb(board, as_json, duration, send_text):
 
     board.on_console = show
     show(board.console_read())
-    if send_text:
-        board.console_write(send_text.encode().decode("unicode_escape").encode("latin-1"))
+    if to_send:
+        board.console_write(to_send)
     if not as_json and sys.stdin.isatty():
         click.echo("[console: '~.' after a newline exits]", err=True)
     _console_loop(board, duration)
@@ -277,21 +277,13 @@ _CORE_REGISTERS = 1 << Shape.cast(CoreInjectSignature().members["index"].shape).
 _CORE_BITS = 1 << Shape.cast(CoreInjectSignature().members["bit"].shape).width
 
 
-def _ram_geometry(board, unit):
+def _ram_geometry(board):
     """``(words, bits)`` of a unit's RAM copy: the words a RAM flip can address, the bits of a stored word."""
     pair = board.read_fields("STATUS_PAIR")
     protection = next((p for p, code in PROTECTION_CODE.items() if code == pair["protection"]), None)
     if protection is None:
         raise BoardError(f"STATUS_PAIR names an unknown RAM protection code {pair['protection']}")
-    words = RAM.size // 4       # hw.memmap's largest RAM: the RAM windows answer only for a unit out of lockstep
-    for name in (unit, *(other for other in UNITS if other != unit)):
-        if pair[f"{name.lower()}_state"] in (UnitState.ISOLATED, UnitState.OFFLINE):
-            try:
-                words = board.ram_size(name) // 4       # both copies have the same size
-                break
-            except CommandError:
-                pass
-    return words, DATA_WIDTH + check_width(protection)
+    return (1 << pair["ram_log2"]) // 4, DATA_WIDTH + check_width(protection)
 
 
 def _check_injection(board, target, unit, addr, bit0, bit1, cycles):
@@ -305,7 +297,7 @@ def _check_injection(board, target, unit, addr, bit0, bit1, cycles):
 
     need(bit1 is None or target == InjectTarget.RAM_FLIP, "--bit1 is for ram-flip only")
     if target == InjectTarget.RAM_FLIP:
-        words, bits = _ram_geometry(board, unit)
+        words, bits = _ram_geometry(board)
         need(addr < words, f"--addr {addr} is past the RAM: its words are 0..{words - 1}")
         for option_name, bit in (("--bit", bit0), ("--bit1", bit1)):
             need(bit is None or bit < bits, f"{option_name} {bit}: a stored word has bits 0..{bits - 1} "
