@@ -240,3 +240,12 @@ def test_console_refuses_a_bad_escape_before_any_io(controller):
     assert controller.sent == []
     assert ftctl("console", "--send", r"hi\n", "--duration", "0").exit_code == 0
     assert controller.sent == [b"hi\n"]
+
+
+def test_a_design_that_predates_the_ram_size_field_is_named():
+    from ftctl.board import BoardError
+    board = fake_board(FakeController())()
+    assert board.ram_size() == FakeController().ram_size
+    board.identity = {"version_major": 1, "version_minor": 0}
+    with pytest.raises(BoardError, match=r"protocol 1\.0\) does not report its RAM size"):
+        board.ram_size()

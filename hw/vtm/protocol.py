@@ -136,7 +136,8 @@ IdentifyLayout = data.StructLayout({
 })
 
 IDENTITY_MAGIC = int.from_bytes(b"FTVM", "little")
-PROTOCOL_VERSION = (1, 0)
+#: Minor versions: 1 added the RAM size to the status block's PAIR register (``ram_log2``).
+PROTOCOL_VERSION = (1, 1)
 
 
 # ---- command arguments ----

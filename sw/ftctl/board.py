@@ -474,6 +474,9 @@ class Board:
 
     def ram_size(self):
         """Bytes of each unit's RAM copy, as the PAIR status register reports it (both copies have the same size)."""
+        if self.identity is not None and self.identity["version_minor"] < 1:
+            raise BoardError(f"{self.port}: the design (protocol 1.{self.identity['version_minor']}) does not "
+                             f"report its RAM size; rebuild its bitstream with this ftctl's sources")
         return 1 << self.read_fields("STATUS_PAIR")["ram_log2"]
 
     # ---- events ----
