@@ -20,7 +20,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .cpu.bus import BusSignature
-from .memmap import RAM_DEFAULT_SIZE, RAM_MAX_SIZE, RAM_MIN_SIZE, check_ram_size, ram_word_bits  # noqa: F401 (re-exported)
+from .memmap import RAM_DEFAULT_SIZE, RAM_MAX_SIZE, RAM_MIN_SIZE, check_ram_size, ram_word_bits
 
 
 __all__ = ["RAM", "LoaderSignature", "PeekSignature", "check_ram_size", "check_peek", "check_ram_init",
