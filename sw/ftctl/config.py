@@ -8,7 +8,6 @@ The config file is TOML, ``$FTCTL_CONFIG`` or ``~/.config/ftctl/config.toml``::
     retries = 3
 """
 
-import math
 import os
 import tomllib
 from pathlib import Path
@@ -55,10 +54,11 @@ def load_config(path):
     for key, value in settings.items():
         if isinstance(value, bool) or not isinstance(value, _TYPES[key]):
             raise ConfigError(f"config file {path}: {key} must be {_TYPES[key]}, not {value!r}")
-    # TOML has nan and inf: an infinite timeout waits forever for a silent port, nan gives up at once.
-    if "timeout" in settings and not (math.isfinite(settings["timeout"]) and settings["timeout"] > 0):
-        raise ConfigError(f"config file {path}: timeout must be a finite number of seconds > 0, "
-                          f"not {settings['timeout']!r}")
+    if "timeout" in settings:       # TOML has nan and inf: inf waits forever for a silent port, nan gives up at once
+        try:
+            parse_seconds(settings["timeout"])
+        except ValueError as exc:
+            raise ConfigError(f"config file {path}: timeout: {exc}") from None
     return settings
 
 
@@ -88,6 +88,8 @@ def connection_settings(*, port=None, baud=None, timeout=None, environ=None):
     if not settings["port"]:
         raise NoPortError(f"no serial port given: use --port DEVICE|socket://HOST:PORT, set {PORT_ENV}, "
                           f"or put port = \"...\" in {config_path(environ)}")
-    if not (math.isfinite(settings["timeout"]) and settings["timeout"] > 0):
-        raise ConfigError(f"timeout must be a finite number of seconds > 0, not {settings['timeout']!r}")
+    try:
+        parse_seconds(settings["timeout"])
+    except ValueError as exc:
+        raise ConfigError(f"timeout: {exc}") from None
     return settings
