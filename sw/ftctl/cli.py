@@ -65,12 +65,10 @@ def sim_run(elf, max_cycles, trace, ram_size, simulator, stats, signature, signa
 
     Exit status: the firmware's exit code; 124 if --max-cycles is reached; 2 if the file cannot be run.
     """
-    from ftctl.elf import ElfError
+    from ftctl.console_sink import ConsoleSink
     from ftctl.htif import HtifError, write_signature
     from ftctl.sim.build import BuildError
     from ftctl.sim.run import run_elf, SimError, REASON_MAX_CYCLES
-
-    from ftctl.console_sink import ConsoleSink
 
     console = ConsoleSink()
     try:
@@ -81,9 +79,7 @@ def sim_run(elf, max_cycles, trace, ram_size, simulator, stats, signature, signa
             check_output_path(signature, inputs=(elf,), what="--signature")
         result = run_elf(elf, max_cycles=max_cycles, trace=trace, ram_size=ram_size, output=console.write,
                          simulator=simulator, signature=signature is not None)
-    except ElfError as exc:
-        _fail(str(exc), EXIT_USAGE)
-    except ValueError as exc:
+    except ValueError as exc:           # includes ElfError
         _fail(str(exc), EXIT_USAGE)
     except (BuildError, SimError, OSError) as exc:
         _fail(" ".join(str(exc).split()), EXIT_FAILURE)
