@@ -94,3 +94,12 @@ def test_output_path_with_its_directory_made(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="Not a directory"):
         check_output_path(tmp_path / "file" / "sub" / "run.vcd", make_parent=True)
+
+
+def test_a_stream_is_taken_where_asked(tmp_path):
+    from ftctl.cliargs import check_output_path
+    assert str(check_output_path("/dev/null", streams_ok=True)) == "/dev/null"
+    with pytest.raises(ValueError, match="is not a regular file"):
+        check_output_path("/dev/null")
+    with pytest.raises(ValueError, match="is a directory"):
+        check_output_path(tmp_path, streams_ok=True)

@@ -76,7 +76,7 @@ def sim_run(elf, max_cycles, trace, ram_size, simulator, stats, signature, signa
         if trace is not None:
             check_output_path(trace, inputs=(elf,), what="--trace", make_parent=True)
         if signature is not None:
-            check_output_path(signature, inputs=(elf,), what="--signature")
+            check_output_path(signature, inputs=(elf,), what="--signature", streams_ok=True)
         result = run_elf(elf, max_cycles=max_cycles, trace=trace, ram_size=ram_size, output=console.write,
                          simulator=simulator, signature=signature is not None)
     except ValueError as exc:           # includes ElfError

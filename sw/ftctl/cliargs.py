@@ -73,13 +73,15 @@ class Seconds(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-def check_output_path(path, *, inputs=(), what="output file", make_parent=False):
+def check_output_path(path, *, inputs=(), what="output file", make_parent=False, streams_ok=False):
     """Check, before any work is done, that a run can write ``path`` and that writing it destroys nothing but a
     regular file of that name; ValueError with a one-line message if not.
 
     Refused: an empty path; an existing directory, device, pipe or socket (a trace once replaced ``/dev/full``
-    with a VCD file); any of ``inputs`` (``--signature prog.elf`` would overwrite the program); a path whose
-    directory does not exist (unless ``make_parent``: then it is created) or cannot be written.
+    with a VCD file) -- with ``streams_ok``, for an output that is only written into, a character device or a
+    pipe is taken (``--signature /dev/stdout``); any of ``inputs`` (``--signature prog.elf`` would overwrite the
+    program); a path whose directory does not exist (unless ``make_parent``: then it is created) or cannot be
+    written.
     """
     import os
     import stat
@@ -94,6 +96,10 @@ def check_output_path(path, *, inputs=(), what="output file", make_parent=False)
         mode = None
     except OSError as exc:
         raise ValueError(f"{what} {path}: {exc.strerror}") from None
+    if mode is not None and streams_ok and (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+        if not os.access(target, os.W_OK):
+            raise ValueError(f"{what} {path} is not writable")
+        return target
     if mode is not None:
         if not stat.S_ISREG(mode):
             kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"

@@ -70,7 +70,7 @@ def main(argv=None):
     try:
         uart_input = parse_escaped(args.input)
         if args.signature is not None:
-            check_output_path(args.signature, inputs=(args.elf,), what="--signature")
+            check_output_path(args.signature, inputs=(args.elf,), what="--signature", streams_ok=True)
         machine = Machine(ram_size=args.ram_size, mtime_step=args.mtime_step, on_uart_tx=tx)
         image = load_elf(args.elf, ram_size=args.ram_size)
         symbols = htif.htif_symbols(image, signature=args.signature is not None)
