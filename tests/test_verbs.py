@@ -249,3 +249,15 @@ def test_a_design_that_predates_the_ram_size_field_is_named():
     board.identity = {"version_major": 1, "version_minor": 0}
     with pytest.raises(BoardError, match=r"protocol 1\.0\) does not report its RAM size"):
         board.ram_size()
+
+
+def test_ram_flip_on_a_design_without_the_ram_size_is_refused_by_name(monkeypatch, tmp_path):
+    monkeypatch.setenv("FTCTL_CONFIG", str(tmp_path / "none.toml"))
+    make = fake_board(FakeController())
+
+    def old_design(*args, **kwargs):
+        board = make(*args, **kwargs)
+        board.identity = {"version_major": 1, "version_minor": 0}
+        return board
+    monkeypatch.setattr("ftctl.verbs.Board", old_design)
+    refused(ftctl("inject", "B", "ram-flip", "--addr", "1"), 1, "does not report its RAM size")

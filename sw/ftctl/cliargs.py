@@ -49,12 +49,8 @@ class Integer(click.ParamType):
         self.minimum, self.maximum = minimum, maximum
 
     def convert(self, value, param, ctx):
-        if isinstance(value, int):
-            text = str(value)
-        else:
-            text = value
         try:
-            return parse_int(text, minimum=self.minimum, maximum=self.maximum)
+            return parse_int(value, minimum=self.minimum, maximum=self.maximum)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
 

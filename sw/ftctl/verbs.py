@@ -283,7 +283,8 @@ def _ram_geometry(board):
     protection = next((p for p, code in PROTECTION_CODE.items() if code == pair["protection"]), None)
     if protection is None:
         raise BoardError(f"STATUS_PAIR names an unknown RAM protection code {pair['protection']}")
-    return (1 << pair["ram_log2"]) // 4, DATA_WIDTH + check_width(protection)
+    # Board.ram_size, not the field read here: it refuses a design that does not report the size.
+    return board.ram_size() // 4, DATA_WIDTH + check_width(protection)
 
 
 def _check_injection(board, target, unit, addr, bit0, bit1, cycles):
