@@ -3,7 +3,6 @@
 Expected values are worked out by hand from the RISC-V specifications, not computed by the code under test.
 """
 
-import time
 
 import pytest
 

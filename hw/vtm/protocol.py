@@ -14,7 +14,6 @@ Nothing here depends on a particular transport; nothing here is copied anywhere 
 
 from amaranth.lib import data, enum
 
-from ..cpu.ports import STATE_CSR, STATE_PC, STATE_X0
 from ..status_map import STATUS_REG, EventLayout
 
 

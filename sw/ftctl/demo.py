@@ -12,7 +12,6 @@ as such, never faked.
 """
 
 import logging
-import time
 
 from hw.memmap import RAM
 from hw.status_map import UnitState
