@@ -62,6 +62,11 @@ class Session:
         self._seq = first_seq
         self._peer_seq = None
 
+    @property
+    def next_seq(self):
+        """The sequence number the next frame sent will take."""
+        return self._seq
+
     def _dispatch(self, frame):
         if self.on_frame is not None:
             self.on_frame(frame)

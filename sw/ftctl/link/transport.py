@@ -4,20 +4,23 @@
 ``loop://`` works too (tests). Every failure is a :class:`LinkError` with a one-line message a CLI can print as is.
 """
 
+import errno
 import logging
 import os
 
 import serial
 
 
-__all__ = ["LinkError", "NoPortError", "PortError", "NoAnswerError", "Transport", "resolve_port",
-           "PORT_ENV", "DEFAULT_BAUD"]
+__all__ = ["LinkError", "NoPortError", "PortError", "PortInUseError", "NoAnswerError", "Transport", "resolve_port",
+           "PORT_ENV", "DEFAULT_BAUD", "SHARE_TCP_PORT"]
 
 log = logging.getLogger(__name__)
 
 #: Environment variable naming the default port.
 PORT_ENV = "FTCTL_PORT"
 DEFAULT_BAUD = 115200
+#: The TCP port ``ftctl share`` listens on by default (``ftctl sim serve``'s is 4555).
+SHARE_TCP_PORT = 4560
 
 
 class LinkError(Exception):
@@ -30,6 +33,10 @@ class NoPortError(LinkError):
 
 class PortError(LinkError):
     """The port could not be opened, read or written."""
+
+
+class PortInUseError(PortError):
+    """Another program holds the port's lock."""
 
 
 class NoAnswerError(LinkError):
@@ -99,8 +106,15 @@ class Transport:
         if port.lower().startswith("socket://"):
             _check_socket_url(port)
         try:
-            self._serial = serial.serial_for_url(port, baudrate=baudrate, timeout=timeout, write_timeout=5)
+            # exclusive: a second program on the same device would take half of each other's bytes; with the
+            # lock (flock, on POSIX devices; URL handlers ignore it) it is refused at once instead.
+            self._serial = serial.serial_for_url(port, baudrate=baudrate, timeout=timeout, write_timeout=5,
+                                                 exclusive=True)
         except (serial.SerialException, ValueError, OSError) as exc:
+            if getattr(exc, "errno", None) in (errno.EAGAIN, errno.EWOULDBLOCK):
+                raise PortInUseError(f"cannot open port {port}: another program has it open (to let several "
+                                     f"ftctl commands use one board, run 'ftctl share --port {port}' and "
+                                     f"give them --port socket://localhost:{SHARE_TCP_PORT})") from None
             raise PortError(f"cannot open port {port}: {_one_line(exc)}") from None
         log.debug("opened %s at %d baud", port, baudrate)
 
@@ -119,6 +133,13 @@ class Transport:
             return self._serial.read(min(size, waiting) if waiting else 1)
         except (serial.SerialException, OSError) as exc:
             raise PortError(f"cannot read from {self.port}: {_one_line(exc)}") from None
+
+    def fileno(self):
+        """The file descriptor to wait on for input (``select``), or ``None`` for a port without one (``loop://``)."""
+        try:
+            return self._serial.fileno()
+        except (AttributeError, NotImplementedError, OSError, serial.SerialException):
+            return None
 
     def close(self):
         self._serial.close()
