@@ -159,3 +159,35 @@ def test_freeze_dump_resync(port, tmp_path):
     assert ftctl_json(port, "status")["registers"]["STATUS_PAIR"]["b_state"] == "ONLINE"
     assert ftctl_json(port, "freeze", "A")["state"] == "ISOLATED"
     assert ftctl_json(port, "resync", "A")["state"] == "ONLINE"
+
+
+def test_share_serves_several_commands_at_once(port, tmp_path):
+    """``ftctl share`` in front of the board: two consoles and the other verbs at the same time, each its own.
+
+    (Nothing may talk to ``port`` itself meanwhile: the simulated board serves one client, the latest.)"""
+    import os
+    import time
+    ready = tmp_path / "share.json"
+    share = subprocess.Popen([sys.executable, "-m", "ftctl", "share", "--port", port, "--port-tcp", "0",
+                              "--timeout", "2", "--ready-file", str(ready)], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (ready.exists() and ready.stat().st_size) and time.monotonic() < deadline:
+            assert share.poll() is None, share.stderr.read()
+            time.sleep(0.1)
+        url = json.loads(ready.read_text())["url"]
+        consoles = [subprocess.Popen([sys.executable, "-m", "ftctl", "console", "--port", url, "--timeout", TIMEOUT,
+                                      "--duration", "8", "--json", *send], stdout=subprocess.PIPE, text=True,
+                                     env={**os.environ, "FTCTL_CONFIG": os.devnull})
+                    for send in ([], ["--send", "shared line\\n"])]
+        for _ in range(3):          # meanwhile, the other verbs through the same share
+            status = ftctl_json(url, "status")
+            assert status["registers"]["STATUS_PAIR"]["a_state"] == "ONLINE"
+            assert ftctl_json(url, "reg", "POLICY")["POLICY"]["undiagnosed"] in ("HALT", "KEEP_A", "KEEP_B")
+        outputs = [json.loads(console.communicate(timeout=120)[0])["output"] for console in consoles]
+        assert all(console.returncode == 0 for console in consoles)
+        assert all("shared line\n" in output for output in outputs), outputs     # both saw the echo
+    finally:
+        share.terminate()
+        _, errors = share.communicate(timeout=30)
+    assert share.returncode == 0, errors

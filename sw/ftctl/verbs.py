@@ -1,4 +1,4 @@
-"""The board verbs of ``ftctl``: status, power, console, events, inject, freeze, resync, dump, policy, reg.
+"""The board verbs of ``ftctl``: status, power, console, events, inject, freeze, resync, dump, policy, reg, share.
 
 Each verb takes ``--port`` (default ``$FTCTL_PORT`` or the config file, :mod:`ftctl.config`), ``--timeout`` and
 ``--json`` (one JSON document on stdout; errors then also come as ``{"error": ..., "exit": N}``). Errors are one
@@ -38,7 +38,7 @@ from .board import (Board, BoardError, BusyError, DeniedError, IdentityError, RE
                     describe_event, plain)
 from .cliargs import Integer, Seconds, check_output_path, parse_escaped, parse_int
 from .config import ConfigError, connection_settings
-from .link.transport import LinkError, NoAnswerError, NoPortError, PortError
+from .link.transport import SHARE_TCP_PORT, LinkError, NoAnswerError, NoPortError, PortError
 
 
 __all__ = ["register_verbs", "EXIT"]
@@ -503,8 +503,58 @@ def reg_verb(board, as_json, name, value):
     return {name.upper(): fields}, text
 
 
+@click.command("share")
+@click.option("--port", "-p", default=None, metavar="PORT",
+              help="The board: DEVICE or socket://HOST:PORT (default: $FTCTL_PORT or the config file).")
+@click.option("--port-tcp", type=click.IntRange(0, 65535), default=SHARE_TCP_PORT, show_default=True,
+              help="TCP port to listen on (0: any free port).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (anyone who reaches it can inject faults and power the board off).")
+@click.option("--timeout", type=Seconds(), default=None,
+              help="Seconds before a request is sent to the board again (default 1, $FTCTL_TIMEOUT).")
+@click.option("--ready-file", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write {\"port\": N, \"url\": ...} here once listening.")
+def share_verb(port, port_tcp, host, timeout, ready_file):
+    """Share the board's link: any number of ftctl commands (console, events --follow, inject, ...) use it at
+    once through socket://HOST:PORT-TCP, as ser2net shares a serial port. Runs until Ctrl-C.
+    """
+    import signal
+    import socket
+
+    from .link.share import LinkShare
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)      # a service manager's stop: status 0
+    try:
+        if ready_file is not None:
+            check_output_path(ready_file, what="--ready-file")
+        settings = connection_settings(port=port, timeout=timeout)
+        with Board(settings["port"], baudrate=settings["baud"], timeout=settings["timeout"],
+                   retries=settings["retries"]) as board:
+            try:
+                server = socket.create_server((host, port_tcp))
+            except OSError as exc:
+                raise PortError(f"cannot listen on {host}:{port_tcp}: {exc.strerror or exc}") from None
+            with server:
+                bound = server.getsockname()[1]
+                url = f"socket://{'localhost' if host in ('127.0.0.1', 'localhost') else host}:{bound}"
+                share = LinkShare(board.transport, server, first_seq=board.session.next_seq,
+                                  retransmit=settings["timeout"],
+                                  give_up=settings["timeout"] * (settings["retries"] + 1))
+                if ready_file is not None:
+                    with open(ready_file, "w") as ready:
+                        json.dump({"port": bound, "url": url}, ready)
+                click.echo(f"sharing {board.port} on {url}  (e.g. FTCTL_PORT={url} ftctl console); Ctrl-C ends",
+                           err=True)
+                share.run()
+    except (LinkError, ValueError, OSError) as exc:
+        click.echo(f"ftctl: error: {exc}", err=True)
+        sys.exit(_exit_for(exc) if not isinstance(exc, OSError) else EXIT["failure"])
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
 def register_verbs(group):
     """Add the board verbs to the click ``group``."""
     for verb in (status_verb, power_verb, console_verb, events_verb, inject_verb, freeze_verb, resync_verb,
-                 dump_verb, policy_verb, reg_verb):
+                 dump_verb, policy_verb, reg_verb, share_verb):
         group.add_command(verb)
