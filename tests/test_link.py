@@ -253,3 +253,20 @@ def test_unsolicited_frames_reach_on_frame():
     session = Session(transport, on_frame=events.append)
     session.poll(0.05)
     assert events == [console]
+
+
+def test_closing_a_socket_port_ends_the_connection_without_pyserials_pause(monkeypatch):
+    """pyserial's socket:// handler sleeps 0.3 s in close(); Transport closes the socket itself first."""
+    from serial.urlhandler import protocol_socket
+    sleeps = []
+    monkeypatch.setattr(protocol_socket.time, "sleep", sleeps.append)
+    server = socket.create_server(("127.0.0.1", 0))
+    transport = Transport(f"socket://127.0.0.1:{server.getsockname()[1]}")
+    peer, _ = server.accept()
+    peer.settimeout(5)
+    transport.close()
+    assert peer.recv(1) == b""          # the other end sees the connection closed
+    transport.close()                   # twice is harmless
+    assert sleeps == []
+    peer.close()
+    server.close()
