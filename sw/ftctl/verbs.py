@@ -1,4 +1,5 @@
-"""The board verbs of ``ftctl``: status, power, console, events, inject, freeze, resync, dump, policy, reg, share.
+"""The board verbs of ``ftctl``: status, power, console, events, inject, freeze, resync, dump, policy, reg, share,
+campaign.
 
 Each verb takes ``--port`` (default ``$FTCTL_PORT`` or the config file, :mod:`ftctl.config`), ``--timeout`` and
 ``--json`` (one JSON document on stdout; errors then also come as ``{"error": ..., "exit": N}``). Errors are one
@@ -19,6 +20,7 @@ line on stderr and these exit statuses:
 import functools
 import json
 import os
+import random
 import select
 import sys
 import time
@@ -33,6 +35,7 @@ from .board import (Board, BoardError, BusyError, DeniedError, IdentityError, RE
                     describe_event, plain)
 from .cliargs import Integer, Seconds, check_output_path, parse_escaped, parse_int
 from .config import ConfigError, connection_settings
+from .board_campaign import CAMPAIGN_TARGETS, DEFAULT_TARGETS, FAILURES, OUTCOMES, run_campaign, summarize
 from .faults import TARGETS, check_injection, field_max, fire_cycle
 from .link.transport import SHARE_TCP_PORT, LinkError, NoAnswerError, NoPortError, PortError
 
@@ -464,8 +467,77 @@ def share_verb(port, port_tcp, host, timeout, ready_file):
         sys.exit(0)
 
 
+@click.command("campaign")
+@click.option("--runs", type=Integer(1), default=100, show_default=True, help="Injections to make.")
+@click.option("--targets", default=",".join(DEFAULT_TARGETS), show_default=True,
+              help=f"Comma-separated fault classes to draw from: {', '.join(CAMPAIGN_TARGETS)}.")
+@click.option("--units", type=click.Choice(["A", "B", "both"], case_sensitive=False), default="both",
+              show_default=True, help="Units to inject into.")
+@click.option("--seed", type=Integer(0), default=None, help="Random seed (default: a new one, printed).")
+@click.option("--run-timeout", type=Seconds(), default=None,
+              help="Seconds a run may take (default: 4x the fault-free run, at least 10).")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write one JSON line per run here.")
+@board_verb
+def campaign_verb(board, as_json, runs, targets, units, seed, run_timeout, log_path):
+    """Measure the pair on this board: inject RUNS random faults into the running workload, one per run (the CPUs
+    reset before each), and classify what each did. The workload must end through the test finisher and repeat
+    itself after a reset (build/fw/demo.elf does). Exit status 1 if any run shows a failure of the pair."""
+    chosen = tuple(t.strip() for t in targets.split(",") if t.strip())
+    unknown = [t for t in chosen if t not in CAMPAIGN_TARGETS]
+    if unknown or not chosen:
+        raise ValueError(f"--targets {targets!r}: give some of {', '.join(CAMPAIGN_TARGETS)}")
+    if log_path is not None:
+        check_output_path(log_path, what="--log")
+    seed = random.randrange(1 << 32) if seed is None else seed
+    log_file = open(log_path, "w") if log_path is not None else None
+    holder = {}
+
+    def reference_found(reference):
+        holder["reference"] = reference
+        if not as_json:
+            click.echo(f"seed {seed}; fault-free run: {len(reference.output)} bytes of output, exit code "
+                       f"{reference.exit_code}, {reference.cycles} cycles, {reference.seconds:.2f} s")
+
+    def run_done(result):
+        record = result.record(holder["reference"])
+        if log_file is not None:
+            log_file.write(json.dumps(plain(record), sort_keys=True) + "\n")
+            log_file.flush()
+        if not as_json:
+            mark = "" if result.ok else "  <-- FAILURE"
+            click.echo(f"run {result.number}/{runs}: {record['fault']} at cycle {result.at}: {result.outcome}{mark}")
+
+    try:
+        reference, results = run_campaign(board, runs, targets=chosen,
+                                          units=UNITS if units.lower() == "both" else (units.upper(),), seed=seed,
+                                          timeout=run_timeout, on_run=run_done, on_reference=reference_found)
+    finally:
+        if log_file is not None:
+            log_file.close()
+    summary = summarize(results)
+    summary["seed"] = seed
+    good = OUTCOMES[:len(OUTCOMES) - len(FAILURES)]
+    columns = ["not fired", "masked", "corrected", "isolated", "halted", "FAILED"]
+    lines = [f"{'target':16}{'runs':>6}" + "".join(f"{c:>11}" for c in columns)]
+    for target, row in summary["by_target"].items():
+        counts = [row[o] for o in good] + [sum(row[o] for o in FAILURES)]
+        lines.append(f"{target:16}{sum(row.values()):>6}" + "".join(f"{n:>11}" for n in counts))
+    lines += [f"FAILED: {outcome}: {summary['outcomes'][outcome]}" for outcome in FAILURES
+              if summary["outcomes"][outcome]]
+    if summary["detected"]:
+        lines.append(f"detected {summary['detected']}, diagnosed {summary['diagnosed']} "
+                     f"({summary['diagnosed_fraction']:.1%}); injection to detection (event-log stamps) max "
+                     f"{summary['latency_max']}, median {summary['latency_median']} cycles")
+    lines.append(f"{summary['failures']} failure(s) in {summary['runs']} runs (seed {seed})")
+    if summary["failures"]:
+        _emit(as_json, dict(summary, runs_detail=[r.record(reference) for r in results]), "\n".join(lines))
+        sys.exit(EXIT["failure"])
+    return dict(summary, runs_detail=[r.record(reference) for r in results]), "\n".join(lines)
+
+
 def register_verbs(group):
     """Add the board verbs to the click ``group``."""
     for verb in (status_verb, power_verb, console_verb, events_verb, inject_verb, freeze_verb, resync_verb,
-                 dump_verb, policy_verb, reg_verb, share_verb):
+                 dump_verb, policy_verb, reg_verb, share_verb, campaign_verb):
         group.add_command(verb)

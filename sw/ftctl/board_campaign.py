@@ -1,0 +1,365 @@
+"""A fault-injection campaign on a board, through its management link: what ``ftctl campaign`` runs.
+
+``make test`` and ``make bench`` measure the lockstep pair in simulation, probing it directly
+(:mod:`ftctl.campaign`). This measures it where it runs -- a real board, or the simulated board of
+``ftctl sim serve`` -- with only what any host has: the management link. Run by run:
+
+1. reset the CPUs; the workload starts again (it must end through the test finisher, a FINISHED event, and do the
+   same after every reset: ``fw/programs/demo.c`` initialises everything it uses);
+2. draw a fault: a target of :data:`CAMPAIGN_TARGETS`, a unit, its fields from the board's own ranges
+   (:mod:`ftctl.faults`: the RAM size and check bits it reports, the core's registers) and a cycle, uniform from
+   the first cycle an injection can still be armed in after the reset to the end of the fault-free run; arm it;
+3. wait for FINISHED, a halt of the pair or a timeout, then for the console to go quiet; read the events since
+   the reset;
+4. classify the run (:func:`classify`, :data:`OUTCOMES`): the console output against the fault-free run's, the
+   unit the evidence named against the injected one, the exit code;
+5. put the pair back: reset if it halted (and let the restarted workload finish), freeze the injected unit if it is
+   still ONLINE and resync it (its state and changed RAM from its partner), wait for a whole scrubber sweep (a
+   flipped word the program never read is corrected before the next run).
+
+Before the first run the workload runs twice without a fault: its console output, exit code and length in cycles
+are the reference, and two runs that differ are refused (the workload is not deterministic or not restart-safe).
+For the campaign's duration the policy is HALT without auto resync, so that an undiagnosed divergence freezes both
+units and nothing the faulty unit did reaches the next run; the board's own policy is put back at the end.
+"""
+
+import random
+import statistics
+import time
+from dataclasses import dataclass, field
+
+from hw.inject import InjectTarget, REQUEST_LINES, REQUEST_WIDTH
+from hw.cpu.core import PIPELINE_PC_REGISTERS, PIPELINE_REGISTERS
+from hw.comparator import MismatchLayout
+from hw.status_map import EventCode, EventUnit, UnitState
+from hw.vtm.protocol import EventKind, UndiagnosedPolicy
+
+from .board import BoardError, UNITS, describe_event, plain
+from .faults import CORE_BITS, CORE_REGISTERS, check_injection, field_max, ram_geometry
+
+
+__all__ = ["CampaignError", "Reference", "RunResult", "CAMPAIGN_TARGETS", "DEFAULT_TARGETS", "OUTCOMES",
+           "FAILURES", "random_fault", "classify", "reference_run", "run_campaign", "summarize"]
+
+
+class CampaignError(BoardError):
+    """The campaign cannot go on (the workload, the board's answers); ``str()`` is one line."""
+
+
+#: What a run can show. The first five are the pair doing its job; the rest are failures of the pair.
+OUTCOMES = (
+    "not fired",                    # the fault never took effect (a register the program did not write again)
+    "masked",                       # it did, and nothing showed: a dead value, a word never read
+    "corrected",                    # a single-bit RAM error corrected (SECDED) or repaired by the scrubber
+    "isolated, partner continued",  # evidence named the injected unit; the output equals the fault-free run's
+    "halted, nothing escaped",      # an undiagnosed divergence (policy HALT): the output is a prefix of it
+    "wrong unit isolated",          # evidence named the unit that was not injected
+    "output corrupted",             # output that is neither the fault-free run's nor a prefix of it
+    "output stopped",               # a prefix, without a halt (the survivor stopped)
+    "hang",                         # neither finished nor halted within the timeout
+    "exit code changed",
+)
+FAILURES = OUTCOMES[5:]
+
+#: Campaign targets: ``ram-flip2`` is a 2-bit flip of one RAM word (uncorrectable for SECDED).
+CAMPAIGN_TARGETS = ("ram-flip", "ram-flip2", "reg-flip", "pc-flip", "pipe-flip", "bus-stuck", "comparator-test")
+#: The default mix: the fault classes. The comparator self-test halts by design (no evidence): ask for it by name.
+DEFAULT_TARGETS = CAMPAIGN_TARGETS[:6]
+
+_EVIDENCE_CODES = (EventCode.ISOLATED_ON_EVIDENCE, EventCode.DIAGNOSED_DIVERGENCE, EventCode.REPLACE_UNIT)
+_HALT_CODES = (EventCode.UNDIAGNOSED_DIVERGENCE, EventCode.AMBIGUOUS_EVIDENCE)
+_CORRECTED_CODES = (EventCode.SCRUB_CORRECTED, EventCode.SCRUB_REPAIRED)
+#: Seconds without console output after which a run's output is taken as complete.
+QUIET = 0.5
+
+
+def random_fault(rng, target, ram_words, word_bits):
+    """``(InjectTarget, fields)`` of a random fault of campaign target ``target`` (a name of
+    :data:`CAMPAIGN_TARGETS`), within the ranges :func:`ftctl.faults.check_injection` accepts."""
+    if target in ("ram-flip", "ram-flip2"):
+        fields = {"addr": rng.randrange(ram_words), "bit0": rng.randrange(word_bits)}
+        if target == "ram-flip2":
+            fields.update(double=1, bit1=rng.choice([b for b in range(word_bits) if b != fields["bit0"]]))
+        return InjectTarget.RAM_FLIP, fields
+    if target == "reg-flip":
+        return InjectTarget.REG_FLIP, {"addr": rng.randrange(1, CORE_REGISTERS), "bit0": rng.randrange(CORE_BITS)}
+    if target == "pc-flip":
+        return InjectTarget.PC_FLIP, {"bit0": rng.randrange(2, CORE_BITS)}
+    if target == "pipe-flip":
+        index = rng.randrange(len(PIPELINE_REGISTERS))
+        low = 2 if PIPELINE_REGISTERS[index] in PIPELINE_PC_REGISTERS else 0
+        return InjectTarget.PIPE_FLIP, {"addr": index, "bit0": rng.randrange(low, CORE_BITS)}
+    if target == "bus-stuck":
+        return InjectTarget.BUS_STUCK, {"bit0": rng.randrange(REQUEST_WIDTH), "value": rng.randrange(2),
+                                        "cycles": rng.randint(1, 16)}
+    if target == "comparator-test":
+        return InjectTarget.COMPARATOR_TEST, {"addr": rng.randrange(1, 1 << MismatchLayout.size),
+                                              "cycles": rng.randint(1, 4)}
+    raise ValueError(f"unknown campaign target {target!r}: one of {', '.join(CAMPAIGN_TARGETS)}")
+
+
+def describe_fault(target, unit, fields):
+    """``"ram-flip2 B word 0x1a2 bits 3,9"`` and the like."""
+    text = f"{target} {unit}"
+    if target.startswith("ram-flip"):
+        bits = f"{fields['bit0']},{fields['bit1']}" if "bit1" in fields else str(fields["bit0"])
+        text += f" word {fields['addr']:#x} bit{'s' if 'bit1' in fields else ''} {bits}"
+    elif target == "reg-flip":
+        text += f" x{fields['addr']} bit {fields['bit0']}"
+    elif target == "pc-flip":
+        text += f" bit {fields['bit0']}"
+    elif target == "pipe-flip":
+        text += f" {PIPELINE_REGISTERS[fields['addr']]} bit {fields['bit0']}"
+    elif target == "bus-stuck":
+        line, offset = fields["bit0"], 0
+        for name, width in REQUEST_LINES:
+            if line < offset + width:
+                break
+            offset += width
+        text += f" {name}[{line - offset}]={fields['value']} for {fields['cycles']}"
+    elif target == "comparator-test":
+        text += f" mask {fields['addr']:#x} for {fields['cycles']}"
+    return text
+
+
+@dataclass
+class Reference:
+    """The fault-free run."""
+    output: bytes
+    exit_code: int
+    cycles: int             # from the reset to FINISHED
+    seconds: float
+
+
+@dataclass
+class RunResult:
+    """One run: the fault, what was observed, the outcome."""
+    number: int
+    target: str
+    unit: str
+    fields: dict
+    at: int                 # the pair cycle (since the reset) the fault was armed for
+    end: str = ""           # "finished", "halted" or "timeout"
+    exit_code: int = None
+    output: bytes = b""
+    events: list = field(default_factory=list)
+    outcome: str = ""
+    latency: int = None     # controller cycles from the injection to the first lockstep event, if any
+
+    @property
+    def ok(self):
+        return self.outcome not in FAILURES
+
+    def record(self, reference):
+        """A JSON-able record of the run."""
+        difference = next((i for i, (a, b) in enumerate(zip(self.output, reference.output)) if a != b),
+                          None if len(self.output) == len(reference.output) else min(len(self.output),
+                                                                                     len(reference.output)))
+        return {"run": self.number, "target": self.target, "unit": self.unit, "fields": self.fields, "at": self.at,
+                "fault": describe_fault(self.target, self.unit, self.fields), "end": self.end,
+                "exit_code": self.exit_code, "outcome": self.outcome, "ok": self.ok, "latency": self.latency,
+                "output_bytes": len(self.output), "first_difference": difference,
+                "events": [describe_event(e) for e in self.events]}
+
+
+def classify(reference, unit, end, output, exit_code, events):
+    """The :data:`OUTCOMES` name of a run that injected into ``unit`` (``"A"``/``"B"``), ended ``end`` and showed
+    ``output``, ``exit_code`` and the decoded ``events`` since its reset."""
+    injected = EventUnit.A if unit == "A" else EventUnit.B
+    lockstep = [e["detail"] for e in events if e["kind"] == EventKind.LOCKSTEP]
+    named = {d["unit"] for d in lockstep if d["code"] in _EVIDENCE_CODES}
+    if named - {injected}:
+        return "wrong unit isolated"
+    prefix = reference.output.startswith(output)
+    if end == "halted":
+        return "halted, nothing escaped" if prefix else "output corrupted"
+    if output != reference.output:
+        if not prefix:
+            return "output corrupted"
+        return "hang" if end == "timeout" else "output stopped"
+    if end == "timeout":
+        return "hang"
+    if exit_code != reference.exit_code:
+        return "exit code changed"
+    if named:
+        return "isolated, partner continued"
+    if any(d["code"] in _CORRECTED_CODES for d in lockstep):
+        return "corrected"
+    return "masked" if any(e["kind"] == EventKind.INJECTED for e in events) else "not fired"
+
+
+# ---- talking to the board ----
+
+def _reset(board, timeout):
+    """Reset the CPUs; the RESET event (its index)."""
+    before = board.read("EVENT_COUNT")
+    board.pending_events.clear()
+    board.reset()
+    event = board.wait_event(lambda e: e["kind"] == EventKind.RESET and e["index"] >= before, timeout)
+    if event is None:
+        raise CampaignError(f"no RESET event within {timeout:g} s of a reset")
+    return event
+
+
+def _wait_end(board, reset, timeout):
+    """``("finished", exit code)``, ``("halted", None)`` or ``("timeout", None)``."""
+    def ends(e):
+        return e["index"] > reset["index"] and (
+            e["kind"] == EventKind.FINISHED or (e["kind"] == EventKind.LOCKSTEP and e["detail"]["code"] in _HALT_CODES))
+    event = board.wait_event(ends, timeout)
+    if event is None:
+        return "timeout", None
+    if event["kind"] == EventKind.FINISHED:
+        return "finished", event["detail"]
+    return ("halted", None) if board.read_fields("STATUS_PAIR")["halted"] else _wait_end(board, event, timeout)
+
+
+def _quiet_output(board, quiet=QUIET):
+    """The console bytes until none arrived for ``quiet`` seconds."""
+    out = bytearray()
+    while True:
+        board.poll(quiet)
+        chunk = board.console_read()
+        if not chunk:
+            return bytes(out)
+        out += chunk
+
+
+def _events_since(board, reset):
+    return [e for e in board.events() if e["index"] > reset["index"]]
+
+
+def reference_run(board, timeout):
+    """Run the workload once without a fault; its :class:`Reference` (raises :class:`CampaignError`)."""
+    _quiet_output(board)
+    start = time.monotonic()
+    reset = _reset(board, timeout)
+    end, exit_code = _wait_end(board, reset, timeout)
+    if end != "finished":
+        raise CampaignError(f"the workload did not end within {timeout:g} s of a reset ({end}): the campaign needs "
+                            f"firmware that ends through the test finisher (e.g. build/fw/demo.elf)")
+    seconds = time.monotonic() - start
+    output = _quiet_output(board)
+    finished = next(e for e in _events_since(board, reset) if e["kind"] == EventKind.FINISHED)
+    return Reference(output=output, exit_code=exit_code, cycles=finished["cycle"] - reset["cycle"], seconds=seconds)
+
+
+def _restore(board, unit, timeout, scrubbing):
+    """Put the pair back after a run into ``unit``: both units ONLINE, the injected unit resynced from its partner,
+    a scrubber sweep done (if the design has a scrubber), the console quiet."""
+    partner = UNITS[1 - UNITS.index(unit)]
+    for _ in range(3):
+        states = board.unit_states()
+        if states[partner] == UnitState.ONLINE:
+            break
+        reset = _reset(board, timeout)          # a halted pair: both units start again
+        _wait_end(board, reset, timeout)        # let the workload finish (its output is not the next run's)
+    else:
+        raise CampaignError(f"the pair did not come back with unit {partner} ONLINE after three resets "
+                            f"(states {plain(states)}): power-cycle the board")
+    if states[unit] == UnitState.ONLINE:
+        board.freeze(unit)
+        board.wait_state(unit, (UnitState.ISOLATED,), timeout)
+    if board.unit_states()[unit] != UnitState.ONLINE:
+        board.resync(unit)
+        board.wait_state(unit, (UnitState.ONLINE,), timeout)
+    if scrubbing:
+        sweeps = board.read("STATUS_SCRUB_SWEEPS")
+        deadline = time.monotonic() + timeout
+        while board.read("STATUS_SCRUB_SWEEPS") - sweeps < 2 and time.monotonic() < deadline:
+            board.poll(0.02)                    # from wherever the scrubber is, one whole sweep
+    _quiet_output(board)
+
+
+def run_campaign(board, runs, *, targets=DEFAULT_TARGETS, units=UNITS, seed=0, timeout=None, on_run=None,
+                 on_reference=None):
+    """Run ``runs`` injections; the :class:`Reference` and the list of :class:`RunResult`.
+
+    ``timeout`` (seconds a run may take; default four times the fault-free run, at least 10 s), ``on_run(result)``
+    after each run, ``on_reference(reference)`` once it is known. The board's policy is put back at the end, also
+    after an error or an interrupt.
+    """
+    for target in targets:
+        if target not in CAMPAIGN_TARGETS:
+            raise ValueError(f"unknown campaign target {target!r}: give some of {', '.join(CAMPAIGN_TARGETS)}")
+    units = [u.upper() for u in units]
+    if not units or any(u not in UNITS for u in units):
+        raise ValueError(f"units must be some of {', '.join(UNITS)}, not {units!r}")
+    if not targets:
+        raise ValueError("no campaign target given")
+    rng = random.Random(seed)
+    words, bits = ram_geometry(board)
+    policy = board.policy()
+    board.set_policy(undiagnosed=UndiagnosedPolicy.HALT, auto_resync=0)
+    try:
+        states = board.unit_states()
+        if any(state != UnitState.ONLINE for state in states.values()):
+            raise CampaignError(f"both units must be ONLINE to start (now {plain(states)}): ftctl resync first")
+        sweeps = board.read("STATUS_SCRUB_SWEEPS")
+        first = reference_run(board, timeout or 60.0)
+        limit = timeout or max(10.0, 4 * first.seconds)
+        second = reference_run(board, limit)
+        if (second.output, second.exit_code) != (first.output, first.exit_code):
+            raise CampaignError("two fault-free runs of the workload differ (output or exit code): the campaign needs "
+                                "firmware that does the same after every reset")
+        reference = Reference(first.output, first.exit_code, min(first.cycles, second.cycles),
+                              max(first.seconds, second.seconds))
+        scrubbing = board.read("STATUS_SCRUB_SWEEPS") != sweeps
+        if on_reference is not None:
+            on_reference(reference)
+        results = []
+        for number in range(1, runs + 1):
+            target, unit = rng.choice(list(targets)), rng.choice(units)
+            inject_target, fields = random_fault(rng, target, words, bits)
+            reset = _reset(board, limit)
+            now = board.read("STATUS_CYCLE")
+            lead = 2 * (board.read("STATUS_CYCLE") - now) + 16      # two requests' worth of cycles: arming
+            earliest = board.read("STATUS_CYCLE") + lead
+            if earliest >= reference.cycles:
+                raise CampaignError(f"the workload ends {reference.cycles} cycles after a reset, but arming an "
+                                    f"injection over this link takes until cycle {earliest}: a longer workload is "
+                                    f"needed")
+            at = rng.randrange(earliest, reference.cycles)
+            check_injection(board, inject_target, unit, fields.get("addr", 0), fields.get("bit0", 0),
+                            fields.get("bit1"), fields.get("cycles", 1))
+            board.inject(inject_target, unit, at=at & field_max("at"), **fields)
+            end, exit_code = _wait_end(board, reset, limit)
+            output = _quiet_output(board)
+            events = _events_since(board, reset)
+            result = RunResult(number, target, unit, fields, at, end=end, exit_code=exit_code, output=output,
+                               events=events)
+            result.outcome = classify(reference, unit, end, output, exit_code, events)
+            fired = next((e for e in events if e["kind"] == EventKind.INJECTED), None)
+            seen = next((e for e in events if e["kind"] == EventKind.LOCKSTEP
+                         and e["detail"]["code"] not in _CORRECTED_CODES), None)
+            if fired is not None and seen is not None:
+                result.latency = seen["cycle"] - fired["cycle"]
+            results.append(result)
+            if on_run is not None:
+                on_run(result)
+            _restore(board, unit, limit, scrubbing)
+        return reference, results
+    finally:
+        board.set_policy(**{key: value for key, value in policy.items() if not key.startswith("_")})
+
+
+def summarize(results):
+    """Counts per target and outcome, and the figures a report gives."""
+    table = {}
+    for result in sorted(results, key=lambda r: CAMPAIGN_TARGETS.index(r.target)):
+        row = table.setdefault(result.target, dict.fromkeys(OUTCOMES, 0))
+        row[result.outcome] += 1
+    detected = [r for r in results if r.outcome in ("isolated, partner continued", "halted, nothing escaped")]
+    diagnosed = [r for r in detected if r.outcome == "isolated, partner continued"]
+    latencies = [r.latency for r in detected if r.latency is not None]
+    return {
+        "runs": len(results),
+        "failures": sum(not r.ok for r in results),
+        "outcomes": {outcome: sum(r.outcome == outcome for r in results) for outcome in OUTCOMES},
+        "by_target": table,
+        "detected": len(detected),
+        "diagnosed": len(diagnosed),
+        "diagnosed_fraction": round(len(diagnosed) / len(detected), 4) if detected else None,
+        "latency_max": max(latencies) if latencies else None,
+        "latency_median": statistics.median(latencies) if latencies else None,
+    }

@@ -1,0 +1,133 @@
+"""``ftctl campaign`` (``ftctl.board_campaign``): random faults into a board's running workload, classified.
+
+The classification and the fault draws are checked directly; the whole campaign runs against the simulated board
+(``ftctl sim serve``, the whole system under Verilator) with the CRC-32 program, which ends through the finisher.
+"""
+
+import json
+import random
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hw.inject import InjectTarget
+from hw.status_map import EventCode, EventUnit
+from hw.vtm.protocol import EventKind
+from ftctl.board_campaign import (CAMPAIGN_TARGETS, FAILURES, OUTCOMES, Reference, classify, random_fault,
+                                  run_campaign, summarize)
+from ftctl.faults import check_injection
+
+sys.path.insert(0, str(Path(__file__).parent))
+from board_double import FakeController, fake_board     # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = Reference(output=b"line 1\nline 2\n", exit_code=0, cycles=100_000, seconds=1.0)
+
+
+def lockstep(code, unit):
+    return {"kind": EventKind.LOCKSTEP, "detail": {"code": code, "unit": unit}}
+
+
+INJECTED = {"kind": EventKind.INJECTED, "detail": {}}
+
+
+@pytest.mark.parametrize("end, output, exit_code, events, outcome", [
+    ("finished", REFERENCE.output, 0, [], "not fired"),
+    ("finished", REFERENCE.output, 0, [INJECTED], "masked"),
+    ("finished", REFERENCE.output, 0, [INJECTED, lockstep(EventCode.SCRUB_CORRECTED, EventUnit.B)], "corrected"),
+    ("finished", REFERENCE.output, 0, [INJECTED, lockstep(EventCode.DIAGNOSED_DIVERGENCE, EventUnit.B)],
+     "isolated, partner continued"),
+    ("finished", REFERENCE.output, 0, [INJECTED, lockstep(EventCode.ISOLATED_ON_EVIDENCE, EventUnit.B),
+                                       lockstep(EventCode.SCRUB_REPAIRED, EventUnit.A)],
+     "isolated, partner continued"),
+    ("halted", b"line 1\n", None, [INJECTED, lockstep(EventCode.UNDIAGNOSED_DIVERGENCE, EventUnit.BOTH)],
+     "halted, nothing escaped"),
+    ("finished", REFERENCE.output, 0, [INJECTED, lockstep(EventCode.ISOLATED_ON_EVIDENCE, EventUnit.A)],
+     "wrong unit isolated"),
+    ("halted", b"line 1\nline X", None, [INJECTED], "output corrupted"),
+    ("finished", b"line 1\nline 3\n", 0, [INJECTED], "output corrupted"),
+    ("finished", b"line 1\n", 0, [INJECTED], "output stopped"),
+    ("timeout", b"line 1\n", None, [INJECTED], "hang"),
+    ("timeout", REFERENCE.output, None, [INJECTED], "hang"),
+    ("finished", REFERENCE.output, 3, [INJECTED], "exit code changed"),
+])
+def test_classify(end, output, exit_code, events, outcome):
+    assert classify(REFERENCE, "B", end, output, exit_code, events) == outcome
+    assert (outcome in FAILURES) == (outcome not in OUTCOMES[:5])
+
+
+def test_random_faults_are_faults_the_board_accepts():
+    """Every draw passes the checks ``ftctl inject`` applies to a user's command (the same ranges, one source)."""
+    board = fake_board(FakeController(ram_size=16 * 1024, protection=2))()     # SECDED: 32 + 7 bits a word
+    rng = random.Random(5)
+    seen = set()
+    for _ in range(2000):
+        target = rng.choice(CAMPAIGN_TARGETS)
+        inject_target, fields = random_fault(rng, target, 16 * 1024 // 4, 39)
+        check_injection(board, inject_target, "A", fields.get("addr", 0), fields.get("bit0", 0),
+                        fields.get("bit1"), fields.get("cycles", 1))
+        seen.add((target, inject_target))
+        if target == "ram-flip2":
+            assert fields["double"] == 1 and fields["bit1"] != fields["bit0"]
+    assert {t for t, _ in seen} == set(CAMPAIGN_TARGETS)
+    assert ("ram-flip2", InjectTarget.RAM_FLIP) in seen
+    with pytest.raises(ValueError, match="unknown campaign target"):
+        random_fault(rng, "slot-hang", 16, 39)
+
+
+def test_summarize_counts_and_fraction():
+    from ftctl.board_campaign import RunResult
+    results = [RunResult(1, "ram-flip", "A", {}, 10, outcome="masked"),
+               RunResult(2, "reg-flip", "B", {}, 10, outcome="isolated, partner continued", latency=3),
+               RunResult(3, "comparator-test", "B", {}, 10, outcome="halted, nothing escaped", latency=5),
+               RunResult(4, "reg-flip", "A", {}, 10, outcome="hang")]
+    summary = summarize(results)
+    assert summary["runs"] == 4 and summary["failures"] == 1
+    assert summary["detected"] == 2 and summary["diagnosed"] == 1 and summary["diagnosed_fraction"] == 0.5
+    assert summary["latency_max"] == 5
+    assert summary["by_target"]["reg-flip"]["hang"] == 1
+
+
+@pytest.fixture(scope="module")
+def crc_board():
+    from ftctl.sim.serve import SimulatedBoard
+    elf = ROOT / "build" / "fw" / "crc32.elf"
+    if not elf.exists():
+        pytest.fail(f"{elf} is missing: make fw builds it (make test does)")
+    with SimulatedBoard(elf) as board:
+        yield board.url
+
+
+def test_campaign_on_the_simulated_board(crc_board):
+    """Diagnosed faults, a halt by design (comparator self-test) and the pair put back after each: no failure, and
+    the fault-free output is the program's known output."""
+    from ftctl.board import Board
+    with Board(crc_board, timeout=10) as board:
+        policy = board.policy()
+        reference, results = run_campaign(board, 4, targets=("reg-flip", "pc-flip", "comparator-test"), seed=3)
+        assert board.policy() == policy                     # the board's policy is put back
+        states = board.unit_states()
+    assert reference.output == (ROOT / "fw" / "expected" / "crc32.out").read_bytes()
+    outcomes = [r.outcome for r in results]
+    assert all(r.ok for r in results), [r.record(reference) for r in results]
+    assert "halted, nothing escaped" in outcomes            # the self-test; the next run still starts clean
+    assert all(r.outcome == "halted, nothing escaped" for r in results if r.target == "comparator-test")
+    assert all(state.name == "ONLINE" for state in states.values())
+
+
+def test_campaign_cli_json_and_log(crc_board, tmp_path):
+    from ftctl.cli import cli
+    log = tmp_path / "runs.jsonl"
+    result = CliRunner().invoke(cli, ["campaign", "--port", crc_board, "--timeout", "10", "--runs", "2",
+                                      "--targets", "ram-flip2", "--units", "B", "--seed", "7", "--log", str(log),
+                                      "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["runs"] == 2 and summary["failures"] == 0 and summary["seed"] == 7
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [line["run"] for line in lines] == [1, 2]
+    assert all(line["unit"] == "B" and line["target"] == "ram-flip2" for line in lines)
+    bad = CliRunner().invoke(cli, ["campaign", "--port", crc_board, "--targets", "ram-flip,slot-hang"])
+    assert bad.exit_code == 2 and "give some of" in bad.output
