@@ -131,3 +131,28 @@ def test_campaign_cli_json_and_log(crc_board, tmp_path):
     assert all(line["unit"] == "B" and line["target"] == "ram-flip2" for line in lines)
     bad = CliRunner().invoke(cli, ["campaign", "--port", crc_board, "--targets", "ram-flip,slot-hang"])
     assert bad.exit_code == 2 and "give some of" in bad.output
+
+
+def test_an_interrupted_run_leaves_no_fault_armed_and_the_pair_in_lockstep(crc_board, monkeypatch):
+    """Ctrl-C while a run waits for the workload: the fault armed for a later cycle must not fire after the
+    campaign, nor a unit stay out of lockstep; the message says what was done."""
+    import ftctl.board_campaign as campaign
+    from ftctl.board import Board
+
+    def interrupted(board, reset, timeout):
+        assert board.read_fields("VTM_STATUS")["inject_armed"]      # armed, waiting for its cycle
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(campaign, "_wait_end", interrupted)
+    monkeypatch.setattr(campaign, "reference_run", lambda board, timeout: REFERENCE_CRC)
+    with Board(crc_board, timeout=10) as board:
+        policy = board.policy()
+        with pytest.raises(KeyboardInterrupt, match="no fault left armed.*resynced"):
+            run_campaign(board, 3, targets=("reg-flip",), seed=1)
+        assert not board.read_fields("VTM_STATUS")["inject_armed"]
+        assert all(state.name == "ONLINE" for state in board.unit_states().values())
+        assert board.policy() == policy
+
+
+#: A reference long enough for an injection to be armed after a reset, without running the workload twice.
+REFERENCE_CRC = Reference(output=b"", exit_code=0, cycles=10_000_000, seconds=1.0)

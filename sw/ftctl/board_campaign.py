@@ -35,6 +35,7 @@ from hw.status_map import EventCode, EventUnit, UnitState
 from hw.vtm.protocol import EventKind, UndiagnosedPolicy
 
 from .board import BoardError, UNITS, describe_event, plain
+from .link.transport import LinkError
 from .faults import CORE_BITS, CORE_REGISTERS, check_injection, field_max, ram_geometry
 
 
@@ -271,6 +272,44 @@ def _restore(board, unit, timeout, scrubbing):
     _quiet_output(board)
 
 
+def _one_run(board, reference, limit, rng, number, target, unit, inject_target, fields):
+    """Reset, arm the fault at a random cycle of the workload, observe and classify: a :class:`RunResult`."""
+    reset = _reset(board, limit)
+    now = board.read("STATUS_CYCLE")
+    lead = 2 * (board.read("STATUS_CYCLE") - now) + 16      # two requests' worth of cycles: arming
+    earliest = board.read("STATUS_CYCLE") + lead
+    if earliest >= reference.cycles:
+        raise CampaignError(f"the workload ends {reference.cycles} cycles after a reset, but arming an injection "
+                            f"over this link takes until cycle {earliest}: a longer workload is needed")
+    at = rng.randrange(earliest, reference.cycles)
+    check_injection(board, inject_target, unit, fields.get("addr", 0), fields.get("bit0", 0), fields.get("bit1"),
+                    fields.get("cycles", 1))
+    board.inject(inject_target, unit, at=at & field_max("at"), **fields)
+    end, exit_code = _wait_end(board, reset, limit)
+    output = _quiet_output(board)
+    events = _events_since(board, reset)
+    result = RunResult(number, target, unit, fields, at, end=end, exit_code=exit_code, output=output, events=events)
+    result.outcome = classify(reference, unit, end, output, exit_code, events)
+    fired = next((e for e in events if e["kind"] == EventKind.INJECTED), None)
+    seen = next((e for e in events if e["kind"] == EventKind.LOCKSTEP and e["detail"]["code"] not in _CORRECTED_CODES),
+                None)
+    if fired is not None and seen is not None:
+        result.latency = seen["cycle"] - fired["cycle"]
+    return result
+
+
+def _put_back(board, unit, limit, scrubbing):
+    """After a run that failed or was interrupted: a reset (it disarms a fault still waiting for its cycle) and
+    :func:`_restore`; a note for the error message."""
+    try:
+        _reset(board, limit)
+        _restore(board, unit, limit, scrubbing)
+    except (LinkError, ValueError) as err:
+        return (f"the pair may still hold an armed fault or a unit out of lockstep ({err}): check ftctl status, "
+                f"then ftctl power reset / ftctl resync {unit}")
+    return f"the CPUs were reset (no fault left armed) and unit {unit} resynced"
+
+
 def run_campaign(board, runs, *, targets=DEFAULT_TARGETS, units=UNITS, seed=0, timeout=None, on_run=None,
                  on_reference=None):
     """Run ``runs`` injections; the :class:`Reference` and the list of :class:`RunResult`.
@@ -311,29 +350,12 @@ def run_campaign(board, runs, *, targets=DEFAULT_TARGETS, units=UNITS, seed=0, t
         for number in range(1, runs + 1):
             target, unit = rng.choice(list(targets)), rng.choice(units)
             inject_target, fields = random_fault(rng, target, words, bits)
-            reset = _reset(board, limit)
-            now = board.read("STATUS_CYCLE")
-            lead = 2 * (board.read("STATUS_CYCLE") - now) + 16      # two requests' worth of cycles: arming
-            earliest = board.read("STATUS_CYCLE") + lead
-            if earliest >= reference.cycles:
-                raise CampaignError(f"the workload ends {reference.cycles} cycles after a reset, but arming an "
-                                    f"injection over this link takes until cycle {earliest}: a longer workload is "
-                                    f"needed")
-            at = rng.randrange(earliest, reference.cycles)
-            check_injection(board, inject_target, unit, fields.get("addr", 0), fields.get("bit0", 0),
-                            fields.get("bit1"), fields.get("cycles", 1))
-            board.inject(inject_target, unit, at=at & field_max("at"), **fields)
-            end, exit_code = _wait_end(board, reset, limit)
-            output = _quiet_output(board)
-            events = _events_since(board, reset)
-            result = RunResult(number, target, unit, fields, at, end=end, exit_code=exit_code, output=output,
-                               events=events)
-            result.outcome = classify(reference, unit, end, output, exit_code, events)
-            fired = next((e for e in events if e["kind"] == EventKind.INJECTED), None)
-            seen = next((e for e in events if e["kind"] == EventKind.LOCKSTEP
-                         and e["detail"]["code"] not in _CORRECTED_CODES), None)
-            if fired is not None and seen is not None:
-                result.latency = seen["cycle"] - fired["cycle"]
+            try:
+                result = _one_run(board, reference, limit, rng, number, target, unit, inject_target, fields)
+            except BaseException as exc:
+                note = _put_back(board, unit, limit, scrubbing)
+                exc.args = (f"{exc}; {note}" if str(exc) else note,)
+                raise
             results.append(result)
             if on_run is not None:
                 on_run(result)
