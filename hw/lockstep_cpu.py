@@ -804,6 +804,7 @@ class LockstepPair(wiring.Component):
                 shadow.sp_req.eq(sp.req), shadow.sp_write.eq(sp.write), shadow.sp_ack.eq(sp.ack),
                 shadow.sp_addr.eq(sp.addr), shadow.sp_wdata.eq(sp.wdata),
                 shadow.raddr.eq(rs.shadow_addr),
+                shadow.clear.eq(unit.hold),
             ]
         m.d.comb += rs.shadow_data.eq(Mux(rs_target, shadows[0].rdata, shadows[1].rdata))
         for index, unit in enumerate(units):

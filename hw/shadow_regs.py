@@ -9,9 +9,17 @@ that follows its register file exactly:
 * a register write through the core's state port (management or resync) writes the same value, in its ``ack``
   cycle (the core wrote it the cycle before).
 
-Both the core's register file and the shadow are memories that reset does not clear and that start at 0, so they
-hold the same values from power-up on. A fault injected into the core's register file does not reach the shadow:
-the shadow keeps the architecturally right value (a unit with register-file evidence gets all registers anyway).
+* a reset of the core (``clear``: the unit's ``hold``, and the pair's own reset) clears it, as the core's reset
+  clears its register file (``hw/cpu/README.md``, "Reset clear"): the shadow writes 0 to x0..x31, one a cycle, from
+  the cycle ``clear`` falls. That takes 32 cycles; the core retires nothing and its state port answers nothing for
+  47 cycles after a reset (its own clear), so nothing else is written meanwhile.
+
+Without the clear, a shadow kept the values of the run before a reset while the core's registers were 0 again: a
+resync after a reset (a CPU reset, a crash capture's reboot) copied those stale values into the target for every
+register the program had not written since, and the pair diverged, undiagnosed, at the first store of one of them
+(found by ``ftctl campaign``: a freeze and resync early in a run after a reset halted the pair every time).
+A fault injected into the core's register file does not reach the shadow: the shadow keeps the architecturally
+right value (a unit with register-file evidence gets all registers anyway).
 
 The read port is synchronous: ``rdata`` is register ``raddr`` one cycle later. A read in the cycle the register is
 written is undefined on the FPGA (the old value in simulation): the block RAM has no collision logic (hw.bram; it
@@ -20,7 +28,7 @@ takes the register's dirty bit, and a write in that cycle marks the register dir
 copied again later.
 """
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -43,6 +51,10 @@ class ShadowRegs(wiring.Component):
     sp_req, sp_write, sp_ack : In(1), sp_addr : In(13), sp_wdata : In(32)
         A monitor of the core's state port (:class:`hw.cpu.ports.StatePortSignature`): a GPR write is taken in
         its ``ack`` cycle.
+    clear : In(1)
+        The core is held in reset: the shadow is cleared (see above).
+    clearing : Out(1)
+        The clear is still writing.
     raddr : In(5)
     rdata : Out(32)
 
@@ -64,6 +76,8 @@ class ShadowRegs(wiring.Component):
             "sp_wdata":     In(32),
             "raddr":        In(5),
             "rdata":        Out(32),
+            "clear":        In(1),
+            "clearing":     Out(1),
         })
         self._ram = BlockRAM(shape=32, depth=32)
         self.mem = self._ram.mem
@@ -73,7 +87,19 @@ class ShadowRegs(wiring.Component):
         m.submodules.ram = ram = self._ram
         sp_write = (self.sp_ack & self.sp_req & self.sp_write & ((self.sp_addr >> 5) == (STATE_X0 >> 5))
                     & (self.sp_addr[:5] != 0))
-        with m.If(sp_write):
+        # The clear: a walker over the 32 words, restarted while `clear` is high, started by the pair's reset too.
+        walk = Signal(5)
+        walking = Signal(init=1)
+        m.d.comb += self.clearing.eq(walking)
+        with m.If(self.clear):
+            m.d.sync += [walk.eq(0), walking.eq(1)]
+        with m.Elif(walking):
+            m.d.sync += walk.eq(walk + 1)
+            with m.If(walk == 31):
+                m.d.sync += walking.eq(0)
+        with m.If(walking | self.clear):
+            m.d.comb += [ram.w_addr.eq(walk), ram.w_data.eq(0), ram.w_en.eq(1)]
+        with m.Elif(sp_write):
             m.d.comb += [ram.w_addr.eq(self.sp_addr[:5]), ram.w_data.eq(self.sp_wdata), ram.w_en.eq(1)]
         with m.Else():
             m.d.comb += [ram.w_addr.eq(self.rd_addr), ram.w_data.eq(self.rd_data),

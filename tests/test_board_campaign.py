@@ -103,7 +103,7 @@ def crc_board():
 def test_campaign_on_the_simulated_board(crc_board):
     """Diagnosed faults, a halt by design (comparator self-test) and the pair put back after each: no failure, and
     the fault-free output is the program's known output."""
-    from ftctl.board import Board
+    from ftctl.board import Board, describe_event
     with Board(crc_board, timeout=10) as board:
         policy = board.policy()
         reference, results = run_campaign(board, 4, targets=("reg-flip", "pc-flip", "comparator-test"), seed=3)
@@ -137,7 +137,7 @@ def test_an_interrupted_run_leaves_no_fault_armed_and_the_pair_in_lockstep(crc_b
     """Ctrl-C while a run waits for the workload: the fault armed for a later cycle must not fire after the
     campaign, nor a unit stay out of lockstep; the message says what was done."""
     import ftctl.board_campaign as campaign
-    from ftctl.board import Board
+    from ftctl.board import Board, describe_event
 
     def interrupted(board, reset, timeout):
         assert board.read_fields("VTM_STATUS")["inject_armed"]      # armed, waiting for its cycle
@@ -150,9 +150,36 @@ def test_an_interrupted_run_leaves_no_fault_armed_and_the_pair_in_lockstep(crc_b
         with pytest.raises(KeyboardInterrupt, match="no fault left armed.*resynced"):
             run_campaign(board, 3, targets=("reg-flip",), seed=1)
         assert not board.read_fields("VTM_STATUS")["inject_armed"]
-        assert all(state.name == "ONLINE" for state in board.unit_states().values())
+        states = board.unit_states()
+        if not all(state.name == "ONLINE" for state in states.values()):
+            pytest.fail(f"{states}\n" + "\n".join(describe_event(e) for e in board.events()[-14:]))
         assert board.policy() == policy
 
 
 #: A reference long enough for an injection to be armed after a reset, without running the workload twice.
 REFERENCE_CRC = Reference(output=b"", exit_code=0, cycles=10_000_000, seconds=1.0)
+
+
+@pytest.mark.parametrize("unit", ["A", "B"])
+def test_a_resync_early_in_a_run_after_a_reset_keeps_the_pair_in_lockstep(crc_board, unit):
+    """Found by the campaign: each unit's shadow register file (which a resync copies from) kept the run before
+    the reset's values while the core's reset had cleared its registers, so the resynced unit got stale values for
+    every register not yet written since the reset, and the pair diverged (undiagnosed) at the first store of one.
+    The program has run before (at power-on), the freeze comes before it writes most of its registers."""
+    from ftctl.board import Board, describe_event
+    from hw.status_map import UnitState
+    with Board(crc_board, timeout=10) as board:
+        before = board.read("EVENT_COUNT")
+        board.reset()
+        while board.read("STATUS_CYCLE") < 5_000:
+            pass
+        board.freeze(unit)
+        board.wait_state(unit, (UnitState.ISOLATED,))
+        board.resync(unit)
+        board.wait_state(unit, (UnitState.ONLINE,))
+        end = board.wait_event(lambda e: e["index"] >= before and (
+            e["kind"] == EventKind.FINISHED or e["kind"] == EventKind.LOCKSTEP
+            and e["detail"]["code"] == EventCode.UNDIAGNOSED_DIVERGENCE), timeout=60)
+        events = [describe_event(e) for e in board.events() if e["index"] >= before]
+        assert end is not None and end["kind"] == EventKind.FINISHED, events
+        assert all(state == UnitState.ONLINE for state in board.unit_states().values()), events
