@@ -23,9 +23,9 @@ right value (a unit with register-file evidence gets all registers anyway).
 
 The read port is synchronous: ``rdata`` is register ``raddr`` one cycle later. A read in the cycle the register is
 written is undefined on the FPGA (the old value in simulation): the block RAM has no collision logic (hw.bram; it
-cost 6 LUTs and 32 flip-flops per shadow, Yosys alone on iCE40). The resync never depends on such a read: it reads a register in the cycle it
-takes the register's dirty bit, and a write in that cycle marks the register dirty again (the mark wins), so it is
-copied again later.
+cost 6 LUTs and 32 flip-flops per shadow, Yosys alone on iCE40). The resync never depends on such a read: it reads
+a register in the cycle it takes the register's dirty bit, and a write in that cycle marks the register dirty again
+(the mark wins), so it is copied again later.
 """
 
 from amaranth.hdl import Module, Signal

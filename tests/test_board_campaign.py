@@ -88,6 +88,18 @@ def test_summarize_counts_and_fraction():
     assert summary["detected"] == 2 and summary["diagnosed"] == 1 and summary["diagnosed_fraction"] == 0.5
     assert summary["latency_max"] == 5
     assert summary["by_target"]["reg-flip"]["hang"] == 1
+    assert list(summary["by_target"]) == ["ram-flip", "reg-flip", "comparator-test"]       # CAMPAIGN_TARGETS order
+
+
+@pytest.mark.parametrize("output, difference", [
+    (b"line 1\nline 2\n", None), (b"line 1\nline X\n", 12), (b"line 1\n", 7), (b"line 1\nline 2\nmore", 14)])
+def test_run_record_names_the_first_difference(output, difference):
+    from ftctl.board_campaign import RunResult
+    run = RunResult(1, "ram-flip2", "B", {"addr": 0x1A2, "bit0": 3, "double": 1, "bit1": 9}, 500, output=output,
+                    outcome="masked")
+    record = run.record(REFERENCE)
+    assert record["first_difference"] == difference
+    assert record["fault"] == "ram-flip2 B word 0x1a2 bits 3,9" and record["ok"]
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +115,7 @@ def crc_board():
 def test_campaign_on_the_simulated_board(crc_board):
     """Diagnosed faults, a halt by design (comparator self-test) and the pair put back after each: no failure, and
     the fault-free output is the program's known output."""
-    from ftctl.board import Board, describe_event
+    from ftctl.board import Board
     with Board(crc_board, timeout=10) as board:
         policy = board.policy()
         reference, results = run_campaign(board, 4, targets=("reg-flip", "pc-flip", "comparator-test"), seed=3)

@@ -153,9 +153,11 @@ class RunResult:
 
     def record(self, reference):
         """A JSON-able record of the run."""
-        difference = next((i for i, (a, b) in enumerate(zip(self.output, reference.output)) if a != b),
-                          None if len(self.output) == len(reference.output) else min(len(self.output),
-                                                                                     len(reference.output)))
+        if self.output == reference.output:
+            difference = None
+        else:       # the first byte that differs, or where the shorter one ends
+            difference = next((i for i, (a, b) in enumerate(zip(self.output, reference.output)) if a != b),
+                              min(len(self.output), len(reference.output)))
         return {"run": self.number, "target": self.target, "unit": self.unit, "fields": self.fields, "at": self.at,
                 "fault": describe_fault(self.target, self.unit, self.fields), "end": self.end,
                 "exit_code": self.exit_code, "outcome": self.outcome, "ok": self.ok, "latency": self.latency,
@@ -203,16 +205,20 @@ def _reset(board, timeout):
 
 
 def _wait_end(board, reset, timeout):
-    """``("finished", exit code)``, ``("halted", None)`` or ``("timeout", None)``."""
-    def ends(e):
-        return e["index"] > reset["index"] and (
-            e["kind"] == EventKind.FINISHED or (e["kind"] == EventKind.LOCKSTEP and e["detail"]["code"] in _HALT_CODES))
-    event = board.wait_event(ends, timeout)
-    if event is None:
-        return "timeout", None
-    if event["kind"] == EventKind.FINISHED:
-        return "finished", event["detail"]
-    return ("halted", None) if board.read_fields("STATUS_PAIR")["halted"] else _wait_end(board, event, timeout)
+    """``("finished", the FINISHED event)``, ``("halted", None)`` or ``("timeout", None)``."""
+    deadline = time.monotonic() + timeout
+    after = reset["index"]
+    while True:
+        event = board.wait_event(lambda e: e["index"] > after and (
+            e["kind"] == EventKind.FINISHED or e["kind"] == EventKind.LOCKSTEP and e["detail"]["code"] in _HALT_CODES),
+            max(0.0, deadline - time.monotonic()))
+        if event is None:
+            return "timeout", None
+        if event["kind"] == EventKind.FINISHED:
+            return "finished", event
+        if board.read_fields("STATUS_PAIR")["halted"]:
+            return "halted", None
+        after = event["index"]              # a policy that kept one unit: wait on for the end
 
 
 def _quiet_output(board, quiet=QUIET):
@@ -235,14 +241,13 @@ def reference_run(board, timeout):
     _quiet_output(board)
     start = time.monotonic()
     reset = _reset(board, timeout)
-    end, exit_code = _wait_end(board, reset, timeout)
+    end, finished = _wait_end(board, reset, timeout)
     if end != "finished":
         raise CampaignError(f"the workload did not end within {timeout:g} s of a reset ({end}): the campaign needs "
                             f"firmware that ends through the test finisher (e.g. build/fw/demo.elf)")
     seconds = time.monotonic() - start
-    output = _quiet_output(board)
-    finished = next(e for e in _events_since(board, reset) if e["kind"] == EventKind.FINISHED)
-    return Reference(output=output, exit_code=exit_code, cycles=finished["cycle"] - reset["cycle"], seconds=seconds)
+    return Reference(output=_quiet_output(board), exit_code=finished["detail"],
+                     cycles=finished["cycle"] - reset["cycle"], seconds=seconds)
 
 
 def _restore(board, unit, timeout, scrubbing):
@@ -285,7 +290,8 @@ def _one_run(board, reference, limit, rng, number, target, unit, inject_target, 
     check_injection(board, inject_target, unit, fields.get("addr", 0), fields.get("bit0", 0), fields.get("bit1"),
                     fields.get("cycles", 1))
     board.inject(inject_target, unit, at=at & field_max("at"), **fields)
-    end, exit_code = _wait_end(board, reset, limit)
+    end, finished = _wait_end(board, reset, limit)
+    exit_code = finished["detail"] if finished is not None else None
     output = _quiet_output(board)
     events = _events_since(board, reset)
     result = RunResult(number, target, unit, fields, at, end=end, exit_code=exit_code, output=output, events=events)
