@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from hw.inject import InjectTarget
 from hw.status_map import EventCode, EventUnit
 from hw.vtm.protocol import EventKind
-from ftctl.board_campaign import (CAMPAIGN_TARGETS, FAILURES, OUTCOMES, Reference, classify, random_fault,
+from ftctl.board_campaign import (CAMPAIGN_TARGETS, FAILURES, SUCCESSES, Reference, classify, random_fault,
                                   run_campaign, summarize)
 from ftctl.faults import check_injection
 
@@ -55,7 +55,7 @@ INJECTED = {"kind": EventKind.INJECTED, "detail": {}}
 ])
 def test_classify(end, output, exit_code, events, outcome):
     assert classify(REFERENCE, "B", end, output, exit_code, events) == outcome
-    assert (outcome in FAILURES) == (outcome not in OUTCOMES[:5])
+    assert (outcome in FAILURES) == (outcome not in SUCCESSES)
 
 
 def test_random_faults_are_faults_the_board_accepts():
@@ -141,8 +141,11 @@ def test_campaign_cli_json_and_log(crc_board, tmp_path):
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert [line["run"] for line in lines] == [1, 2]
     assert all(line["unit"] == "B" and line["target"] == "ram-flip2" for line in lines)
-    bad = CliRunner().invoke(cli, ["campaign", "--port", crc_board, "--targets", "ram-flip,slot-hang"])
+    refused_log = tmp_path / "refused.jsonl"
+    bad = CliRunner().invoke(cli, ["campaign", "--port", crc_board, "--targets", "ram-flip,slot-hang",
+                                   "--log", str(refused_log)])
     assert bad.exit_code == 2 and "give some of" in bad.output
+    assert not refused_log.exists()                         # a refused command writes nothing
 
 
 def test_an_interrupted_run_leaves_no_fault_armed_and_the_pair_in_lockstep(crc_board, monkeypatch):

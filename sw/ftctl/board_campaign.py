@@ -40,7 +40,7 @@ from .faults import CORE_BITS, CORE_REGISTERS, check_injection, field_max, ram_g
 
 
 __all__ = ["CampaignError", "Reference", "RunResult", "CAMPAIGN_TARGETS", "DEFAULT_TARGETS", "OUTCOMES",
-           "FAILURES", "random_fault", "classify", "reference_run", "run_campaign", "summarize"]
+           "SUCCESSES", "FAILURES", "random_fault", "classify", "reference_run", "run_campaign", "summarize"]
 
 
 class CampaignError(BoardError):
@@ -60,7 +60,7 @@ OUTCOMES = (
     "hang",                         # neither finished nor halted within the timeout
     "exit code changed",
 )
-FAILURES = OUTCOMES[5:]
+SUCCESSES, FAILURES = OUTCOMES[:5], OUTCOMES[5:]
 
 #: Campaign targets: ``ram-flip2`` is a 2-bit flip of one RAM word (uncorrectable for SECDED).
 CAMPAIGN_TARGETS = ("ram-flip", "ram-flip2", "reg-flip", "pc-flip", "pipe-flip", "bus-stuck", "comparator-test")

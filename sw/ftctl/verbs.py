@@ -35,7 +35,7 @@ from .board import (Board, BoardError, BusyError, DeniedError, IdentityError, RE
                     describe_event, plain)
 from .cliargs import Integer, Seconds, check_output_path, parse_escaped, parse_int
 from .config import ConfigError, connection_settings
-from .board_campaign import CAMPAIGN_TARGETS, DEFAULT_TARGETS, FAILURES, OUTCOMES, run_campaign, summarize
+from .board_campaign import CAMPAIGN_TARGETS, DEFAULT_TARGETS, FAILURES, SUCCESSES, run_campaign, summarize
 from .faults import TARGETS, check_injection, field_max, fire_cycle
 from .link.transport import SHARE_TCP_PORT, LinkError, NoAnswerError, NoPortError, PortError
 
@@ -483,14 +483,11 @@ def campaign_verb(board, as_json, runs, targets, units, seed, run_timeout, log_p
     """Measure the pair on this board: inject RUNS random faults into the running workload, one per run (the CPUs
     reset before each), and classify what each did. The workload must end through the test finisher and repeat
     itself after a reset (build/fw/demo.elf does). Exit status 1 if any run shows a failure of the pair."""
-    chosen = tuple(t.strip() for t in targets.split(",") if t.strip())
-    unknown = [t for t in chosen if t not in CAMPAIGN_TARGETS]
-    if unknown or not chosen:
-        raise ValueError(f"--targets {targets!r}: give some of {', '.join(CAMPAIGN_TARGETS)}")
+    chosen = tuple(t.strip() for t in targets.split(",") if t.strip())     # run_campaign checks them first
     if log_path is not None:
         check_output_path(log_path, what="--log")
     seed = random.randrange(1 << 32) if seed is None else seed
-    log_file = open(log_path, "w") if log_path is not None else None
+    log_file = None             # opened with the first run: a refused command writes nothing
     holder = {}
 
     def reference_found(reference):
@@ -500,8 +497,10 @@ def campaign_verb(board, as_json, runs, targets, units, seed, run_timeout, log_p
                        f"{reference.exit_code}, {reference.cycles} cycles, {reference.seconds:.2f} s")
 
     def run_done(result):
+        nonlocal log_file
         record = result.record(holder["reference"])
-        if log_file is not None:
+        if log_path is not None:
+            log_file = log_file or open(log_path, "w")
             log_file.write(json.dumps(plain(record), sort_keys=True) + "\n")
             log_file.flush()
         if not as_json:
@@ -517,11 +516,10 @@ def campaign_verb(board, as_json, runs, targets, units, seed, run_timeout, log_p
             log_file.close()
     summary = summarize(results)
     summary["seed"] = seed
-    good = OUTCOMES[:len(OUTCOMES) - len(FAILURES)]
     columns = ["not fired", "masked", "corrected", "isolated", "halted", "FAILED"]
     lines = [f"{'target':16}{'runs':>6}" + "".join(f"{c:>11}" for c in columns)]
     for target, row in summary["by_target"].items():
-        counts = [row[o] for o in good] + [sum(row[o] for o in FAILURES)]
+        counts = [row[o] for o in SUCCESSES] + [sum(row[o] for o in FAILURES)]
         lines.append(f"{target:16}{sum(row.values()):>6}" + "".join(f"{n:>11}" for n in counts))
     lines += [f"FAILED: {outcome}: {summary['outcomes'][outcome]}" for outcome in FAILURES
               if summary["outcomes"][outcome]]
@@ -530,10 +528,11 @@ def campaign_verb(board, as_json, runs, targets, units, seed, run_timeout, log_p
                      f"({summary['diagnosed_fraction']:.1%}); injection to detection (event-log stamps) max "
                      f"{summary['latency_max']}, median {summary['latency_median']} cycles")
     lines.append(f"{summary['failures']} failure(s) in {summary['runs']} runs (seed {seed})")
+    report = dict(summary, runs_detail=[r.record(reference) for r in results]), "\n".join(lines)
     if summary["failures"]:
-        _emit(as_json, dict(summary, runs_detail=[r.record(reference) for r in results]), "\n".join(lines))
+        _emit(as_json, *report)
         sys.exit(EXIT["failure"])
-    return dict(summary, runs_detail=[r.record(reference) for r in results]), "\n".join(lines)
+    return report
 
 
 def register_verbs(group):

@@ -21,12 +21,18 @@ from .frame import Frame, FrameDecoder, encode_frame
 from .transport import NoAnswerError
 
 
-__all__ = ["Session", "Responder", "REPLY_CHANNELS"]
+__all__ = ["Session", "Responder", "REPLY_CHANNELS", "request_key"]
 
 log = logging.getLogger(__name__)
 
 #: Channels that carry replies to requests.
 REPLY_CHANNELS = (Channel.MGMT_RESP, Channel.BULK)
+
+
+def request_key(frame):
+    """What makes a request the same request again (a retransmission): its sequence number, payload CRC and length
+    -- the controller's one-entry reply cache key (``docs/protocol.md``)."""
+    return frame.seq, zlib.crc32(frame.payload), len(frame.payload)
 
 
 class Session:
@@ -159,7 +165,7 @@ class Responder:
                 if self.on_frame is not None:
                     self.on_frame(frame)
                 continue
-            key = (frame.seq, zlib.crc32(frame.payload), len(frame.payload))
+            key = request_key(frame)
             if key == self._cache_key:
                 self.replayed += 1
                 self.send(self._cache_wire)

@@ -26,12 +26,11 @@ import logging
 import select
 import socket
 import time
-import zlib
 
 from hw.vtm.protocol import Channel
 
 from .frame import Frame, FrameDecoder, encode_frame
-from .session import REPLY_CHANNELS
+from .session import REPLY_CHANNELS, request_key
 
 
 __all__ = ["LinkShare", "MAX_HOSTS"]
@@ -116,10 +115,9 @@ class LinkShare:
 
     # ---- the controller's side ----
 
-    def _send_up(self, channel, payload, seq=None):
-        if seq is None:
-            seq = self._seq
-            self._seq = (seq + 1) & 0xFF
+    def _send_up(self, channel, payload):
+        seq = self._seq
+        self._seq = (seq + 1) & 0xFF
         wire = encode_frame(Frame(channel, seq=seq, ack=self._peer_seq or 0, ack_valid=self._peer_seq is not None,
                                   payload=payload))
         self.transport.write(wire)
@@ -187,7 +185,7 @@ class LinkShare:
             self.stats["frames dropped"] += 1
             log.debug("dropped a %s frame from host %s", frame.channel.name, host.name)
             return
-        key = (frame.seq, zlib.crc32(frame.payload), len(frame.payload))
+        key = request_key(frame)
         if key == host.request_key:
             self.stats["host retransmissions"] += 1
             if host.reply is not None:          # answered, the reply lost or late: the same reply again
