@@ -690,9 +690,11 @@ class LockstepPair(wiring.Component):
                 m.d.sync += [reboot[0].eq(online_a), reboot[1].eq(online_b)]
                 record(code, EventUnit.NONE)
 
-        # Auto resync after a fault isolation (policy), unless the unit must be replaced.
+        # Auto resync after a fault isolation (policy), unless the unit must be replaced. The request is dropped
+        # once the unit leaves ISOLATED (a resync or OFFLINE command came first) -- judged by its *next* state: in
+        # the cycle of the isolation that sets the request the unit is still ONLINE.
         for index in range(2):
-            with m.If(states[index] != UnitState.ISOLATED):
+            with m.If(state_next[index] != UnitState.ISOLATED):
                 m.d.sync += auto[index].eq(0)
             with m.If(auto[index] & policy.auto_resync & (states[index] == UnitState.ISOLATED) &
                       onlines[1 - index] & ~busy_cmd & ~cmd_valid):

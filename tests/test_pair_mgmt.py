@@ -248,3 +248,60 @@ def test_freeze_then_resync_rejoins_and_faults_are_caught_again(unit):
 
     out = simulate(soc, body)
     assert list(out) == [(i + 1) & 0xFF for i in range(len(out))]
+
+
+@pytest.mark.parametrize("unit", "ab")
+def test_auto_resync_rejoins_a_unit_isolated_on_evidence(unit):
+    # The policy's auto resync: a unit isolated by a fault (here a parity error in s0) is resynced from its
+    # partner at once, with no command, and the pair is back in lockstep while the workload goes on.
+    soc = make(block_words=16, final_words=16)
+    index = "ab".index(unit)
+
+    async def body(mg):
+        ctx = mg.ctx
+        st = soc.pair.status
+        ctx.set(soc.mgmt.policy, {"undiagnosed": UndiagnosedPolicy.HALT, "auto_resync": 1})
+        ctx.set(soc.inject.valid, 1)
+        ctx.set(soc.inject.payload, command(InjectTarget.REG_FLIP, unit=index, at=200, addr=S0, bit0=4))
+        await mg.tick()
+        ctx.set(soc.inject.valid, 0)
+        codes = []
+        for _ in range(3000):
+            await mg.tick()
+            if ctx.get(st.event_valid):
+                codes.append((EventCode(ctx.get(st.event.code)), EventUnit(ctx.get(st.event.unit))))
+            if codes and codes[-1][0] == EventCode.RESYNC_DONE:
+                break
+        named = EventUnit.A if unit == "a" else EventUnit.B
+        steps = [code for code, _ in codes if code != EventCode.RESYNC_BOUND_RAISED]   # the budget may grow
+        assert steps == [EventCode.ISOLATED_ON_EVIDENCE, EventCode.RESYNC_STARTED, EventCode.RESYNC_DONE]
+        assert {u for _, u in codes} == {named}
+        sent = len(mg.out)
+        await mg.tick(400)
+        assert pair_state(soc, ctx) == (UnitState.ONLINE, UnitState.ONLINE)
+        assert not ctx.get(st.diverged) and len(mg.out) > sent + 5
+
+    out = simulate(soc, body)
+    assert list(out) == [(i + 1) & 0xFF for i in range(len(out))]
+
+
+def test_auto_resync_rejoins_the_unit_a_keep_policy_isolated():
+    soc = make(block_words=16, final_words=16)
+    selftest = command(InjectTarget.COMPARATOR_TEST, at=200, addr=1 << MISMATCH_FIELDS.index("retire_valid"),
+                       cycles=2)
+
+    async def body(mg):
+        ctx = mg.ctx
+        ctx.set(soc.mgmt.policy, {"undiagnosed": UndiagnosedPolicy.KEEP_A, "auto_resync": 1})
+        ctx.set(soc.inject.valid, 1)
+        ctx.set(soc.inject.payload, selftest)
+        await mg.tick()
+        ctx.set(soc.inject.valid, 0)
+        await mg.tick(300)
+        await wait_state(mg, "b", UnitState.ONLINE, 3000)
+        await mg.tick(400)
+        assert pair_state(soc, ctx) == (UnitState.ONLINE, UnitState.ONLINE)
+        assert not ctx.get(soc.pair.status.diverged)
+
+    out = simulate(soc, body)
+    assert list(out) == [(i + 1) & 0xFF for i in range(len(out))]
