@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from hw.inject import InjectTarget
-from hw.status_map import EventCode, EventUnit
+from hw.status_map import EventCode, EventUnit, UnitState
 from hw.vtm.protocol import EventKind
 from ftctl.board_campaign import (CAMPAIGN_TARGETS, FAILURES, SUCCESSES, Reference, classify, random_fault,
                                   run_campaign, summarize)
@@ -55,6 +55,32 @@ INJECTED = {"kind": EventKind.INJECTED, "detail": {}}
 ])
 def test_classify(end, output, exit_code, events, outcome):
     assert classify(REFERENCE, "B", end, output, exit_code, events) == outcome
+    assert (outcome in FAILURES) == (outcome not in SUCCESSES)
+
+
+ONLINE = {"A": UnitState.ONLINE, "B": UnitState.ONLINE}
+B_ISOLATED = {"A": UnitState.ONLINE, "B": UnitState.ISOLATED}
+ISOLATED_B = [INJECTED, lockstep(EventCode.ISOLATED_ON_EVIDENCE, EventUnit.B)]
+RESYNCED_B = ISOLATED_B + [lockstep(EventCode.RESYNC_STARTED, EventUnit.B), lockstep(EventCode.RESYNC_DONE, EventUnit.B)]
+
+
+@pytest.mark.parametrize("end, output, events, states, outcome", [
+    ("finished", REFERENCE.output, RESYNCED_B, ONLINE, "isolated, resynced"),
+    ("finished", REFERENCE.output, RESYNCED_B[:3], B_ISOLATED, "resync failed"),       # never done
+    ("finished", REFERENCE.output, ISOLATED_B, B_ISOLATED, "resync failed"),            # never started
+    ("finished", REFERENCE.output, RESYNCED_B, B_ISOLATED, "resync failed"),            # left lockstep again
+    ("halted", b"line 1\n", RESYNCED_B + [lockstep(EventCode.UNDIAGNOSED_DIVERGENCE, EventUnit.BOTH)],
+     {"A": UnitState.ISOLATED, "B": UnitState.ISOLATED}, "resync failed"),              # diverged after it
+    ("finished", REFERENCE.output, [INJECTED, lockstep(EventCode.REPLACE_UNIT, EventUnit.B)], B_ISOLATED,
+     "isolated, partner continued"),                                                    # stays out by design
+    ("finished", b"line 1\nline X\n", RESYNCED_B, ONLINE, "output corrupted"),
+    ("finished", REFERENCE.output, [INJECTED], ONLINE, "masked"),
+    ("halted", b"line 1\n", [INJECTED, lockstep(EventCode.UNDIAGNOSED_DIVERGENCE, EventUnit.BOTH)],
+     {"A": UnitState.ISOLATED, "B": UnitState.ISOLATED}, "halted, nothing escaped"),
+])
+def test_classify_with_auto_resync(end, output, events, states, outcome):
+    assert classify(REFERENCE, "B", end, output, 0 if end == "finished" else None, events, auto_resync=True,
+                    states=states) == outcome
     assert (outcome in FAILURES) == (outcome not in SUCCESSES)
 
 
@@ -198,3 +224,14 @@ def test_a_resync_early_in_a_run_after_a_reset_keeps_the_pair_in_lockstep(crc_bo
         events = [describe_event(e) for e in board.events() if e["index"] >= before]
         assert end is not None and end["kind"] == EventKind.FINISHED, events
         assert all(state == UnitState.ONLINE for state in board.unit_states().values()), events
+
+
+def test_campaign_with_auto_resync_on_the_simulated_board(crc_board):
+    """With the policy's auto resync on, each isolated unit comes back by itself while the workload runs and the
+    pair stays in lockstep to the end (before the fix of that policy no unit ever came back: "resync failed")."""
+    from ftctl.board import Board
+    with Board(crc_board, timeout=10) as board:
+        policy = board.policy()
+        reference, results = run_campaign(board, 3, targets=("pc-flip",), seed=4, auto_resync=True)
+        assert board.policy() == policy
+    assert [r.outcome for r in results] == ["isolated, resynced"] * 3, [r.record(reference) for r in results]

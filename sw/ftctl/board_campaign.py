@@ -19,8 +19,11 @@
 
 Before the first run the workload runs twice without a fault: its console output, exit code and length in cycles
 are the reference, and two runs that differ are refused (the workload is not deterministic or not restart-safe).
-For the campaign's duration the policy is HALT without auto resync, so that an undiagnosed divergence freezes both
-units and nothing the faulty unit did reaches the next run; the board's own policy is put back at the end.
+For the campaign's duration the policy is HALT, so that an undiagnosed divergence freezes both units and nothing
+the faulty unit did reaches the next run, and auto resync is off -- or on with ``auto_resync=True`` (``ftctl campaign
+--auto-resync``): then a unit isolated on evidence must also be resynced from its partner while the workload runs,
+come back ONLINE and stay in lockstep to the end of the run ("isolated, resynced"), or the run is a failure
+("resync failed"). The board's own policy is put back at the end.
 """
 
 import random
@@ -53,14 +56,16 @@ OUTCOMES = (
     "masked",                       # it did, and nothing showed: a dead value, a word never read
     "corrected",                    # a single-bit RAM error corrected (SECDED) or repaired by the scrubber
     "isolated, partner continued",  # evidence named the injected unit; the output equals the fault-free run's
+    "isolated, resynced",           # the same, and (auto resync) the unit came back and stayed in lockstep
     "halted, nothing escaped",      # an undiagnosed divergence (policy HALT): the output is a prefix of it
     "wrong unit isolated",          # evidence named the unit that was not injected
     "output corrupted",             # output that is neither the fault-free run's nor a prefix of it
     "output stopped",               # a prefix, without a halt (the survivor stopped)
     "hang",                         # neither finished nor halted within the timeout
     "exit code changed",
+    "resync failed",                # (auto resync) the isolated unit did not come back, or diverged again
 )
-SUCCESSES, FAILURES = OUTCOMES[:5], OUTCOMES[5:]
+SUCCESSES, FAILURES = OUTCOMES[:6], OUTCOMES[6:]
 
 #: Campaign targets: ``ram-flip2`` is a 2-bit flip of one RAM word (uncorrectable for SECDED).
 CAMPAIGN_TARGETS = ("ram-flip", "ram-flip2", "reg-flip", "pc-flip", "pipe-flip", "bus-stuck", "comparator-test")
@@ -70,6 +75,7 @@ DEFAULT_TARGETS = CAMPAIGN_TARGETS[:6]
 _EVIDENCE_CODES = (EventCode.ISOLATED_ON_EVIDENCE, EventCode.DIAGNOSED_DIVERGENCE, EventCode.REPLACE_UNIT)
 _HALT_CODES = (EventCode.UNDIAGNOSED_DIVERGENCE, EventCode.AMBIGUOUS_EVIDENCE)
 _CORRECTED_CODES = (EventCode.SCRUB_CORRECTED, EventCode.SCRUB_REPAIRED)
+_DIVERGED_CODES = _EVIDENCE_CODES + _HALT_CODES
 #: Seconds without console output after which a run's output is taken as complete.
 QUIET = 0.5
 
@@ -165,14 +171,19 @@ class RunResult:
                 "events": [describe_event(e) for e in self.events]}
 
 
-def classify(reference, unit, end, output, exit_code, events):
+def classify(reference, unit, end, output, exit_code, events, *, auto_resync=False, states=None):
     """The :data:`OUTCOMES` name of a run that injected into ``unit`` (``"A"``/``"B"``), ended ``end`` and showed
-    ``output``, ``exit_code`` and the decoded ``events`` since its reset."""
+    ``output``, ``exit_code`` and the decoded ``events`` since its reset. With ``auto_resync`` (the policy's) a unit
+    isolated on evidence must have come back: ``states`` are the units' states (``{"A": UnitState, ...}``) once the
+    run ended and no resync was running."""
     injected = EventUnit.A if unit == "A" else EventUnit.B
     lockstep = [e["detail"] for e in events if e["kind"] == EventKind.LOCKSTEP]
     named = {d["unit"] for d in lockstep if d["code"] in _EVIDENCE_CODES}
     if named - {injected}:
         return "wrong unit isolated"
+    replaced = any(d["code"] == EventCode.REPLACE_UNIT for d in lockstep)     # stays ISOLATED by design
+    if auto_resync and named and not replaced and not _rejoined(lockstep, injected, states):
+        return "resync failed"
     prefix = reference.output.startswith(output)
     if end == "halted":
         return "halted, nothing escaped" if prefix else "output corrupted"
@@ -185,10 +196,24 @@ def classify(reference, unit, end, output, exit_code, events):
     if exit_code != reference.exit_code:
         return "exit code changed"
     if named:
-        return "isolated, partner continued"
+        return "isolated, resynced" if auto_resync and not replaced else "isolated, partner continued"
     if any(d["code"] in _CORRECTED_CODES for d in lockstep):
         return "corrected"
     return "masked" if any(e["kind"] == EventKind.INJECTED for e in events) else "not fired"
+
+
+def _rejoined(lockstep, injected, states):
+    """Whether the ``injected`` unit, isolated on evidence, was resynced after it (RESYNC_DONE), nothing diverged
+    after that, and both units ended ONLINE."""
+    codes = [(d["code"], d["unit"]) for d in lockstep]
+    isolated = next(i for i, (code, unit) in enumerate(codes) if code in _EVIDENCE_CODES and unit == injected)
+    after = codes[isolated + 1:]
+    if (EventCode.RESYNC_DONE, injected) not in after:
+        return False
+    done = after.index((EventCode.RESYNC_DONE, injected))
+    if any(code in _DIVERGED_CODES for code, _ in after[done + 1:]):
+        return False
+    return states is not None and all(state == UnitState.ONLINE for state in states.values())
 
 
 # ---- talking to the board ----
@@ -277,7 +302,17 @@ def _restore(board, unit, timeout, scrubbing):
     _quiet_output(board)
 
 
-def _one_run(board, reference, limit, rng, number, target, unit, inject_target, fields):
+def _settled_states(board, timeout):
+    """The units' states once neither is RESYNCING (or ``timeout`` seconds passed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = board.unit_states()
+        if UnitState.RESYNCING not in states.values() or time.monotonic() >= deadline:
+            return states
+        board.poll(0.05)
+
+
+def _one_run(board, reference, limit, rng, number, target, unit, inject_target, fields, auto_resync=False):
     """Reset, arm the fault at a random cycle of the workload, observe and classify: a :class:`RunResult`."""
     reset = _reset(board, limit)
     now = board.read("STATUS_CYCLE")
@@ -292,10 +327,12 @@ def _one_run(board, reference, limit, rng, number, target, unit, inject_target, 
     board.inject(inject_target, unit, at=at & field_max("at"), **fields)
     end, finished = _wait_end(board, reset, limit)
     exit_code = finished["detail"] if finished is not None else None
+    states = _settled_states(board, limit) if auto_resync else None    # a resync may outlast the workload
     output = _quiet_output(board)
     events = _events_since(board, reset)
     result = RunResult(number, target, unit, fields, at, end=end, exit_code=exit_code, output=output, events=events)
-    result.outcome = classify(reference, unit, end, output, exit_code, events)
+    result.outcome = classify(reference, unit, end, output, exit_code, events, auto_resync=auto_resync,
+                              states=states)
     fired = next((e for e in events if e["kind"] == EventKind.INJECTED), None)
     seen = next((e for e in events if e["kind"] == EventKind.LOCKSTEP and e["detail"]["code"] not in _CORRECTED_CODES),
                 None)
@@ -316,13 +353,14 @@ def _put_back(board, unit, limit, scrubbing):
     return f"the CPUs were reset (no fault left armed) and unit {unit} resynced"
 
 
-def run_campaign(board, runs, *, targets=DEFAULT_TARGETS, units=UNITS, seed=0, timeout=None, on_run=None,
-                 on_reference=None):
+def run_campaign(board, runs, *, targets=DEFAULT_TARGETS, units=UNITS, seed=0, timeout=None, auto_resync=False,
+                 on_run=None, on_reference=None):
     """Run ``runs`` injections; the :class:`Reference` and the list of :class:`RunResult`.
 
-    ``timeout`` (seconds a run may take; default four times the fault-free run, at least 10 s), ``on_run(result)``
-    after each run, ``on_reference(reference)`` once it is known. The board's policy is put back at the end, also
-    after an error or an interrupt.
+    ``timeout`` (seconds a run may take; default four times the fault-free run, at least 10 s), ``auto_resync``
+    (the policy during the campaign: an isolated unit must come back by itself), ``on_run(result)`` after each run,
+    ``on_reference(reference)`` once it is known. The board's policy is put back at the end, also after an error or
+    an interrupt.
     """
     for target in targets:
         if target not in CAMPAIGN_TARGETS:
@@ -335,7 +373,7 @@ def run_campaign(board, runs, *, targets=DEFAULT_TARGETS, units=UNITS, seed=0, t
     rng = random.Random(seed)
     words, bits = ram_geometry(board)
     policy = board.policy()
-    board.set_policy(undiagnosed=UndiagnosedPolicy.HALT, auto_resync=0)
+    board.set_policy(undiagnosed=UndiagnosedPolicy.HALT, auto_resync=int(auto_resync))
     try:
         states = board.unit_states()
         if any(state != UnitState.ONLINE for state in states.values()):
@@ -357,7 +395,8 @@ def run_campaign(board, runs, *, targets=DEFAULT_TARGETS, units=UNITS, seed=0, t
             target, unit = rng.choice(list(targets)), rng.choice(units)
             inject_target, fields = random_fault(rng, target, words, bits)
             try:
-                result = _one_run(board, reference, limit, rng, number, target, unit, inject_target, fields)
+                result = _one_run(board, reference, limit, rng, number, target, unit, inject_target, fields,
+                                  auto_resync)
             except BaseException as exc:
                 note = _put_back(board, unit, limit, scrubbing)
                 exc.args = (f"{exc}; {note}" if str(exc) else note,)
@@ -377,8 +416,9 @@ def summarize(results):
     for result in sorted(results, key=lambda r: CAMPAIGN_TARGETS.index(r.target)):
         row = table.setdefault(result.target, dict.fromkeys(OUTCOMES, 0))
         row[result.outcome] += 1
-    detected = [r for r in results if r.outcome in ("isolated, partner continued", "halted, nothing escaped")]
-    diagnosed = [r for r in detected if r.outcome == "isolated, partner continued"]
+    isolated = ("isolated, partner continued", "isolated, resynced")
+    detected = [r for r in results if r.outcome in isolated + ("halted, nothing escaped",)]
+    diagnosed = [r for r in detected if r.outcome in isolated]
     latencies = [r.latency for r in detected if r.latency is not None]
     return {
         "runs": len(results),

@@ -478,8 +478,10 @@ def share_verb(port, port_tcp, host, timeout, ready_file):
               help="Seconds a run may take (default: 4x the fault-free run, at least 10).")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write one JSON line per run here.")
+@click.option("--auto-resync", is_flag=True,
+              help="Auto resync on during the campaign: an isolated unit must come back while the workload runs.")
 @board_verb
-def campaign_verb(board, as_json, runs, targets, units, seed, run_timeout, log_path):
+def campaign_verb(board, as_json, runs, targets, units, seed, run_timeout, log_path, auto_resync):
     """Measure the pair on this board: inject RUNS random faults into the running workload, one per run (the CPUs
     reset before each), and classify what each did. The workload must end through the test finisher and repeat
     itself after a reset (build/fw/demo.elf does). Exit status 1 if any run shows a failure of the pair."""
@@ -510,13 +512,14 @@ def campaign_verb(board, as_json, runs, targets, units, seed, run_timeout, log_p
     try:
         reference, results = run_campaign(board, runs, targets=chosen,
                                           units=UNITS if units.lower() == "both" else (units.upper(),), seed=seed,
-                                          timeout=run_timeout, on_run=run_done, on_reference=reference_found)
+                                          timeout=run_timeout, auto_resync=auto_resync, on_run=run_done,
+                                          on_reference=reference_found)
     finally:
         if log_file is not None:
             log_file.close()
     summary = summarize(results)
     summary["seed"] = seed
-    columns = ["not fired", "masked", "corrected", "isolated", "halted", "FAILED"]
+    columns = ["not fired", "masked", "corrected", "isolated", "resynced", "halted", "FAILED"]
     lines = [f"{'target':16}{'runs':>6}" + "".join(f"{c:>11}" for c in columns)]
     for target, row in summary["by_target"].items():
         counts = [row[o] for o in SUCCESSES] + [sum(row[o] for o in FAILURES)]
