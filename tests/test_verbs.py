@@ -261,3 +261,16 @@ def test_ram_flip_on_a_design_without_the_ram_size_is_refused_by_name(monkeypatc
         return board
     monkeypatch.setattr("ftctl.verbs.Board", old_design)
     refused(ftctl("inject", "B", "ram-flip", "--addr", "1"), 1, "does not report its RAM size")
+
+
+# ---- offline: only an ISOLATED unit, and resync brings it back ----
+
+def test_offline_takes_an_isolated_unit_and_resync_brings_it_back(controller):
+    refused(ftctl("offline", "B"), 6, "DENIED")                 # in lockstep: refused, nothing changed
+    assert controller.states[1] == UnitState.ONLINE
+    controller.states[1] = UnitState.ISOLATED
+    result = ftctl("offline", "b")
+    assert result.exit_code == 0 and "Unit B is OFFLINE: safe to replace" in result.output
+    assert controller.states[1] == UnitState.OFFLINE
+    assert json.loads(ftctl("resync", "B", "--json").stdout)["state"] == "ONLINE"
+    refused(ftctl("offline", "C"), 2, "Invalid value")

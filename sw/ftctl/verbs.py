@@ -321,6 +321,16 @@ def freeze_verb(board, as_json, unit):
     return {"unit": unit.upper(), "state": state}, f"Unit {unit.upper()} frozen: {plain(state)}"
 
 
+@click.command("offline")
+@click.argument("unit", type=click.Choice(UNITS, case_sensitive=False))
+@board_verb
+def offline_verb(board, as_json, unit):
+    """Take an ISOLATED unit OFFLINE: held in reset, safe to replace (ftctl resync brings it back)."""
+    board.offline(unit.upper())
+    state = board.wait_state(unit.upper(), (UnitState.OFFLINE,))
+    return {"unit": unit.upper(), "state": state}, f"Unit {unit.upper()} is {plain(state)}: safe to replace"
+
+
 @click.command("dump")
 @click.argument("unit", required=False, type=click.Choice(UNITS, case_sensitive=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
@@ -540,6 +550,6 @@ def campaign_verb(board, as_json, runs, targets, units, seed, run_timeout, log_p
 
 def register_verbs(group):
     """Add the board verbs to the click ``group``."""
-    for verb in (status_verb, power_verb, console_verb, events_verb, inject_verb, freeze_verb, resync_verb,
-                 dump_verb, policy_verb, reg_verb, share_verb, campaign_verb):
+    for verb in (status_verb, power_verb, console_verb, events_verb, inject_verb, freeze_verb, offline_verb,
+                 resync_verb, dump_verb, policy_verb, reg_verb, share_verb, campaign_verb):
         group.add_command(verb)
