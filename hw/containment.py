@@ -28,8 +28,13 @@ Modes (``mode`` requests one, ``active`` is the one in effect):
 
 ``PAIR``     the scheme above.
 ``ONLY_A``,
-``ONLY_B``   simplex: that unit's port is connected straight to the shared bus, the other is held off (stalled,
-             no responses).
+``ONLY_B``   simplex: that unit's port is connected to the shared bus, the other is held off (stalled, no
+             responses). A request is forwarded once it has been presented for :data:`SIMPLEX_HOLD` cycles: the
+             evidence a unit raises about what it requests (the parity of the request, of a pipeline register --
+             in the cycle it presents it -- or of a register it stores, a cycle later: the register file's flag is
+             a flip-flop) stops the unit before anything reaches the bus, as the comparison does in ``PAIR``. It
+             costs a simplex I/O access 2 cycles (``PAIR`` costs ``offset + 1``); a survivor whose request was
+             already waiting when the pair went simplex is served as soon as it has waited that long.
 ``HALT``     nothing is forwarded, both units are held off.
 
 A mode change first drains: no new request is forwarded, the responses still owed are delivered as in the old mode
@@ -48,7 +53,12 @@ from amaranth.lib.wiring import In, Out
 from .cpu.bus import BusSignature
 
 
-__all__ = ["ContainMode", "Containment"]
+__all__ = ["ContainMode", "Containment", "SIMPLEX_HOLD"]
+
+
+#: Cycles a lone unit presents an I/O request before it is forwarded: its evidence about the request comes at most
+#: a cycle after the request (the core's register-file parity flag is registered), and stops it a cycle later.
+SIMPLEX_HOLD = 2
 
 
 class ContainMode(enum.Enum, shape=2):
@@ -155,6 +165,16 @@ class Containment(wiring.Component):
         ready = Signal()
         confirmed = Signal()
         m.d.comb += [ready.eq((waited == offset + 1) & self.agree), confirmed.eq(a.valid & ready)]
+        # Simplex: a request presented for SIMPLEX_HOLD cycles already.
+        held = []
+        for port, name in ((a, "a"), (b, "b")):
+            count = Signal(range(SIMPLEX_HOLD + 1), name=f"held_{name}_cycles")
+            with m.If(port.valid & port.stall):
+                m.d.sync += count.eq(Mux(count == SIMPLEX_HOLD, count, count + 1))
+            with m.Else():
+                m.d.sync += count.eq(0)
+            held.append(count == SIMPLEX_HOLD)
+        held_a, held_b = held
 
         # Response to B in PAIR mode: A's view, `offset` cycles later. Reset to "stalled, no response".
         a_view = Signal(35, init=1)     # stall, ack, err, rdata
@@ -197,14 +217,14 @@ class Containment(wiring.Component):
                 ]
             with m.Case(ContainMode.ONLY_A):
                 m.d.comb += [
-                    bus.valid.eq(a.valid & go),
-                    a_stall.eq(~go | bus.stall),
+                    bus.valid.eq(a.valid & held_a & go),
+                    a_stall.eq(~(held_a & go) | bus.stall),
                     b.stall.eq(1),
                 ]
             with m.Case(ContainMode.ONLY_B):
                 m.d.comb += [
-                    bus.valid.eq(b.valid & go),
-                    b.stall.eq(~go | bus.stall),
+                    bus.valid.eq(b.valid & held_b & go),
+                    b.stall.eq(~(held_b & go) | bus.stall),
                     a_stall.eq(1),
                 ]
             with m.Case(ContainMode.HALT):

@@ -493,6 +493,8 @@ class LockstepPair(wiring.Component):
             return sticky, now, now.regfile | now.pipeline | now.ram | now.bus_parity
         ev_a, now_a, names_a = evidence(a, "a", 0)
         ev_b, now_b, names_b = evidence(b, "b", 1)
+        names_q = (Signal(name="evidence_a_q"), Signal(name="evidence_b_q"))
+        m.d.sync += [names_q[0].eq(names_a), names_q[1].eq(names_b)]
 
         cycle = Signal(32)
         m.d.sync += cycle.eq(cycle + 1)
@@ -590,6 +592,16 @@ class LockstepPair(wiring.Component):
                     undiagnosed_policy(EventCode.UNDIAGNOSED_DIVERGENCE)
         with m.Else():
             m.d.sync += waited.eq(0)
+            # Simplex: the one unit ONLINE has no partner to compare with, but its own evidence still says it is
+            # wrong. Policy HALT: it is stopped (ISOLATED, its state kept for the dump; the containment holds
+            # everything), so nothing it computes from then on reaches a device; KEEP_A/KEEP_B put availability
+            # first: it runs on. The event is recorded once, when evidence it did not have before appears.
+            for index, (names, unit_code) in enumerate(((names_a, EventUnit.A), (names_b, EventUnit.B))):
+                with m.If(onlines[index] & names & ~names_q[index]):
+                    with m.If(policy.undiagnosed == UndiagnosedPolicy.HALT):
+                        m.d.comb += state_next[index].eq(UnitState.ISOLATED)
+                        m.d.sync += thaw[index].eq(0)
+                    record(EventCode.SIMPLEX_FAULT, unit_code)
 
         # ---- unit commands (management port or the status block's CONTROL register)
         cmd_done = Signal()

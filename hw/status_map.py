@@ -89,6 +89,8 @@ class EventCode(enum.Enum, shape=5):
     CRASH = 15                  # the firmware wrote CRASH: unit (B) frozen at the crash for the dump, the other
                                 # rebooted (in simplex: the running unit rebooted, unit NONE)
     WATCHDOG_EXPIRED = 16       # the watchdog expired: the same crash capture
+    SIMPLEX_FAULT = 17          # evidence in the only unit ONLINE: stopped (policy HALT; nothing reaches the bus
+                                # after it) or, KEEP_A/KEEP_B, left running
 
 
 class EventUnit(enum.Enum, shape=2):

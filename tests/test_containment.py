@@ -8,7 +8,7 @@ import pytest
 from amaranth import Elaboratable, Module
 
 from hw.comparator import Comparator
-from hw.containment import Containment, ContainMode
+from hw.containment import Containment, ContainMode, SIMPLEX_HOLD
 from simulate import simulate
 
 
@@ -302,3 +302,30 @@ def test_halt_forwards_nothing(offset):
     assert all(t <= halted for t in trace["forwarded_at"])
     assert len(device.log) < len(script)
     assert device.log == [req for _, req in script[:len(device.log)]]
+
+
+@pytest.mark.parametrize("offset", [0, 2])
+@pytest.mark.parametrize("side", ["a", "b"])
+def test_simplex_holds_each_request_for_the_evidence(offset, side):
+    # A lone unit's request is forwarded once presented for SIMPLEX_HOLD cycles (its evidence about it is at most
+    # a cycle late, and the pair's decision a cycle after that): that is a simplex access's whole cost here.
+    script = [(2, req) for _, req in random_script(51, count=10)]
+    simplex = ContainMode.ONLY_A if side == "a" else ContainMode.ONLY_B
+    unit_a, unit_b, device, _ = run(offset, script, script, stall_rate=0.0, cycles=200, mode=lambda t: simplex)
+    alone = unit_a if side == "a" else unit_b
+    assert alone.done and device.log == [req for _, req in script]
+    assert alone.stalled == SIMPLEX_HOLD * len(script)
+
+
+@pytest.mark.parametrize("side", ["a", "b"])
+def test_a_lone_unit_stopped_within_the_hold_forwards_nothing(side):
+    # The pair stops a lone unit whose evidence fired in the cycle after it presented a request (mode HALT from
+    # the hold's last cycle): the request never reaches the bus.
+    script = [(5, req) for _, req in random_script(61, count=4)]
+    simplex = ContainMode.ONLY_A if side == "a" else ContainMode.ONLY_B
+    first = 5                                                       # the unit presents its first request then
+
+    def mode(t):
+        return ContainMode.HALT if t >= first + SIMPLEX_HOLD else simplex
+    _, _, device, trace = run(0, script, script, stall_rate=0.0, cycles=60, mode=mode)
+    assert device.log == [] and trace["forwarded_at"] == []

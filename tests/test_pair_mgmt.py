@@ -13,9 +13,11 @@ from hw.status_map import UnitState, EventCode, EventUnit
 from hw.vtm.protocol import UnitAction, UndiagnosedPolicy
 from hw.comparator import MISMATCH_FIELDS
 from hw.inject import InjectTarget
+from hw.containment import ContainMode
 from tests.lockstep_harness import program, command, RAM_SIZE, DATA
 
 S0 = 8
+S2 = 18
 
 
 def make(**kwargs):
@@ -302,6 +304,98 @@ def test_auto_resync_rejoins_the_unit_a_keep_policy_isolated():
         await mg.tick(400)
         assert pair_state(soc, ctx) == (UnitState.ONLINE, UnitState.ONLINE)
         assert not ctx.get(soc.pair.status.diverged)
+
+    out = simulate(soc, body)
+    assert list(out) == [(i + 1) & 0xFF for i in range(len(out))]
+
+
+async def events_until(mg, cycles, stop=None):
+    """The (code, unit) events of the next ``cycles`` cycles (until ``stop`` is recorded, if given)."""
+    st = mg.soc.pair.status
+    codes = []
+    for _ in range(cycles):
+        await mg.tick()
+        if mg.ctx.get(st.event_valid):
+            codes.append((EventCode(mg.ctx.get(st.event.code)), EventUnit(mg.ctx.get(st.event.unit))))
+            if codes[-1][0] == stop:
+                break
+    return codes
+
+
+@pytest.mark.parametrize("unit", "ab")
+@pytest.mark.parametrize("register", [S0, S2])
+def test_evidence_in_the_only_unit_online_stops_it(unit, register):
+    # The partner is out (frozen); the unit running alone reads a register whose parity fails: s0 (the counter,
+    # incremented) or s2 (stored to the UART in that very instruction, the parity flag a cycle later). Policy
+    # HALT: it is stopped, its state kept, and nothing it computed from the bad value reaches the UART.
+    soc = make()
+    index = "ab".index(unit)
+
+    async def body(mg):
+        ctx = mg.ctx
+        await mg.tick(200)
+        assert await mg.unit_cmd(UnitAction.FREEZE, 1 - index)
+        ctx.set(soc.inject.valid, 1)
+        ctx.set(soc.inject.payload, command(InjectTarget.REG_FLIP, unit=index, at=ctx.get(soc.pair.status.cycle) + 20,
+                                            addr=register, bit0=4))
+        await mg.tick()
+        ctx.set(soc.inject.valid, 0)
+        codes = await events_until(mg, 300, stop=EventCode.SIMPLEX_FAULT)
+        assert codes == [(EventCode.SIMPLEX_FAULT, EventUnit.A if unit == "a" else EventUnit.B)]
+        assert pair_state(soc, ctx) == (UnitState.ISOLATED, UnitState.ISOLATED)
+        assert ctx.get(soc.pair.status.mode) == ContainMode.HALT
+        sent = len(mg.out)
+        await mg.tick(200)
+        assert len(mg.out) == sent                                  # stopped
+        assert await mg.unit_cmd(UnitAction.RESYNC, index) is False  # no partner ONLINE to copy from
+
+    out = simulate(soc, body)
+    assert len(out) > 10 and list(out) == [(i + 1) & 0xFF for i in range(len(out))]    # no wrong byte got out
+
+
+def test_evidence_in_the_only_unit_online_under_a_keep_policy_is_reported_once():
+    soc = make()
+
+    async def body(mg):
+        ctx = mg.ctx
+        ctx.set(soc.mgmt.policy, {"undiagnosed": UndiagnosedPolicy.KEEP_B, "auto_resync": 0})
+        await mg.tick(200)
+        assert await mg.unit_cmd(UnitAction.FREEZE, 0)
+        ctx.set(soc.inject.valid, 1)
+        ctx.set(soc.inject.payload, command(InjectTarget.REG_FLIP, unit=1, at=ctx.get(soc.pair.status.cycle) + 20,
+                                            addr=S0, bit0=4))
+        await mg.tick()
+        ctx.set(soc.inject.valid, 0)
+        codes = await events_until(mg, 600)
+        assert codes == [(EventCode.SIMPLEX_FAULT, EventUnit.B)]
+        assert pair_state(soc, ctx) == (UnitState.ISOLATED, UnitState.ONLINE)
+        sent = len(mg.out)
+        await mg.tick(200)
+        assert len(mg.out) > sent                                   # availability first: it runs on
+
+    simulate(soc, body)
+
+
+def test_evidence_in_the_resync_source_stops_both():
+    # B is being resynced from A when A's evidence fires: A is stopped, the resync cannot finish from it, and B
+    # (a partial copy) is not let back.
+    soc = make(block_words=16, final_words=16)
+
+    async def body(mg):
+        ctx = mg.ctx
+        await mg.tick(200)
+        assert await mg.unit_cmd(UnitAction.FREEZE, 1)
+        await mg.tick(100)
+        assert await mg.unit_cmd(UnitAction.RESYNC, 1)
+        assert pair_state(soc, ctx) == (UnitState.ONLINE, UnitState.RESYNCING)
+        ctx.set(soc.inject.valid, 1)
+        ctx.set(soc.inject.payload, command(InjectTarget.REG_FLIP, unit=0, at=ctx.get(soc.pair.status.cycle) + 3,
+                                            addr=S0, bit0=4))
+        await mg.tick()
+        ctx.set(soc.inject.valid, 0)
+        codes = await events_until(mg, 300)
+        assert (EventCode.SIMPLEX_FAULT, EventUnit.A) in codes and (EventCode.RESYNC_DONE, EventUnit.B) not in codes
+        assert pair_state(soc, ctx) == (UnitState.ISOLATED, UnitState.ISOLATED)
 
     out = simulate(soc, body)
     assert list(out) == [(i + 1) & 0xFF for i in range(len(out))]
