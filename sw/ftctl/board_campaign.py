@@ -73,7 +73,7 @@ CAMPAIGN_TARGETS = ("ram-flip", "ram-flip2", "reg-flip", "pc-flip", "pipe-flip",
 DEFAULT_TARGETS = CAMPAIGN_TARGETS[:6]
 
 _EVIDENCE_CODES = (EventCode.ISOLATED_ON_EVIDENCE, EventCode.DIAGNOSED_DIVERGENCE, EventCode.REPLACE_UNIT)
-_HALT_CODES = (EventCode.UNDIAGNOSED_DIVERGENCE, EventCode.AMBIGUOUS_EVIDENCE)
+_HALT_CODES = (EventCode.UNDIAGNOSED_DIVERGENCE, EventCode.AMBIGUOUS_EVIDENCE, EventCode.SIMPLEX_FAULT)
 _CORRECTED_CODES = (EventCode.SCRUB_CORRECTED, EventCode.SCRUB_REPAIRED)
 _DIVERGED_CODES = _EVIDENCE_CODES + _HALT_CODES
 #: Seconds without console output after which a run's output is taken as complete.
