@@ -41,7 +41,7 @@ from .containment import Containment, ContainMode
 from .cpu.bus import BusSignature
 from .cpu.core import Core
 from .cpu.ports import RetireSignature, StatePortSignature
-from .ecc import Protection, check_width
+from .ecc import Protection
 from .inject import UnitFaultSignature, REQUEST_LINES
 from .interconnect import Decoder, upper_half_request
 from .isolation import IsolationGate
@@ -841,7 +841,6 @@ class LockstepPair(wiring.Component):
         m.d.comb += rs.reg_dirty.eq(reg_dirty)
 
         # ---- RAM aux ports and state ports: resync engine > management > scrubber
-        idle_bus = BusSignature(addr_width=self._aw).flip().create(path=("idle_ram",))
         for index, unit in enumerate(units):
             aux = unit.ram_aux
             is_target = rs.busy & (rs_target == index)

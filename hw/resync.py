@@ -272,7 +272,7 @@ class Resync(wiring.Component):
             with m.Else():
                 m.next = "IDLE"
 
-        with m.FSM(name="regcopy") as rc:
+        with m.FSM(name="regcopy"):
             with m.State("IDLE"):
                 rc_take()
             with m.State("READ"):

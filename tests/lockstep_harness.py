@@ -3,7 +3,7 @@
 from amaranth.sim import Simulator
 
 from hw import memmap
-from hw.inject import InjectCommand, InjectTarget
+from hw.inject import InjectTarget
 from hw.lockstep_soc import LockstepSoC
 from hw.status_map import STATUS, STATUS_REG
 

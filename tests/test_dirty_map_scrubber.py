@@ -10,7 +10,7 @@ from hw.lockstep_soc import LockstepSoC
 from hw.scrubber import Scrubber
 from hw.status_map import EventCode, EventUnit, UnitState
 from hw.vtm.protocol import UnitAction
-from tests.lockstep_harness import program, command, RAM_SIZE, DATA
+from tests.lockstep_harness import program, command, RAM_SIZE
 from tests.test_pair_mgmt import Mgmt, pair_state
 from simulate import simulate
 

@@ -8,7 +8,7 @@ behind a read port that is busy every other cycle, as if the CPUs' bus used it.
 
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In
 from amaranth.sim import Simulator
 
 from ftctl.link.frame import Frame, FrameDecoder, encode_frame

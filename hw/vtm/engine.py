@@ -37,7 +37,7 @@ from amaranth.lib.wiring import In, Out
 
 from .access import AccessSignature
 from ..bram import BlockRAM
-from .framer import RX_PAYLOAD, RX_POS, FrameByteLayout, RxByteLayout
+from .framer import RX_POS, FrameByteLayout, RxByteLayout
 from .protocol import (BULK_MAX_DATA, HEADER_SIZE, IDENTITY_MAGIC, MAX_PAYLOAD, MAX_REG_COUNT, PROTOCOL_VERSION,
                        BulkArgsLayout, Channel, Command, FrameFlags, FrameHeaderLayout, IdentifyLayout,
                        ReadArgsLayout, RequestLayout, ResponseLayout, Status, Window, layout_size, pack)

@@ -22,7 +22,7 @@ bytes are read from the ring while they are sent; the one case where the ring wo
 BAD_ADDRESS.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 

@@ -201,7 +201,7 @@ if cocotb is not None:
         from hw.system_sim_top import DEFAULT_CLK_FREQ, DEFAULT_DIVISOR
         from hw.vtm.protocol import (Channel, Command, ControlLayout, EVENT_LOG_DEPTH, EventFrameLayout,
                                      IdentifyLayout, PolicyLayout, UndiagnosedPolicy, VtmStatusLayout, Window,
-                                     layout_size, pack, unpack)
+                                     pack, unpack)
         config = json.loads(Path(os.environ[CONFIG_ENV]).read_text())
         result = {"clk_freq": DEFAULT_CLK_FREQ}
         period_ns = 10
