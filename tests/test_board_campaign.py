@@ -232,6 +232,22 @@ def test_campaign_with_auto_resync_on_the_simulated_board(crc_board):
     from ftctl.board import Board
     with Board(crc_board, timeout=10) as board:
         policy = board.policy()
-        reference, results = run_campaign(board, 3, targets=("pc-flip",), seed=4, auto_resync=True)
+        reference, results = run_campaign(board, 2, targets=("pc-flip",), seed=4, auto_resync=True)
         assert board.policy() == policy
-    assert [r.outcome for r in results] == ["isolated, resynced"] * 3, [r.record(reference) for r in results]
+    assert [r.outcome for r in results] == ["isolated, resynced"] * 2, [r.record(reference) for r in results]
+
+
+def test_campaign_in_simplex_on_the_simulated_board(crc_board):
+    """With its partner frozen, a unit whose own evidence fires is stopped before anything wrong gets out (before
+    SIMPLEX_FAULT it ran on with a corrupted PC: output corrupted or a trap's exit code); the pair is put back."""
+    from ftctl.board import Board
+    with Board(crc_board, timeout=10) as board:
+        reference, results = run_campaign(board, 2, targets=("pc-flip",), seed=5, simplex=True)
+        states = board.unit_states()
+    assert [r.outcome for r in results] == ["halted, nothing escaped"] * 2, [r.record(reference) for r in results]
+    for result in results:
+        codes = [(e["detail"]["code"], e["detail"]["unit"]) for e in result.events if e["kind"] == EventKind.LOCKSTEP]
+        injected = EventUnit.A if result.unit == "A" else EventUnit.B
+        assert (EventCode.FROZEN, EventUnit.B if result.unit == "A" else EventUnit.A) in codes
+        assert (EventCode.SIMPLEX_FAULT, injected) in codes and result.latency is not None and result.latency >= 0
+    assert all(state.name == "ONLINE" for state in states.values())

@@ -23,7 +23,10 @@ For the campaign's duration the policy is HALT, so that an undiagnosed divergenc
 the faulty unit did reaches the next run, and auto resync is off -- or on with ``auto_resync=True`` (``ftctl campaign
 --auto-resync``): then a unit isolated on evidence must also be resynced from its partner while the workload runs,
 come back ONLINE and stay in lockstep to the end of the run ("isolated, resynced"), or the run is a failure
-("resync failed"). The board's own policy is put back at the end.
+("resync failed"). With ``simplex=True`` (``--simplex``) each run first freezes the unit not injected, so that the
+injected unit runs alone, with nothing to compare it with: what its own evidence catches is stopped before it
+reaches the bus (SIMPLEX_FAULT, "halted, nothing escaped"), what it misses corrupts the output. The board's own
+policy is put back at the end.
 """
 
 import random
@@ -312,9 +315,14 @@ def _settled_states(board, timeout):
         board.poll(0.05)
 
 
-def _one_run(board, reference, limit, rng, number, target, unit, inject_target, fields, auto_resync=False):
+def _one_run(board, reference, limit, rng, number, target, unit, inject_target, fields, auto_resync=False,
+             simplex=False):
     """Reset, arm the fault at a random cycle of the workload, observe and classify: a :class:`RunResult`."""
     reset = _reset(board, limit)
+    if simplex:                                 # the injected unit alone from here on
+        partner = UNITS[1 - UNITS.index(unit)]
+        board.freeze(partner)
+        board.wait_state(partner, (UnitState.ISOLATED,), limit)
     now = board.read("STATUS_CYCLE")
     lead = 2 * (board.read("STATUS_CYCLE") - now) + 16      # two requests' worth of cycles: arming
     earliest = board.read("STATUS_CYCLE") + lead
@@ -334,8 +342,8 @@ def _one_run(board, reference, limit, rng, number, target, unit, inject_target, 
     result.outcome = classify(reference, unit, end, output, exit_code, events, auto_resync=auto_resync,
                               states=states)
     fired = next((e for e in events if e["kind"] == EventKind.INJECTED), None)
-    seen = next((e for e in events if e["kind"] == EventKind.LOCKSTEP and e["detail"]["code"] not in _CORRECTED_CODES),
-                None)
+    seen = next((e for e in events if e["kind"] == EventKind.LOCKSTEP and e["detail"]["code"] in _DIVERGED_CODES),
+                None)           # a detection: not a correction, nor the campaign's own freeze (--simplex)
     if fired is not None and seen is not None:
         result.latency = seen["cycle"] - fired["cycle"]
     return result
@@ -354,11 +362,12 @@ def _put_back(board, unit, limit, scrubbing):
 
 
 def run_campaign(board, runs, *, targets=DEFAULT_TARGETS, units=UNITS, seed=0, timeout=None, auto_resync=False,
-                 on_run=None, on_reference=None):
+                 simplex=False, on_run=None, on_reference=None):
     """Run ``runs`` injections; the :class:`Reference` and the list of :class:`RunResult`.
 
     ``timeout`` (seconds a run may take; default four times the fault-free run, at least 10 s), ``auto_resync``
-    (the policy during the campaign: an isolated unit must come back by itself), ``on_run(result)`` after each run,
+    (the policy during the campaign: an isolated unit must come back by itself), ``simplex`` (the injected unit runs
+    alone, its partner frozen at the start of each run), ``on_run(result)`` after each run,
     ``on_reference(reference)`` once it is known. The board's policy is put back at the end, also after an error or
     an interrupt.
     """
@@ -396,7 +405,7 @@ def run_campaign(board, runs, *, targets=DEFAULT_TARGETS, units=UNITS, seed=0, t
             inject_target, fields = random_fault(rng, target, words, bits)
             try:
                 result = _one_run(board, reference, limit, rng, number, target, unit, inject_target, fields,
-                                  auto_resync)
+                                  auto_resync, simplex)
             except BaseException as exc:
                 note = _put_back(board, unit, limit, scrubbing)
                 exc.args = (f"{exc}; {note}" if str(exc) else note,)

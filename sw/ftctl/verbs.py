@@ -490,8 +490,10 @@ def share_verb(port, port_tcp, host, timeout, ready_file):
               help="Write one JSON line per run here.")
 @click.option("--auto-resync", is_flag=True,
               help="Auto resync on during the campaign: an isolated unit must come back while the workload runs.")
+@click.option("--simplex", is_flag=True,
+              help="Freeze the other unit at the start of each run: the injected unit runs alone, on its own evidence.")
 @board_verb
-def campaign_verb(board, as_json, runs, targets, units, seed, run_timeout, log_path, auto_resync):
+def campaign_verb(board, as_json, runs, targets, units, seed, run_timeout, log_path, auto_resync, simplex):
     """Measure the pair on this board: inject RUNS random faults into the running workload, one per run (the CPUs
     reset before each), and classify what each did. The workload must end through the test finisher and repeat
     itself after a reset (build/fw/demo.elf does). Exit status 1 if any run shows a failure of the pair."""
@@ -522,7 +524,8 @@ def campaign_verb(board, as_json, runs, targets, units, seed, run_timeout, log_p
     try:
         reference, results = run_campaign(board, runs, targets=chosen,
                                           units=UNITS if units.lower() == "both" else (units.upper(),), seed=seed,
-                                          timeout=run_timeout, auto_resync=auto_resync, on_run=run_done,
+                                          timeout=run_timeout, auto_resync=auto_resync, simplex=simplex,
+                                          on_run=run_done,
                                           on_reference=reference_found)
     finally:
         if log_file is not None:
@@ -537,9 +540,10 @@ def campaign_verb(board, as_json, runs, targets, units, seed, run_timeout, log_p
     lines += [f"FAILED: {outcome}: {summary['outcomes'][outcome]}" for outcome in FAILURES
               if summary["outcomes"][outcome]]
     if summary["detected"]:
-        lines.append(f"detected {summary['detected']}, diagnosed {summary['diagnosed']} "
-                     f"({summary['diagnosed_fraction']:.1%}); injection to detection (event-log stamps) max "
-                     f"{summary['latency_max']}, median {summary['latency_median']} cycles")
+        found = (f"stopped on the unit's own evidence {summary['detected']}" if simplex else
+                 f"detected {summary['detected']}, diagnosed {summary['diagnosed']} ({summary['diagnosed_fraction']:.1%})")
+        lines.append(f"{found}; injection to detection (event-log stamps) max {summary['latency_max']}, median "
+                     f"{summary['latency_median']} cycles")
     lines.append(f"{summary['failures']} failure(s) in {summary['runs']} runs (seed {seed})")
     report = dict(summary, runs_detail=[r.record(reference) for r in results]), "\n".join(lines)
     if summary["failures"]:
