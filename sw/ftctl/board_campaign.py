@@ -60,7 +60,8 @@ OUTCOMES = (
     "corrected",                    # a single-bit RAM error corrected (SECDED) or repaired by the scrubber
     "isolated, partner continued",  # evidence named the injected unit; the output equals the fault-free run's
     "isolated, resynced",           # the same, and (auto resync) the unit came back and stayed in lockstep
-    "halted, nothing escaped",      # an undiagnosed divergence (policy HALT): the output is a prefix of it
+    "halted, nothing escaped",      # an undiagnosed divergence, or evidence in a unit running alone (policy
+                                    # HALT): the output is a prefix of the fault-free run's
     "wrong unit isolated",          # evidence named the unit that was not injected
     "output corrupted",             # output that is neither the fault-free run's nor a prefix of it
     "output stopped",               # a prefix, without a halt (the survivor stopped)
