@@ -274,3 +274,12 @@ def test_offline_takes_an_isolated_unit_and_resync_brings_it_back(controller):
     assert controller.states[1] == UnitState.OFFLINE
     assert json.loads(ftctl("resync", "B", "--json").stdout)["state"] == "ONLINE"
     refused(ftctl("offline", "C"), 2, "Invalid value")
+
+
+def test_status_names_each_units_evidence(controller):
+    from ftctl.board import REG_LAYOUTS, encode_bits
+    controller.evidence = encode_bits(REG_LAYOUTS["STATUS_EVIDENCE"], {"a": {"corrected": 1},
+                                                                       "b": {"regfile": 1, "bus_parity": 1}})
+    result = ftctl("status")
+    assert result.exit_code == 0, result.output
+    assert "Evidence        : A none; B register parity, request parity\n" in result.output     # a correction is not evidence

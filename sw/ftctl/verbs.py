@@ -101,6 +101,16 @@ def board_verb(function):
     return wrapper
 
 
+#: How ``ftctl status`` names the fields of ``EvidenceLayout`` (a SECDED correction is not evidence).
+_EVIDENCE_NAMES = {"regfile": "register parity", "ram": "RAM error", "bus_parity": "request parity",
+                   "pipeline": "pipeline parity"}
+
+
+def _evidence_text(flags):
+    """A unit's sticky self-check evidence, named."""
+    return ", ".join(text for name, text in _EVIDENCE_NAMES.items() if flags[name]) or "none"
+
+
 def _status_text(board, status):
     ident = board.identity or {}
     pair = status["STATUS_PAIR"]
@@ -121,6 +131,8 @@ def _status_text(board, status):
         f"Mismatches      : {status['STATUS_MISMATCHES']} (diagnosed {status['STATUS_DIAGNOSED']}, "
         f"undiagnosed {status['STATUS_UNDIAGNOSED']})",
         f"Corrected       : A {status['STATUS_CORRECTED_A']}, B {status['STATUS_CORRECTED_B']}",
+        "Evidence        : " + "; ".join(f"{unit.upper()} {_evidence_text(status['STATUS_EVIDENCE'][unit])}"
+                                          for unit in "ab"),
         f"Fenced slots    : {', '.join(fenced) or 'none'}",
         f"Events logged   : {status['EVENT_COUNT']}",
         f"Policy          : undiagnosed {plain(status['POLICY']['undiagnosed'])}, auto resync "
