@@ -33,8 +33,9 @@ Modes (``mode`` requests one, ``active`` is the one in effect):
              evidence a unit raises about what it requests (the parity of the request, of a pipeline register --
              in the cycle it presents it -- or of a register it stores, a cycle later: the register file's flag is
              a flip-flop) stops the unit before anything reaches the bus, as the comparison does in ``PAIR``. It
-             costs a simplex I/O access 2 cycles (``PAIR`` costs ``offset + 1``); a survivor whose request was
-             already waiting when the pair went simplex is served as soon as it has waited that long.
+             costs a simplex I/O access 2 cycles (``PAIR`` costs ``offset + 1``). In the first cycle out of
+             ``PAIR`` the survivor's request is forwarded at once, whatever it waited: the fault was its
+             partner's, and the survivor loses no cycle to the switch.
 ``HALT``     nothing is forwarded, both units are held off.
 
 A mode change first drains: no new request is forwarded, the responses still owed are delivered as in the old mode
@@ -175,6 +176,10 @@ class Containment(wiring.Component):
                 m.d.sync += count.eq(0)
             held.append(count == SIMPLEX_HOLD)
         held_a, held_b = held
+        # The first cycle out of PAIR: the survivor's request, presented while its partner still ran, is forwarded
+        # at once (the fault was the partner's), so the survivor loses no cycle to the switch.
+        from_pair = Signal(init=1)
+        m.d.sync += from_pair.eq(self.active == ContainMode.PAIR)
 
         # Response to B in PAIR mode: A's view, `offset` cycles later. Reset to "stalled, no response".
         a_view = Signal(35, init=1)     # stall, ack, err, rdata
@@ -217,14 +222,14 @@ class Containment(wiring.Component):
                 ]
             with m.Case(ContainMode.ONLY_A):
                 m.d.comb += [
-                    bus.valid.eq(a.valid & held_a & go),
-                    a_stall.eq(~(held_a & go) | bus.stall),
+                    bus.valid.eq(a.valid & (held_a | from_pair) & go),
+                    a_stall.eq(~((held_a | from_pair) & go) | bus.stall),
                     b.stall.eq(1),
                 ]
             with m.Case(ContainMode.ONLY_B):
                 m.d.comb += [
-                    bus.valid.eq(b.valid & held_b & go),
-                    b.stall.eq(~(held_b & go) | bus.stall),
+                    bus.valid.eq(b.valid & (held_b | from_pair) & go),
+                    b.stall.eq(~((held_b | from_pair) & go) | bus.stall),
                     a_stall.eq(1),
                 ]
             with m.Case(ContainMode.HALT):

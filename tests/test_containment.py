@@ -125,7 +125,7 @@ def run(offset, script_a, script_b, *, cycles=400, seed=1, stall_rate=0.3, mode=
     harness = Harness(offset)
     cont, cmp = harness.cont, harness.cmp
     unit_a, unit_b, device = Unit(script_a), Unit(script_b), Device(seed, stall_rate)
-    trace = {"mismatch": [], "active": [], "forwarded_at": []}
+    trace = {"mismatch": [], "active": [], "active_now": [], "forwarded_at": []}
 
     async def testbench(ctx):
         for t in range(cycles):
@@ -151,6 +151,7 @@ def run(offset, script_a, script_b, *, cycles=400, seed=1, stall_rate=0.3, mode=
             for unit, port, running in ((unit_a, cont.a, True), (unit_b, cont.b, t >= offset)):
                 if running:
                     unit.observe(*(ctx.get(getattr(port, name)) for name in ("stall", "ack", "err", "rdata")))
+            trace["active_now"].append(ctx.get(cont.active))        # the mode in effect in cycle t
             await ctx.tick()
             trace["mismatch"].append(ctx.get(cmp.mismatch))
             trace["active"].append(ctx.get(cont.active))
@@ -329,3 +330,26 @@ def test_a_lone_unit_stopped_within_the_hold_forwards_nothing(side):
         return ContainMode.HALT if t >= first + SIMPLEX_HOLD else simplex
     _, _, device, trace = run(0, script, script, stall_rate=0.0, cycles=60, mode=mode)
     assert device.log == [] and trace["forwarded_at"] == []
+
+
+@pytest.mark.parametrize("offset", [0, 1, 2])
+@pytest.mark.parametrize("survivor", ["a", "b"])
+def test_the_survivors_waiting_request_goes_out_in_the_first_simplex_cycle(offset, survivor):
+    # The partner's copy of a write differs (its fault); the controller goes simplex in the cycle the mismatch is
+    # known. The survivor's request, presented while both ran, does not wait SIMPLEX_HOLD again: it is forwarded in
+    # the first cycle the simplex mode is in effect (at offset 0 that is when the pair would have forwarded it).
+    script = [(1, req) for _, req in random_script(21, count=16)]
+    script[8][1]["write"] = 1
+    bad = [(gap, dict(req)) for gap, req in script]
+    bad[8][1]["wdata"] ^= 1 << 3
+    script_a, script_b = (script, bad) if survivor == "a" else (bad, script)
+    simplex = ContainMode.ONLY_A if survivor == "a" else ContainMode.ONLY_B
+    _, _, _, fault_free = run(offset, script, script, cycles=300, stall_rate=0.0)
+    _, _, _, trace = run(offset, script_a, script_b, cycles=300, stall_rate=0.0)
+    known = trace["mismatch"].index(1) + 1                          # registered: seen in the next cycle
+    _, _, device, trace = run(offset, script_a, script_b, cycles=300, stall_rate=0.0,
+                              mode=lambda t: simplex if t >= known else ContainMode.PAIR)
+    assert device.log == [req for _, req in script]
+    assert trace["forwarded_at"][8] == trace["active_now"].index(simplex)
+    if offset == 0:
+        assert trace["forwarded_at"][8] == fault_free["forwarded_at"][8]
