@@ -36,6 +36,13 @@ class Mgmt:
                 self.out.append(self.ctx.get(self.soc.uart_tx.payload))
             await self.ctx.tick()
 
+    async def inject(self, payload):
+        """Hand the injector one command (``tests.lockstep_harness.command``)."""
+        self.ctx.set(self.soc.inject.valid, 1)
+        self.ctx.set(self.soc.inject.payload, payload)
+        await self.tick()
+        self.ctx.set(self.soc.inject.valid, 0)
+
     async def unit_cmd(self, action, unit):
         port = self.soc.mgmt.unit_cmd
         self.ctx.set(port.valid, 1)
@@ -172,10 +179,7 @@ def test_undiagnosed_policy_from_the_port(policy, survivor):
     async def body(mg):
         ctx = mg.ctx
         ctx.set(soc.mgmt.policy, {"undiagnosed": policy, "auto_resync": 0})
-        ctx.set(soc.inject.valid, 1)
-        ctx.set(soc.inject.payload, selftest)
-        await mg.tick()
-        ctx.set(soc.inject.valid, 0)
+        await mg.inject(selftest)
         await mg.tick(300)
         states = pair_state(soc, ctx)
         assert ctx.get(soc.pair.status.event.code) == EventCode.UNDIAGNOSED_DIVERGENCE
@@ -199,6 +203,19 @@ async def wait_state(mg, unit, value, limit):
             return cycle
         await mg.tick()
     raise AssertionError(f"unit {unit} never reached {value!r}")
+
+
+async def events_until(mg, cycles, stop=None):
+    """The (code, unit) events of the next ``cycles`` cycles (until ``stop`` is recorded, if given)."""
+    st = mg.soc.pair.status
+    codes = []
+    for _ in range(cycles):
+        await mg.tick()
+        if mg.ctx.get(st.event_valid):
+            codes.append((EventCode(mg.ctx.get(st.event.code)), EventUnit(mg.ctx.get(st.event.unit))))
+            if codes[-1][0] == stop:
+                break
+    return codes
 
 
 @pytest.mark.parametrize("unit", "ab")
@@ -234,11 +251,8 @@ def test_freeze_then_resync_rejoins_and_faults_are_caught_again(unit):
         await wait_state(mg, unit, UnitState.ONLINE, 5000)
         await mg.tick(50)
         # A new fault in the resynced unit is still caught (a stuck request line: bus parity).
-        ctx.set(soc.inject.valid, 1)
-        ctx.set(soc.inject.payload, command(InjectTarget.BUS_STUCK, unit=index, at=ctx.get(st.cycle) + 5,
-                                            bit0=0, value=1, cycles=4))
-        await mg.tick()
-        ctx.set(soc.inject.valid, 0)
+        await mg.inject(command(InjectTarget.BUS_STUCK, unit=index, at=ctx.get(st.cycle) + 5,
+                                bit0=0, value=1, cycles=4))
         await mg.tick(100)
         states = pair_state(soc, ctx)
         assert states[index] == UnitState.ISOLATED and states[1 - index] == UnitState.ONLINE
@@ -263,17 +277,8 @@ def test_auto_resync_rejoins_a_unit_isolated_on_evidence(unit):
         ctx = mg.ctx
         st = soc.pair.status
         ctx.set(soc.mgmt.policy, {"undiagnosed": UndiagnosedPolicy.HALT, "auto_resync": 1})
-        ctx.set(soc.inject.valid, 1)
-        ctx.set(soc.inject.payload, command(InjectTarget.REG_FLIP, unit=index, at=200, addr=S0, bit0=4))
-        await mg.tick()
-        ctx.set(soc.inject.valid, 0)
-        codes = []
-        for _ in range(3000):
-            await mg.tick()
-            if ctx.get(st.event_valid):
-                codes.append((EventCode(ctx.get(st.event.code)), EventUnit(ctx.get(st.event.unit))))
-            if codes and codes[-1][0] == EventCode.RESYNC_DONE:
-                break
+        await mg.inject(command(InjectTarget.REG_FLIP, unit=index, at=200, addr=S0, bit0=4))
+        codes = await events_until(mg, 3000, stop=EventCode.RESYNC_DONE)
         named = EventUnit.A if unit == "a" else EventUnit.B
         steps = [code for code, _ in codes if code != EventCode.RESYNC_BOUND_RAISED]   # the budget may grow
         assert steps == [EventCode.ISOLATED_ON_EVIDENCE, EventCode.RESYNC_STARTED, EventCode.RESYNC_DONE]
@@ -295,10 +300,7 @@ def test_auto_resync_rejoins_the_unit_a_keep_policy_isolated():
     async def body(mg):
         ctx = mg.ctx
         ctx.set(soc.mgmt.policy, {"undiagnosed": UndiagnosedPolicy.KEEP_A, "auto_resync": 1})
-        ctx.set(soc.inject.valid, 1)
-        ctx.set(soc.inject.payload, selftest)
-        await mg.tick()
-        ctx.set(soc.inject.valid, 0)
+        await mg.inject(selftest)
         await mg.tick(300)
         await wait_state(mg, "b", UnitState.ONLINE, 3000)
         await mg.tick(400)
@@ -307,19 +309,6 @@ def test_auto_resync_rejoins_the_unit_a_keep_policy_isolated():
 
     out = simulate(soc, body)
     assert list(out) == [(i + 1) & 0xFF for i in range(len(out))]
-
-
-async def events_until(mg, cycles, stop=None):
-    """The (code, unit) events of the next ``cycles`` cycles (until ``stop`` is recorded, if given)."""
-    st = mg.soc.pair.status
-    codes = []
-    for _ in range(cycles):
-        await mg.tick()
-        if mg.ctx.get(st.event_valid):
-            codes.append((EventCode(mg.ctx.get(st.event.code)), EventUnit(mg.ctx.get(st.event.unit))))
-            if codes[-1][0] == stop:
-                break
-    return codes
 
 
 @pytest.mark.parametrize("unit", "ab")
@@ -335,11 +324,8 @@ def test_evidence_in_the_only_unit_online_stops_it(unit, register):
         ctx = mg.ctx
         await mg.tick(200)
         assert await mg.unit_cmd(UnitAction.FREEZE, 1 - index)
-        ctx.set(soc.inject.valid, 1)
-        ctx.set(soc.inject.payload, command(InjectTarget.REG_FLIP, unit=index, at=ctx.get(soc.pair.status.cycle) + 20,
-                                            addr=register, bit0=4))
-        await mg.tick()
-        ctx.set(soc.inject.valid, 0)
+        await mg.inject(command(InjectTarget.REG_FLIP, unit=index, at=ctx.get(soc.pair.status.cycle) + 20,
+                                addr=register, bit0=4))
         codes = await events_until(mg, 300, stop=EventCode.SIMPLEX_FAULT)
         assert codes == [(EventCode.SIMPLEX_FAULT, EventUnit.A if unit == "a" else EventUnit.B)]
         assert pair_state(soc, ctx) == (UnitState.ISOLATED, UnitState.ISOLATED)
@@ -361,11 +347,8 @@ def test_evidence_in_the_only_unit_online_under_a_keep_policy_is_reported_once()
         ctx.set(soc.mgmt.policy, {"undiagnosed": UndiagnosedPolicy.KEEP_B, "auto_resync": 0})
         await mg.tick(200)
         assert await mg.unit_cmd(UnitAction.FREEZE, 0)
-        ctx.set(soc.inject.valid, 1)
-        ctx.set(soc.inject.payload, command(InjectTarget.REG_FLIP, unit=1, at=ctx.get(soc.pair.status.cycle) + 20,
-                                            addr=S0, bit0=4))
-        await mg.tick()
-        ctx.set(soc.inject.valid, 0)
+        await mg.inject(command(InjectTarget.REG_FLIP, unit=1, at=ctx.get(soc.pair.status.cycle) + 20,
+                                addr=S0, bit0=4))
         codes = await events_until(mg, 600)
         assert codes == [(EventCode.SIMPLEX_FAULT, EventUnit.B)]
         assert pair_state(soc, ctx) == (UnitState.ISOLATED, UnitState.ONLINE)
@@ -388,11 +371,8 @@ def test_evidence_in_the_resync_source_stops_both():
         await mg.tick(100)
         assert await mg.unit_cmd(UnitAction.RESYNC, 1)
         assert pair_state(soc, ctx) == (UnitState.ONLINE, UnitState.RESYNCING)
-        ctx.set(soc.inject.valid, 1)
-        ctx.set(soc.inject.payload, command(InjectTarget.REG_FLIP, unit=0, at=ctx.get(soc.pair.status.cycle) + 3,
-                                            addr=S0, bit0=4))
-        await mg.tick()
-        ctx.set(soc.inject.valid, 0)
+        await mg.inject(command(InjectTarget.REG_FLIP, unit=0, at=ctx.get(soc.pair.status.cycle) + 3,
+                                addr=S0, bit0=4))
         codes = await events_until(mg, 300)
         assert (EventCode.SIMPLEX_FAULT, EventUnit.A) in codes and (EventCode.RESYNC_DONE, EventUnit.B) not in codes
         assert pair_state(soc, ctx) == (UnitState.ISOLATED, UnitState.ISOLATED)

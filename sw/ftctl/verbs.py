@@ -328,9 +328,15 @@ def resync_verb(board, as_json, unit, wait):
 @board_verb
 def freeze_verb(board, as_json, unit):
     """Take an ONLINE unit out of lockstep, frozen (its partner carries on alone)."""
-    board.freeze(unit.upper())
-    state = board.wait_state(unit.upper(), (UnitState.ISOLATED,))
-    return {"unit": unit.upper(), "state": state}, f"Unit {unit.upper()} frozen: {plain(state)}"
+    unit, state = _command_unit(board.freeze, board, unit, UnitState.ISOLATED)
+    return {"unit": unit, "state": state}, f"Unit {unit} frozen: {plain(state)}"
+
+
+def _command_unit(command, board, unit, state):
+    """``command(UNIT)`` (a :class:`Board` unit command), then wait for the unit to be in ``state``: (UNIT, state)."""
+    unit = unit.upper()
+    command(unit)
+    return unit, board.wait_state(unit, (state,))
 
 
 @click.command("offline")
@@ -338,9 +344,8 @@ def freeze_verb(board, as_json, unit):
 @board_verb
 def offline_verb(board, as_json, unit):
     """Take an ISOLATED unit OFFLINE: held in reset, safe to replace (ftctl resync brings it back)."""
-    board.offline(unit.upper())
-    state = board.wait_state(unit.upper(), (UnitState.OFFLINE,))
-    return {"unit": unit.upper(), "state": state}, f"Unit {unit.upper()} is {plain(state)}: safe to replace"
+    unit, state = _command_unit(board.offline, board, unit, UnitState.OFFLINE)
+    return {"unit": unit, "state": state}, f"Unit {unit} is {plain(state)}: safe to replace"
 
 
 @click.command("dump")
