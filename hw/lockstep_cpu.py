@@ -28,6 +28,9 @@ boundary (parity generated at the unit's decoder). While both units are ONLINE:
 * a divergence and no evidence within ``diagnosis_window`` cycles: the policy. The one policy is ``"halt"``: both
   units ISOLATED (frozen, state kept), the containment in HALT, so nothing escapes; event UNDIAGNOSED_DIVERGENCE.
 
+With one unit ONLINE alone, new evidence in it is event SIMPLEX_FAULT; under the policy HALT the unit is stopped
+(ISOLATED, state kept) before the request the evidence concerns leaves the containment (``SIMPLEX_HOLD``).
+
 SECDED corrections are counted, not evidence (the word read was right). An ISOLATED unit can be put OFFLINE (held
 in reset) with ``offline_req``.
 """
