@@ -29,11 +29,11 @@ Modes (``mode`` requests one, ``active`` is the one in effect):
 ``PAIR``     the scheme above.
 ``ONLY_A``,
 ``ONLY_B``   simplex: that unit's port is connected to the shared bus, the other is held off (stalled, no
-             responses). A request is forwarded once it has been presented for :data:`SIMPLEX_HOLD` cycles: the
-             evidence a unit raises about what it requests (the parity of the request, of a pipeline register --
-             in the cycle it presents it -- or of a register it stores, a cycle later: the register file's flag is
-             a flip-flop) stops the unit before anything reaches the bus, as the comparison does in ``PAIR``. It
-             costs a simplex I/O access 2 cycles (``PAIR`` costs ``offset + 1``). In the first cycle out of
+             responses). A request is forwarded once it has been presented for :data:`SIMPLEX_HOLD` cycle: the
+             evidence a unit raises about what it requests (the parity of the request, of a pipeline register, of
+             a register it stores), all in the cycle it presents it, stops the unit before anything reaches the
+             bus, as the comparison does in ``PAIR``. It costs a simplex I/O access 1 cycle (``PAIR`` costs
+             ``offset + 1``, so a survivor never runs slower than the pair did). In the first cycle out of
              ``PAIR`` the survivor's request is forwarded at once, whatever it waited: the fault was its
              partner's, and the survivor loses no cycle to the switch.
 ``HALT``     nothing is forwarded, both units are held off.
@@ -57,9 +57,10 @@ from .cpu.bus import BusSignature
 __all__ = ["ContainMode", "Containment", "SIMPLEX_HOLD"]
 
 
-#: Cycles a lone unit presents an I/O request before it is forwarded: its evidence about the request comes at most
-#: a cycle after the request (the core's register-file parity flag is registered), and stops it a cycle later.
-SIMPLEX_HOLD = 2
+#: Cycles a lone unit presents an I/O request before it is forwarded: its evidence about the request rises in the
+#: cycle the request is presented (the core's checks are combinational in the cycle they fail) and stops the unit
+#: at the next edge, before the request has waited this long.
+SIMPLEX_HOLD = 1
 
 
 class ContainMode(enum.Enum, shape=2):

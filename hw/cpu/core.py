@@ -78,7 +78,8 @@ class Core(wiring.Component):
     state : In(StatePortSignature())
         Halt/resume and register access.
     selfcheck_fail : Out(1)
-        Sticky until reset: a parity error was found in the register file.
+        A parity error is found in a word read from the register file: high from the cycle it is found
+        (combinational) until reset.
     pipecheck_fail : Out(1)
         A parity error is found in a PC register (``fd_pc``, ``x_pc``, ``pend_pc``) or the X-stage immediate
         while in use (see README.md "Pipeline-register parity"): high from the cycle it is found (combinational)
@@ -675,10 +676,12 @@ class Core(wiring.Component):
             rf.rd_data.eq(x_wdata),
             rf.rd_en.eq(x_we | sp_rf_we | clearing),
         ]
+        # Like the pipeline checks below, the flag rises in the cycle the check fails (then held): a lone unit of a
+        # pair must be stopped before a register it stores with a bad parity reaches a device (hw.containment).
         selfcheck = Signal()
         with m.If(rf.parity_error):
             m.d.sync += selfcheck.eq(1)
-        m.d.comb += self.selfcheck_fail.eq(selfcheck)
+        m.d.comb += self.selfcheck_fail.eq(selfcheck | rf.parity_error)
 
         # ---------------------------------------------------------------- pipeline-register parity checks
         # Each register is checked while its value is in use (a flip of a stale value is masked, as one of an
