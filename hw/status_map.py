@@ -46,7 +46,7 @@ from .memmap import PROJECT_DEVICES, Region
 
 
 __all__ = ["STATUS", "STATUS_ID", "STATUS_REG", "UnitState", "EventCode", "EventUnit", "PairStatusLayout",
-           "EventLayout", "EvidenceLayout", "SLOT_NAMES", "PROTECTION_CODE"]
+           "EventLayout", "EvidenceLayout", "NAMING_EVIDENCE", "SLOT_NAMES", "PROTECTION_CODE"]
 
 
 #: The status block's window: the first 256 bytes of the project device window.
@@ -134,3 +134,5 @@ EvidenceLayout = data.StructLayout({
     "pipeline":    1,           # the core's PC / X-stage register parity failed (pipecheck_fail, insncheck_fail)
     "_reserved":   3,
 })
+#: The evidence bits that name a faulty unit (``corrected`` does not).
+NAMING_EVIDENCE = ("regfile", "ram", "bus_parity", "pipeline")

@@ -61,8 +61,6 @@ FIRST_AT = 500
 #: An injection within this many cycles of a fault-free I/O access is not "idle" for the latency bound.
 IDLE_GUARD = 64
 MARGIN = 12_000
-#: The evidence bits that name a faulty unit (``corrected`` does not).
-NAMING_EVIDENCE = ("regfile", "ram", "bus_parity", "pipeline")
 #: Detection bound (cycles after ``at``) where the onset is known: ``offset + 1`` after the divergent value is
 #: compared, plus the injector's register stage.
 DETECT_BOUND = OFFSET + 1 + 1
@@ -248,6 +246,7 @@ def observe(kind, cmd, run, ref):
     (the injected unit ISOLATED, its partner ONLINE), ``diagnosed`` (``True`` simplex, ``False`` halt, ``None``),
     ``lag`` (instructions the survivor retired fewer than in the fault-free window, simplex only), ``decide_wait``.
     """
+    from hw.status_map import NAMING_EVIDENCE
     unit = "ab"[cmd["unit"]]
     other = "ab"[1 - cmd["unit"]]
     at = cmd["at"]

@@ -28,8 +28,8 @@ import time
 import click
 
 from hw.inject import AT_HORIZON
-from hw.status_map import SLOT_NAMES, UnitState
-from hw.vtm.protocol import UndiagnosedPolicy
+from hw.status_map import NAMING_EVIDENCE, SLOT_NAMES, UnitState
+from hw.vtm.protocol import UndiagnosedPolicy, UnitAction
 
 from .board import (Board, BoardError, BusyError, DeniedError, IdentityError, REG_LAYOUTS, UNITS,
                     describe_event, plain)
@@ -101,14 +101,14 @@ def board_verb(function):
     return wrapper
 
 
-#: How ``ftctl status`` names the fields of ``EvidenceLayout`` (a SECDED correction is not evidence).
-_EVIDENCE_NAMES = {"regfile": "register parity", "ram": "RAM error", "bus_parity": "request parity",
-                   "pipeline": "pipeline parity"}
+#: How ``ftctl status`` calls the evidence bits of ``EvidenceLayout``.
+_EVIDENCE_LABELS = {"regfile": "register parity", "ram": "RAM error", "bus_parity": "request parity",
+                    "pipeline": "pipeline parity"}
 
 
 def _evidence_text(flags):
-    """A unit's sticky self-check evidence, named."""
-    return ", ".join(text for name, text in _EVIDENCE_NAMES.items() if flags[name]) or "none"
+    """A unit's sticky self-check evidence (the bits that name a unit), named."""
+    return ", ".join(_EVIDENCE_LABELS[name] for name in NAMING_EVIDENCE if flags[name]) or "none"
 
 
 def _status_text(board, status):
@@ -328,14 +328,14 @@ def resync_verb(board, as_json, unit, wait):
 @board_verb
 def freeze_verb(board, as_json, unit):
     """Take an ONLINE unit out of lockstep, frozen (its partner carries on alone)."""
-    unit, state = _command_unit(board.freeze, board, unit, UnitState.ISOLATED)
+    unit, state = _command_unit(board, UnitAction.FREEZE, unit, UnitState.ISOLATED)
     return {"unit": unit, "state": state}, f"Unit {unit} frozen: {plain(state)}"
 
 
-def _command_unit(command, board, unit, state):
-    """``command(UNIT)`` (a :class:`Board` unit command), then wait for the unit to be in ``state``: (UNIT, state)."""
+def _command_unit(board, action, unit, state):
+    """Unit command ``action`` to ``unit``, then wait for the unit to be in ``state``: (UNIT, state)."""
     unit = unit.upper()
-    command(unit)
+    board.unit_command(action, unit)
     return unit, board.wait_state(unit, (state,))
 
 
@@ -344,7 +344,7 @@ def _command_unit(command, board, unit, state):
 @board_verb
 def offline_verb(board, as_json, unit):
     """Take an ISOLATED unit OFFLINE: held in reset, safe to replace (ftctl resync brings it back)."""
-    unit, state = _command_unit(board.offline, board, unit, UnitState.OFFLINE)
+    unit, state = _command_unit(board, UnitAction.OFFLINE, unit, UnitState.OFFLINE)
     return {"unit": unit, "state": state}, f"Unit {unit} is {plain(state)}: safe to replace"
 
 
