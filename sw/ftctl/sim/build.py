@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from pathlib import Path
 
 
 __all__ = ["SimModel", "BuildError", "build_model", "default_build_root", "ensure_tools_on_path", "generate_verilog",
-           "SIMULATORS", "TIMESCALE"]
+           "constant_processes", "SIMULATORS", "TIMESCALE"]
 
 
 logger = logging.getLogger(__name__)
@@ -152,7 +153,26 @@ def generate_verilog(ram_size, top=None, top_params=None):
         if not member.is_port:
             continue
         ports["__".join(map(str, path))] = "in" if member.flow == In else "out"
-    return verilog.convert(top, name=TOPLEVEL, emit_src=False), TOPLEVEL, ports
+    text = verilog.convert(top, name=TOPLEVEL, emit_src=False)
+    never_run = constant_processes(text)
+    if never_run:
+        raise BuildError(f"{TOPLEVEL}: {', '.join(never_run)} driven by `always @*` blocks of constants only, "
+                         f"which a simulator never runs: drive the signal's conditional part through a signal of "
+                         f"its own")
+    return text, TOPLEVEL, ports
+
+
+_CONSTANT_PROCESS = re.compile(r"^[ \t]*always @\*\n[ \t]*(.+?) = \d+'[bhd][0-9a-fA-F_]+;$", re.MULTILINE)
+
+
+def constant_processes(verilog_text):
+    """The signals of ``verilog_text`` that an ``always @*`` block assigns nothing but a constant.
+
+    Yosys writes the constant bits of a signal that is otherwise assigned in a process (an Amaranth signal driven
+    in part under ``m.If``) that way. Such a block has nothing to wait on: Icarus never runs it, and a Verilator
+    model was seen to leave those bits 0 -- while synthesis gets them right, so only simulation is wrong."""
+    # An escaped identifier (`\event [4:0]`) ends at a space.
+    return sorted({re.sub(r"\\(\S+) ", r"\1", match.group(1)) for match in _CONSTANT_PROCESS.finditer(verilog_text)})
 
 
 def verilator_control_file(toplevel, ports):
