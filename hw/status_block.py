@@ -71,6 +71,9 @@ class StatusBlock(wiring.Component):
     pair : In(PairStatusSignature())
     fenced, fault : In(slots)
         Each slot's ``fenced`` level and ``fault`` pulse.
+    slot_event_valid : Out(1), slot_event : Out(EventLayout)
+        The event a ``fault`` pulse records (SLOT_FENCED, the lowest slot that fenced in the cycle), for the
+        management controller's event log.
     restore : Out(slots)
         Pulse: restore the slot (written 1 to its SLOTS bit).
     offline_req : Out(2)
@@ -102,6 +105,8 @@ class StatusBlock(wiring.Component):
             "pair":        In(PairStatusSignature()),
             "fenced":      In(slots),
             "fault":       In(slots),
+            "slot_event_valid": Out(1),
+            "slot_event":  Out(EventLayout),
             "restore":     Out(slots),
             "offline_req": Out(2),
             "crash_req":   Out(2),
@@ -119,17 +124,24 @@ class StatusBlock(wiring.Component):
         slot_faults = Signal(16)
         with m.If(pair.event_valid):
             m.d.sync += [event.eq(pair.event), event_cycle.eq(pair.cycle)]
-        with m.If(self.fault.any()):
+        # The slot number gets its own signal: an output driven in part by a conditional statement is a Verilog
+        # `reg`, and the constant rest of it `always @*` blocks that a simulator may never run.
+        fenced_slot = Signal.like(self.slot_event.slot)
+        for slot in reversed(range(self._slots)):
+            with m.If(self.fault[slot]):
+                m.d.comb += fenced_slot.eq(slot)
+        m.d.comb += [
+            self.slot_event_valid.eq(self.fault.any()),
+            self.slot_event.code.eq(EventCode.SLOT_FENCED),
+            self.slot_event.unit.eq(EventUnit.NONE),
+            self.slot_event.slot.eq(fenced_slot),
+        ]
+        with m.If(self.slot_event_valid):
             m.d.sync += [
                 slot_faults.eq(slot_faults + 1),
-                event.code.eq(EventCode.SLOT_FENCED),
-                event.unit.eq(EventUnit.NONE),
-                event.fields.eq(0),
+                event.eq(self.slot_event),
                 event_cycle.eq(pair.cycle),
             ]
-            for slot in reversed(range(self._slots)):
-                with m.If(self.fault[slot]):
-                    m.d.sync += event.slot.eq(slot)
 
         pair_reg = Signal(PairStatusLayout)
         m.d.comb += [

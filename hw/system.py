@@ -120,6 +120,8 @@ class System(wiring.Component):
             soc.status_block.wr.data.eq(vtm.status_wr.data),
             vtm.lockstep_event_valid.eq(soc.pair.status.event_valid & power),
             vtm.lockstep_event.eq(soc.pair.status.event),
+            vtm.slot_event_valid.eq(soc.status_block.slot_event_valid & power),
+            vtm.slot_event.eq(soc.status_block.slot_event),
             vtm.finish.eq(soc.finish & power),
             vtm.exit_code.eq(soc.exit_code),
         ]

@@ -13,7 +13,8 @@ The controller runs in its own domain (the system gives it the board's reset onl
 goes through ``pair`` (:class:`hw.pair_mgmt.PairManagementSignature`), the status block's ``status``/``status_wr``
 and the injector stream.
 
-Event sources, in priority order: lockstep events (``lockstep_event``), power on/off and CPU reset (from CONTROL),
+Event sources, in priority order: lockstep events (``lockstep_event``), device slots fenced (``slot_event``, a
+LOCKSTEP record with code SLOT_FENCED), power on/off and CPU reset (from CONTROL),
 unit commands carried out, fault injections fired (target and unit of the last INJECT command), and the firmware's
 finisher (rising edge of ``finish``, the exit code as detail).
 """
@@ -77,6 +78,8 @@ class Controller(wiring.Component):
     inject : Out(stream.Signature(InjectCommand))
     inject_armed, inject_fired : In(1)
     lockstep_event_valid : In(1), lockstep_event : In(EventLayout)
+    slot_event_valid : In(1), slot_event : In(EventLayout)
+        The status block's record of a device slot fenced (``hw.status_block.StatusBlock.slot_event``).
     finish : In(1), exit_code : In(16)
     """
 
@@ -93,7 +96,7 @@ class Controller(wiring.Component):
         self.engine = ManagementEngine(timeout=timeout, word_bits=word_bits)
         self.registers = ManagementRegisters(clock_hz=int(clk_freq), power_on=power_on)
         self.console = Console(idle=console_idle)
-        self.events = EventLog(sources=5)
+        self.events = EventLog(sources=6)
         super().__init__({
             "rx_i":                 In(1, init=1),
             "tx_o":                 Out(1, init=1),
@@ -110,6 +113,8 @@ class Controller(wiring.Component):
             "inject_fired":         In(1),
             "lockstep_event_valid": In(1),
             "lockstep_event":       In(EventLayout),
+            "slot_event_valid":     In(1),
+            "slot_event":           In(EventLayout),
             "finish":               In(1),
             "exit_code":            In(16),
         })
@@ -185,13 +190,15 @@ class Controller(wiring.Component):
         wiring.connect(m, windows.targets[Window.EVENTS.value], events.win)
 
         # Event sources.
-        lockstep, control, unit_cmd, injected, finished = events.src
-        m.d.comb += [
-            lockstep.valid.eq(self.lockstep_event_valid),
-            lockstep.kind.eq(EventKind.LOCKSTEP),
-            lockstep.unit.eq(self.lockstep_event.unit),
-            lockstep.detail.eq(self.lockstep_event.as_value()),
-        ]
+        lockstep, slot, control, unit_cmd, injected, finished = events.src
+        for source, valid, event in ((lockstep, self.lockstep_event_valid, self.lockstep_event),
+                                     (slot, self.slot_event_valid, self.slot_event)):
+            m.d.comb += [
+                source.valid.eq(valid),
+                source.kind.eq(EventKind.LOCKSTEP),
+                source.unit.eq(event.unit),
+                source.detail.eq(event.as_value()),
+            ]
         power_was = Signal(init=int(regs.power.init))
         m.d.sync += power_was.eq(regs.power)
         with m.If(regs.power & ~power_was):
