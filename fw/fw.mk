@@ -74,7 +74,7 @@ $(FW_FLAGS_FILE): fw-flags
 	@mkdir -p $(@D)
 	@echo '$(FW_CC) $(FW_CFLAGS) $(FW_LDFLAGS)' | cmp -s - $@ || echo '$(FW_CC) $(FW_CFLAGS) $(FW_LDFLAGS)' > $@
 
-$(FW_GEN): $(FW_SRC)/gen_memmap_h.py hw/memmap.py hw/cpu/isa.py | $(STAMP)
+$(FW_GEN): $(FW_SRC)/gen_memmap_h.py hw/memmap.py hw/status_map.py hw/cpu/isa.py | $(STAMP)
 	@echo "  GEN     $(FW_GEN_DIR)"
 	$(FW_Q)$(VPY) $(FW_SRC)/gen_memmap_h.py $(FW_GEN_DIR)
 	@touch $@

@@ -3,7 +3,8 @@
 Firmware never copies an address or a cause number by hand: ``fw.mk`` runs this script, which writes
 
 ``memmap.h``
-    device addresses, register offsets and finisher codes from :mod:`hw.memmap`;
+    device addresses, register offsets and finisher codes from :mod:`hw.memmap`; the lockstep status block's
+    place, register offsets and device slot numbers from :mod:`hw.status_map`;
 ``isa.h``
     CSR numbers, exception and interrupt codes and ``mstatus`` bits from :mod:`hw.cpu.isa`;
 
@@ -22,6 +23,7 @@ if str(ROOT) not in sys.path:
 
 from hw import memmap                     # noqa: E402
 from hw.cpu import isa                    # noqa: E402
+from hw import status_map                 # noqa: E402
 
 
 HEADER_PROLOGUE = """\
@@ -76,8 +78,22 @@ def memmap_h():
     lines.append("\n/* Finisher words: PASS ends the run with exit code 0, (code << 16) | FAIL with `code`. */\n")
     lines.append(_mm("FINISHER_PASS", memmap.FINISHER_PASS))
     lines.append(_mm("FINISHER_FAIL", memmap.FINISHER_FAIL))
+    lines.append("\n/* The lockstep SoC's status block (absent elsewhere): its place, register byte offsets, and the\n"
+                 " * device slots, numbered as the bits of its SLOTS register; SLOT_<NAME> has the region\n"
+                 " * <NAME>_BASE. */\n")
+    lines.append(_mm("STATUS_BASE", status_map.STATUS.base))
+    lines.append(_mm("STATUS_SIZE", status_map.STATUS.size))
+    for reg, offset in status_map.STATUS_REG.items():
+        lines.append(_mm(f"STATUS_{reg}", offset))
+    regions = {region.name for region in memmap.REGIONS} | {status_map.STATUS.name}
+    for index, name in enumerate(status_map.SLOT_NAMES):
+        if name not in regions:
+            raise ValueError(f"device slot {name!r} has no region of that name")
+        lines.append(_mm(f"SLOT_{name.upper()}", index))
+    lines.append(_mm("SLOT_COUNT", len(status_map.SLOT_NAMES)))
     guard = "FW_MEMMAP_H"
-    return (HEADER_PROLOGUE.format(source="hw/memmap.py", guard=guard, prefix="MM") + "".join(lines)
+    return (HEADER_PROLOGUE.format(source="hw/memmap.py and hw/status_map.py", guard=guard, prefix="MM")
+            + "".join(lines)
             + HEADER_EPILOGUE.format(guard=guard))
 
 

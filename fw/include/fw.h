@@ -1,4 +1,5 @@
-/* The firmware's tiny runtime: console, formatted output, string routines, traps and exit.
+/* The firmware's tiny runtime: console, formatted output, string routines, traps and exit, device accesses that
+ * survive a fenced slot.
  *
  * Addresses and ISA numbers come from the generated headers memmap.h and isa.h (see fw/gen_memmap_h.py);
  * nothing here repeats them by hand.
@@ -26,6 +27,33 @@ static inline uint32_t mmio_read32(uint32_t addr) { return *(volatile uint32_t *
 #define csr_write(csr, val) __asm__ volatile ("csrw %0, %1" :: "i"(csr), "r"((uint32_t)(val)) : "memory")
 #define csr_set(csr, bits) __asm__ volatile ("csrs %0, %1" :: "i"(csr), "r"((uint32_t)(bits)) : "memory")
 #define csr_clear(csr, bits) __asm__ volatile ("csrc %0, %1" :: "i"(csr), "r"((uint32_t)(bits)) : "memory")
+
+/* ---- device accesses that survive a fenced slot (the hardened drivers') ------------------------------------- */
+
+/* On the lockstep SoC a device that hangs or answers with bad parity is fenced off: an access to it ends in an
+ * access fault (cause 5 or 7), in both units alike. These accessors take that fault instead of trapping: 0 when
+ * the access went through, -1 when it faulted (a load then leaves *value alone). Interrupts are held off for the
+ * access's few instructions. Elsewhere (QEMU, the single-unit SoC) they are plain accesses that never fail. */
+int mmio_try_read8(uint32_t addr, uint8_t *value);
+int mmio_try_write8(uint32_t addr, uint8_t value);
+int mmio_try_read32(uint32_t addr, uint32_t *value);
+int mmio_try_write32(uint32_t addr, uint32_t value);
+
+/* After a failed access to addr: restore the device's slot (write its bit of the status block's SLOTS register).
+ * 0 if that write went through; -1 if addr is in no device slot or the status block itself is fenced. */
+int device_recover(uint32_t addr);
+
+/* How many times to restore a device and try an access again before a driver gives up on it. */
+#define DEVICE_RETRIES 4
+
+/* Access faults the accessors took, restores device_recover() made, and console bytes the UART driver dropped
+ * (after DEVICE_RETRIES restores that did not bring the UART back) since start-up. */
+struct device_faults {
+    uint32_t faults;
+    uint32_t restores;
+    uint32_t console_dropped;
+};
+extern struct device_faults device_faults;
 
 /* ---- console (ns16550a) ----------------------------------------------------------------------------------- */
 

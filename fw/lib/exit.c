@@ -12,8 +12,11 @@ void exit(int code)
             c = 1;      /* a nonzero code must never read as a pass */
         word = (c << 16) | FINISHER_FAIL;
     }
-    mmio_write32(FINISHER_BASE, word);
-    /* The write ends the run; should it not (a finisher-less platform), stay here. */
+    /* A fenced finisher (lockstep SoC) is restored and written again. */
+    for (int restores = 0; mmio_try_write32(FINISHER_BASE, word) != 0 && restores < DEVICE_RETRIES; restores++)
+        if (device_recover(FINISHER_BASE) != 0)
+            break;
+    /* The write ends the run; should it not (a finisher-less platform, a finisher gone), stay here. */
     for (;;)
         __asm__ volatile ("wfi");
 }

@@ -1,5 +1,6 @@
 /* Trap dispatch: crt0.S saves a struct trap_frame and calls trap_dispatch(), which hands it to the installed
- * handler or, by default, reports the trap and ends the run with a nonzero exit code. */
+ * handler or, by default, reports the trap and ends the run with a nonzero exit code -- unless it is the access
+ * fault of a guarded device access (device.c), which that access takes as its result. */
 #include "fw.h"
 
 static trap_handler_t installed_handler;
@@ -20,9 +21,12 @@ void default_trap_handler(struct trap_frame *frame)
 }
 
 void trap_dispatch(struct trap_frame *frame);
+int device_guard_trap(struct trap_frame *frame);    /* device.c: an access fault a guarded accessor takes */
 
 void trap_dispatch(struct trap_frame *frame)
 {
+    if (device_guard_trap(frame))
+        return;
     if (installed_handler)
         installed_handler(frame);
     else

@@ -1,18 +1,45 @@
-/* Console on the ns16550a UART: polled, no interrupts, no line setup (QEMU's and the SoC's need none). */
+/* Console on the ns16550a UART: polled, no interrupts, no line setup (QEMU's and the SoC's need none).
+ *
+ * A hardened driver: on the lockstep SoC a UART that hangs is fenced off and its accesses fault. The driver then
+ * restores the UART's slot and carries on where it was -- a byte whose write faulted was not written, so it is
+ * written again and the console loses nothing. After DEVICE_RETRIES restores that did not help, a byte is
+ * dropped (counted in device_faults) rather than the program stopped. */
 #include "fw.h"
+
+/* One byte out: 0, or -1 if the UART faulted (the byte was not written). */
+static int try_putc(uint8_t c)
+{
+    uint8_t lsr;
+    do {
+        if (mmio_try_read8(UART_BASE + UART_LSR, &lsr) != 0)
+            return -1;
+    } while (!(lsr & LSR_THRE));
+    return mmio_try_write8(UART_BASE + UART_THR, c);
+}
 
 void uart_putc(int c)
 {
-    while (!(mmio_read8(UART_BASE + UART_LSR) & LSR_THRE))
-        ;
-    mmio_write8(UART_BASE + UART_THR, (uint8_t)c);
+    for (int restores = 0; try_putc((uint8_t)c) != 0; restores++) {
+        if (restores == DEVICE_RETRIES || device_recover(UART_BASE) != 0) {
+            device_faults.console_dropped++;
+            return;
+        }
+    }
 }
 
 int uart_try_getc(void)
 {
-    if (!(mmio_read8(UART_BASE + UART_LSR) & LSR_DR))
-        return -1;
-    return mmio_read8(UART_BASE + UART_RBR);
+    uint8_t lsr, c;
+    for (int restores = 0;; restores++) {
+        if (mmio_try_read8(UART_BASE + UART_LSR, &lsr) == 0) {
+            if (!(lsr & LSR_DR))
+                return -1;
+            if (mmio_try_read8(UART_BASE + UART_RBR, &c) == 0)
+                return c;
+        }
+        if (restores == DEVICE_RETRIES || device_recover(UART_BASE) != 0)
+            return -1;
+    }
 }
 
 int uart_getc(void)

@@ -1,6 +1,7 @@
 /* Takes every kind of trap this platform can raise on purpose, one line each, checking mcause, mepc and mtval:
  * ecall, ebreak, illegal instructions, misaligned loads and stores, load and store access faults at an unmapped
- * address, and a machine timer interrupt from the CLINT. Exit code 0 if every trap went as expected.
+ * address, and a machine timer interrupt from the CLINT; and the runtime's guarded device accesses, which take an
+ * access fault instead of trapping. Exit code 0 if every trap went as expected.
  *
  * The lines are the same on every platform that follows the privileged specification, so where the
  * specification leaves a choice the check accepts each allowed answer and prints no difference:
@@ -189,6 +190,23 @@ static void test_access_fault(void)
     expect_trap("store access fault", CAUSE_STORE_ACCESS_FAULT, pc, UNMAPPED_ADDR + 3, UNMAPPED_ADDR + 3, 1);
 }
 
+/* The runtime's guarded device accesses (fw/lib/device.c) take an access fault as their result: the unmapped
+ * address's load and store fail without reaching the handler and leave the value alone, the fault is counted, an
+ * address in no device slot cannot be recovered, and a real device's register reads as usual. */
+static void test_guarded_access(void)
+{
+    uint32_t word = 0x600DF00Du, faults = device_faults.faults;
+    uint8_t lsr = 0;
+    arm();
+    int ok = mmio_try_read32(UNMAPPED_ADDR, &word) == -1 && word == 0x600DF00Du
+             && mmio_try_write8(UNMAPPED_ADDR + 1, 0x55) == -1
+             && device_faults.faults == faults + 2 && trap_count == 0
+             && device_recover(UNMAPPED_ADDR) == -1
+             && mmio_try_read8(UART_BASE + UART_LSR, &lsr) == 0 && (lsr & LSR_THRE);
+    expecting = 0;
+    report("guarded access", ok);
+}
+
 static uint64_t read_mtime(void)
 {
     uint32_t hi, lo;
@@ -245,6 +263,7 @@ int main(void)
     test_illegal();
     test_misaligned();
     test_access_fault();
+    test_guarded_access();
     test_timer();
     set_trap_handler(NULL);
     printf("traps: %d checks, %d failed\n", checks, failures);
