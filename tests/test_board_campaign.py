@@ -263,3 +263,37 @@ def test_campaign_in_simplex_on_the_simulated_board(crc_board):
         assert (EventCode.FROZEN, EventUnit.B if result.unit == "A" else EventUnit.A) in codes
         assert (EventCode.SIMPLEX_FAULT, injected) in codes and result.latency is not None and result.latency >= 0
     assert all(state.name == "ONLINE" for state in states.values())
+
+
+@pytest.fixture(scope="module")
+def ticks_board():
+    from ftctl.sim.serve import SimulatedBoard
+    elf = ROOT / "build" / "fw" / "ticks.elf"
+    if not elf.exists():
+        pytest.fail(f"{elf} is missing: make fw builds it (make test does)")
+    with SimulatedBoard(elf) as board:
+        yield board.url
+
+
+@pytest.mark.parametrize("unit", ["A", "B"])
+def test_a_resync_while_the_timer_interrupts_keeps_the_pair_in_lockstep(ticks_board, unit):
+    """fw/programs/ticks.c takes a timer interrupt every 1,500 cycles and branches on mcycle and minstret: a unit
+    resynced from its partner while it runs must take every later interrupt at the same instruction and read the
+    same counters, or the pair diverges (undiagnosed: a halt)."""
+    from ftctl.board import Board, describe_event
+    from ftctl.board_campaign import _events_since, _quiet_output, _reset, _wait_end
+    with Board(ticks_board, timeout=10) as board:
+        _quiet_output(board, 0.2)
+        reset = _reset(board, 30)
+        while board.read("STATUS_CYCLE") < 100_000:         # some ticks in
+            pass
+        board.freeze(unit)
+        board.wait_state(unit, (UnitState.ISOLATED,))
+        board.resync(unit)
+        board.wait_state(unit, (UnitState.ONLINE,))
+        end, finished = _wait_end(board, reset, 60)
+        output = _quiet_output(board)
+        text = [describe_event(e) for e in _events_since(board, reset)]
+        assert end == "finished" and finished["detail"] == 0, text
+        assert output == (ROOT / "fw" / "expected" / "ticks.out").read_bytes()
+        assert any("RESYNC_DONE" in line for line in text) and board.read("STATUS_MISMATCHES") == 0, text

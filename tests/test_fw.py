@@ -30,7 +30,7 @@ from hw.cpu import isa
 ROOT = Path(__file__).resolve().parent.parent
 FW = ROOT / "fw"
 EXPECTED = FW / "expected"
-PROGRAMS = ("hello", "crc32", "sort", "kernel", "demo", "traps")
+PROGRAMS = ("hello", "crc32", "sort", "kernel", "demo", "traps", "ticks")
 #: Tests in the style of riscv-tests (fw/isa/NAME.S, built to isa/NAME.elf), with the signature each leaves.
 ISA_TESTS = ("selftest", "fail", "syscall")
 CANARY = 0xDEADBEEF
@@ -41,7 +41,7 @@ SELFTEST_SIGNATURE = [
 
 #: Instruction budgets (ISS ``minstret``): what the RTL simulation and the Python ISS can afford per run.
 BUDGET = {"hello": 200_000, "crc32": 200_000, "sort": 200_000, "kernel": 1_000_000, "demo": 600_000,
-          "traps": 200_000}
+          "traps": 200_000, "ticks": 600_000}
 #: Step limit for a run: comfortably above every budget, so a runaway program ends as a failure, not a hang.
 MAX_STEPS = 2_000_000
 
@@ -203,7 +203,21 @@ def model_demo():
     return "\n".join(lines) + "\n"
 
 
-MODELS = {"hello": model_hello, "crc32": model_crc32, "sort": model_sort, "demo": model_demo}
+def model_ticks():
+    rounds, words, state, crc = 24, 192, 0x5EED71C5, 0
+    lines = []
+    for round_ in range(rounds):
+        buf = []
+        for _ in range(words):
+            state = xorshift32(state)
+            buf.append(state ^ round_)
+        crc = zlib.crc32(struct.pack(f"<{words}I", *buf), crc)
+        lines.append(f"round {round_:2}: crc {crc:08x}")
+    lines.append("ticks: ok")
+    return "\n".join(lines) + "\n"
+
+
+MODELS = {"hello": model_hello, "crc32": model_crc32, "sort": model_sort, "demo": model_demo, "ticks": model_ticks}
 
 
 def expected_output(name):

@@ -80,10 +80,11 @@ def test_traps_unmapped_access_faults(firmware, model):
     assert "traps: 12 checks, 0 failed" in output
 
 
-@pytest.mark.parametrize("name", ["crc32", "sort", "kernel", "demo"])
+@pytest.mark.parametrize("name", ["crc32", "sort", "kernel", "demo", "ticks"])
 def test_firmware_output_matches_qemu_and_the_iss(firmware, model, name):
     """Each C program prints on the RTL exactly what it prints on QEMU virt (fw/expected, recorded there) and
-    on the reference ISS (checked against the same files in tests/test_fw.py)."""
+    on the reference ISS (checked against the same files in tests/test_fw.py); ``ticks`` takes a timer interrupt
+    every 1,500 cycles throughout."""
     from ftctl.sim.run import run_elf, REASON_FINISH
     result = run_elf(firmware(name))
     assert (result.reason, result.exit_code) == (REASON_FINISH, 0)
