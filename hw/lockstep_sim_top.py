@@ -17,7 +17,7 @@ the same; the loader writes both RAM copies)::
     diagnosed, undiagnosed,         the pair's counters
     corrected_a, corrected_b,
     decide_wait, first_fields
-    fenced                          slot fenced bits
+    fenced                          slots fenced since reset (each bit sticky; the firmware may have restored it)
     injected, rejected              commands that took effect / were rejected
 """
 
@@ -127,7 +127,8 @@ class LockstepSimTop(wiring.Component):
             self.decide_wait.eq(st.decide_wait), self.first_fields.eq(st.first_fields),
         ]
         for index, slot in enumerate(soc.slots):
-            m.d.comb += self.fenced[index].eq(slot.fenced)
+            with m.If(slot.fault):          # sticky: the firmware restores a slot it finds fenced
+                m.d.sync += self.fenced[index].eq(1)
         with m.If(st.event_valid):
             m.d.sync += [self.events.eq(self.events + 1), self.event_code.eq(st.event.code),
                          self.event_unit.eq(st.event.unit)]

@@ -13,7 +13,8 @@ The campaign itself (the cocotb testbench, the injection plan and the per-run ch
   escaped, no extra FIFO pop);
 * the survivor retired at least as many instructions as it did in the fault-free window (it was never stopped), and
   its I/O requests never waited for the pair's decision (DECIDE_WAIT 0);
-* a hung device slot is fenced and the pair keeps running;
+* a hung device slot is fenced, the pair keeps running and the console loses no byte (the firmware's hardened
+  driver restores the slot);
 * a core fault (register, PC, pipeline flip) is never rejected, and one that shows at all is diagnosed by the
   injected unit's register-file parity (register flip) or pipeline-register parity (PC, pipeline flip).
 """
