@@ -52,6 +52,10 @@ INJECTED = {"kind": EventKind.INJECTED, "detail": {}}
     ("timeout", b"line 1\n", None, [INJECTED], "hang"),
     ("timeout", REFERENCE.output, None, [INJECTED], "hang"),
     ("finished", REFERENCE.output, 3, [INJECTED], "exit code changed"),
+    ("finished", REFERENCE.output, 0, [INJECTED, lockstep(EventCode.SLOT_FENCED, EventUnit.NONE)],
+     "fenced, driver recovered"),
+    ("finished", b"line 1\n", 0, [INJECTED, lockstep(EventCode.SLOT_FENCED, EventUnit.NONE)], "output stopped"),
+    ("timeout", b"line 1\n", None, [INJECTED, lockstep(EventCode.SLOT_FENCED, EventUnit.NONE)], "hang"),
 ])
 def test_classify(end, output, exit_code, events, outcome):
     assert classify(REFERENCE, "B", end, output, exit_code, events) == outcome
@@ -100,7 +104,7 @@ def test_random_faults_are_faults_the_board_accepts():
     assert {t for t, _ in seen} == set(CAMPAIGN_TARGETS)
     assert ("ram-flip2", InjectTarget.RAM_FLIP) in seen
     with pytest.raises(ValueError, match="unknown campaign target"):
-        random_fault(rng, "slot-hang", 16, 39)
+        random_fault(rng, "slot-stuck", 16, 39)
 
 
 def test_summarize_counts_and_fraction():
@@ -180,7 +184,7 @@ def test_campaign_cli_json_and_log(crc_board, tmp_path):
     assert [line["run"] for line in lines] == [1, 2]
     assert all(line["unit"] == "B" and line["target"] == "ram-flip2" for line in lines)
     refused_log = tmp_path / "refused.jsonl"
-    bad = CliRunner().invoke(cli, ["campaign", "--port", crc_board, "--targets", "ram-flip,slot-hang",
+    bad = CliRunner().invoke(cli, ["campaign", "--port", crc_board, "--targets", "ram-flip,slot-stuck",
                                    "--log", str(refused_log)])
     assert bad.exit_code == 2 and "give some of" in bad.output
     assert not refused_log.exists()                         # a refused command writes nothing
@@ -265,6 +269,32 @@ def test_campaign_in_simplex_on_the_simulated_board(crc_board):
     assert all(state.name == "ONLINE" for state in states.values())
 
 
+@pytest.mark.parametrize("slot", ["uart", "finisher"])
+def test_a_hung_device_is_fenced_and_the_firmware_carries_on(crc_board, slot):
+    """The device hangs from the next access on: its slot is fenced (event SLOT_FENCED in the controller's log, the
+    status block counts it), both units get an access fault, and the runtime's hardened driver (fw/lib/device.c)
+    restores the slot and writes again: the output is whole, the exit code 0, the slot back in service. Before the
+    driver, a hung UART ran the default trap handler into the same fault again (a hang), a hung finisher an
+    "unexpected trap" message and exit code 69."""
+    from ftctl.board import Board, describe_event
+    from ftctl.board_campaign import _events_since, _quiet_output, _reset, _wait_end
+    from hw.status_map import SLOT_NAMES
+    index = SLOT_NAMES.index(slot)
+    with Board(crc_board, timeout=10) as board:
+        _quiet_output(board, 0.2)
+        reset = _reset(board, 30)
+        board.inject(InjectTarget.SLOT_HANG, "A", addr=index)
+        end, finished = _wait_end(board, reset, 60)
+        output = _quiet_output(board)
+        events = _events_since(board, reset)
+        text = [describe_event(e) for e in events]
+        assert end == "finished" and finished["detail"] == 0, text
+        assert output == (ROOT / "fw" / "expected" / "crc32.out").read_bytes()
+        fenced = [e["detail"] for e in events if e["kind"] == EventKind.LOCKSTEP]
+        assert [(d["code"], d["slot"]) for d in fenced] == [(EventCode.SLOT_FENCED, index)], text
+        assert board.read("STATUS_SLOTS") == 0 and board.read("STATUS_SLOT_FAULTS") == 1     # since the reset
+
+
 @pytest.fixture(scope="module")
 def ticks_board():
     from ftctl.sim.serve import SimulatedBoard
@@ -297,3 +327,34 @@ def test_a_resync_while_the_timer_interrupts_keeps_the_pair_in_lockstep(ticks_bo
         assert end == "finished" and finished["detail"] == 0, text
         assert output == (ROOT / "fw" / "expected" / "ticks.out").read_bytes()
         assert any("RESYNC_DONE" in line for line in text) and board.read("STATUS_MISMATCHES") == 0, text
+
+
+def test_a_failed_run_that_broke_the_workload_stops_the_campaign(crc_board, monkeypatch):
+    """A failure whose fault overwrote the program in RAM (a reset does not reload it) would make every later run
+    fail too: after a failed run the workload runs once fault-free, and the campaign stops if it is no longer the
+    reference. (Seen with firmware that had no hardened UART driver: a hung UART sent its trap handler into a
+    recursion that overwrote the image, and every run after it "hung".)"""
+    import ftctl.board_campaign as campaign
+    from ftctl.board import Board
+    from ftctl.board_campaign import CampaignError, RunResult
+    real_reference_run = campaign.reference_run
+    calls = []
+
+    def reference_run(board, timeout):
+        calls.append(timeout)
+        reference = real_reference_run(board, timeout)
+        if len(calls) == 3:                     # the check after the failed run: the program prints otherwise
+            reference.output += b"garbage"
+        return reference
+
+    def failed_run(board, reference, limit, rng, number, target, unit, *args):
+        return RunResult(number, target, unit, {}, 0, end="finished", exit_code=0, output=b"x",
+                         outcome="output corrupted")
+
+    monkeypatch.setattr(campaign, "reference_run", reference_run)
+    monkeypatch.setattr(campaign, "_one_run", failed_run)
+    seen = []
+    with Board(crc_board, timeout=10) as board:
+        with pytest.raises(CampaignError, match="after run 1 .output corrupted. the workload no longer runs"):
+            run_campaign(board, 5, targets=("reg-flip",), seed=1, on_run=seen.append)
+    assert len(calls) == 3 and len(seen) == 1

@@ -15,7 +15,14 @@
    unit the evidence named against the injected one, the exit code;
 5. put the pair back: reset if it halted (and let the restarted workload finish), freeze the injected unit if it is
    still ONLINE and resync it (its state and changed RAM from its partner), wait for a whole scrubber sweep (a
-   flipped word the program never read is corrected before the next run).
+   flipped word the program never read is corrected before the next run); after a failed run, check that the
+   workload still runs as fault-free (a fault that escaped may have overwritten the program in RAM, which a reset
+   does not reload: the campaign stops there rather than blame every later run on their faults).
+
+A hung device slot (``slot-hang``; the unit drawn does not matter) is fenced by the SoC, and the CPUs' accesses to it
+fault in both units alike: no unit is at fault, and the run succeeds only if the firmware's driver restores the slot
+and carries on with nothing lost ("fenced, driver recovered"; the runtime's UART driver and ``exit`` do, see
+``fw/lib/device.c``). The hang of a device the workload does not touch again is "masked"; the next reset clears it.
 
 Before the first run the workload runs twice without a fault: its console output, exit code and length in cycles
 are the reference, and two runs that differ are refused (the workload is not deterministic or not restart-safe).
@@ -37,7 +44,7 @@ from dataclasses import dataclass, field
 from hw.inject import InjectTarget, REQUEST_LINES, REQUEST_WIDTH
 from hw.cpu.core import PIPELINE_PC_REGISTERS, PIPELINE_REGISTERS
 from hw.comparator import MismatchLayout
-from hw.status_map import EventCode, EventUnit, UnitState
+from hw.status_map import SLOT_NAMES, EventCode, EventUnit, UnitState
 from hw.vtm.protocol import EventKind, UndiagnosedPolicy
 
 from .board import BoardError, UNITS, describe_event, plain
@@ -58,6 +65,7 @@ OUTCOMES = (
     "not fired",                    # the fault never took effect (a register the program did not write again)
     "masked",                       # it did, and nothing showed: a dead value, a word never read
     "corrected",                    # a single-bit RAM error corrected (SECDED) or repaired by the scrubber
+    "fenced, driver recovered",     # a hung device slot was fenced; the firmware restored it, nothing was lost
     "isolated, partner continued",  # evidence named the injected unit; the output equals the fault-free run's
     "isolated, resynced",           # the same, and (auto resync) the unit came back and stayed in lockstep
     "halted, nothing escaped",      # an undiagnosed divergence, or evidence in a unit running alone (policy
@@ -69,12 +77,14 @@ OUTCOMES = (
     "exit code changed",
     "resync failed",                # (auto resync) the isolated unit did not come back, or diverged again
 )
-SUCCESSES, FAILURES = OUTCOMES[:6], OUTCOMES[6:]
+SUCCESSES = OUTCOMES[:OUTCOMES.index("wrong unit isolated")]
+FAILURES = OUTCOMES[len(SUCCESSES):]
 
 #: Campaign targets: ``ram-flip2`` is a 2-bit flip of one RAM word (uncorrectable for SECDED).
-CAMPAIGN_TARGETS = ("ram-flip", "ram-flip2", "reg-flip", "pc-flip", "pipe-flip", "bus-stuck", "comparator-test")
+CAMPAIGN_TARGETS = ("ram-flip", "ram-flip2", "reg-flip", "pc-flip", "pipe-flip", "bus-stuck", "slot-hang",
+                    "comparator-test")
 #: The default mix: the fault classes. The comparator self-test halts by design (no evidence): ask for it by name.
-DEFAULT_TARGETS = CAMPAIGN_TARGETS[:6]
+DEFAULT_TARGETS = CAMPAIGN_TARGETS[:-1]
 
 _EVIDENCE_CODES = (EventCode.ISOLATED_ON_EVIDENCE, EventCode.DIAGNOSED_DIVERGENCE, EventCode.REPLACE_UNIT)
 _HALT_CODES = (EventCode.UNDIAGNOSED_DIVERGENCE, EventCode.AMBIGUOUS_EVIDENCE, EventCode.SIMPLEX_FAULT)
@@ -103,6 +113,8 @@ def random_fault(rng, target, ram_words, word_bits):
     if target == "bus-stuck":
         return InjectTarget.BUS_STUCK, {"bit0": rng.randrange(REQUEST_WIDTH), "value": rng.randrange(2),
                                         "cycles": rng.randint(1, 16)}
+    if target == "slot-hang":
+        return InjectTarget.SLOT_HANG, {"addr": rng.randrange(len(SLOT_NAMES))}
     if target == "comparator-test":
         return InjectTarget.COMPARATOR_TEST, {"addr": rng.randrange(1, 1 << MismatchLayout.size),
                                               "cycles": rng.randint(1, 4)}
@@ -128,6 +140,8 @@ def describe_fault(target, unit, fields):
                 break
             offset += width
         text += f" {name}[{line - offset}]={fields['value']} for {fields['cycles']}"
+    elif target == "slot-hang":
+        text += f" slot {SLOT_NAMES[fields['addr']]}"
     elif target == "comparator-test":
         text += f" mask {fields['addr']:#x} for {fields['cycles']}"
     return text
@@ -203,6 +217,8 @@ def classify(reference, unit, end, output, exit_code, events, *, auto_resync=Fal
         return "isolated, resynced" if auto_resync and not replaced else "isolated, partner continued"
     if any(d["code"] in _CORRECTED_CODES for d in lockstep):
         return "corrected"
+    if any(d["code"] == EventCode.SLOT_FENCED for d in lockstep):
+        return "fenced, driver recovered"
     return "masked" if any(e["kind"] == EventKind.INJECTED for e in events) else "not fired"
 
 
@@ -350,6 +366,21 @@ def _one_run(board, reference, limit, rng, number, target, unit, inject_target, 
     return result
 
 
+def _check_workload(board, reference, limit, number, outcome):
+    """After a failed run: the workload must still run as in the fault-free reference. A fault that escaped may
+    have overwritten the program's image in RAM, which a reset does not reload; every later run would then fail
+    for that alone, so the campaign stops (:class:`CampaignError`) instead of reporting them."""
+    try:
+        again = reference_run(board, limit)
+        same = (again.output, again.exit_code) == (reference.output, reference.exit_code)
+    except CampaignError:
+        same = False
+    if not same:
+        raise CampaignError(f"after run {number} ({outcome}) the workload no longer runs as it did fault-free: the "
+                            f"fault overwrote its image in RAM, which a reset does not reload; load the firmware "
+                            f"again (restart `ftctl sim serve`, reprogram the board) before another campaign")
+
+
 def _put_back(board, unit, limit, scrubbing):
     """After a run that failed or was interrupted: a reset (it disarms a fault still waiting for its cycle) and
     :func:`_restore`; a note for the error message."""
@@ -415,6 +446,8 @@ def run_campaign(board, runs, *, targets=DEFAULT_TARGETS, units=UNITS, seed=0, t
             if on_run is not None:
                 on_run(result)
             _restore(board, unit, limit, scrubbing)
+            if not result.ok:
+                _check_workload(board, reference, limit, number, result.outcome)
         return reference, results
     finally:
         board.set_policy(**{key: value for key, value in policy.items() if not key.startswith("_")})

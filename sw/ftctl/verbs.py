@@ -549,7 +549,7 @@ def campaign_verb(board, as_json, runs, targets, units, seed, run_timeout, log_p
             log_file.close()
     summary = summarize(results)
     summary["seed"] = seed
-    columns = ["not fired", "masked", "corrected", "isolated", "resynced", "halted", "FAILED"]
+    columns = [_CAMPAIGN_COLUMNS.get(outcome, outcome) for outcome in SUCCESSES] + ["FAILED"]
     lines = [f"{'target':16}{'runs':>6}" + "".join(f"{c:>11}" for c in columns)]
     for target, row in summary["by_target"].items():
         counts = [row[o] for o in SUCCESSES] + [sum(row[o] for o in FAILURES)]
@@ -567,6 +567,11 @@ def campaign_verb(board, as_json, runs, targets, units, seed, run_timeout, log_p
         _emit(as_json, *report)
         sys.exit(EXIT["failure"])
     return report
+
+
+#: Short column heads of the campaign table for the longer outcome names (the rest are their own).
+_CAMPAIGN_COLUMNS = {"fenced, driver recovered": "fenced", "isolated, partner continued": "isolated",
+                     "isolated, resynced": "resynced", "halted, nothing escaped": "halted"}
 
 
 def register_verbs(group):
