@@ -32,12 +32,12 @@ static inline uint32_t mmio_read32(uint32_t addr) { return *(volatile uint32_t *
 
 /* On the lockstep SoC a device that hangs or answers with bad parity is fenced off: an access to it ends in an
  * access fault (cause 5 or 7), in both units alike. These accessors take that fault instead of trapping: 0 when
- * the access went through, -1 when it faulted (a load then leaves *value alone). Interrupts are held off for the
- * access's few instructions. Elsewhere (QEMU, the single-unit SoC) they are plain accesses that never fail. */
-int mmio_try_read8(uint32_t addr, uint8_t *value);
-int mmio_try_write8(uint32_t addr, uint8_t value);
-int mmio_try_read32(uint32_t addr, uint32_t *value);
-int mmio_try_write32(uint32_t addr, uint32_t value);
+ * the access went through, -1 when it faulted (a load then leaves *value alone). Elsewhere (QEMU, the single-unit
+ * SoC) they are plain accesses that never fail. (Defined below.) */
+static inline int mmio_try_read8(uint32_t addr, uint8_t *value);
+static inline int mmio_try_write8(uint32_t addr, uint8_t value);
+static inline int mmio_try_read32(uint32_t addr, uint32_t *value);
+static inline int mmio_try_write32(uint32_t addr, uint32_t value);
 
 /* After a failed access to addr: restore the device's slot (write its bit of the status block's SLOTS register).
  * 0 if that write went through; -1 if addr is in no device slot or the status block itself is fenced. */
@@ -54,6 +54,56 @@ struct device_faults {
     uint32_t console_dropped;
 };
 extern struct device_faults device_faults;
+
+/* The guard around one access (fw/lib/device.c): DEVICE_GUARD_ARMED while it is made; the trap entry turns it into
+ * DEVICE_GUARD_FAULTED if that access faults, and resumes after it. Any other trap (an interrupt between arming and
+ * the access, say) runs its handler with the guard cleared and puts it back afterwards, so a handler's own
+ * accesses neither use nor disturb it. */
+#define DEVICE_GUARD_ARMED   1u
+#define DEVICE_GUARD_FAULTED 2u
+extern volatile uint32_t device_guard;
+
+/* Disarm; 0 if the access went through, -1 if it faulted. */
+static inline int device_guard_disarm(void)
+{
+    uint32_t guard = device_guard;
+    device_guard = 0;
+    return guard == DEVICE_GUARD_FAULTED ? -1 : 0;
+}
+
+static inline int mmio_try_read8(uint32_t addr, uint8_t *value)
+{
+    device_guard = DEVICE_GUARD_ARMED;
+    uint8_t v = mmio_read8(addr);
+    if (device_guard_disarm() != 0)
+        return -1;
+    *value = v;
+    return 0;
+}
+
+static inline int mmio_try_read32(uint32_t addr, uint32_t *value)
+{
+    device_guard = DEVICE_GUARD_ARMED;
+    uint32_t v = mmio_read32(addr);
+    if (device_guard_disarm() != 0)
+        return -1;
+    *value = v;
+    return 0;
+}
+
+static inline int mmio_try_write8(uint32_t addr, uint8_t value)
+{
+    device_guard = DEVICE_GUARD_ARMED;
+    mmio_write8(addr, value);
+    return device_guard_disarm();
+}
+
+static inline int mmio_try_write32(uint32_t addr, uint32_t value)
+{
+    device_guard = DEVICE_GUARD_ARMED;
+    mmio_write32(addr, value);
+    return device_guard_disarm();
+}
 
 /* ---- console (ns16550a) ----------------------------------------------------------------------------------- */
 

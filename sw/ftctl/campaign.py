@@ -294,15 +294,13 @@ def check(kind, cmd, run, ref, window, info):
         assert info["right_unit"], "wrong isolation"
     if info["outcome"] == "pair":
         assert not info["diverged"] or kind == "selftest", "divergence left unhandled"
-        if kind != "slot_hang":
-            assert run["uart"] == ref["uart"], "console output differs"
-        else:
+        # A hung slot included: the firmware's hardened console driver restores the slot and writes the byte
+        # again (fw/lib/device.c), a few hundred cycles later, and the window ends at a quiet point.
+        assert run["uart"] == ref["uart"], "console output differs"
+        if kind == "slot_hang":
             assert run["fenced"] or run["io"] == ref["io"], "hung slot not fenced"
-            # The firmware takes access faults instead of hanging: the cores keep executing (CPI < 10), and its
-            # hardened console driver restores the slot and writes the byte again (fw/lib/device.c): nothing lost,
-            # only later (the window may end a few bytes short).
+            # The firmware takes access faults instead of hanging: the cores keep executing (CPI < 10).
             assert run["a_retired"] >= (window - at) // 10, "the pair hung"
-            assert _is_prefix(run["uart"], ref["uart"]), "console output differs after the fence"
     elif info["outcome"] == "simplex":
         assert info["survivor"] == other, "the injected unit survived, its partner was isolated"
         assert run["uart"] == ref["uart"], "survivor console output differs"
