@@ -52,6 +52,7 @@ class FakeController:
         self.sent = []              # payloads sent without a reply (the console channel)
         self.fail_on = None         # fail_on(command, args) -> exception to raise instead of answering, or None
         self.evidence = 0           # the EVIDENCE register (A's EvidenceLayout in bits 0..7, B's in 8..15)
+        self.registers = {}         # other registers' values by name (the rest read 0)
 
     def pair(self):
         return encode_bits(PairStatusLayout, {"a_state": self.states[0], "b_state": self.states[1],
@@ -61,7 +62,8 @@ class FakeController:
 
     def read_reg(self, name):
         return {"STATUS_PAIR": self.pair(), "STATUS_CYCLE": self.cycle & 0xFFFF_FFFF, "CONTROL": self.power,
-                "CLOCK_HZ": 25_000_000, "STATUS_ID": 0x4C4B5354, "STATUS_EVIDENCE": self.evidence}.get(name, 0)
+                "CLOCK_HZ": 25_000_000, "STATUS_ID": 0x4C4B5354, "STATUS_EVIDENCE": self.evidence}.get(
+                    name, self.registers.get(name, 0))
 
     def write_reg(self, name, value):
         self.writes.append((name, value))

@@ -292,6 +292,7 @@ def test_a_hung_device_is_fenced_and_the_firmware_carries_on(crc_board, slot):
         assert output == (ROOT / "fw" / "expected" / "crc32.out").read_bytes()
         fenced = [e["detail"] for e in events if e["kind"] == EventKind.LOCKSTEP]
         assert [(d["code"], d["slot"]) for d in fenced] == [(EventCode.SLOT_FENCED, index)], text
+        assert any(line.endswith(f"LOCKSTEP SLOT_FENCED slot {slot}") for line in text), text
         assert board.read("STATUS_SLOTS") == 0 and board.read("STATUS_SLOT_FAULTS") == 1     # since the reset
 
 

@@ -276,6 +276,18 @@ def test_offline_takes_an_isolated_unit_and_resync_brings_it_back(controller):
     refused(ftctl("offline", "C"), 2, "Invalid value")
 
 
+def test_status_names_a_fenced_slot(controller):
+    from ftctl.board import REG_LAYOUTS, encode_bits
+    from hw.status_map import EventCode
+    controller.registers = {"STATUS_EVENT": encode_bits(REG_LAYOUTS["STATUS_EVENT"], {"code": EventCode.SLOT_FENCED,
+                                                                                      "slot": 2}),
+                            "STATUS_EVENT_CYCLE": 1234, "STATUS_SLOTS": 0b0001, "STATUS_SLOT_FAULTS": 3}
+    result = ftctl("status")
+    assert result.exit_code == 0, result.output
+    assert "Last event      : SLOT_FENCED slot finisher at cycle 1234\n" in result.output
+    assert "Fenced slots    : uart (3 fenced since reset)\n" in result.output
+
+
 def test_status_names_each_units_evidence(controller):
     from ftctl.board import REG_LAYOUTS, encode_bits
     controller.evidence = encode_bits(REG_LAYOUTS["STATUS_EVIDENCE"], {"a": {"corrected": 1},

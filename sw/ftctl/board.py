@@ -28,7 +28,7 @@ from hw.cpu.isa import CSR
 from hw.cpu.ports import STATE_CSR, STATE_PC, STATE_X0
 from hw.inject import InjectCommand, InjectTarget
 from hw.memmap import RAM
-from hw.status_map import EventLayout, EvidenceLayout, PairStatusLayout, UnitState, EventCode
+from hw.status_map import SLOT_NAMES, EventLayout, EvidenceLayout, PairStatusLayout, UnitState, EventCode
 from hw.vtm.protocol import (BULK_MAX_DATA, CONSOLE_MAX_CHUNK, EVENT_LOG_DEPTH, IDENTITY_MAGIC, MAX_REG_COUNT,
                              MGMT_REG, PROTOCOL_VERSION, BulkArgsLayout, Channel, Command, EventFrameLayout,
                              EventKind, EventRecordLayout, IdentifyLayout, ReadArgsLayout, RequestLayout,
@@ -126,6 +126,11 @@ def _unit_index(unit):
     raise ValueError(f"Unit must be 'A' or 'B', not {unit!r}")
 
 
+def slot_label(slot):
+    """``"slot uart"`` for device slot number ``slot`` (``hw.status_map.SLOT_NAMES``)."""
+    return f"slot {SLOT_NAMES[slot] if 0 <= slot < len(SLOT_NAMES) else slot}"
+
+
 def describe_event(event):
     """One line describing a decoded event (from :meth:`Board.events` or a pushed one)."""
     kind, detail = event["kind"], event["detail"]
@@ -135,9 +140,10 @@ def describe_event(event):
     if kind == EventKind.LOCKSTEP:
         code = detail["code"]
         text += f" {code.name if isinstance(code, enum.Enum) else code}"
-        text += f" unit {detail['unit'].name if isinstance(detail['unit'], enum.Enum) else detail['unit']}"
         if code == EventCode.SLOT_FENCED:
-            text += f" slot {detail['slot']}"
+            text += f" {slot_label(detail['slot'])}"
+        else:
+            text += f" unit {detail['unit'].name if isinstance(detail['unit'], enum.Enum) else detail['unit']}"
     elif kind == EventKind.INJECTED:
         target = detail["target"]
         text += f" {target.name if isinstance(target, enum.Enum) else target} unit {UNITS[detail['unit']]}"

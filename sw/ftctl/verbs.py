@@ -28,11 +28,11 @@ import time
 import click
 
 from hw.inject import AT_HORIZON
-from hw.status_map import NAMING_EVIDENCE, SLOT_NAMES, UnitState
+from hw.status_map import NAMING_EVIDENCE, SLOT_NAMES, EventCode, UnitState
 from hw.vtm.protocol import UndiagnosedPolicy, UnitAction
 
 from .board import (Board, BoardError, BusyError, DeniedError, IdentityError, REG_LAYOUTS, UNITS,
-                    describe_event, plain)
+                    describe_event, plain, slot_label)
 from .cliargs import Integer, Seconds, check_output_path, parse_escaped, parse_int
 from .config import ConfigError, connection_settings
 from .board_campaign import CAMPAIGN_TARGETS, DEFAULT_TARGETS, FAILURES, SUCCESSES, run_campaign, summarize
@@ -126,14 +126,15 @@ def _status_text(board, status):
         f"Unit B          : {plain(pair['b_state'])}",
         f"Pair            : {'halted' if pair['halted'] else 'simplex' if pair['simplex'] else 'lockstep'}"
         f"{', diverged' if pair['diverged'] else ''}",
-        f"Last event      : {plain(event['code'])} unit {plain(event['unit'])} at cycle "
-        f"{status['STATUS_EVENT_CYCLE']}",
+        f"Last event      : {plain(event['code'])} "
+        f"{slot_label(event['slot']) if event['code'] == EventCode.SLOT_FENCED else 'unit ' + plain(event['unit'])} "
+        f"at cycle {status['STATUS_EVENT_CYCLE']}",
         f"Mismatches      : {status['STATUS_MISMATCHES']} (diagnosed {status['STATUS_DIAGNOSED']}, "
         f"undiagnosed {status['STATUS_UNDIAGNOSED']})",
         f"Corrected       : A {status['STATUS_CORRECTED_A']}, B {status['STATUS_CORRECTED_B']}",
         "Evidence        : " + "; ".join(f"{unit.upper()} {_evidence_text(status['STATUS_EVIDENCE'][unit])}"
                                           for unit in "ab"),
-        f"Fenced slots    : {', '.join(fenced) or 'none'}",
+        f"Fenced slots    : {', '.join(fenced) or 'none'} ({status['STATUS_SLOT_FAULTS']} fenced since reset)",
         f"Events logged   : {status['EVENT_COUNT']}",
         f"Policy          : undiagnosed {plain(status['POLICY']['undiagnosed'])}, auto resync "
         f"{'on' if status['POLICY']['auto_resync'] else 'off'}",
