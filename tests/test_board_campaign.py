@@ -130,6 +130,7 @@ def test_run_record_names_the_first_difference(output, difference):
     record = run.record(REFERENCE)
     assert record["first_difference"] == difference
     assert record["fault"] == "ram-flip2 B word 0x1a2 bits 3,9" and record["ok"]
+    assert RunResult(2, "slot-hang", "A", {"addr": 0}, 500).record(REFERENCE)["fault"] == "slot-hang slot uart"
 
 
 @pytest.fixture(scope="module")

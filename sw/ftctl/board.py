@@ -146,7 +146,9 @@ def describe_event(event):
             text += f" unit {detail['unit'].name if isinstance(detail['unit'], enum.Enum) else detail['unit']}"
     elif kind == EventKind.INJECTED:
         target = detail["target"]
-        text += f" {target.name if isinstance(target, enum.Enum) else target} unit {UNITS[detail['unit']]}"
+        text += f" {target.name if isinstance(target, enum.Enum) else target}"
+        if target != InjectTarget.SLOT_HANG:            # a device's fault, whichever unit the command named
+            text += f" unit {UNITS[detail['unit']]}"
     elif kind == EventKind.UNIT_CMD:
         action = detail["action"]
         text += f" {action.name if isinstance(action, enum.Enum) else action} unit {UNITS[detail['unit']]}"

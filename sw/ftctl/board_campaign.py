@@ -122,8 +122,8 @@ def random_fault(rng, target, ram_words, word_bits):
 
 
 def describe_fault(target, unit, fields):
-    """``"ram-flip2 B word 0x1a2 bits 3,9"`` and the like."""
-    text = f"{target} {unit}"
+    """``"ram-flip2 B word 0x1a2 bits 3,9"``, ``"slot-hang slot uart"`` and the like."""
+    text = target if target == "slot-hang" else f"{target} {unit}"     # a device's fault: no unit's
     if target.startswith("ram-flip"):
         bits = f"{fields['bit0']},{fields['bit1']}" if "bit1" in fields else str(fields["bit0"])
         text += f" word {fields['addr']:#x} bit{'s' if 'bit1' in fields else ''} {bits}"

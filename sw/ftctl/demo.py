@@ -3,9 +3,11 @@
 1. the pair runs the ledger workload (``fw/programs/demo.c``) in lockstep; its console output streams;
 2. a double-bit flip is injected into unit B's copy of the ledger's balances;
 3. the pair detects it (SECDED evidence names B), isolates B, and A carries on without a pause;
-4. a quick dump of the isolated unit goes to an ELF core file;
-5. B is resynchronised to A, back in lockstep;
-6. the event log tells it all again.
+4. the UART hangs: its slot is fenced, the CPU's access faults, and the firmware's hardened console driver
+   (``fw/lib/device.c``) restores the slot and writes the byte again -- the output goes on with nothing lost;
+5. a quick dump of the isolated unit goes to an ELF core file;
+6. B is resynchronised to A, back in lockstep;
+7. the event log tells it all again.
 
 Each step uses the :class:`ftctl.board.Board` API only; a step the design does not support yet (DENIED) is reported
 as such, never faked.
@@ -13,8 +15,9 @@ as such, never faked.
 
 import logging
 
+from hw.inject import InjectTarget
 from hw.memmap import RAM
-from hw.status_map import UnitState
+from hw.status_map import SLOT_NAMES, EventCode, UnitState
 from hw.vtm.protocol import EventKind
 
 from .board import BoardError, CommandError, describe_event, plain
@@ -116,6 +119,22 @@ def run_demo(board, *, say, console, core_path, fault_word, timeout=120.0, progr
         outcome["detect"] = plain(event["detail"]["code"])
     say(f"   now: {_states(board)} -- the workload carries on:")
     _until_line(board, b"journal", timeout)
+
+    say("\n== The UART hangs (a device fault: no unit is to blame)")
+    board.pending_events.clear()
+    board.inject(InjectTarget.SLOT_HANG, "A", addr=SLOT_NAMES.index("uart"))
+    event = board.wait_event(lambda e: e["kind"] == EventKind.LOCKSTEP
+                             and e["detail"]["code"] == EventCode.SLOT_FENCED, timeout=timeout)
+    if event is None:
+        say("   no slot fenced within the timeout")
+        outcome["device"] = "NONE"
+    else:
+        say(f"   alert: {describe_event(event)} -- the access faulted in the CPU instead of hanging it")
+        _until_line(board, b"journal", timeout)
+        restored = not board.read("STATUS_SLOTS")
+        say("   the firmware's console driver restored the slot and wrote the byte again: nothing lost"
+            if restored else "   the slot is still fenced")
+        outcome["device"] = "restored" if restored else "FENCED"
 
     say(f"\n== Quick dump of unit {FAULTY_UNIT} to {core_path}")
     from .corefile import write_core
