@@ -133,14 +133,18 @@ def test_run_record_names_the_first_difference(output, difference):
     assert RunResult(2, "slot-hang", "A", {"addr": 0}, 500).record(REFERENCE)["fault"] == "slot-hang slot uart"
 
 
-@pytest.fixture(scope="module")
-def crc_board():
+def _simulated_board(program):
     from ftctl.sim.serve import SimulatedBoard
-    elf = ROOT / "build" / "fw" / "crc32.elf"
+    elf = ROOT / "build" / "fw" / f"{program}.elf"
     if not elf.exists():
         pytest.fail(f"{elf} is missing: make fw builds it (make test does)")
     with SimulatedBoard(elf) as board:
         yield board.url
+
+
+@pytest.fixture(scope="module")
+def crc_board():
+    yield from _simulated_board("crc32")
 
 
 def test_campaign_on_the_simulated_board(crc_board, monkeypatch):
@@ -299,12 +303,7 @@ def test_a_hung_device_is_fenced_and_the_firmware_carries_on(crc_board, slot):
 
 @pytest.fixture(scope="module")
 def ticks_board():
-    from ftctl.sim.serve import SimulatedBoard
-    elf = ROOT / "build" / "fw" / "ticks.elf"
-    if not elf.exists():
-        pytest.fail(f"{elf} is missing: make fw builds it (make test does)")
-    with SimulatedBoard(elf) as board:
-        yield board.url
+    yield from _simulated_board("ticks")
 
 
 @pytest.mark.parametrize("unit", ["A", "B"])

@@ -1,5 +1,5 @@
 /* The firmware's tiny runtime: console, formatted output, string routines, traps and exit, device accesses that
- * survive a fenced slot.
+ * survive a fenced slot, the machine timer.
  *
  * Addresses and ISA numbers come from the generated headers memmap.h and isa.h (see fw/gen_memmap_h.py);
  * nothing here repeats them by hand.
@@ -125,6 +125,11 @@ void *memset(void *dst, int c, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 int strcmp(const char *a, const char *b);
+
+/* ---- the machine timer (CLINT) ----------------------------------------------------------------------------- */
+
+uint64_t clint_read_mtime(void);             /* mtime, read consistently across a carry into the high word */
+void clint_write_mtimecmp(uint64_t when);    /* mtimecmp, never passing through an earlier value */
 
 /* ---- exit through the finisher ---------------------------------------------------------------------------- */
 

@@ -17,24 +17,6 @@ static uint32_t buf[WORDS];
 static volatile uint32_t ticks;
 static uint64_t next_tick;
 
-static uint64_t read_mtime(void)
-{
-    uint32_t hi, lo;
-    do {
-        hi = mmio_read32(CLINT_BASE + CLINT_MTIME + 4);
-        lo = mmio_read32(CLINT_BASE + CLINT_MTIME);
-    } while (hi != mmio_read32(CLINT_BASE + CLINT_MTIME + 4));
-    return ((uint64_t)hi << 32) | lo;
-}
-
-static void write_mtimecmp(uint64_t when)
-{
-    /* high word to all ones first, so that no intermediate value fires early */
-    mmio_write32(CLINT_BASE + CLINT_MTIMECMP + 4, 0xFFFFFFFFu);
-    mmio_write32(CLINT_BASE + CLINT_MTIMECMP, (uint32_t)when);
-    mmio_write32(CLINT_BASE + CLINT_MTIMECMP + 4, (uint32_t)(when >> 32));
-}
-
 static void handler(struct trap_frame *f)
 {
     if (f->mcause != (MCAUSE_INTERRUPT | IRQ_TIMER))
@@ -42,7 +24,7 @@ static void handler(struct trap_frame *f)
     ticks++;
     /* the next tick a whole period later; one already past (a slow platform) fires at once */
     next_tick += TICK;
-    write_mtimecmp(next_tick);
+    clint_write_mtimecmp(next_tick);
 }
 
 /* Spin until mcycle has advanced by `cycles`; minstret decides which of two loops does it. */
@@ -64,8 +46,8 @@ int main(void)
 
     crc32_init_table();
     set_trap_handler(handler);
-    next_tick = read_mtime() + TICK;
-    write_mtimecmp(next_tick);
+    next_tick = clint_read_mtime() + TICK;
+    clint_write_mtimecmp(next_tick);
     csr_set(CSR_MIE, 1u << IRQ_TIMER);
     csr_set(CSR_MSTATUS, MSTATUS_MIE);
 

@@ -207,28 +207,10 @@ static void test_guarded_access(void)
     report("guarded access", ok);
 }
 
-static uint64_t read_mtime(void)
-{
-    uint32_t hi, lo;
-    do {
-        hi = mmio_read32(CLINT_BASE + CLINT_MTIME + 4);
-        lo = mmio_read32(CLINT_BASE + CLINT_MTIME);
-    } while (hi != mmio_read32(CLINT_BASE + CLINT_MTIME + 4));
-    return ((uint64_t)hi << 32) | lo;
-}
-
-static void write_mtimecmp(uint64_t when)
-{
-    /* high word to all ones first, so that no intermediate value fires early */
-    mmio_write32(CLINT_BASE + CLINT_MTIMECMP + 4, 0xFFFFFFFFu);
-    mmio_write32(CLINT_BASE + CLINT_MTIMECMP, (uint32_t)when);
-    mmio_write32(CLINT_BASE + CLINT_MTIMECMP + 4, (uint32_t)(when >> 32));
-}
-
 static void test_timer(void)
 {
     arm();
-    write_mtimecmp(read_mtime() + TIMER_DELTA);
+    clint_write_mtimecmp(clint_read_mtime() + TIMER_DELTA);
     csr_set(CSR_MIE, 1u << IRQ_TIMER);
     /* MIE stays off except for a moment per turn, so the interrupt cannot slip in between the check and the
      * wfi (wfi wakes on a pending enabled interrupt whatever mstatus.MIE says). */
