@@ -377,8 +377,8 @@ def _check_workload(board, reference, limit, number, outcome):
         same = False
     if not same:
         raise CampaignError(f"after run {number} ({outcome}) the workload no longer runs as it did fault-free: the "
-                            f"fault overwrote its image in RAM, which a reset does not reload; load the firmware "
-                            f"again (restart `ftctl sim serve`, reprogram the board) before another campaign")
+                            f"fault may have overwritten its image in RAM, which a reset does not reload; load the "
+                            f"firmware again (restart `ftctl sim serve`, reprogram the board) before another campaign")
 
 
 def _put_back(board, unit, limit, scrubbing):
