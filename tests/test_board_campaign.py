@@ -274,18 +274,24 @@ def test_campaign_in_simplex_on_the_simulated_board(crc_board):
     assert all(state.name == "ONLINE" for state in states.values())
 
 
-@pytest.mark.parametrize("slot", ["uart", "finisher"])
-def test_a_hung_device_is_fenced_and_the_firmware_carries_on(crc_board, slot):
+@pytest.fixture(scope="module")
+def ticks_board():
+    yield from _simulated_board("ticks")
+
+
+@pytest.mark.parametrize("board_fixture, program, slot", [
+    ("crc_board", "crc32", "uart"), ("crc_board", "crc32", "finisher"), ("ticks_board", "ticks", "clint")])
+def test_a_hung_device_is_fenced_and_the_firmware_carries_on(request, board_fixture, program, slot):
     """The device hangs from the next access on: its slot is fenced (event SLOT_FENCED in the controller's log, the
     status block counts it), both units get an access fault, and the runtime's hardened driver (fw/lib/device.c)
-    restores the slot and writes again: the output is whole, the exit code 0, the slot back in service. Before the
-    driver, a hung UART ran the default trap handler into the same fault again (a hang), a hung finisher an
-    "unexpected trap" message and exit code 69."""
+    restores the slot and makes the access again: the output is whole, the exit code 0, the slot back in service.
+    Before the drivers, a hung UART ran the default trap handler into the same fault again (a hang), a hung
+    finisher an "unexpected trap" message and exit code 69, a hung CLINT (ticks' timer) exit code 69 or 71."""
     from ftctl.board import Board, describe_event
     from ftctl.board_campaign import _events_since, _quiet_output, _reset, _wait_end
     from hw.status_map import SLOT_NAMES
     index = SLOT_NAMES.index(slot)
-    with Board(crc_board, timeout=10) as board:
+    with Board(request.getfixturevalue(board_fixture), timeout=10) as board:
         _quiet_output(board, 0.2)
         reset = _reset(board, 30)
         board.inject(InjectTarget.SLOT_HANG, "A", addr=index)
@@ -294,16 +300,11 @@ def test_a_hung_device_is_fenced_and_the_firmware_carries_on(crc_board, slot):
         events = _events_since(board, reset)
         text = [describe_event(e) for e in events]
         assert end == "finished" and finished["detail"] == 0, text
-        assert output == (ROOT / "fw" / "expected" / "crc32.out").read_bytes()
+        assert output == (ROOT / "fw" / "expected" / f"{program}.out").read_bytes()
         fenced = [e["detail"] for e in events if e["kind"] == EventKind.LOCKSTEP]
         assert [(d["code"], d["slot"]) for d in fenced] == [(EventCode.SLOT_FENCED, index)], text
         assert any(line.endswith(f"LOCKSTEP SLOT_FENCED slot {slot}") for line in text), text
         assert board.read("STATUS_SLOTS") == 0 and board.read("STATUS_SLOT_FAULTS") == 1     # since the reset
-
-
-@pytest.fixture(scope="module")
-def ticks_board():
-    yield from _simulated_board("ticks")
 
 
 @pytest.mark.parametrize("unit", ["A", "B"])

@@ -46,6 +46,13 @@ int device_recover(uint32_t addr);
 /* How many times to restore a device and try an access again before a driver gives up on it. */
 #define DEVICE_RETRIES 4
 
+/* After a failed access to addr, the restores made so far: restore the slot for another try and return the new
+ * count, or -1 when DEVICE_RETRIES restores were made already or the restore failed (give up). The drivers' loop:
+ *     for (int restores = 0; mmio_try_write8(addr, value) != 0;)
+ *         if ((restores = device_retry(addr, restores)) < 0)
+ *             return -1;                                                                                  */
+int device_retry(uint32_t addr, int restores);
+
 /* Access faults the accessors took, restores device_recover() made, and console bytes the UART driver dropped
  * (after DEVICE_RETRIES restores that did not bring the UART back) since start-up. */
 struct device_faults {

@@ -42,3 +42,10 @@ int device_recover(uint32_t addr)
     }
     return -1;
 }
+
+int device_retry(uint32_t addr, int restores)
+{
+    if (restores < 0 || restores >= DEVICE_RETRIES || device_recover(addr) != 0)
+        return -1;
+    return restores + 1;
+}

@@ -13,9 +13,9 @@ void exit(int code)
         word = (c << 16) | FINISHER_FAIL;
     }
     /* A fenced finisher (lockstep SoC) is restored and written again. */
-    for (int restores = 0; mmio_try_write32(FINISHER_BASE, word) != 0 && restores < DEVICE_RETRIES; restores++)
-        if (device_recover(FINISHER_BASE) != 0)
-            break;
+    int restores = 0;
+    while (mmio_try_write32(FINISHER_BASE, word) != 0 && (restores = device_retry(FINISHER_BASE, restores)) >= 0)
+        ;
     /* The write ends the run; should it not (a finisher-less platform, a finisher gone), stay here. */
     for (;;)
         __asm__ volatile ("wfi");

@@ -17,29 +17,38 @@ static int try_putc(uint8_t c)
     return mmio_try_write8(UART_BASE + UART_THR, c);
 }
 
-void uart_putc(int c)
+/* The UART faulted on c: restore it and try again, or drop c. Out of line, so that the common path needs no stack
+ * frame. */
+static void __attribute__((noinline)) putc_after_fault(uint8_t c)
 {
-    for (int restores = 0; try_putc((uint8_t)c) != 0; restores++) {
-        if (restores == DEVICE_RETRIES || device_recover(UART_BASE) != 0) {
+    int restores = 0;
+    do {
+        if ((restores = device_retry(UART_BASE, restores)) < 0) {
             device_faults.console_dropped++;
             return;
         }
-    }
+    } while (try_putc(c) != 0);
+}
+
+void uart_putc(int c)
+{
+    if (try_putc((uint8_t)c) != 0)
+        putc_after_fault((uint8_t)c);
 }
 
 int uart_try_getc(void)
 {
     uint8_t lsr, c;
-    for (int restores = 0;; restores++) {
+    int restores = 0;
+    do {
         if (mmio_try_read8(UART_BASE + UART_LSR, &lsr) == 0) {
             if (!(lsr & LSR_DR))
                 return -1;
-            if (mmio_try_read8(UART_BASE + UART_RBR, &c) == 0)
+            if (mmio_try_read8(UART_BASE + UART_RBR, &c) == 0)      /* a faulted read popped nothing */
                 return c;
         }
-        if (restores == DEVICE_RETRIES || device_recover(UART_BASE) != 0)
-            return -1;
-    }
+    } while ((restores = device_retry(UART_BASE, restores)) >= 0);
+    return -1;
 }
 
 int uart_getc(void)
