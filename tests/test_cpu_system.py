@@ -90,6 +90,30 @@ def test_interrupt_never_taken_after_it_is_disabled():
     assert outcomes == {"taken", "masked"}      # the sweep crossed the CSRRCI
 
 
+@pytest.mark.parametrize("enable", ["mstatus", "mie"])
+def test_interrupt_pending_when_enabled_is_taken_before_the_next_instruction(enable):
+    """The privileged specification: the interrupt conditions are evaluated "immediately following ... an explicit
+    write to a CSR on which these interrupt trap conditions expressly depend". A line already high when mstatus.MIE
+    (or its mie bit) is set for one instruction only must trap before the instruction that clears it again; the
+    core decides from a flip-flop a cycle ahead, so the instruction after such a write waits a cycle (before: the
+    decision was stale in that cycle and the window was missed -- fw/programs/traps.c's timer check on the RTL)."""
+    handler = [A.csrrs(21, CSR.MEPC, 0), A.ebreak()]
+    prog = A.li(5, HANDLER) + [A.csrrw(0, CSR.MTVEC, 5)] + A.li(6, 0x080)
+    if enable == "mstatus":
+        prog += [A.csrrw(0, CSR.MIE, 6)]
+        window = [A.csrrsi(0, CSR.MSTATUS, 8), A.csrrci(0, CSR.MSTATUS, 8)]
+    else:
+        prog += [A.csrrsi(0, CSR.MSTATUS, 8)]
+        window = [A.csrrs(0, CSR.MIE, 6), A.csrrc(0, CSR.MIE, 6)]
+    prog += [A.nop()] * 8
+    second = BASE + 4 * (len(prog) + 1)             # the instruction that disables it again
+    prog += window + [A.addi(1, 1, 1) for _ in range(8)] + [A.ebreak()]
+    h = CpuHarness(prog, data={HANDLER + 4 * i: w for i, w in enumerate(handler)})
+    recs = h.run(hook=level_hook(["irq_timer"], 1))         # high from the start, long before it is enabled
+    taken = [r for r in recs if r["intr"]]
+    assert len(taken) == 1 and h.regs[21] == second and h.regs[1] == 0
+
+
 def test_mip_reads_lines():
     prog = [A.nop()] * 8 + [A.csrrs(1, CSR.MIP, 0), A.csrrw(2, CSR.MIP, 0), A.csrrs(3, CSR.MIP, 0)]
     h = CpuHarness(prog + [A.ebreak()])

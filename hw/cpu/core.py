@@ -366,7 +366,10 @@ class Core(wiring.Component):
         trapping = t1 | t2 | t3
         x_started = x_mem_stalled | x_mem_wait | x_step2 | x_mis | x_ph2 | trapping
         irq_take = x_valid & ~pend & csr.irq_pending & ~x_started & ~halt_req
-        run = x_valid & ~pend & ~irq_take & ~trapping
+        # After a write of mstatus or mie the decision is a cycle old: the next instruction waits for it (the
+        # specification evaluates the interrupt conditions right after such a write, before that instruction).
+        irq_wait = csr.irq_stale & ~x_started
+        run = x_valid & ~pend & ~irq_take & ~trapping & ~irq_wait
 
         mem_go = run & mem_op & ~(x_fault | illegal | ls.misaligned)
         m.d.comb += [

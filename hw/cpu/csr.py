@@ -68,8 +68,11 @@ class CSRFile(wiring.Component):
     irq_pending : Out(1)
         An enabled interrupt is pending and mstatus.MIE is set: a flip-flop, computed a cycle ahead from the
         requests about to be registered and mie/mstatus as they are. So it is exact except in the cycle after a
-        write of mstatus or mie (or a trap, or an MRET), when it is 0 (an interrupt just enabled is taken a cycle
-        later; one just disabled is never taken).
+        write of mstatus or mie (or a trap, or an MRET), when it is 0 and ``irq_stale`` is 1 (one just disabled is
+        never taken).
+    irq_stale : Out(1)
+        ``irq_pending`` is not decided in this cycle (see above): the core holds the next instruction for it, so
+        that an interrupt just enabled is taken before that instruction, as the privileged specification asks.
     irq_cause : Out(32)
         mcause for the highest-priority pending interrupt (MEI > MSI > MTI).
     """
@@ -93,6 +96,7 @@ class CSRFile(wiring.Component):
     irq_timer: In(1)
     irq_external: In(1)
     irq_pending: Out(1)
+    irq_stale: Out(1)
     irq_cause: Out(32)
 
     def __init__(self, *, hartid=0):
@@ -125,6 +129,7 @@ class CSRFile(wiring.Component):
 
         m.d.comb += [
             self.irq_pending.eq(pending_ahead & ~enables_changed),
+            self.irq_stale.eq(enables_changed),
             self.readonly.eq(self.addr[10:12] == 0b11),
         ]
         with m.If(pend[2]):
