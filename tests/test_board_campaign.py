@@ -255,7 +255,11 @@ def test_campaign_with_auto_resync_on_the_simulated_board(crc_board):
         policy = board.policy()
         reference, results = run_campaign(board, 2, targets=("pc-flip",), seed=4, auto_resync=True)
         assert board.policy() == policy
-    assert [r.outcome for r in results] == ["isolated, resynced"] * 2, [r.record(reference) for r in results]
+    outcomes = [r.outcome for r in results]
+    # A PC flip goes into the next fetch address, and a fetch squashed by a taken branch ahead of it is rightly
+    # masked; the cycle drawn depends on the link's timing, so the seed does not fix it.
+    assert set(outcomes) <= {"isolated, resynced", "masked"} and "isolated, resynced" in outcomes, \
+        [r.record(reference) for r in results]
 
 
 def test_campaign_in_simplex_on_the_simulated_board(crc_board):
@@ -265,8 +269,11 @@ def test_campaign_in_simplex_on_the_simulated_board(crc_board):
     with Board(crc_board, timeout=10) as board:
         reference, results = run_campaign(board, 2, targets=("pc-flip",), seed=5, simplex=True)
         states = board.unit_states()
-    assert [r.outcome for r in results] == ["halted, nothing escaped"] * 2, [r.record(reference) for r in results]
-    for result in results:
+    outcomes = [r.outcome for r in results]
+    # As above, a flipped fetch that a taken branch squashes is rightly masked (seen once in CI).
+    assert set(outcomes) <= {"halted, nothing escaped", "masked"} and "halted, nothing escaped" in outcomes, \
+        [r.record(reference) for r in results]
+    for result in (r for r in results if r.outcome != "masked"):
         codes = [(e["detail"]["code"], e["detail"]["unit"]) for e in result.events if e["kind"] == EventKind.LOCKSTEP]
         injected = EventUnit.A if result.unit == "A" else EventUnit.B
         assert (EventCode.FROZEN, EventUnit.B if result.unit == "A" else EventUnit.A) in codes
