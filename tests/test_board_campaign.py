@@ -319,7 +319,7 @@ def test_a_resync_while_the_timer_interrupts_keeps_the_pair_in_lockstep(ticks_bo
     """fw/programs/ticks.c takes a timer interrupt every 1,500 cycles and branches on mcycle and minstret: a unit
     resynced from its partner while it runs must take every later interrupt at the same instruction and read the
     same counters, or the pair diverges (undiagnosed: a halt)."""
-    from ftctl.board import Board, describe_event
+    from ftctl.board import Board, BoardError, describe_event
     from ftctl.board_campaign import _events_since, _quiet_output, _reset, _wait_end
     with Board(ticks_board, timeout=10) as board:
         _quiet_output(board, 0.2)
@@ -329,7 +329,11 @@ def test_a_resync_while_the_timer_interrupts_keeps_the_pair_in_lockstep(ticks_bo
         board.freeze(unit)
         board.wait_state(unit, (UnitState.ISOLATED,))
         board.resync(unit)
-        board.wait_state(unit, (UnitState.ONLINE,))
+        try:
+            board.wait_state(unit, (UnitState.ONLINE,), timeout=30)
+        except BoardError as exc:
+            pytest.fail(f"{exc}; states {board.unit_states()}, pair {board.read_fields('STATUS_PAIR')}, events "
+                        f"{[describe_event(e) for e in _events_since(board, reset)]}")
         end, finished = _wait_end(board, reset, 60)
         output = _quiet_output(board)
         text = [describe_event(e) for e in _events_since(board, reset)]
