@@ -47,7 +47,7 @@ from hw.comparator import MismatchLayout
 from hw.status_map import SLOT_NAMES, EventCode, EventUnit, UnitState
 from hw.vtm.protocol import EventKind, UndiagnosedPolicy
 
-from .board import BoardError, UNITS, describe_event, plain
+from .board import BoardError, UNITS, describe_event, plain, slot_label
 from .link.transport import LinkError
 from .faults import CORE_BITS, CORE_REGISTERS, check_injection, field_max, ram_geometry
 
@@ -141,7 +141,7 @@ def describe_fault(target, unit, fields):
             offset += width
         text += f" {name}[{line - offset}]={fields['value']} for {fields['cycles']}"
     elif target == "slot-hang":
-        text += f" slot {SLOT_NAMES[fields['addr']]}"
+        text += f" {slot_label(fields['addr'])}"
     elif target == "comparator-test":
         text += f" mask {fields['addr']:#x} for {fields['cycles']}"
     return text
