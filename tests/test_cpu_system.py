@@ -3,7 +3,7 @@
 import pytest
 
 from ftctl.iss import asm as A
-from cpu_harness import CpuHarness
+from cpu_harness import RECORD_FIELDS, CpuHarness
 from hw import memmap
 from hw.cpu.isa import CSR, Interrupt, MSTATUS_MPP
 from hw.cpu.ports import STATE_PC, state_selector_for_csr
@@ -139,6 +139,7 @@ class StateDriver:
         self.script = list(script)
         self.start = start
         self.results = []
+        self.read_values = {}
         self.gen = None
         self.done = False           # the script has run to its end
 
@@ -171,6 +172,8 @@ class StateDriver:
                     yield
             else:
                 kind, sel, *wdata = op
+                if wdata == [None]:             # write back the value last read from the selector
+                    wdata = [self.read_values[sel]]
                 ctx.set(sp.req, 1)
                 ctx.set(sp.addr, sel)
                 ctx.set(sp.write, kind == "write")
@@ -183,6 +186,8 @@ class StateDriver:
                 else:
                     raise AssertionError("state port: no response")
                 self.results.append((kind, sel, "ack" if ctx.get(sp.ack) else "err", ctx.get(sp.rdata)))
+                if kind == "read":
+                    self.read_values[sel] = ctx.get(sp.rdata)
                 ctx.set(sp.req, 0)
                 yield
                 assert not ctx.get(sp.ack) and not ctx.get(sp.err), "ack/err must be one-cycle pulses"
@@ -421,3 +426,47 @@ def test_reset_clears_every_counter_bit(before):
     assert later[0] == 0 and later[2] == 0
     assert later[3] == halts[-1][2] - retired_at_reset
     assert later[1] <= halts[-1][1] - reset_cycle
+
+
+
+def test_a_state_copied_at_any_halt_resumes_exactly():
+    """What the resync relies on (hw.resync): at every halt the state port reaches all the state that decides what
+    the core does next, so that a core reset and given that state (the resync's target) goes on exactly as the one
+    it was copied from. Swept across a taken interrupt: its entry and the handler's first instruction (whose record
+    carries ``intr``) are one step, and a halt requested between them waits for that instruction. (Found on the
+    simulated board: a resync whose final halt fell there gave the target everything but the source's pending
+    ``intr``, and the pair diverged at the handler's first record -- an undiagnosed halt, about one resync in 40
+    under fw/programs/ticks.c.)"""
+    from hw.resync import STATE_SELECTORS
+    handler = [A.csrrs(21, CSR.MEPC, 0), A.addi(2, 2, 3), A.csrrs(22, CSR.MCAUSE, 0), A.addi(2, 2, 5), A.ebreak()]
+    # The line is high from the start: the interrupt is taken right after the CSRRSI that enables it wherever the
+    # halt falls, so every run retires the same records.
+    prog = (A.li(5, HANDLER) + [A.csrrw(0, CSR.MTVEC, 5)] + A.li(6, 0x080) + [A.csrrw(0, CSR.MIE, 6)] +
+            [A.addi(1, 1, 1)] * 6 + [A.csrrsi(0, CSR.MSTATUS, 8)] + [A.addi(1, 1, 1)] * 6 + [A.ebreak()])
+    data = {HANDLER + 4 * i: w for i, w in enumerate(handler)}
+    line = level_hook(["irq_timer"], 1)
+
+    def run(driver=None):
+        async def hook(ctx, h):
+            await line(ctx, h)
+            if driver is not None:
+                await driver(ctx, h)
+        h = CpuHarness(prog, data=data)
+        return [compared(r) for r in h.run(hook=hook, max_cycles=3000)], h
+
+    def compared(rec):
+        """The record as the lockstep comparator sees it: fields without meaning are not compared."""
+        rec = dict(rec, cause=rec["cause"] if rec["trap"] or rec["intr"] else 0,
+                   rd_data=rec["rd_data"] if rec["rd_addr"] else 0)
+        if not rec["mem_write"]:
+            rec.update(mem_addr=0, mem_sel=0, mem_wdata=0)
+        return tuple(rec[f] for f in RECORD_FIELDS)
+
+    reference, h = run()
+    entry = next(i for i, r in enumerate(h.retired) if r["intr"])
+    first, last = h.retired[entry - 2]["cycle"], h.retired[entry + 1]["cycle"]
+    copy = ([("halt",)] + [("read", sel) for sel in STATE_SELECTORS] + [("reset",)] +
+            [("write", sel, None) for sel in STATE_SELECTORS] + [("resume",)])
+    for start in range(first - USED_WORDS - 3, last - USED_WORDS + 1):
+        seen, _ = run(StateDriver(copy, start=start))
+        assert seen == reference, f"halt requested at cycle {USED_WORDS + start}; entry retired at {first}..{last}"

@@ -132,6 +132,12 @@ class Core(wiring.Component):
         ibus, dbus, sp = self.ibus, self.dbus, self.state
         halt_req = sp.halt_req
         halted = Signal()
+        # The halt stops the core between two retirement records, so that what the state port reads is the whole
+        # state (the resync gives it to a reset core, which must go on exactly as this one). An interrupt's entry
+        # has no record of its own: it and the handler's first instruction (its record carries `intr`) are one
+        # step, and a halt requested between them waits for that instruction (`halt_now`). An interrupt due when
+        # the halt is requested is still taken before the instruction in X, as without the halt.
+        halt_now = Signal()
 
         # ---------------------------------------------------------------- fetch / decode stage state
         fstate = Signal(_Fetch)
@@ -365,7 +371,7 @@ class Core(wiring.Component):
         # ---------------------------------------------------------------- execute control
         trapping = t1 | t2 | t3
         x_started = x_mem_stalled | x_mem_wait | x_step2 | x_mis | x_ph2 | trapping
-        irq_take = x_valid & ~pend & csr.irq_pending & ~x_started & ~halt_req
+        irq_take = x_valid & ~pend & csr.irq_pending & ~x_started
         # After a write of mstatus or mie the decision is a cycle old: the next instruction waits for it (the
         # specification evaluates the interrupt conditions right after such a write, before that instruction).
         irq_wait = csr.irq_stale & ~x_started
@@ -480,7 +486,7 @@ class Core(wiring.Component):
         x_free = free_now | (free_on_ack & dbus.ack) | pend
         # Nothing enters X while a counter word is stale or may become so at the end of this cycle (an
         # instruction never reads a word whose carry is pending).
-        enter_ok = (~pend & ~halt_req & ~halted & ~cpend & ~carry_due & ~clearing & ~csr.cycle_at_max &
+        enter_ok = (~pend & ~halt_now & ~halted & ~cpend & ~carry_due & ~clearing & ~csr.cycle_at_max &
                     ~(csr.instret_at_max & x_valid))
         # avail & x_free & enter_ok, with the fetch's response (in `avail`) entering last too (`pend` is excluded
         # by enter_ok).
@@ -589,7 +595,7 @@ class Core(wiring.Component):
         ]
         # A new fetch goes out when the slot is vacated or X takes its instruction (x_accept implies no halt).
         issue = Signal()
-        m.d.comb += issue.eq(f_req | x_accept | (~halt_req & ~halted & vacated))
+        m.d.comb += issue.eq(f_req | x_accept | (~halt_now & ~halted & vacated))
         fetch_addr = Signal(30)
         pc_flip = Signal(30)        # fault injection (PC): XORed into a new fetch address
         m.d.comb += [
@@ -607,7 +613,7 @@ class Core(wiring.Component):
                 fstate.eq(Mux(ibus.stall, _Fetch.REQ, _Fetch.WAIT)),
                 fd_kill.eq(0),
             ]
-        with m.Elif(vacated | (avail & (halt_req | halted))):
+        with m.Elif(vacated | (avail & (halt_now | halted))):
             # Halting: the slot is emptied, an available instruction dropped; fd_pc stays its address.
             m.d.sync += [fstate.eq(_Fetch.EMPTY), fd_kill.eq(0)]
             with m.If(redirect):
@@ -619,7 +625,8 @@ class Core(wiring.Component):
 
         # ---------------------------------------------------------------- state port
         # Not with a counter carry pending or arising (the counters stop while halted).
-        m.d.sync += halted.eq(halt_req & ~x_valid & ~pend & (fstate == _Fetch.EMPTY) & ~cpend & ~carry_due & ~u1 &
+        m.d.comb += halt_now.eq(halt_req & ~intr_flag)
+        m.d.sync += halted.eq(halt_now & ~x_valid & ~pend & (fstate == _Fetch.EMPTY) & ~cpend & ~carry_due & ~u1 &
                               ~csr.cycle_carry & ~csr.instret_carry & ~clearing)
         m.d.comb += sp.halted.eq(halted)
 

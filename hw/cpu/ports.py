@@ -84,8 +84,10 @@ class StatePortSignature(wiring.Signature):
     Members
     -------
     halt_req : 1 bit
-        While high, the core stops at the next instruction boundary (after the instruction in execution retires,
-        before any interrupt is taken) and stays there. When it falls, the core resumes at the (possibly written) PC.
+        While high, the core stops at the next boundary between two retirement records (after the instruction in
+        execution retires; an interrupt due then is taken first, and its handler's first instruction, whose record
+        reports it, retires too) and stays there: all its state is then in the registers, the PC and the CSRs the
+        port reaches. When it falls, the core resumes at the (possibly written) PC.
     halted : 1 bit
         The core is stopped at an instruction boundary and its state may be accessed.
     req, addr, write, wdata : request
