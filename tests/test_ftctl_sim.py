@@ -191,3 +191,46 @@ def test_share_serves_several_commands_at_once(port, tmp_path):
         share.terminate()
         _, errors = share.communicate(timeout=30)
     assert share.returncode == 0, errors
+
+
+def test_a_simulated_board_stops_when_its_starter_is_killed(tmp_path):
+    """SimulatedBoard's child holds a pipe from it on its standard input (``ftctl sim serve --stop-at-eof``): a
+    starter killed without stopping the board (SIGKILL, a crash, a test run's timeout) no longer leaves it, and its
+    simulator, running -- an idle simulated board takes most of a CPU."""
+    import os
+    import signal
+    import time
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("needs /proc to see the board's processes")
+    elf = write_elf(tmp_path / "echo.elf", echo_program())
+    starter = subprocess.Popen([sys.executable, "-c", (
+        "import os, sys; from ftctl.sim.serve import SimulatedBoard\n"
+        f"board = SimulatedBoard({str(elf)!r}).start()\n"
+        "print(board._process.pid, flush=True); sys.stdin.read()")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        serve = int(starter.stdout.readline())
+        assert _running(serve)                          # the board's process group: ftctl sim serve, simulator
+        starter.kill()
+        starter.wait()
+        deadline = time.monotonic() + 30
+        while _running(serve) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _running(serve):
+            os.killpg(serve, signal.SIGKILL)
+            pytest.fail("the simulated board (and its simulator) ran on after its starter was killed")
+    finally:
+        starter.kill()
+
+
+def _running(group):
+    """Whether a process of the process group runs (zombies left unreaped do not count)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            return True
+    return False

@@ -111,14 +111,17 @@ def sim_run(elf, max_cycles, trace, ram_size, simulator, stats, signature, signa
               help="Clock cycles per serial bit of the simulated line (default 8).")
 @click.option("--ready-file", type=click.Path(path_type=str), default=None,
               help="Write {\"port\": N, \"url\": ...} here once listening.")
-def sim_serve(elf, port_tcp, host, ram_size, divisor, ready_file):
+@click.option("--stop-at-eof", is_flag=True,
+              help="Stop when standard input ends: started by a program with a pipe there, the board stops when "
+                   "that program ends, however it ends.")
+def sim_serve(elf, port_tcp, host, ram_size, divisor, ready_file, stop_at_eof):
     """Run the whole system (lockstep pair, devices, management controller) with FIRMWARE loaded, its serial port
     on socket://HOST:PORT, until interrupted. Every ftctl verb works against it: ftctl status --port socket://...
     """
     from ftctl.elf import ElfError
     from ftctl.sim.build import BuildError
     from ftctl.sim.run import SimError
-    from ftctl.sim.serve import DEFAULT_DIVISOR, ServeError, serve
+    from ftctl.sim.serve import DEFAULT_DIVISOR, ServeError, serve, stop_at_end_of_input
     import signal
 
     def announce(url):
@@ -127,6 +130,8 @@ def sim_serve(elf, port_tcp, host, ram_size, divisor, ready_file):
     # SIGTERM (SimulatedBoard.stop, a service manager) ends it as Ctrl-C does: a normal stop, status 0. As a
     # SystemExit it was taken for the simulator's own exit, a failure (status 1, its log overwritten).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if stop_at_eof:
+        stop_at_end_of_input()
     try:
         if ready_file is not None:
             check_output_path(ready_file, inputs=() if elf is None else (elf,), what="--ready-file")

@@ -21,7 +21,7 @@ from pathlib import Path
 from hw.system_sim_top import DEFAULT_DIVISOR
 
 
-__all__ = ["serve", "SimulatedBoard", "SERVE_TOP", "DEFAULT_DIVISOR", "SERVE_TESTBENCH_MODULE", "ServeError"]
+__all__ = ["serve", "SimulatedBoard", "stop_at_end_of_input", "SERVE_TOP", "DEFAULT_DIVISOR", "SERVE_TESTBENCH_MODULE", "ServeError"]
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +149,20 @@ class _ReadyWatcher:
                 return
 
 
+def stop_at_end_of_input():
+    """Stop this process (as SIGTERM does) once standard input reaches its end, read in a thread: the lifeline
+    :class:`SimulatedBoard` holds, so that a board whose starter was killed (and could not stop it) does not run on
+    -- an idle simulated board takes most of a CPU."""
+    def watch():
+        try:
+            while os.read(0, 4096):
+                pass
+        except OSError:
+            pass
+        os.kill(os.getpid(), signal.SIGTERM)
+    threading.Thread(target=watch, name="serve-lifeline", daemon=True).start()
+
+
 class SimulatedBoard:
     """``ftctl sim serve`` in a child process, for ``with``: ``url`` is the port to give :class:`ftctl.board.Board`.
 
@@ -171,13 +185,15 @@ class SimulatedBoard:
         self._dir = tempfile.TemporaryDirectory(prefix="ftctl-board-")
         ready = Path(self._dir.name) / "ready.json"
         command = [sys.executable, "-m", "ftctl", "sim", "serve", "--port-tcp", "0", "--ready-file", str(ready),
-                   "--divisor", str(self.divisor)]
+                   "--divisor", str(self.divisor), "--stop-at-eof"]
         if self.ram_size is not None:
             command += ["--ram-size", str(self.ram_size)]
         if self.elf is not None:
             command.append(str(self.elf))
         log = open(self._log, "ab") if self._log else subprocess.DEVNULL
-        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+        # Its standard input is a pipe only this process writes to: when this process ends, the board does too.
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log,
+                                         start_new_session=True)
         deadline = time.monotonic() + timeout
         while not ready.is_file():
             if self._process.poll() is not None:
@@ -197,6 +213,8 @@ class SimulatedBoard:
             except subprocess.TimeoutExpired:
                 os.killpg(self._process.pid, signal.SIGKILL)
                 self._process.wait()
+        if self._process is not None:
+            self._process.stdin.close()
         self._process = None
         if self._dir is not None:
             self._dir.cleanup()
