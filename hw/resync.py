@@ -78,7 +78,10 @@ class Resync(wiring.Component):
     final_regs : int
         Initial budget of dirty GPRs left for the final window (0..31).
     reg_patience : int
-        Cycles the RAM may be done while too many GPRs are dirty before the register budget is doubled.
+        Cycles the RAM may be done while too many GPRs are dirty before the register budget is doubled (counted over
+        the resync). The default, 256, lets the pre-copier (4 cycles a register) take a few interrupt handlers' worth
+        of registers (a C handler restores 16 at once) without a raise: with 64, two interrupts in one resync
+        raised the budget to 16 and the final window to 124 cycles (``test_resync_stall.py``).
 
     Members
     -------
@@ -115,7 +118,7 @@ class Resync(wiring.Component):
     reg_budget : Out(range(33))
     """
 
-    def __init__(self, *, addr_width, block_words, final_words=0, passes=4, final_regs=4, reg_patience=64):
+    def __init__(self, *, addr_width, block_words, final_words=0, passes=4, final_regs=4, reg_patience=256):
         self._shift, self._blocks, bb = block_geometry(addr_width, block_words)
         if not isinstance(final_words, int) or final_words < 0:
             raise ValueError(f"Final window budget must be a non-negative integer of words, not {final_words!r}")
