@@ -435,8 +435,8 @@ def test_a_state_copied_at_any_halt_resumes_exactly():
     it was copied from. Swept across a taken interrupt: its entry and the handler's first instruction (whose record
     carries ``intr``) are one step, and a halt requested between them waits for that instruction. (Found on the
     simulated board: a resync whose final halt fell there gave the target everything but the source's pending
-    ``intr``, and the pair diverged at the handler's first record -- an undiagnosed halt, about one resync in 40
-    under fw/programs/ticks.c.)"""
+    ``intr``, and the pair diverged at the handler's first record -- an undiagnosed halt, in 3 of about 220
+    resyncs under fw/programs/ticks.c.)"""
     from hw.resync import STATE_SELECTORS
     handler = [A.csrrs(21, CSR.MEPC, 0), A.addi(2, 2, 3), A.csrrs(22, CSR.MCAUSE, 0), A.addi(2, 2, 5), A.ebreak()]
     # The line is high from the start: the interrupt is taken right after the CSRRSI that enables it wherever the
