@@ -10,8 +10,8 @@ pair's own cycle count (RESYNC_STALL), not wall time.
 import pytest
 
 from ftctl.bench import TARGETS
+from ftctl.bench.runs import interrupt_workload
 from hw import memmap
-from hw.cpu.isa import CSR
 from hw.ecc import Protection
 from hw.lockstep_soc import LockstepSoC
 from hw.status_map import UnitState, EventCode
@@ -194,39 +194,13 @@ def test_a_faulty_units_last_writes_in_lockstep_are_copied_back():
     simulate(soc, body)
 
 
-TICK = 300              # cycles between the timer interrupts of interrupt_heavy_loop
-SAVED = ("ra", "t0", "t1", "t2", "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "t3", "t4", "t5", "t6")
-
-
-def interrupt_heavy_loop():
-    """A timer interrupt every TICK cycles whose handler saves, changes and restores sixteen registers (a C
-    handler's caller-saved set, as fw/programs/ticks.c's), over a loop that reads mcycle and sends a byte now and
-    then: each interrupt leaves the target lacking sixteen registers at once."""
-    from ftctl.iss import asm
-    mtime, mtimecmp = memmap.CLINT.base + 0xBFF8, memmap.CLINT.base + 0x4000
-    setup = [*asm.li("sp", memmap.RAM.base + 0xC00), *asm.li("s1", mtime), *asm.li("s2", mtimecmp),
-             *asm.li("s3", memmap.UART.base)]
-    arm = [asm.lw("t1", "s1", 0), asm.addi("t1", "t1", TICK), asm.sw("t1", "s2", 0), asm.sw("zero", "s2", 4),
-           *asm.li("t0", 0x80), asm.csrrw("zero", CSR.MIE, "t0"), asm.csrrsi("zero", CSR.MSTATUS, 8)]
-    loop = [asm.csrrs("a5", CSR.MCYCLE, "zero"), asm.addi("s0", "s0", 1), asm.andi("a4", "s0", 31),
-            asm.bne("a4", "zero", 8), asm.sb("s0", "s3", memmap.UART_REG["THR"]), asm.jal("zero", -20)]
-    handler = ([asm.addi("sp", "sp", -4 * len(SAVED))] + [asm.sw(r, "sp", 4 * i) for i, r in enumerate(SAVED)] +
-               [asm.lw("t1", "s1", 0), asm.addi("t1", "t1", TICK), asm.sw("t1", "s2", 0)] +
-               [asm.addi(r, r, 1) for r in SAVED[4:12]] +
-               [asm.lw(r, "sp", 4 * i) for i, r in enumerate(SAVED)] + [asm.addi("sp", "sp", 4 * len(SAVED)),
-                                                                         asm.mret()])
-    vector = memmap.RAM.base + 4 * (len(setup) + 3 + len(arm) + len(loop))     # after: li t0 (2), csrw mtvec
-    set_vector = [*asm.li("t0", vector), asm.csrrw("zero", CSR.MTVEC, "t0")]
-    assert len(set_vector) == 3
-    return setup + set_vector + arm + loop + handler
-
-
 def test_resync_stall_is_within_the_bound_under_frequent_interrupts():
-    """Each interrupt leaves sixteen registers for the register pre-copier (4 cycles each): the final window's
-    register budget must not be raised for that alone. (It was raised after 64 cycles with the RAM done and the
-    registers not, counted over the whole resync: two bursts were enough, and stalls reached 124 cycles here and
-    143 on the simulated board under fw/programs/ticks.c, for a bound of 100.)"""
-    soc = LockstepSoC(ram_size=RAM_SIZE, ram_init=interrupt_heavy_loop(), mgmt=True, block_words=16)
+    """A handler every 300 cycles (``ftctl.bench.runs.interrupt_workload``, which ``make bench`` measures too)
+    leaves sixteen registers for the register pre-copier (4 cycles each) each time: the final window's register
+    budget must not be raised for that alone. (It was raised after 64 cycles with the RAM done and the registers
+    not, counted over the whole resync: two bursts were enough, and stalls reached 124 cycles here and 143 on the
+    simulated board under fw/programs/ticks.c, for a bound of 100.)"""
+    soc = LockstepSoC(ram_size=RAM_SIZE, ram_init=interrupt_workload(), mgmt=True, block_words=16)
     st = soc.pair.status
     stalls = []
 

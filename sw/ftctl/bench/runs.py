@@ -185,6 +185,98 @@ def _resync_workload():
     return words + loop + [asm.jal("zero", -4 * len(loop))]
 
 
+#: Cycles between the timer interrupts of :func:`interrupt_workload`, and the resyncs the benchmark makes under it.
+IRQ_TICK = 300
+IRQ_RESYNCS = 16
+#: The registers a C interrupt handler saves and restores (the caller-saved set, as fw/programs/ticks.c's).
+IRQ_SAVED = ("ra", "t0", "t1", "t2", "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "t3", "t4", "t5", "t6")
+
+
+def interrupt_workload(tick=IRQ_TICK):
+    """A timer interrupt every ``tick`` cycles whose handler saves, changes and restores the sixteen registers of
+    :data:`IRQ_SAVED`, over a loop that reads mcycle and sends a console byte every 32 passes: each interrupt
+    leaves a resync's target lacking sixteen registers at once."""
+    from hw import memmap
+    from hw.cpu.isa import CSR
+    from ftctl.iss import asm
+    mtime, mtimecmp = memmap.CLINT.base + 0xBFF8, memmap.CLINT.base + 0x4000
+    setup = [*asm.li("sp", memmap.RAM.base + 0xC00), *asm.li("s1", mtime), *asm.li("s2", mtimecmp),
+             *asm.li("s3", memmap.UART.base)]
+    arm = [asm.lw("t1", "s1", 0), asm.addi("t1", "t1", tick), asm.sw("t1", "s2", 0), asm.sw("zero", "s2", 4),
+           *asm.li("t0", 0x80), asm.csrrw("zero", CSR.MIE, "t0"), asm.csrrsi("zero", CSR.MSTATUS, 8)]
+    loop = [asm.csrrs("a5", CSR.MCYCLE, "zero"), asm.addi("s0", "s0", 1), asm.andi("a4", "s0", 31),
+            asm.bne("a4", "zero", 8), asm.sb("s0", "s3", memmap.UART_REG["THR"]), asm.jal("zero", -20)]
+    frame = 4 * len(IRQ_SAVED)
+    handler = ([asm.addi("sp", "sp", -frame)] + [asm.sw(r, "sp", 4 * i) for i, r in enumerate(IRQ_SAVED)] +
+               [asm.lw("t1", "s1", 0), asm.addi("t1", "t1", tick), asm.sw("t1", "s2", 0)] +
+               [asm.addi(r, r, 1) for r in IRQ_SAVED[4:12]] +
+               [asm.lw(r, "sp", 4 * i) for i, r in enumerate(IRQ_SAVED)] + [asm.addi("sp", "sp", frame), asm.mret()])
+    vector = memmap.RAM.base + 4 * (len(setup) + 3 + len(arm) + len(loop))     # after: li t0 (2), csrw mtvec
+    set_vector = [*asm.li("t0", vector), asm.csrrw("zero", CSR.MTVEC, "t0")]
+    assert len(set_vector) == 3
+    return setup + set_vector + arm + loop + handler
+
+
+@measurement("resync_irq", keys=("resync.stall_cycles_max_irq",))
+def measure_resync_interrupts(ctx):
+    """The running unit's stall per resync under interrupts (:func:`interrupt_workload`, a handler every IRQ_TICK
+    cycles) in the Amaranth simulator, same pair as the resync measurement: IRQ_RESYNCS freeze + resync cycles of
+    alternate units at spread points of the interrupt period; the largest stall."""
+    from amaranth.sim import Simulator
+    from hw.lockstep_soc import LockstepSoC
+    from hw.status_map import UnitState
+    from hw.vtm.protocol import UnitAction
+
+    soc = LockstepSoC(ram_size=RESYNC_RAM_SIZE, ram_init=interrupt_workload(), mgmt=True,
+                      block_words=RESYNC_BLOCK_WORDS)
+    st = soc.pair.status
+    stalls = []
+
+    async def tb(sim_ctx):
+        sim_ctx.set(soc.uart_tx.ready, 1)
+        port = soc.mgmt.unit_cmd
+
+        async def command(action, unit):
+            sim_ctx.set(port.valid, 1)
+            sim_ctx.set(port.payload, {"action": action, "unit": unit})
+            while not sim_ctx.get(port.done):
+                await sim_ctx.tick()
+            denied = sim_ctx.get(port.denied)
+            sim_ctx.set(port.valid, 0)
+            await sim_ctx.tick()
+            if denied:
+                raise BenchError(f"resync benchmark under interrupts: {action.name} denied")
+
+        await sim_ctx.tick().repeat(600)
+        for k in range(IRQ_RESYNCS):
+            unit = k % 2
+            await command(UnitAction.FREEZE, unit)
+            await sim_ctx.tick().repeat(1 + 37 * k % IRQ_TICK)
+            await command(UnitAction.RESYNC, unit)
+            for _ in range(20_000):
+                await sim_ctx.tick()
+                if sim_ctx.get(st.b_state) == UnitState.ONLINE and sim_ctx.get(st.a_state) == UnitState.ONLINE:
+                    break
+            else:
+                raise BenchError("resync benchmark under interrupts: a resync did not finish")
+            if sim_ctx.get(st.diverged):
+                raise BenchError("resync benchmark under interrupts: the pair diverged after a resync")
+            stalls.append(sim_ctx.get(st.resync_stall))
+            await sim_ctx.tick().repeat(100 + 53 * k % IRQ_TICK)
+
+    sim = Simulator(soc)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    ctx.meta["resync_irq"] = {
+        "ram_bytes": RESYNC_RAM_SIZE, "block_words": RESYNC_BLOCK_WORDS, "tick_cycles": IRQ_TICK,
+        "stalls": stalls,
+        "workload": f"a timer interrupt every {IRQ_TICK} cycles, the handler saving, changing and restoring 16 "
+                    "registers; a loop reading mcycle between them",
+    }
+    return {"resync.stall_cycles_max_irq": max(stalls)}
+
+
 @measurement("resync", keys=("resync.stall_cycles_max", "resync.cycles_full_64k", "resync.cycles_changed_blocks",
                               "scrub.sweep_cycles_64k"))
 def measure_resync(ctx):

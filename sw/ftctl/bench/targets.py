@@ -19,6 +19,7 @@ TARGETS = {
     "lockstep.survivor_stall_cycles": {"max": 0},
     "dump.line_rate_fraction": {"min": 0.70},
     "resync.stall_cycles_max":  {"max": 100},
+    "resync.stall_cycles_max_irq": {"max": 100},
 }
 
 
