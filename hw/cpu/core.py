@@ -593,7 +593,7 @@ class Core(wiring.Component):
             next_addr.eq(Mux(redirect, pend_pc, Mux(avail, fd_inc, fd_pc))),
             next_par.eq(Mux(redirect, pend_par, Mux(avail, fd_inc.xor(), fd_par))),
         ]
-        # A new fetch goes out when the slot is vacated or X takes its instruction (x_accept implies no halt).
+        # A new fetch goes out when the slot is vacated or X takes its instruction (x_accept implies no halt_now).
         issue = Signal()
         m.d.comb += issue.eq(f_req | x_accept | (~halt_now & ~halted & vacated))
         fetch_addr = Signal(30)

@@ -21,7 +21,8 @@ from pathlib import Path
 from hw.system_sim_top import DEFAULT_DIVISOR
 
 
-__all__ = ["serve", "SimulatedBoard", "stop_at_end_of_input", "SERVE_TOP", "DEFAULT_DIVISOR", "SERVE_TESTBENCH_MODULE", "ServeError"]
+__all__ = ["serve", "SimulatedBoard", "stop_at_end_of_input", "SERVE_TOP", "DEFAULT_DIVISOR",
+           "SERVE_TESTBENCH_MODULE", "ServeError"]
 
 logger = logging.getLogger(__name__)
 
