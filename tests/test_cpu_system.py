@@ -3,7 +3,7 @@
 import pytest
 
 from ftctl.iss import asm as A
-from cpu_harness import RECORD_FIELDS, CpuHarness
+from cpu_harness import CpuHarness
 from hw import memmap
 from hw.cpu.isa import CSR, Interrupt, MSTATUS_MPP
 from hw.cpu.ports import STATE_PC, state_selector_for_csr
@@ -428,7 +428,6 @@ def test_reset_clears_every_counter_bit(before):
     assert later[1] <= halts[-1][1] - reset_cycle
 
 
-
 def test_a_state_copied_at_any_halt_resumes_exactly():
     """What the resync relies on (hw.resync): at every halt the state port reaches all the state that decides what
     the core does next, so that a core reset and given that state (the resync's target) goes on exactly as the one
@@ -437,6 +436,7 @@ def test_a_state_copied_at_any_halt_resumes_exactly():
     simulated board: a resync whose final halt fell there gave the target everything but the source's pending
     ``intr``, and the pair diverged at the handler's first record -- an undiagnosed halt, in 3 of about 220
     resyncs under fw/programs/ticks.c.)"""
+    from ftctl.iss.retire import Retire
     from hw.resync import STATE_SELECTORS
     handler = [A.csrrs(21, CSR.MEPC, 0), A.addi(2, 2, 3), A.csrrs(22, CSR.MCAUSE, 0), A.addi(2, 2, 5), A.ebreak()]
     # The line is high from the start: the interrupt is taken right after the CSRRSI that enables it wherever the
@@ -452,15 +452,7 @@ def test_a_state_copied_at_any_halt_resumes_exactly():
             if driver is not None:
                 await driver(ctx, h)
         h = CpuHarness(prog, data=data)
-        return [compared(r) for r in h.run(hook=hook, max_cycles=3000)], h
-
-    def compared(rec):
-        """The record as the lockstep comparator sees it: fields without meaning are not compared."""
-        rec = dict(rec, cause=rec["cause"] if rec["trap"] or rec["intr"] else 0,
-                   rd_data=rec["rd_data"] if rec["rd_addr"] else 0)
-        if not rec["mem_write"]:
-            rec.update(mem_addr=0, mem_sel=0, mem_wdata=0)
-        return tuple(rec[f] for f in RECORD_FIELDS)
+        return [Retire.from_mapping(r).canonical() for r in h.run(hook=hook, max_cycles=3000)], h
 
     reference, h = run()
     entry = next(i for i, r in enumerate(h.retired) if r["intr"])

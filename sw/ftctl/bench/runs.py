@@ -185,6 +185,36 @@ def _resync_workload():
     return words + loop + [asm.jal("zero", -4 * len(loop))]
 
 
+async def _unit_command(sim_ctx, soc, action, unit, what):
+    """Hand the pair's management port one unit command and wait until it is done (:class:`BenchError` if it is
+    denied; ``what`` names the benchmark in the message)."""
+    port = soc.mgmt.unit_cmd
+    sim_ctx.set(port.valid, 1)
+    sim_ctx.set(port.payload, {"action": action, "unit": unit})
+    while True:
+        await sim_ctx.tick()
+        if sim_ctx.get(port.done):
+            denied = sim_ctx.get(port.denied)
+            sim_ctx.set(port.valid, 0)
+            await sim_ctx.tick()
+            if denied:
+                raise BenchError(f"{what}: {action.name} denied")
+            return
+
+
+async def _rejoin(sim_ctx, soc, unit, limit, what):
+    """RESYNC ``unit`` and wait for both units ONLINE; the resync's ``(cycles, stall)``."""
+    from hw.status_map import UnitState
+    from hw.vtm.protocol import UnitAction
+    st = soc.pair.status
+    await _unit_command(sim_ctx, soc, UnitAction.RESYNC, unit, what)
+    for _ in range(limit):
+        await sim_ctx.tick()
+        if sim_ctx.get(st.b_state) == UnitState.ONLINE and sim_ctx.get(st.a_state) == UnitState.ONLINE:
+            return sim_ctx.get(st.resync_cycles), sim_ctx.get(st.resync_stall)
+    raise BenchError(f"{what}: the resync did not finish")
+
+
 #: Cycles between the timer interrupts of :func:`interrupt_workload`, and the resyncs the benchmark makes under it.
 IRQ_TICK = 300
 IRQ_RESYNCS = 16
@@ -224,44 +254,25 @@ def measure_resync_interrupts(ctx):
     alternate units at spread points of the interrupt period; the largest stall."""
     from amaranth.sim import Simulator
     from hw.lockstep_soc import LockstepSoC
-    from hw.status_map import UnitState
     from hw.vtm.protocol import UnitAction
 
     soc = LockstepSoC(ram_size=RESYNC_RAM_SIZE, ram_init=interrupt_workload(), mgmt=True,
                       block_words=RESYNC_BLOCK_WORDS)
     st = soc.pair.status
     stalls = []
+    what = "resync benchmark under interrupts"
 
     async def tb(sim_ctx):
         sim_ctx.set(soc.uart_tx.ready, 1)
-        port = soc.mgmt.unit_cmd
-
-        async def command(action, unit):
-            sim_ctx.set(port.valid, 1)
-            sim_ctx.set(port.payload, {"action": action, "unit": unit})
-            while not sim_ctx.get(port.done):
-                await sim_ctx.tick()
-            denied = sim_ctx.get(port.denied)
-            sim_ctx.set(port.valid, 0)
-            await sim_ctx.tick()
-            if denied:
-                raise BenchError(f"resync benchmark under interrupts: {action.name} denied")
-
         await sim_ctx.tick().repeat(600)
         for k in range(IRQ_RESYNCS):
             unit = k % 2
-            await command(UnitAction.FREEZE, unit)
+            await _unit_command(sim_ctx, soc, UnitAction.FREEZE, unit, what)
             await sim_ctx.tick().repeat(1 + 37 * k % IRQ_TICK)
-            await command(UnitAction.RESYNC, unit)
-            for _ in range(20_000):
-                await sim_ctx.tick()
-                if sim_ctx.get(st.b_state) == UnitState.ONLINE and sim_ctx.get(st.a_state) == UnitState.ONLINE:
-                    break
-            else:
-                raise BenchError("resync benchmark under interrupts: a resync did not finish")
+            _, stall = await _rejoin(sim_ctx, soc, unit, 20_000, what)
             if sim_ctx.get(st.diverged):
-                raise BenchError("resync benchmark under interrupts: the pair diverged after a resync")
-            stalls.append(sim_ctx.get(st.resync_stall))
+                raise BenchError(f"{what}: the pair diverged after a resync")
+            stalls.append(stall)
             await sim_ctx.tick().repeat(100 + 53 * k % IRQ_TICK)
 
     sim = Simulator(soc)
@@ -285,7 +296,6 @@ def measure_resync(ctx):
     rejoin after a quick dump of RESYNC_OUTAGE_CYCLES, and one scrubber sweep."""
     from amaranth.sim import Simulator
     from hw.lockstep_soc import LockstepSoC
-    from hw.status_map import UnitState
     from hw.vtm.protocol import UnitAction
 
     soc = LockstepSoC(ram_size=RESYNC_RAM_SIZE, ram_init=_resync_workload(), mgmt=True,
@@ -295,28 +305,7 @@ def measure_resync(ctx):
 
     async def tb(sim_ctx):
         sim_ctx.set(soc.uart_tx.ready, 1)
-        port = soc.mgmt.unit_cmd
-
-        async def command(action, unit):
-            sim_ctx.set(port.valid, 1)
-            sim_ctx.set(port.payload, {"action": action, "unit": unit})
-            while True:
-                await sim_ctx.tick()
-                if sim_ctx.get(port.done):
-                    denied = sim_ctx.get(port.denied)
-                    sim_ctx.set(port.valid, 0)
-                    await sim_ctx.tick()
-                    if denied:
-                        raise BenchError(f"resync benchmark: {action.name} denied")
-                    return
-
-        async def rejoin(unit, limit):
-            await command(UnitAction.RESYNC, unit)
-            for _ in range(limit):
-                await sim_ctx.tick()
-                if sim_ctx.get(st.b_state) == UnitState.ONLINE and sim_ctx.get(st.a_state) == UnitState.ONLINE:
-                    return sim_ctx.get(st.resync_cycles), sim_ctx.get(st.resync_stall)
-            raise BenchError("resync benchmark: the resync did not finish")
+        what = "resync benchmark"
 
         # One scrubber sweep: the cycles between two sweep counts.
         sweeps = sim_ctx.get(st.scrub_sweeps)
@@ -329,13 +318,13 @@ def measure_resync(ctx):
                     found["sweep"] = sim_ctx.get(st.cycle) - start
                     break
                 start, sweeps = sim_ctx.get(st.cycle), now
-        await command(UnitAction.FREEZE, 1)
-        await command(UnitAction.OFFLINE, 1)
-        found["full"] = await rejoin(1, 200_000)
-        await command(UnitAction.FREEZE, 1)
+        await _unit_command(sim_ctx, soc, UnitAction.FREEZE, 1, what)
+        await _unit_command(sim_ctx, soc, UnitAction.OFFLINE, 1, what)
+        found["full"] = await _rejoin(sim_ctx, soc, 1, 200_000, what)
+        await _unit_command(sim_ctx, soc, UnitAction.FREEZE, 1, what)
         for _ in range(RESYNC_OUTAGE_CYCLES):
             await sim_ctx.tick()
-        found["changed"] = await rejoin(1, 200_000)
+        found["changed"] = await _rejoin(sim_ctx, soc, 1, 200_000, what)
 
     sim = Simulator(soc)
     sim.add_clock(1e-6)
