@@ -462,3 +462,30 @@ def test_a_state_copied_at_any_halt_resumes_exactly():
     for start in range(first - USED_WORDS - 3, last - USED_WORDS + 1):
         seen, _ = run(StateDriver(copy, start=start))
         assert seen == reference, f"halt requested at cycle {USED_WORDS + start}; entry retired at {first}..{last}"
+
+
+def test_a_state_copied_at_any_halt_of_a_random_program_resumes_exactly():
+    """The same at halts spread over a random program of the differential test (loads and stores with bus stalls
+    and latencies, branches, jumps, CSR accesses, traps and their handler): the state port reaches everything."""
+    import random
+    from ftctl.iss.retire import Retire
+    from hw.resync import STATE_SELECTORS
+    from test_cpu_random import DATA, HANDLER as TRAP_HANDLER, handler, random_program
+    rng = random.Random(4)
+    prog = random_program(rng, 60)
+    end_pc = BASE + 4 * (len(prog) - 1)
+    data = {DATA + 4 * i: rng.getrandbits(32) for i in range(-20, 20)}
+    data.update({TRAP_HANDLER + 4 * i: w for i, w in enumerate(handler())})
+
+    def run(driver=None):
+        h = CpuHarness(prog, data=data, stall=0.2, latency=(1, 3), seed=4)
+        recs = h.run(hook=driver, max_cycles=20000, until=lambda r: r["pc"] == end_pc)
+        return [Retire.from_mapping(r).canonical() for r in recs], h
+
+    reference, h = run()
+    assert any(r.trap for r in reference) and any(r.mem_write for r in reference)
+    copy = ([("halt",)] + [("read", sel) for sel in STATE_SELECTORS] + [("reset",)] +
+            [("write", sel, None) for sel in STATE_SELECTORS] + [("resume",)])
+    for start in range(0, h.retired[-1]["cycle"] - USED_WORDS, 29):
+        seen, _ = run(StateDriver(copy, start=start))
+        assert seen == reference, f"halt requested at cycle {USED_WORDS + start}"
