@@ -82,7 +82,6 @@ def test_resync_stall_is_within_the_bound_under_a_write_heavy_loop(ram_ports):
 
     async def body(mg):
         ctx = mg.ctx
-        ctx.set(mg.soc.uart_tx.ready, 1)
         await mg.tick(400)
         # A replaced unit: full remirror of RAM and every register.
         assert await mg.unit_cmd(UnitAction.FREEZE, 1)
@@ -133,7 +132,6 @@ def test_a_resync_that_does_not_converge_raises_its_bound_and_still_ends_exact()
 
     async def body(mg):
         ctx = mg.ctx
-        ctx.set(mg.soc.uart_tx.ready, 1)
         await mg.tick(300)
         assert await mg.unit_cmd(UnitAction.FREEZE, 1)
         await mg.tick(300)
@@ -206,7 +204,6 @@ def test_resync_stall_is_within_the_bound_under_frequent_interrupts():
 
     async def body(mg):
         ctx = mg.ctx
-        ctx.set(mg.soc.uart_tx.ready, 1)
         await mg.tick(600)
         for k in range(6):
             assert await mg.unit_cmd(UnitAction.FREEZE, k % 2)

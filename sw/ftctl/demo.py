@@ -127,11 +127,11 @@ def run_demo(board, *, say, console, core_path, fault_word, timeout=120.0, progr
     board.inject(InjectTarget.SLOT_HANG, "A", addr=SLOT_NAMES.index("uart"))
     # The workload prints all the time: the UART's next access comes at once. Gateware from before the slots'
     # fences reached the event log never reports one, so this wait is short.
+    fence_wait = min(timeout, FENCE_WAIT)
     event = board.wait_event(lambda e: e["kind"] == EventKind.LOCKSTEP
-                             and e["detail"]["code"] == EventCode.SLOT_FENCED, timeout=min(timeout, FENCE_WAIT))
+                             and e["detail"]["code"] == EventCode.SLOT_FENCED, timeout=fence_wait)
     if event is None:
-        say(f"   no slot fence reported within {min(timeout, FENCE_WAIT):g} s (gateware older than the fences' "
-            f"events?)")
+        say(f"   no slot fence reported within {fence_wait:g} s (gateware older than the fences' events?)")
         outcome["device"] = "NONE"
     else:
         say(f"   alert: {describe_event(event)} -- the access faulted in the CPU instead of hanging it")

@@ -185,6 +185,15 @@ def _resync_workload():
     return words + loop + [asm.jal("zero", -4 * len(loop))]
 
 
+def _simulate(soc, testbench):
+    """Run ``testbench`` (async, Amaranth 0.5) on ``soc`` in the Amaranth simulator, 1 MHz clock, to its end."""
+    from amaranth.sim import Simulator
+    sim = Simulator(soc)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+
+
 async def _unit_command(sim_ctx, soc, action, unit, what):
     """Hand the pair's management port one unit command and wait until it is done (:class:`BenchError` if it is
     denied; ``what`` names the benchmark in the message)."""
@@ -252,7 +261,6 @@ def measure_resync_interrupts(ctx):
     """The running unit's stall per resync under interrupts (:func:`interrupt_workload`, a handler every IRQ_TICK
     cycles) in the Amaranth simulator, same pair as the resync measurement: IRQ_RESYNCS freeze + resync cycles of
     alternate units at spread points of the interrupt period; the largest stall."""
-    from amaranth.sim import Simulator
     from hw.lockstep_soc import LockstepSoC
     from hw.vtm.protocol import UnitAction
 
@@ -275,10 +283,7 @@ def measure_resync_interrupts(ctx):
             stalls.append(stall)
             await sim_ctx.tick().repeat(100 + 53 * k % IRQ_TICK)
 
-    sim = Simulator(soc)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    _simulate(soc, tb)
     ctx.meta["resync_irq"] = {
         "ram_bytes": RESYNC_RAM_SIZE, "block_words": RESYNC_BLOCK_WORDS, "tick_cycles": IRQ_TICK,
         "stalls": stalls,
@@ -294,7 +299,6 @@ def measure_resync(ctx):
     """Live resync and scrubbing of the lockstep pair (hw.resync, hw.scrubber) in the Amaranth simulator: 64 KiB
     copies, a write-heavy loop; a full remirror of a replaced unit (FREEZE, OFFLINE, RESYNC), a changed-blocks
     rejoin after a quick dump of RESYNC_OUTAGE_CYCLES, and one scrubber sweep."""
-    from amaranth.sim import Simulator
     from hw.lockstep_soc import LockstepSoC
     from hw.vtm.protocol import UnitAction
 
@@ -326,10 +330,7 @@ def measure_resync(ctx):
             await sim_ctx.tick()
         found["changed"] = await _rejoin(sim_ctx, soc, 1, 200_000, what)
 
-    sim = Simulator(soc)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    _simulate(soc, tb)
     ctx.meta["resync"] = {
         "ram_bytes": RESYNC_RAM_SIZE, "block_words": RESYNC_BLOCK_WORDS, "outage_cycles": RESYNC_OUTAGE_CYCLES,
         "full": {"cycles": found["full"][0], "stall": found["full"][1]},
