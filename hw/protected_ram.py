@@ -5,7 +5,9 @@ injection port. The storage has two ports, so that it maps to one true-dual-port
 pair of iCE40 EBR replicas per copy:
 
 * port B reads instructions (``ibus``); a fetch of the word port A writes in the same cycle is answered one cycle
-  later, with the new word (the block RAM leaves such a collision undefined);
+  later, with the new word (the block RAM leaves such a collision undefined). For the data bus's and the loader's
+  writes only the low ``COLLIDE_BITS`` word-address bits are compared (a shorter path to the fetch's ack), so a
+  fetch in the cycle of such a write to a nearby word waits a cycle too;
 * port A (read/write, one address) serves, in priority order: the loader, the core's data bus, the flip port and
   ``aux``. A lower-priority initiator waits (``stall``) in a cycle a higher one uses the port. With
   ``early_claim`` the core's data bus holds the port whenever ``core_claim`` is high (its request before the
@@ -46,6 +48,11 @@ from .cpu.bus import BusSignature
 from .ecc import Protection, Encoder, Decoder, check_width
 from .memmap import RAM_DEFAULT_SIZE, ram_word_bits
 from .ram import LoaderSignature, MEMORY_NAME, RAM_PORTS, check_ram_init, check_ram_size
+
+
+#: Dual-ported copies: a fetch is answered a cycle later when port A may write its word in the same cycle, judged
+#: by this many low word-address bits (see the fetch in :meth:`ProtectedRAM.elaborate`).
+COLLIDE_BITS = 3
 
 
 __all__ = ["ProtectedRAM", "FlipSignature"]
@@ -213,7 +220,6 @@ class ProtectedRAM(wiring.Component):
         a_addr = Signal(aw)
         w_word = Signal(32 + cw)
         w_en = Signal(1 if protected else 4)
-        w_any = w_en.any()
         a_word = Cat(port.data for port in aports)
         offset = 0
         for wport, aport in zip(wports, aports):
@@ -281,16 +287,19 @@ class ProtectedRAM(wiring.Component):
         # The loader's word (when there is a loader) and the data bus's: the loader wins.
         load_addr = Mux(loading, self.load.addr, dbus.addr) if self._loader else dbus.addr
         load_data = Mux(loading, self.load.data, dbus.wdata) if self._loader else dbus.wdata
+        # The flip port's and aux's address (`side_addr`), below the core's and the loader's.
+        side_addr = Signal(aw)
+        if self._inject:
+            m.d.comb += side_addr.eq(Mux(flip_read | flip_write, flip_addr, aux.addr))
+        else:
+            m.d.comb += side_addr.eq(aux.addr)
         with m.If(loading | claim):
             m.d.comb += a_addr.eq(load_addr)
         if single:
             with m.Elif(fetch_a):
                 m.d.comb += a_addr.eq(ibus.addr)
-        if self._inject:
-            with m.Elif(flip_read | flip_write):
-                m.d.comb += a_addr.eq(flip_addr)
         with m.Else():
-            m.d.comb += a_addr.eq(aux.addr)
+            m.d.comb += a_addr.eq(side_addr)
         a_data = Signal(32 + cw, reset_less=True)
         core_reads = core_read | fetch_a
         with m.If(core_reads | flip_read | aux_read):
@@ -365,8 +374,17 @@ class ProtectedRAM(wiring.Component):
             m.submodules.idec = idec = Decoder(p)
             m.d.comb += [idec.data.eq(b_data[:32]), idec.check.eq(b_data[32:]), ibus.rdata.eq(idec.corrected)]
             fetch = (ibus.valid & ~ibus.write) | retry
+            # The data bus's and the loader's writes are judged from early signals: a write request (the data
+            # bus's `claim` comes before its address decode) to a word whose low COLLIDE_BITS address bits match.
+            # The exact test put the data bus's decode and its whole address compare in front of the fetch's ack
+            # (the pair's critical path). A false collision only fetches the word again a cycle later, and both
+            # units of a pair see the same ones. The flip port's and aux's writes, which one unit may make and
+            # not the other, are judged exactly (from flip-flops), so that they cannot set the units apart.
+            k = min(COLLIDE_BITS, aw)
+            near = (loading | (claim & dbus.write)) & (a_addr[:k] == b_addr[:k])
+            exact = (aux_write | flip_write) & (side_addr == b_addr)
             collide = Signal()
-            m.d.comb += collide.eq(fetch & w_any & (a_addr == b_addr))
+            m.d.comb += collide.eq(fetch & (near | exact))
             i_single, i_bad = idec.single, idec.double | idec.parity_error
 
         # ---- responses

@@ -10,7 +10,7 @@ import pytest
 
 from hw import ecc_model
 from hw.ecc import Protection
-from hw.protected_ram import ProtectedRAM
+from hw.protected_ram import COLLIDE_BITS, ProtectedRAM
 from bus_initiator import present
 from simulate import simulate
 
@@ -55,6 +55,72 @@ def test_fetch_of_a_word_stored_in_the_same_cycle_sees_the_new_word(protection):
         await ctx.tick()
         ctx.set(ram.ibus.valid, 0)
         assert ctx.get(ram.ibus.ack) and ctx.get(ram.ibus.rdata) == INIT[6]
+    simulate(ram, bench)
+
+
+async def _fetch_beside(ctx, ram, addr, start_write):
+    """Fetch word ``addr`` in the one cycle ``start_write`` presents a write on port A; the cycles until it is
+    answered (1: the next cycle) and the word it got."""
+    start_write()
+    present(ctx, ram.ibus, addr)
+    await ctx.tick()
+    for bus in (ram.ibus, ram.dbus, ram.aux):
+        ctx.set(bus.valid, 0)
+    for cycles in range(1, 4):
+        if ctx.get(ram.ibus.ack):
+            return cycles, ctx.get(ram.ibus.rdata)
+        await ctx.tick()
+    raise AssertionError("fetch never answered")
+
+
+def test_a_store_near_the_fetched_word_delays_the_fetch_a_cycle():
+    """The data bus's stores are compared with the fetch on the low COLLIDE_BITS word-address bits only: a store
+    to another word with the same low bits delays the fetch a cycle (and it gets its own word); any other store
+    does not."""
+    ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=Protection.PARITY)
+    near = 5 + (1 << COLLIDE_BITS)
+
+    async def bench(ctx):
+        def store(addr):
+            def start():
+                present(ctx, ram.dbus, addr, write=True, wdata=0xBEEF_0000 | addr)
+            return start
+        assert await _fetch_beside(ctx, ram, 5, store(near)) == (2, INIT[5])
+        await ctx.tick()
+        assert await _fetch_beside(ctx, ram, 5, store(6)) == (1, INIT[5])
+        await ctx.tick()
+        assert stored(ram, ctx, near)[0] == 0xBEEF_0000 | near
+    simulate(ram, bench)
+
+
+def test_aux_and_flip_writes_delay_only_a_fetch_of_their_own_word():
+    """aux (the resync copier, the scrubber) and the flip port write one unit's copy and not the other's: a fetch
+    beside such a write must keep its timing unless it fetches the very word written, or the units would part."""
+    ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=Protection.SECDED, inject=True)
+    near = 5 + (1 << COLLIDE_BITS)
+
+    async def bench(ctx):
+        def aux_write(addr):
+            def start():
+                ctx.set(ram.aux.valid, 1)
+                ctx.set(ram.aux.write, 1)
+                ctx.set(ram.aux.addr, addr)
+                ctx.set(ram.aux.wdata, 0xA0A0_0000 | addr)
+            return start
+        for addr, expected in ((near, (1, INIT[5])), (5, (2, 0xA0A0_0005))):
+            assert await _fetch_beside(ctx, ram, 5, aux_write(addr)) == expected
+            await ctx.tick()
+        # A flip reads its word in the first free cycle and writes it back in the next: fetch beside the write.
+        for addr, delay in ((near, 1), (5, 2)):
+            ctx.set(ram.flip.valid, 1)
+            ctx.set(ram.flip.addr, addr)
+            ctx.set(ram.flip.mask, 1 << 31)
+            await ctx.tick()
+            ctx.set(ram.flip.valid, 0)
+            await ctx.tick()            # the flip reads
+            cycles, _word = await _fetch_beside(ctx, ram, 5, lambda: None)
+            assert cycles == delay
+            await ctx.tick()
     simulate(ram, bench)
 
 
