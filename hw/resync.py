@@ -11,9 +11,10 @@ Sequence (``start`` with the target unit and ``full``):
      core leaves that RAM port free: the running core never waits) and written, one cycle later, to the target
      copy's. From ``start`` on, every whole word
      the source writes (``mirror_*``) is also written into the target copy one cycle later (the write mirror):
-     a block once copied stays equal, so the map only shrinks. In a cycle the source writes, the copier issues
-     no read, so the mirror's write and the copier's never meet at the target; a copier read before the
-     source's write lands in the target before the mirrored write, a read after it sees the new word. A target
+     a block once copied stays equal, so the map only shrinks. In a cycle the source writes, the copier reads
+     nothing (the write takes the source copy's one read/write port, which refuses ``aux`` then: ``stall``), so
+     the mirror's write and the copier's never meet at the target; a copier read before the source's write
+     lands in the target before the mirrored write, a read after it sees the new word. A target
      write that is refused (``stall``) marks its block again (``remark``); partial writes the mirror cannot take
      are marked by the pair.
    * Registers: the dirty GPRs (``reg_dirty``) are copied one at a time from the source's shadow register file
@@ -196,15 +197,18 @@ class Resync(wiring.Component):
             m.d.comb += read_addr.eq((block << shift) | word)
         else:
             m.d.comb += read_addr.eq(block)
-        # The write mirror: the source's whole-word write of this cycle goes to the target in the next one; the
-        # copier reads nothing in a cycle the source writes, so the target port is free for it then.
+        # The write mirror: the source's whole-word write of this cycle goes to the target in the next one. The
+        # copier reads nothing in a cycle the source writes (the write holds the source copy's port A, which
+        # stalls `aux` then), so the target port is free for the mirror in the next. `issue` does not look at the
+        # mirror itself: the source's write comes after its core's address decode, late in the cycle (a path
+        # through `pending` was the pair's critical path at two seeds of three).
         mq_valid = Signal()
         mq_addr = Signal(aw)
         mq_data = Signal(32)
         m.d.sync += [mq_valid.eq(self.busy & self.mirror_valid), mq_addr.eq(self.mirror_addr),
                      mq_data.eq(self.mirror_data)]
         issue = Signal()
-        m.d.comb += issue.eq(copying & ~self.mirror_valid)
+        m.d.comb += issue.eq(copying)
         m.d.comb += [src.valid.eq(issue), src.write.eq(0), src.addr.eq(read_addr), src.sel.eq(0b1111),
                      tgt.write.eq(1), tgt.sel.eq(0b1111)]
         read = Signal()             # the source copy took the read (its port may be busy with its core)
