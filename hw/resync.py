@@ -199,20 +199,18 @@ class Resync(wiring.Component):
             m.d.comb += read_addr.eq(block)
         # The write mirror: the source's whole-word write of this cycle goes to the target in the next one. The
         # copier reads nothing in a cycle the source writes (the write holds the source copy's port A, which
-        # stalls `aux` then), so the target port is free for the mirror in the next. `issue` does not look at the
-        # mirror itself: the source's write comes after its core's address decode, late in the cycle (a path
-        # through `pending` was the pair's critical path at two seeds of three).
+        # stalls `aux` then), so the target port is free for the mirror in the next. The read request does not
+        # look at the mirror itself: the source's write comes after its core's address decode, late in the cycle
+        # (a path through `pending` was the pair's critical path at two seeds of three).
         mq_valid = Signal()
         mq_addr = Signal(aw)
         mq_data = Signal(32)
         m.d.sync += [mq_valid.eq(self.busy & self.mirror_valid), mq_addr.eq(self.mirror_addr),
                      mq_data.eq(self.mirror_data)]
-        issue = Signal()
-        m.d.comb += issue.eq(copying)
-        m.d.comb += [src.valid.eq(issue), src.write.eq(0), src.addr.eq(read_addr), src.sel.eq(0b1111),
+        m.d.comb += [src.valid.eq(copying), src.write.eq(0), src.addr.eq(read_addr), src.sel.eq(0b1111),
                      tgt.write.eq(1), tgt.sel.eq(0b1111)]
         read = Signal()             # the source copy took the read (its port may be busy with its core)
-        m.d.comb += read.eq(issue & ~src.stall)
+        m.d.comb += read.eq(copying & ~src.stall)
         m.d.comb += self.tgt_writing.eq(mq_valid | (pending & src.ack))
         with m.If(mq_valid):
             m.d.comb += [tgt.valid.eq(1), tgt.addr.eq(mq_addr), tgt.wdata.eq(mq_data),
