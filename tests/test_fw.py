@@ -422,6 +422,104 @@ def test_unexpected_trap_reports_and_fails(fw_build, tmp_path, engine):
                             f"mtval=0x00000000\n")
 
 
+# ---- the hardened drivers against a device that stays fenced (reference ISS) --------------------------------
+# On the lockstep SoC a fenced slot answers every access with an access fault until the status block's SLOTS
+# write restores it. The RTL tests (the campaigns) restore a hung device for good; these give the runtime a device
+# that a restore does not bring back, for a while or for ever, on the ISS with a status block that takes restores.
+
+DEVICE_RETRIES = int(re.search(r"#define DEVICE_RETRIES (\d+)", (FW / "include" / "fw.h").read_text()).group(1))
+
+
+class StatusSlots:
+    """The status block's SLOTS register as the runtime uses it: a write of 1 << i restores slot i (counted)."""
+
+    def __init__(self):
+        self.restores = []
+
+    def read(self, offset, sel):
+        return 0
+
+    def write(self, offset, sel, wdata):
+        from hw.status_map import STATUS_REG
+        if offset == STATUS_REG["SLOTS"] and wdata:
+            self.restores.append(wdata)
+
+
+class FencedDevice:
+    """``device`` behind a fenced slot: each access faults while ``dead()`` says so, else reaches the device."""
+
+    def __init__(self, region, device, dead):
+        self.region, self.device, self.dead = region, device, dead
+        self.faults = 0
+
+    def _fault(self, cause, offset):
+        from ftctl.iss import Trap
+        self.faults += 1
+        raise Trap(cause, self.region.base + offset)
+
+    def read(self, offset, sel):
+        if self.dead():
+            self._fault(isa.Cause.LOAD_ACCESS_FAULT, offset)
+        return self.device.read(offset, sel)
+
+    def write(self, offset, sel, wdata):
+        if self.dead():
+            self._fault(isa.Cause.STORE_ACCESS_FAULT, offset)
+        self.device.write(offset, sel, wdata)
+
+
+def _run_fenced(fw_build, name, region, dead):
+    """Run ``name`` on the ISS with the device at ``region`` behind a :class:`FencedDevice` that faults while
+    ``dead(machine, status)``; return ``(exit code, machine, device, status block, the runtime's device_faults)``."""
+    from hw.status_map import STATUS
+    Machine, load_elf = _iss()
+    machine = Machine(ram_size=memmap.RAM_DEFAULT_SIZE)
+    machine.load(load_elf(elf_path(fw_build, name)))
+    status = StatusSlots()
+    machine.attach(STATUS, status)
+    device = FencedDevice(region, machine.detach(region), lambda: dead(machine, status))
+    machine.attach(region, device)
+    code = machine.run(MAX_STEPS)
+    with open(elf_path(fw_build, name), "rb") as f:
+        counters = ELFFile(f).get_section_by_name(".symtab").get_symbol_by_name("device_faults")[0]["st_value"]
+    faults, restores, dropped = (machine.read_word(counters + 4 * i) for i in range(3))
+    return code, machine, device, status, {"faults": faults, "restores": restores, "console_dropped": dropped}
+
+
+def _slot_bit(region):
+    from hw.status_map import SLOT_NAMES
+    return 1 << SLOT_NAMES.index(region.name)
+
+
+def test_a_uart_that_never_comes_back_loses_its_bytes_but_not_the_program(fw_build):
+    """Dead from the 10th byte on: each later byte costs DEVICE_RETRIES restores, is dropped and counted, and the
+    program still ends with its own exit code (the finisher is not behind the dead slot)."""
+    expected, sent = expected_output("hello"), 10
+    code, machine, uart, status, counters = _run_fenced(
+        fw_build, "hello", memmap.UART, lambda machine, status: len(machine.output) >= sent)
+    lost = len(expected) - sent
+    assert code == 0
+    assert bytes(machine.output) == expected[:sent]
+    assert counters == {"faults": uart.faults, "restores": lost * DEVICE_RETRIES, "console_dropped": lost}
+    assert status.restores == [_slot_bit(memmap.UART)] * (lost * DEVICE_RETRIES)
+    # One fault for the first try, one after each restore (the LSR poll is where a dead UART faults).
+    assert uart.faults == lost * (DEVICE_RETRIES + 1)
+
+
+@pytest.mark.parametrize("region", [memmap.UART, memmap.FINISHER], ids=["uart", "finisher"])
+def test_a_device_back_within_the_retries_loses_nothing(fw_build, region):
+    """Dead from the 10th byte on until DEVICE_RETRIES - 1 restores were made: the console is complete, the run
+    ends with its exit code, and each restore is counted once."""
+    sent, restores = 10, DEVICE_RETRIES - 1
+    code, machine, device, status, counters = _run_fenced(
+        fw_build, "hello", region,
+        lambda machine, status: len(machine.output) >= sent and len(status.restores) < restores)
+    assert code == 0
+    assert bytes(machine.output) == expected_output("hello")
+    assert counters == {"faults": restores, "restores": restores, "console_dropped": 0}
+    assert status.restores == [_slot_bit(region)] * restores and device.faults == restores
+
+
 def test_gcc_build_runs_the_same(tmp_path):
     gcc = "riscv64-unknown-elf-gcc"
     if shutil.which(gcc) is None:

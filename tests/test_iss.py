@@ -285,6 +285,17 @@ def test_access_fault(address):
     assert_trap(m, r, Cause.STORE_ACCESS_FAULT, address)
 
 
+def test_a_detached_device_faults_and_a_region_without_one_cannot_be_detached():
+    m = machine([asm.lw("a0", "a1", 0)], {"a0": 9, "a1": memmap.UART.base})
+    uart = m.detach(memmap.UART)
+    assert uart is m.uart
+    assert_trap(m, m.step(), Cause.LOAD_ACCESS_FAULT, memmap.UART.base)
+    assert m.x[10] == 9
+    with pytest.raises(ValueError, match="No device is mapped at region uart"):
+        m.detach(memmap.UART)
+    m.attach(memmap.UART, uart)         # the region is free for another device
+
+
 def test_fetch_fault():
     m, r = run1(asm.jalr("ra", "a0", 0), {"a0": 0x2000_0000})
     assert (r.trap, r.next_pc, r.rd_addr, r.rd_data) == (0, 0x2000_0000, 1, BASE + 4)

@@ -165,6 +165,14 @@ class Machine:
                 raise ValueError(f"Region {region.name} overlaps an attached device")
         self._devices.append((region.base, region.end, device))
 
+    def detach(self, region):
+        """Unmap the device mapped at exactly ``region`` and return it (a test maps a faulty one in its place)."""
+        for index, (base, end, device) in enumerate(self._devices):
+            if (base, end) == (region.base, region.end):
+                del self._devices[index]
+                return device
+        raise ValueError(f"No device is mapped at region {region.name}")
+
     # -- memory ------------------------------------------------------------------------------------------
 
     def load(self, image):
