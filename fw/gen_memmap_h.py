@@ -6,7 +6,8 @@ Firmware never copies an address or a cause number by hand: ``fw.mk`` runs this 
     device addresses, register offsets and finisher codes from :mod:`hw.memmap`; the lockstep status block's
     place, register offsets and device slot numbers from :mod:`hw.status_map`;
 ``isa.h``
-    CSR numbers, exception and interrupt codes and ``mstatus`` bits from :mod:`hw.cpu.isa`;
+    CSR numbers (with the ``time`` CSRs the runtime emulates), exception and interrupt codes, ``mstatus`` bits
+    and the instruction fields the runtime decodes, from :mod:`hw.cpu.isa`;
 
 ``fw/link.ld`` takes RAM's place and size from ``memmap.h`` through the C preprocessor.
 
@@ -102,6 +103,8 @@ def isa_h():
     lines = ["/* CSR numbers. */\n"]
     for csr in isa.CSR:
         lines.append(_isa(f"CSR_{csr.name}", csr.value))
+    for csr in isa.EmulatedCSR:
+        lines.append(_isa(f"CSR_{csr.name}", csr.value))
     lines.append("\n/* mcause exception codes (interrupt bit clear). */\n")
     for cause in isa.Cause:
         lines.append(_isa(f"CAUSE_{cause.name}", cause.value))
@@ -116,6 +119,10 @@ def isa_h():
     lines.append("\n/* Fixed instruction encodings. */\n")
     for name in ("ECALL", "EBREAK", "MRET", "WFI"):
         lines.append(_isa(f"INSN_{name}", getattr(isa, name)))
+    lines.append("\n/* Instruction fields: the SYSTEM opcode (insn[6:0]) and the CSR instructions' funct3. */\n")
+    lines.append(_isa("INSN_OPCODE_SYSTEM", (isa.Opcode.SYSTEM.value << 2) | 0b11))
+    for name in ("CSRRW", "CSRRS", "CSRRC", "CSRRWI", "CSRRSI", "CSRRCI"):
+        lines.append(_isa(f"FUNCT3_{name}", getattr(isa.Funct3, name)))
     guard = "FW_ISA_H"
     return (HEADER_PROLOGUE.format(source="hw/cpu/isa.py", guard=guard, prefix="ISA") + "".join(lines)
             + HEADER_EPILOGUE.format(guard=guard))

@@ -1,5 +1,6 @@
 /* Takes every kind of trap this platform can raise on purpose, one line each, checking mcause, mepc and mtval:
- * ecall, ebreak, illegal instructions, misaligned loads and stores, load and store access faults at an unmapped
+ * ecall, ebreak, illegal instructions (and the time CSR's reads, which are not traps for the program), misaligned
+ * loads and stores, load and store access faults at an unmapped
  * address, and a machine timer interrupt from the CLINT; and the runtime's guarded device accesses, which take an
  * access fault instead of trapping. Exit code 0 if every trap went as expected.
  *
@@ -108,6 +109,27 @@ static void test_illegal(void)
     __asm__ volatile ("" : "+r"(stub));         /* keep the call a real jump into the data */
     stub();
     expect_trap("illegal (zero word)", CAUSE_ILLEGAL_INSN, (uint32_t)zero_word_stub, 0, 0, 1);
+}
+
+/* The time CSR reads mtime: on the SoC and the ISS the runtime answers the core's illegal-instruction trap from
+ * the CLINT (fw/lib/trap.c), QEMU has the CSR. Read the 64 bits as software does (high, low, high again; the
+ * second high read in the CSRRC form) between two reads of mtime. A write of time stays illegal. */
+static void test_time_csr(void)
+{
+    uint64_t before = clint_read_mtime();
+    uint32_t hi, lo, again;
+    do {
+        hi = csr_read(CSR_TIMEH);
+        lo = csr_read(CSR_TIME);
+        __asm__ volatile ("csrrc %0, %1, x0" : "=r"(again) : "i"(CSR_TIMEH));
+    } while (hi != again);
+    uint64_t now = ((uint64_t)hi << 32) | lo;
+    uint64_t after = clint_read_mtime();
+    report("time csr read", before <= now && now <= after);
+    uint32_t pc;
+    arm();
+    __asm__ volatile ("la %0, 1f\n1: csrw %1, x0" : "=&r"(pc) : "i"(CSR_TIME) : "memory");
+    expect_trap("illegal (time write)", CAUSE_ILLEGAL_INSN, pc, 0, 0xC0101073u, 1);
 }
 
 static uint32_t scratch[4] __attribute__((aligned(16)));
@@ -243,6 +265,7 @@ int main(void)
     test_ecall();
     test_ebreak();
     test_illegal();
+    test_time_csr();
     test_misaligned();
     test_access_fault();
     test_guarded_access();

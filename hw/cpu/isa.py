@@ -6,8 +6,8 @@ Only encodings and architectural numbers live here; no gateware.
 from amaranth.lib import enum
 
 
-__all__ = ["Opcode", "Funct3", "CSR", "CounterAlias", "COUNTER_ALIASES", "Cause", "Interrupt", "MISA", "MSTATUS_MIE",
-           "MSTATUS_MPIE", "MSTATUS_MPP", "IMPLEMENTED_CSRS"]
+__all__ = ["Opcode", "Funct3", "CSR", "CounterAlias", "EmulatedCSR", "COUNTER_ALIASES", "Cause", "Interrupt", "MISA",
+           "MSTATUS_MIE", "MSTATUS_MPIE", "MSTATUS_MPP", "IMPLEMENTED_CSRS"]
 
 
 class Opcode(enum.Enum, shape=5):
@@ -70,12 +70,20 @@ class CSR(enum.IntEnum):
 
 
 class CounterAlias(enum.IntEnum):
-    """Zicntr's unprivileged counters: read-only shadows of the machine counters (``time`` is not implemented:
-    the core has no view of the CLINT's ``mtime``, so reading it is an illegal instruction)."""
+    """Zicntr's unprivileged counters: read-only shadows of the machine counters (``time`` is not among them: see
+    :class:`EmulatedCSR`)."""
     CYCLE    = 0xC00
     INSTRET  = 0xC02
     CYCLEH   = 0xC80
     INSTRETH = 0xC82
+
+
+class EmulatedCSR(enum.IntEnum):
+    """Zicntr's ``time``/``timeh``, which the core does not have (it has no view of the CLINT's ``mtime``): a read
+    is an illegal instruction, which the firmware runtime answers from the CLINT and resumes after
+    (``fw/lib/trap.c``), as machine-mode firmware does on cores without them. A write stays illegal."""
+    TIME  = 0xC01
+    TIMEH = 0xC81
 
 
 #: The machine counter each :class:`CounterAlias` reads.

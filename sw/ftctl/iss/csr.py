@@ -14,7 +14,7 @@ mcycle[h], minstret[h]    64-bit counters, writable. ``minstret`` counts retired
                that takes an exception does not retire); ``mcycle`` counts simulator steps (one per record,
                trapping or not). A CSR instruction that writes a counter replaces that instruction's increment
                (the next instruction reads the written value).
-cycle[h], instret[h]      read-only aliases of mcycle[h] and minstret[h] (Zicntr; ``time`` is not implemented).
+cycle[h], instret[h]      read-only aliases of mcycle[h] and minstret[h] (Zicntr; not ``time``: ``EmulatedCSR``).
 mvendorid, marchid, mimpid   read 0; mhartid reads the hart id. Read-only: writing them is illegal.
 =============  =================================================================================================
 
