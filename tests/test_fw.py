@@ -25,6 +25,7 @@ from elftools.elf.elffile import ELFFile
 
 from hw import memmap
 from hw.cpu import isa
+from hw.status_map import SLOT_NAMES, STATUS, STATUS_REG
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -440,7 +441,6 @@ class StatusSlots:
         return 0
 
     def write(self, offset, sel, wdata):
-        from hw.status_map import STATUS_REG
         if offset == STATUS_REG["SLOTS"] and wdata:
             self.restores.append(wdata)
 
@@ -471,7 +471,6 @@ class FencedDevice:
 def _run_fenced(fw_build, name, region, dead):
     """Run ``name`` on the ISS with the device at ``region`` behind a :class:`FencedDevice` that faults while
     ``dead(machine, status)``; return ``(exit code, machine, device, status block, the runtime's device_faults)``."""
-    from hw.status_map import STATUS
     Machine, load_elf = _iss()
     machine = Machine(ram_size=memmap.RAM_DEFAULT_SIZE)
     machine.load(load_elf(elf_path(fw_build, name)))
@@ -487,7 +486,6 @@ def _run_fenced(fw_build, name, region, dead):
 
 
 def _slot_bit(region):
-    from hw.status_map import SLOT_NAMES
     return 1 << SLOT_NAMES.index(region.name)
 
 

@@ -51,11 +51,11 @@ void trap_dispatch(struct trap_frame *frame)
     /* Any other trap: its handler's accesses neither use nor disturb a guard armed where it struck. */
     uint32_t guard = device_guard;
     device_guard = 0;
-    if (time_csr_read(frame))
-        ;
-    else if (installed_handler)
-        installed_handler(frame);
-    else
-        default_trap_handler(frame);
+    if (!time_csr_read(frame)) {
+        if (installed_handler)
+            installed_handler(frame);
+        else
+            default_trap_handler(frame);
+    }
     device_guard = guard;
 }

@@ -1,8 +1,8 @@
 /* Takes every kind of trap this platform can raise on purpose, one line each, checking mcause, mepc and mtval:
  * ecall, ebreak, illegal instructions (and the time CSR's reads, which are not traps for the program), misaligned
- * loads and stores, load and store access faults at an unmapped
- * address, and a machine timer interrupt from the CLINT; and the runtime's guarded device accesses, which take an
- * access fault instead of trapping. Exit code 0 if every trap went as expected.
+ * loads and stores, load and store access faults at an unmapped address, and a machine timer interrupt from the
+ * CLINT; and the runtime's guarded device accesses, which take an access fault instead of trapping. Exit code 0 if
+ * every trap went as expected.
  *
  * The lines are the same on every platform that follows the privileged specification, so where the
  * specification leaves a choice the check accepts each allowed answer and prints no difference:
