@@ -55,7 +55,7 @@ from .ram import LoaderSignature, MEMORY_NAME, RAM_PORTS, check_ram_init, check_
 COLLIDE_BITS = 3
 
 
-__all__ = ["ProtectedRAM", "FlipSignature"]
+__all__ = ["ProtectedRAM", "FlipSignature", "COLLIDE_BITS"]
 
 
 class FlipSignature(wiring.Signature):
