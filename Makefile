@@ -36,7 +36,7 @@ venv: $(STAMP)
 include fw/fw.mk
 
 test: $(STAMP) fw
-	$(VPY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
+	$(VPY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15 tests
 
 # The story on the simulated board; `make demo PORT=/dev/ttyUSB1` tells it on a real one.
 demo: $(STAMP) fw
