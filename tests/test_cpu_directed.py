@@ -164,6 +164,7 @@ def run_trap(body, **kw):
     ("illegal-csr", [A.csrrs(1, 0x7C0, 0)], Cause.ILLEGAL_INSN, A.csrrs(1, 0x7C0, 0)),
     ("illegal-ro-write", [A.csrrw(0, CSR.MHARTID, 1)], Cause.ILLEGAL_INSN, A.csrrw(0, CSR.MHARTID, 1)),
     ("illegal-ro-seti", [A.csrrsi(0, CSR.MVENDORID, 1)], Cause.ILLEGAL_INSN, A.csrrsi(0, CSR.MVENDORID, 1)),
+    ("illegal-configptr-write", [A.csrrw(0, CSR.MCONFIGPTR, 1)], Cause.ILLEGAL_INSN, A.csrrw(0, CSR.MCONFIGPTR, 1)),
     ("illegal-cycle-write", [A.csrrw(0, CounterAlias.CYCLE, 1)], Cause.ILLEGAL_INSN,
      A.csrrw(0, CounterAlias.CYCLE, 1)),
     ("illegal-time", [A.csrrs(1, 0xC01, 0)], Cause.ILLEGAL_INSN, A.csrrs(1, 0xC01, 0)),
@@ -241,6 +242,8 @@ def test_csr_rules():
         A.csrrw(0, CSR.MSTATUS, 1), A.csrrs(19, CSR.MSTATUS, 0), A.csrrw(0, CSR.MSTATUS, 0),
         A.csrrw(0, CSR.MCAUSE, 1), A.csrrs(20, CSR.MCAUSE, 0),
         A.csrrw(0, CSR.MTVAL, 1), A.csrrs(21, CSR.MTVAL, 0),
+        A.csrrw(22, CSR.MSTATUSH, 1), A.csrrs(23, CSR.MSTATUSH, 0),        # RV32's mstatush: 0, writes ignored
+        A.csrrs(24, CSR.MCONFIGPTR, 0),
     ]
     h, recs = run(prog, hartid=5)
     r = h.regs
@@ -251,6 +254,7 @@ def test_csr_rules():
     assert (r[16], r[17], r[18]) == (5, 0, 0)
     assert r[19] == MSTATUS_MPP | 0x88
     assert r[20] == 0xFFFF_FFFF and r[21] == 0xFFFF_FFFF
+    assert (r[22], r[23], r[24]) == (0, 0, 0)
     assert not any(x["trap"] for x in recs[:-1])
 
 

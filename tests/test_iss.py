@@ -232,7 +232,7 @@ def test_illegal_instruction(word):
     assert m.x[10] == 0x55
 
 
-@pytest.mark.parametrize("csr", [CSR.MVENDORID, CSR.MARCHID, CSR.MIMPID, CSR.MHARTID])
+@pytest.mark.parametrize("csr", [CSR.MVENDORID, CSR.MARCHID, CSR.MIMPID, CSR.MHARTID, CSR.MCONFIGPTR])
 def test_read_only_csr_writes_are_illegal(csr):
     for word in (asm.csrrw(0, csr, "a1"), asm.csrrs("a0", csr, "a1"), asm.csrrci("a0", csr, 1),
                  asm.csrrwi("a0", csr, 0)):
@@ -244,6 +244,14 @@ def test_read_only_csr_writes_are_illegal(csr):
     assert r.trap == 0 and m.x[10] == (3 if csr == CSR.MHARTID else 0)
     m, r = run1(asm.csrrci("a0", csr, 0), {"a0": 7}, hartid=3)
     assert r.trap == 0 and m.x[10] == (3 if csr == CSR.MHARTID else 0)
+
+
+def test_mstatush_reads_zero_and_ignores_writes():
+    """RV32's mstatush exists (boot code clears it) but has no field here: a write is legal and changes nothing."""
+    for word in (asm.csrrw("a0", CSR.MSTATUSH, "a1"), asm.csrrs("a0", CSR.MSTATUSH, "a1"),
+                 asm.csrrwi("a0", CSR.MSTATUSH, 31)):
+        m, r = run1(word, {"a0": 7, "a1": 0xFFFF_FFFF})
+        assert r.trap == 0 and m.x[10] == 0 and m.csr.read(CSR.MSTATUSH) == 0
 
 
 def test_misaligned_branch_and_jumps_trap_on_the_jump():

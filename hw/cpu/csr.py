@@ -155,6 +155,8 @@ class CSRFile(wiring.Component):
             CSR.MVENDORID: C(0, 32),
             CSR.MARCHID:   C(0, 32),
             CSR.MIMPID:    C(0, 32),
+            CSR.MCONFIGPTR: C(0, 32),
+            CSR.MSTATUSH:  C(0, 32),
         }
         # A counter's read-only alias (cycle, instret) reads its low bits too.
         numbers = {csr: [csr] for csr in sources}

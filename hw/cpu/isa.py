@@ -51,6 +51,7 @@ class CSR(enum.IntEnum):
     """Machine-mode CSR numbers this design implements."""
     MSTATUS   = 0x300
     MISA      = 0x301
+    MSTATUSH  = 0x310     # RV32's upper mstatus: every field read-only 0 here (little-endian, M only); writes ignored
     MIE       = 0x304
     MTVEC     = 0x305
     MSCRATCH  = 0x340
@@ -62,11 +63,12 @@ class CSR(enum.IntEnum):
     MINSTRET  = 0xB02
     MCYCLEH   = 0xB80
     MINSTRETH = 0xB82
-    # Read-only identity registers (read as zero except mhartid).
+    # Read-only identity registers (read as zero except mhartid; mconfigptr 0: no configuration structure).
     MVENDORID = 0xF11
     MARCHID   = 0xF12
     MIMPID    = 0xF13
     MHARTID   = 0xF14
+    MCONFIGPTR = 0xF15
 
 
 class CounterAlias(enum.IntEnum):

@@ -50,7 +50,7 @@ UNMAPPED_ADDRESSES = (0x0000_0000, 0x0000_0800, 0x0300_0000, 0x2000_0000, 0x4000
 _DEST = list(range(1, 24))
 _LOOP, _RESUME, _TRAPS, _DATA, _MTVAL, _MEPC, _MCAUSE, _SCRATCH = range(24, 32)
 _STRAIGHT_CSRS = (CSR.MSCRATCH, CSR.MEPC, CSR.MCAUSE, CSR.MTVAL, CSR.MIE, CSR.MIP, CSR.MISA)
-_READ_ONLY_CSRS = (CSR.MVENDORID, CSR.MARCHID, CSR.MIMPID, CSR.MHARTID)
+_READ_ONLY_CSRS = (CSR.MVENDORID, CSR.MARCHID, CSR.MIMPID, CSR.MHARTID, CSR.MCONFIGPTR)
 #: Read-only CSRs a write to is illegal: the identity registers and the counters' aliases (whose values the RTL
 #: and the ISS do not share, so they are never read into a register).
 _UNWRITABLE_CSRS = _READ_ONLY_CSRS + tuple(isa.CounterAlias)

@@ -5,6 +5,7 @@ Behaviour (RISC-V privileged specification, machine mode only, as listed in ``hw
 =============  =================================================================================================
 mstatus        only MIE (bit 3) and MPIE (bit 7) are stored; MPP (bits 12:11) reads 0b11; other bits read 0.
 misa           reads ``isa.MISA``; writes are legal and ignored.
+mstatush       reads 0 (RV32: MBE, SBE and the rest have no function here); writes are legal and ignored.
 mie            MSIE/MTIE/MEIE (bits 3/7/11) are stored; other bits read 0.
 mip            MSIP/MTIP/MEIP reflect the CLINT and external interrupt lines; writes are legal and ignored.
 mtvec          direct mode only: bits 1:0 read 0.
@@ -15,7 +16,7 @@ mcycle[h], minstret[h]    64-bit counters, writable. ``minstret`` counts retired
                trapping or not). A CSR instruction that writes a counter replaces that instruction's increment
                (the next instruction reads the written value).
 cycle[h], instret[h]      read-only aliases of mcycle[h] and minstret[h] (Zicntr; not ``time``: ``EmulatedCSR``).
-mvendorid, marchid, mimpid   read 0; mhartid reads the hart id. Read-only: writing them is illegal.
+mvendorid, marchid, mimpid, mconfigptr   read 0; mhartid reads the hart id. Read-only: writing is illegal.
 =============  =================================================================================================
 
 Any other CSR number is illegal (see :meth:`CsrFile.is_implemented`).
@@ -108,7 +109,7 @@ class CsrFile:
             return self.instret & _M32
         if number == CSR.MINSTRETH:
             return (self.instret >> 32) & _M32
-        if number in (CSR.MVENDORID, CSR.MARCHID, CSR.MIMPID):
+        if number in (CSR.MVENDORID, CSR.MARCHID, CSR.MIMPID, CSR.MCONFIGPTR, CSR.MSTATUSH):
             return 0
         if number == CSR.MHARTID:
             return self.hartid
@@ -124,7 +125,7 @@ class CsrFile:
         value &= _M32
         if number == CSR.MSTATUS:
             self.mstatus = value & _MSTATUS_MASK
-        elif number == CSR.MISA or number == CSR.MIP:
+        elif number in (CSR.MISA, CSR.MIP, CSR.MSTATUSH):
             pass
         elif number == CSR.MIE:
             self.mie = value & _MIE_MASK
