@@ -217,6 +217,8 @@ def test_state_port_halt_access_resume(stall):
         ("write", STATE_PC, tail), ("read", STATE_PC),
         ("write", state_selector_for_csr(CSR.MSCRATCH), 0xCAFE), ("read", state_selector_for_csr(CSR.MSCRATCH)),
         ("read", 0x21), ("read", state_selector_for_csr(0x7C0)), ("read", 0x0FFF),
+        ("read", state_selector_for_csr(CSR.MCONFIGPTR)), ("write", state_selector_for_csr(CSR.MSTATUSH), 0xFFFF_FFFF),
+        ("read", state_selector_for_csr(CSR.MSTATUSH)),
         ("resume",),
     ]
     drv = StateDriver(script)
@@ -238,6 +240,7 @@ def test_state_port_halt_access_resume(stall):
     assert by[11][2:] == ("ack", tail)
     assert by[13][2:] == ("ack", 0xCAFE)
     assert [r[2] for r in by[14:17]] == ["err"] * 3
+    assert by[17][2:] == ("ack", 0) and by[18][2] == "ack" and by[19][2:] == ("ack", 0)    # mconfigptr, mstatush
     # after resume: execution continues at the written PC with the written registers
     after = recs[n_retired:]
     assert after[0]["pc"] == tail and after[0]["rd_data"] == 0x1234_5679
