@@ -58,10 +58,9 @@ def test_fetch_of_a_word_stored_in_the_same_cycle_sees_the_new_word(protection):
     simulate(ram, bench)
 
 
-async def _fetch_beside(ctx, ram, addr, start_write):
-    """Fetch word ``addr`` in the one cycle ``start_write`` presents a write on port A; the cycles until it is
-    answered (1: the next cycle) and the word it got."""
-    start_write()
+async def _fetch_beside(ctx, ram, addr):
+    """Fetch word ``addr`` in this cycle, beside whatever write the caller presents on port A (for this cycle only);
+    the cycles until the fetch is answered (1: the next cycle) and the word it got."""
     present(ctx, ram.ibus, addr)
     await ctx.tick()
     for bus in (ram.ibus, ram.dbus, ram.aux):
@@ -81,14 +80,10 @@ def test_a_store_near_the_fetched_word_delays_the_fetch_a_cycle():
     near = 5 + (1 << COLLIDE_BITS)
 
     async def bench(ctx):
-        def store(addr):
-            def start():
-                present(ctx, ram.dbus, addr, write=True, wdata=0xBEEF_0000 | addr)
-            return start
-        assert await _fetch_beside(ctx, ram, 5, store(near)) == (2, INIT[5])
-        await ctx.tick()
-        assert await _fetch_beside(ctx, ram, 5, store(6)) == (1, INIT[5])
-        await ctx.tick()
+        for addr, expected in ((near, (2, INIT[5])), (6, (1, INIT[5]))):
+            present(ctx, ram.dbus, addr, write=True, wdata=0xBEEF_0000 | addr)
+            assert await _fetch_beside(ctx, ram, 5) == expected
+            await ctx.tick()
         assert stored(ram, ctx, near)[0] == 0xBEEF_0000 | near
     simulate(ram, bench)
 
@@ -100,15 +95,9 @@ def test_aux_and_flip_writes_delay_only_a_fetch_of_their_own_word():
     near = 5 + (1 << COLLIDE_BITS)
 
     async def bench(ctx):
-        def aux_write(addr):
-            def start():
-                ctx.set(ram.aux.valid, 1)
-                ctx.set(ram.aux.write, 1)
-                ctx.set(ram.aux.addr, addr)
-                ctx.set(ram.aux.wdata, 0xA0A0_0000 | addr)
-            return start
         for addr, expected in ((near, (1, INIT[5])), (5, (2, 0xA0A0_0005))):
-            assert await _fetch_beside(ctx, ram, 5, aux_write(addr)) == expected
+            present(ctx, ram.aux, addr, write=True, wdata=0xA0A0_0000 | addr)
+            assert await _fetch_beside(ctx, ram, 5) == expected
             await ctx.tick()
         # A flip reads its word in the first free cycle and writes it back in the next: fetch beside the write.
         for addr, delay in ((near, 1), (5, 2)):
@@ -118,7 +107,7 @@ def test_aux_and_flip_writes_delay_only_a_fetch_of_their_own_word():
             await ctx.tick()
             ctx.set(ram.flip.valid, 0)
             await ctx.tick()            # the flip reads
-            cycles, _word = await _fetch_beside(ctx, ram, 5, lambda: None)
+            cycles, _word = await _fetch_beside(ctx, ram, 5)
             assert cycles == delay
             await ctx.tick()
     simulate(ram, bench)
