@@ -5,7 +5,7 @@ import pytest
 from ftctl.iss import asm as A
 from cpu_harness import CpuHarness
 from hw import memmap
-from hw.cpu.isa import CSR, Cause, CounterAlias, MISA, MSTATUS_MPP
+from hw.cpu.isa import CSR, Cause, CounterAlias, MISA, MSTATUS_MPP, IMPLEMENTED_CSRS, ZERO_CSR_RANGES
 
 
 BASE = memmap.RAM.base
@@ -256,6 +256,40 @@ def test_csr_rules():
     assert r[20] == 0xFFFF_FFFF and r[21] == 0xFFFF_FFFF
     assert (r[22], r[23], r[24]) == (0, 0, 0)
     assert not any(x["trap"] for x in recs[:-1])
+
+
+def test_zero_csrs_read_zero_take_writes_and_end_where_their_ranges_end():
+    """Each range of read-only-zero CSRs (mcountinhibit, mhpmevent, the PMP, the trigger registers, the
+    hpmcounters): its first and last number read 0 after a write of all ones (read-only ones: reads only); the
+    numbers just outside it, and a write of a read-only one, are illegal instructions. One run: the handler
+    resumes after the trapping instruction."""
+    ends = sorted({n for _, first, count in ZERO_CSR_RANGES for n in (first, first + count - 1)})
+    beside = sorted({n for _, first, count in ZERO_CSR_RANGES for n in (first - 1, first + count)}
+                    - IMPLEMENTED_CSRS)
+    read_only = [n for n in ends if n >> 10 == 0b11]
+    assert len(beside) >= 9 and len(read_only) == 4
+    body = []
+    for n in ends:
+        if n >> 10 != 0b11:
+            body += [A.csrrw(2, n, 1), A.csrrsi(3, n, 0x1F)]
+        body += [A.csrrs(4, n, 0), A.csrrc(5, n, 0)]
+    illegal = [A.csrrs(6, n, 0) for n in beside] + [A.csrrw(6, n, 1) for n in read_only] + \
+        [A.csrrsi(6, n, 1) for n in read_only]
+    handler = [A.csrrs(21, CSR.MEPC, 0), A.addi(21, 21, 4), A.csrrw(0, CSR.MEPC, 21), A.addi(23, 23, 1),
+               A.mret()]
+    prog = A.li(1, 0xFFFF_FFFF) + A.li(5, BASE + 0x800) + [A.csrrw(0, CSR.MTVEC, 5)] + body + illegal
+    h = CpuHarness(prog + [A.ebreak()], data={BASE + 0x800 + 4 * i: w for i, w in enumerate(handler)})
+    recs = h.run(max_cycles=5000)
+    by_insn = {}
+    for r in recs:
+        by_insn.setdefault(r["insn"], []).append(r)
+    for word in body:
+        (r,) = by_insn[word]
+        assert r["trap"] == 0 and r["rd_data"] == 0, f"{word:08x}"
+    for word in illegal:
+        (r,) = by_insn[word]
+        assert r["trap"] == 1 and r["cause"] == Cause.ILLEGAL_INSN and r["rd_addr"] == 0, f"{word:08x}"
+    assert h.regs[23] == len(illegal) and h.regs[6] == 0
 
 
 def test_counters():

@@ -254,6 +254,35 @@ def test_mstatush_reads_zero_and_ignores_writes():
         assert r.trap == 0 and m.x[10] == 0 and m.csr.read(CSR.MSTATUSH) == 0
 
 
+@pytest.mark.parametrize("number", sorted({n for _, first, count in isa.ZERO_CSR_RANGES
+                                            for n in (first, first + count - 1)}))
+def test_zero_csrs_read_zero_and_writes_follow_the_read_only_rule(number):
+    """The ranges of :data:`isa.ZERO_CSRS`, at both ends: 0 after a write of all ones; a write of a read-only one
+    (the hpmcounters) is illegal, a read of it is not."""
+    read_only = number >> 10 == 0b11
+    for word in (asm.csrrw("a0", number, "a1"), asm.csrrs("a0", number, "a1"), asm.csrrwi("a0", number, 31)):
+        m, r = run1(word, {"a0": 7, "a1": 0xFFFF_FFFF})
+        if read_only:
+            assert r.trap == 1 and r.cause == Cause.ILLEGAL_INSN and m.x[10] == 7
+        else:
+            assert r.trap == 0 and m.x[10] == 0 and m.csr.read(number) == 0
+    m, r = run1(asm.csrrs("a0", number, "zero"), {"a0": 7})
+    assert r.trap == 0 and m.x[10] == 0
+
+
+def test_numbers_beside_the_zero_csrs_are_illegal():
+    beside = {n for _, first, count in isa.ZERO_CSR_RANGES for n in (first - 1, first + count)} - \
+        isa.IMPLEMENTED_CSRS
+    assert {0x321, 0x322, 0x3F0, 0x7A4, 0xB20, 0xC20} <= beside
+    for number in sorted(beside):
+        m, r = run1(asm.csrrs("a0", number, "zero"), {"a0": 7})
+        assert r.trap == 1 and r.cause == Cause.ILLEGAL_INSN and m.x[10] == 7
+
+
+def test_zero_csrs_are_apart_from_the_other_csrs():
+    assert not isa.ZERO_CSRS & (frozenset(CSR) | frozenset(isa.CounterAlias) | frozenset(isa.EmulatedCSR))
+
+
 def test_misaligned_branch_and_jumps_trap_on_the_jump():
     m, r = run1(asm.beq(0, 0, 6))
     assert_trap(m, r, Cause.INSN_MISALIGNED, BASE + 6)

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from .. import memmap
 from .alu import ALU
 from .bus import BusSignature
-from .csr import CSRFile, COUNTER_LOW_BITS
+from .csr import CSRFile, COUNTER_LOW_BITS, matches_any
 from .decoder import Decoder
 from .isa import Cause, CSR, Funct3, IMPLEMENTED_CSRS, Opcode
 from .loadstore import LoadStore
@@ -165,7 +165,7 @@ class Core(wiring.Component):
         d_opx = dec.op | dec.op_imm
         d_shift = d_opx & ((d_f3 == Funct3.SLL) | (d_f3 == Funct3.SR))
         d_csr_addr = dec.insn[20:32]
-        d_csr_known = Cat(*(d_csr_addr == c for c in IMPLEMENTED_CSRS)).any()
+        d_csr_known = matches_any(d_csr_addr, IMPLEMENTED_CSRS)
         d_csr_rf = Cat(*(d_csr_addr == c for c in CSR_WORDS)).any()
         d_csr_write = dec.csr & dec.csr_write
         d_csr_illegal = dec.csr & (~d_csr_known | (dec.csr_write & (d_csr_addr[10:12] == 0b11)))

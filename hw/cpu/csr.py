@@ -5,16 +5,43 @@ from amaranth import *
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .isa import COUNTER_ALIASES, CSR, Interrupt, MISA, MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP
+from .isa import COUNTER_ALIASES, CSR, Interrupt, MISA, MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP, ZERO_CSRS
 from .regfile import CSR_WORDS
 
 
-__all__ = ["CSRFile", "COUNTER_LOW_BITS"]
+__all__ = ["CSRFile", "COUNTER_LOW_BITS", "number_blocks", "matches_any"]
 
 
 #: mcycle and minstret bits kept in flip-flops here; bits 31:10 and the high halves are register-file words
 #: (:data:`~hw.cpu.regfile.CSR_WORDS`), carried into by the core's micro-operation.
 COUNTER_LOW_BITS = 10
+
+
+def number_blocks(numbers, width=12):
+    """Cover a set of ``width``-bit numbers with aligned power-of-two blocks, fewest first-fit.
+
+    Returns ``(prefix, low_bits)`` pairs: the block is every number whose bits above ``low_bits`` equal ``prefix``.
+    """
+    numbers = set(numbers)
+    if any(not 0 <= n < 1 << width for n in numbers):
+        raise ValueError(f"Numbers must fit in {width} bits, not {sorted(numbers)!r}")
+    blocks = []
+    for n in sorted(numbers):
+        if any(n >> low == prefix for prefix, low in blocks):
+            continue
+        low = 0
+        while (low < width and n % (1 << (low + 1)) == 0
+               and all(n + i in numbers for i in range(1 << (low + 1)))):
+            low += 1
+        blocks.append((n >> low, low))
+    return blocks
+
+
+def matches_any(value, numbers):
+    """1 when ``value`` is one of ``numbers``: an OR of prefix equalities, one per aligned block of them (the
+    hundreds of numbers of :data:`~hw.cpu.isa.ZERO_CSRS` are a handful of compares, not one per number)."""
+    width = len(Value.cast(value))
+    return Cat(value[low:] == prefix for prefix, low in number_blocks(numbers, width)).any()
 
 
 _MIE_BIT = MSTATUS_MIE.bit_length() - 1
@@ -43,7 +70,8 @@ class CSRFile(wiring.Component):
         CSR number to read (and write).
     rdata : Out(32)
     known : Out(1)
-        ``addr`` names an implemented CSR.
+        ``addr`` names an implemented CSR (those of :data:`~hw.cpu.isa.ZERO_CSRS` included: they read 0 and
+        ignore writes).
     in_rf : Out(1)
         ``addr`` names a CSR kept in the register file.
     readonly : Out(1)
@@ -172,7 +200,7 @@ class CSRFile(wiring.Component):
         m.d.comb += [
             self.rdata.eq(rdata),
             self.in_rf.eq(Cat(*(self.addr == csr for csr in CSR_WORDS)).any()),
-            self.known.eq(Cat(*match.values()).any() | self.in_rf),
+            self.known.eq(Cat(*match.values()).any() | self.in_rf | matches_any(self.addr, ZERO_CSRS)),
         ]
 
         # The low bits of each counter load the written value, or themselves plus one when enabled (a write

@@ -6,8 +6,8 @@ Only encodings and architectural numbers live here; no gateware.
 from amaranth.lib import enum
 
 
-__all__ = ["Opcode", "Funct3", "CSR", "CounterAlias", "EmulatedCSR", "COUNTER_ALIASES", "Cause", "Interrupt", "MISA",
-           "MSTATUS_MIE", "MSTATUS_MPIE", "MSTATUS_MPP", "IMPLEMENTED_CSRS"]
+__all__ = ["Opcode", "Funct3", "CSR", "CounterAlias", "EmulatedCSR", "COUNTER_ALIASES", "ZERO_CSR_RANGES", "ZERO_CSRS",
+           "Cause", "Interrupt", "MISA", "MSTATUS_MIE", "MSTATUS_MPIE", "MSTATUS_MPP", "IMPLEMENTED_CSRS"]
 
 
 class Opcode(enum.Enum, shape=5):
@@ -96,7 +96,24 @@ COUNTER_ALIASES = {
     CounterAlias.INSTRETH: CSR.MINSTRETH,
 }
 
-IMPLEMENTED_CSRS = frozenset(CSR) | frozenset(CounterAlias)
+#: CSRs an RV32 machine-mode hart has whose every field the specifications let be read-only zero, and which hold
+#: nothing here: each reads 0, and a write (where the number is writable) has no effect. Software probes them
+#: (riscv-tests' `breakpoint` writes tselect and reads tdata1 back; boot code clears mcountinhibit and the PMP);
+#: without them the probe is an illegal-instruction trap. (first name, first number, count):
+ZERO_CSR_RANGES = (
+    ("mcountinhibit", 0x320, 1),        # no counter can be inhibited
+    ("mhpmevent3",    0x323, 29),       # mhpmevent3..31: the hardware performance monitor counts no event
+    ("pmpcfg0",       0x3A0, 16),       # pmpcfg0..15 and pmpaddr0..63: no PMP entries
+    ("pmpaddr0",      0x3B0, 64),
+    ("tselect",       0x7A0, 4),        # tselect, tdata1..3 (Sdtrig): tdata1.type 0, "no trigger at this tselect"
+    ("mhpmcounter3",  0xB03, 29),       # mhpmcounter3..31 and their high halves
+    ("mhpmcounter3h", 0xB83, 29),
+    ("hpmcounter3",   0xC03, 29),       # Zihpm's read-only shadows of them (read-only: writing is illegal)
+    ("hpmcounter3h",  0xC83, 29),
+)
+ZERO_CSRS = frozenset(first + i for _, first, count in ZERO_CSR_RANGES for i in range(count))
+
+IMPLEMENTED_CSRS = frozenset(CSR) | frozenset(CounterAlias) | ZERO_CSRS
 
 
 class Cause(enum.IntEnum):

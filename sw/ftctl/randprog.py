@@ -50,10 +50,16 @@ UNMAPPED_ADDRESSES = (0x0000_0000, 0x0000_0800, 0x0300_0000, 0x2000_0000, 0x4000
 _DEST = list(range(1, 24))
 _LOOP, _RESUME, _TRAPS, _DATA, _MTVAL, _MEPC, _MCAUSE, _SCRATCH = range(24, 32)
 _STRAIGHT_CSRS = (CSR.MSCRATCH, CSR.MEPC, CSR.MCAUSE, CSR.MTVAL, CSR.MIE, CSR.MIP, CSR.MISA)
+#: CSRs without state that read 0 (``isa.ZERO_CSRS``), by whether they take writes (hpmcounters are read-only).
+_ZERO_WRITABLE = tuple(sorted(n for n in isa.ZERO_CSRS if n >> 10 != 0b11))
+_ZERO_READ_ONLY = tuple(sorted(n for n in isa.ZERO_CSRS if n >> 10 == 0b11))
 _READ_ONLY_CSRS = (CSR.MVENDORID, CSR.MARCHID, CSR.MIMPID, CSR.MHARTID, CSR.MCONFIGPTR)
 #: Read-only CSRs a write to is illegal: the identity registers and the counters' aliases (whose values the RTL
 #: and the ISS do not share, so they are never read into a register).
 _UNWRITABLE_CSRS = _READ_ONLY_CSRS + tuple(isa.CounterAlias)
+#: Unimplemented numbers beside the ranges of read-only zeros (illegal: the ranges end where they should).
+_BESIDE_ZERO_CSRS = tuple(sorted({n for _, first, count in isa.ZERO_CSR_RANGES for n in (first - 1, first + count)}
+                                 - isa.IMPLEMENTED_CSRS))
 _COUNTER_CSRS = (CSR.MCYCLE, CSR.MCYCLEH, CSR.MINSTRET, CSR.MINSTRETH)
 _ITEM_KINDS, _ITEM_WEIGHTS = zip(("alu_reg", 16), ("alu_imm", 16), ("upper", 4), ("load_data", 10),
                                  ("store_data", 9), ("branch", 7), ("jal", 4), ("jalr", 3), ("csr_access", 9),
@@ -308,8 +314,10 @@ class _Generator:
             if immediate:
                 return [asm.ENCODERS[op](self.dest(), CSR.MTVEC, bits)]
             return asm.li(tmp, bits) + [asm.ENCODERS[op](self.dest(), CSR.MTVEC, tmp)]
-        if r < 0.8:         # identity registers: reads (rs1/uimm = 0 for set/clear)
-            csr = rng.choice(_READ_ONLY_CSRS)
+        if r < 0.75:        # registers without state that take writes (reading 0 whatever was written)
+            return [asm.ENCODERS[op](self.dest(), rng.choice(_ZERO_WRITABLE), rng.randrange(32))]
+        if r < 0.8:         # identity registers and read-only zeros: reads (rs1/uimm = 0 for set/clear)
+            csr = rng.choice(rng.choice((_READ_ONLY_CSRS, _ZERO_READ_ONLY)))
             return [asm.ENCODERS[rng.choice(("csrrs", "csrrc", "csrrsi", "csrrci"))](self.dest(), csr, 0)]
         if r < 0.9:         # counters: write only (rd = x0), never read into a register
             csr = rng.choice(_COUNTER_CSRS)
@@ -317,11 +325,11 @@ class _Generator:
         # illegal CSR accesses: unimplemented numbers, writes to read-only registers
         if rng.random() < 0.5:
             while True:
-                number = rng.getrandbits(12)
+                number = rng.getrandbits(12) if rng.random() < 0.75 else rng.choice(_BESIDE_ZERO_CSRS)
                 if number not in isa.IMPLEMENTED_CSRS:
                     break
             return [asm.ENCODERS[op](self.dest(), number, rng.randrange(32))]
-        csr = rng.choice(_UNWRITABLE_CSRS)
+        csr = rng.choice(rng.choice((_UNWRITABLE_CSRS, _ZERO_READ_ONLY)))
         write_op = rng.choice(("csrrw", "csrrwi", "csrrs", "csrrc", "csrrsi", "csrrci"))
         return [asm.ENCODERS[write_op](self.dest(), csr, rng.randrange(1, 32))]
 

@@ -17,6 +17,9 @@ mcycle[h], minstret[h]    64-bit counters, writable. ``minstret`` counts retired
                (the next instruction reads the written value).
 cycle[h], instret[h]      read-only aliases of mcycle[h] and minstret[h] (Zicntr; not ``time``: ``EmulatedCSR``).
 mvendorid, marchid, mimpid, mconfigptr   read 0; mhartid reads the hart id. Read-only: writing is illegal.
+``isa.ZERO_CSRS``         mcountinhibit, mhpmevent3..31, pmpcfg0..15, pmpaddr0..63, tselect, tdata1..3,
+               mhpmcounter3..31[h], hpmcounter3..31[h]: read 0; writes are legal (except to the read-only
+               hpmcounters) and ignored.
 =============  =================================================================================================
 
 Any other CSR number is illegal (see :meth:`CsrFile.is_implemented`).
@@ -109,7 +112,7 @@ class CsrFile:
             return self.instret & _M32
         if number == CSR.MINSTRETH:
             return (self.instret >> 32) & _M32
-        if number in (CSR.MVENDORID, CSR.MARCHID, CSR.MIMPID, CSR.MCONFIGPTR, CSR.MSTATUSH):
+        if number in (CSR.MVENDORID, CSR.MARCHID, CSR.MIMPID, CSR.MCONFIGPTR, CSR.MSTATUSH) or number in isa.ZERO_CSRS:
             return 0
         if number == CSR.MHARTID:
             return self.hartid
@@ -125,7 +128,7 @@ class CsrFile:
         value &= _M32
         if number == CSR.MSTATUS:
             self.mstatus = value & _MSTATUS_MASK
-        elif number in (CSR.MISA, CSR.MIP, CSR.MSTATUSH):
+        elif number in (CSR.MISA, CSR.MIP, CSR.MSTATUSH) or (number in isa.ZERO_CSRS and not self.is_read_only(number)):
             pass
         elif number == CSR.MIE:
             self.mie = value & _MIE_MASK
