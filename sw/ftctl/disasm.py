@@ -40,6 +40,12 @@ CSR_NAMES.update({0x001: "fflags", 0x002: "frm", 0x003: "fcsr", 0xC00: "cycle", 
                   0x141: "sepc", 0x142: "scause", 0x180: "satp", 0x302: "medeleg", 0x303: "mideleg",
                   0x306: "mcounteren", 0x310: "mstatush", 0x320: "mcountinhibit", 0x34A: "mtinst",
                   0x34B: "mtval2", 0x7B0: "dcsr", 0x7B1: "dpc", 0xF15: "mconfigptr"})
+CSR_NAMES.update({0x7A0: "tselect", 0x7A1: "tdata1", 0x7A2: "tdata2", 0x7A3: "tdata3"})
+CSR_NAMES.update({0x3A0 + n: f"pmpcfg{n}" for n in range(16)})
+CSR_NAMES.update({0x3B0 + n: f"pmpaddr{n}" for n in range(64)})
+for _n in range(3, 32):
+    CSR_NAMES.update({0x320 + _n: f"mhpmevent{_n}", 0xB00 + _n: f"mhpmcounter{_n}", 0xB80 + _n: f"mhpmcounter{_n}h",
+                      0xC00 + _n: f"hpmcounter{_n}", 0xC80 + _n: f"hpmcounter{_n}h"})
 
 _BRANCH = {Funct3.BEQ: "beq", Funct3.BNE: "bne", Funct3.BLT: "blt", Funct3.BGE: "bge", Funct3.BLTU: "bltu",
            Funct3.BGEU: "bgeu"}
