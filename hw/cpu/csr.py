@@ -84,7 +84,7 @@ class CSRFile(wiring.Component):
     known : Out(1)
         ``addr`` names an implemented CSR other than those of :data:`~hw.cpu.isa.ZERO_CSRS` (which read 0 and
         ignore writes, here as everywhere): the CSRs the state port reads and writes. The read-only zeros hold
-        nothing to dump or copy, and a second match of their hundreds of numbers cost the SoC 37 LUTs.
+        nothing to dump or copy, and a second match of their hundreds of numbers cost the SoC 7 LUTs.
     in_rf : Out(1)
         ``addr`` names a CSR kept in the register file.
     readonly : Out(1)

@@ -43,9 +43,10 @@ CSR_NAMES.update({0x001: "fflags", 0x002: "frm", 0x003: "fcsr", 0xC00: "cycle", 
 CSR_NAMES.update({0x7A0: "tselect", 0x7A1: "tdata1", 0x7A2: "tdata2", 0x7A3: "tdata3"})
 CSR_NAMES.update({0x3A0 + n: f"pmpcfg{n}" for n in range(16)})
 CSR_NAMES.update({0x3B0 + n: f"pmpaddr{n}" for n in range(64)})
-for _n in range(3, 32):
-    CSR_NAMES.update({0x320 + _n: f"mhpmevent{_n}", 0xB00 + _n: f"mhpmcounter{_n}", 0xB80 + _n: f"mhpmcounter{_n}h",
-                      0xC00 + _n: f"hpmcounter{_n}", 0xC80 + _n: f"hpmcounter{_n}h"})
+CSR_NAMES.update({base + n: f"{name}{n}{suffix}" for n in range(3, 32)
+                  for base, name, suffix in ((0x320, "mhpmevent", ""), (0xB00, "mhpmcounter", ""),
+                                             (0xB80, "mhpmcounter", "h"), (0xC00, "hpmcounter", ""),
+                                             (0xC80, "hpmcounter", "h"))})
 
 _BRANCH = {Funct3.BEQ: "beq", Funct3.BNE: "bne", Funct3.BLT: "blt", Funct3.BGE: "bge", Funct3.BLTU: "bltu",
            Funct3.BGEU: "bgeu"}

@@ -37,6 +37,8 @@ _M64 = 0xFFFF_FFFF_FFFF_FFFF
 _MIE_MASK = (1 << isa.Interrupt.SOFTWARE) | (1 << isa.Interrupt.TIMER) | (1 << isa.Interrupt.EXTERNAL)
 _MSTATUS_MASK = isa.MSTATUS_MIE | isa.MSTATUS_MPIE
 _IMPLEMENTED = frozenset(int(c) for c in isa.IMPLEMENTED_CSRS)
+#: CSRs that read 0 (identity, mstatush, the read-only zeros); the writable ones among them ignore writes.
+_ZEROS = frozenset({CSR.MVENDORID, CSR.MARCHID, CSR.MIMPID, CSR.MCONFIGPTR, CSR.MSTATUSH}) | isa.ZERO_CSRS
 
 
 class CsrFile:
@@ -112,7 +114,7 @@ class CsrFile:
             return self.instret & _M32
         if number == CSR.MINSTRETH:
             return (self.instret >> 32) & _M32
-        if number in (CSR.MVENDORID, CSR.MARCHID, CSR.MIMPID, CSR.MCONFIGPTR, CSR.MSTATUSH) or number in isa.ZERO_CSRS:
+        if number in _ZEROS:
             return 0
         if number == CSR.MHARTID:
             return self.hartid
@@ -128,7 +130,7 @@ class CsrFile:
         value &= _M32
         if number == CSR.MSTATUS:
             self.mstatus = value & _MSTATUS_MASK
-        elif number in (CSR.MISA, CSR.MIP, CSR.MSTATUSH) or (number in isa.ZERO_CSRS and not self.is_read_only(number)):
+        elif number in (CSR.MISA, CSR.MIP) or (number in _ZEROS and not self.is_read_only(number)):
             pass
         elif number == CSR.MIE:
             self.mie = value & _MIE_MASK
