@@ -212,6 +212,10 @@ class Core(wiring.Component):
             # FENCE.I needs no redirect: the next instruction is only fetched as FENCE.I enters X, after every
             # earlier store has completed (X is in order and a store ends with its response).
             "uncond":    (1, dec.jal | dec.jalr | dec.mret),
+            # Ends in its first cycle unless a step or phase follows (below): no exception known in D, no jump, no
+            # load/store. One flip-flop for what `free_now` would otherwise OR from six.
+            "plain":     (1, ~(d_err_now | d_illegal | dec.ecall | dec.ebreak | dec.jal | dec.jalr | dec.mret |
+                               dec.load | dec.store)),
             "br_mis":    (1, dec.branch & dec.imm[1]),
             "br_ok":     (1, dec.branch & ~dec.imm[1]),
             # mtval sources (AND-OR; a fetch fault (insn = 0, so imm = 0) and EBREAK have imm = 0: pc + imm is
@@ -481,7 +485,15 @@ class Core(wiring.Component):
         # load/store frees X with its `ack` (an `err` traps); an instruction that ends whatever the data bus says
         # has no request outstanding (`x_mem_wait` is clear), so it cannot see an `err` either.
         free_ok = fin_base & ~(exc_static | mis_known | x_mis) & ~xc["uncond"]
-        free_now = ~x_valid | t3 | (free_ok & ends_now)
+        # free_ok & ends_now, said from fewer flip-flops: ends_now is ~mem_op under free_ok; `run`'s interrupt
+        # terms are the pending request or the stale decision unless the instruction has started (trapping is
+        # excluded here anyway); jal_mis is excluded by ~uncond. As `free_ok & ends_now` it was a chain of 12 LUTs
+        # from the trap phases through the interrupt decision to the fetch state (the SoC's critical path).
+        started = x_mem_stalled | x_mem_wait | x_step2 | x_mis | x_ph2
+        free_plain = (x_valid & ~pend & ~trapping & ~x_mis & xc["plain"] &
+                      (started | ~(csr.irq_pending | csr.irq_stale)) &
+                      (~xc["br_mis"] | x_step2) & ~(x_step2 & cond_q) & (~xc["csr2"] | x_ph2))
+        free_now = ~x_valid | t3 | free_plain
         free_on_ack = free_ok & x_mem_wait
         x_free = free_now | (free_on_ack & dbus.ack) | pend
         # Nothing enters X while a counter word is stale or may become so at the end of this cycle (an
