@@ -832,10 +832,10 @@ class LockstepPair(wiring.Component):
         marks = []
         for index, unit in enumerate(units):
             rec = unit.retire.record
-            retired = Signal(name=f"reg_retired_{'ab'[index]}")
-            retired_rd = Signal(5, name=f"reg_retired_rd_{'ab'[index]}")
-            m.d.sync += [retired.eq(unit.retire.valid & unit.run & ~both), retired_rd.eq(rec.rd_addr)]
-            marks.append(Mux(retired, 1 << retired_rd, 0))
+            wrote = Signal(name=f"reg_wrote_{'ab'[index]}")
+            wrote_rd = Signal(5, name=f"reg_wrote_rd_{'ab'[index]}")
+            m.d.sync += [wrote.eq(unit.retire.valid & unit.run & ~both), wrote_rd.eq(rec.rd_addr)]
+            marks.append(Mux(wrote, 1 << wrote_rd, 0))
         m.d.comb += in_flight.eq(marks[0] | marks[1])
         remark_hot = Signal(32)
         m.d.comb += remark_hot.eq(Mux(rs.reg_remark, 1 << rs.reg_remark_addr, 0))
