@@ -810,6 +810,7 @@ class LockstepPair(wiring.Component):
         # the dirty registers from the source's shadow while the source runs (`reg_take` clears a bit unless a
         # write marks it again), so the final window copies only the few written since.
         reg_dirty = Signal(32)
+        reg_marks = []
         shadows = (self.shadow_a, self.shadow_b)
         m.submodules.shadow_a, m.submodules.shadow_b = shadows
         for index, (unit, shadow) in enumerate(zip(units, shadows)):
@@ -823,29 +824,24 @@ class LockstepPair(wiring.Component):
                 shadow.clear.eq(unit.hold),
             ]
         m.d.comb += rs.shadow_data.eq(Mux(rs_target, shadows[0].rdata, shadows[1].rdata))
-        # A retirement's mark reaches `reg_dirty` a cycle later, from flip-flops (`in_flight`): the record's `valid`
-        # is late in its cycle (the branch condition, a data response), and through the 32 one-hot marks into
-        # `reg_dirty` it was the pair's critical path (unit B's register file -> its record -> `reg_dirty`). The
-        # engine sees `reg_dirty | in_flight`, and a take clears a mark in flight too, so what it sees is, cycle by
-        # cycle, what it saw when the marks went straight in.
-        in_flight = Signal(32)
-        marks = []
         for index, unit in enumerate(units):
             rec = unit.retire.record
-            wrote = Signal(name=f"reg_wrote_{'ab'[index]}")
-            wrote_rd = Signal(5, name=f"reg_wrote_rd_{'ab'[index]}")
-            m.d.sync += [wrote.eq(unit.retire.valid & unit.run & ~both), wrote_rd.eq(rec.rd_addr)]
-            marks.append(Mux(wrote, 1 << wrote_rd, 0))
-        m.d.comb += in_flight.eq(marks[0] | marks[1])
+            now = Signal(32, name=f"reg_write_{'ab'[index]}")
+            m.d.comb += now.eq(Mux(unit.retire.valid & unit.run & ~both, 1 << rec.rd_addr, 0))
+            reg_marks.append(now)
         remark_hot = Signal(32)
         m.d.comb += remark_hot.eq(Mux(rs.reg_remark, 1 << rs.reg_remark_addr, 0))
+        reg_marks.append(remark_hot)
+        reg_marked = reg_marks[0]
+        for hot in reg_marks[1:]:
+            reg_marked = reg_marked | hot
         reg_taken = Signal(32)
         m.d.comb += reg_taken.eq(Mux(rs.reg_take, 1 << rs.reg_take_addr, 0))
         with m.If(start_resync):
             m.d.sync += reg_dirty.eq(-2)
         with m.Elif(rs.busy):
-            m.d.sync += reg_dirty.eq((((reg_dirty | in_flight) & ~reg_taken) | remark_hot) & ~1)
-        m.d.comb += rs.reg_dirty.eq((reg_dirty | in_flight) & ~1)
+            m.d.sync += reg_dirty.eq(((reg_dirty & ~reg_taken) | reg_marked) & ~1)
+        m.d.comb += rs.reg_dirty.eq(reg_dirty)
 
         # ---- RAM aux ports and state ports: resync engine > management > scrubber
         for index, unit in enumerate(units):
