@@ -374,7 +374,8 @@ class Core(wiring.Component):
 
         # ---------------------------------------------------------------- execute control
         trapping = t1 | t2 | t3
-        x_started = x_mem_stalled | x_mem_wait | x_step2 | x_mis | x_ph2 | trapping
+        started = x_mem_stalled | x_mem_wait | x_step2 | x_mis | x_ph2      # a continuing instruction
+        x_started = started | trapping
         irq_take = x_valid & ~pend & csr.irq_pending & ~x_started
         # After a write of mstatus or mie the decision is a cycle old: the next instruction waits for it (the
         # specification evaluates the interrupt conditions right after such a write, before that instruction).
@@ -489,7 +490,6 @@ class Core(wiring.Component):
         # terms are the pending request or the stale decision unless the instruction has started (trapping is
         # excluded here anyway); jal_mis is excluded by ~uncond. As `free_ok & ends_now` it was a chain of 12 LUTs
         # from the trap phases through the interrupt decision to the fetch state (the SoC's critical path).
-        started = x_mem_stalled | x_mem_wait | x_step2 | x_mis | x_ph2
         free_plain = (x_valid & ~pend & ~trapping & ~x_mis & xc["plain"] &
                       (started | ~(csr.irq_pending | csr.irq_stale)) &
                       (~xc["br_mis"] | x_step2) & ~(x_step2 & cond_q) & (~xc["csr2"] | x_ph2))
