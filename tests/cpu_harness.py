@@ -3,6 +3,11 @@
 The memory model answers requests in order, ``latency`` cycles after acceptance (random within the given range),
 with optional random stalls. Addresses in ``[RAM.base, RAM.base + ram_size)`` are RAM; everything else answers
 with ``err``. Bus-protocol violations by the core raise ``AssertionError``.
+
+Building a simulator of the core (elaboration and Amaranth's compilation of it) takes about a second, more than most
+runs here; the program and the memory live in Python, so harnesses of the same core parameters share one simulator,
+reset (``Simulator.reset``: every signal and memory to its initial value, the clock and testbench restarted) before
+each run, the state a new one would start in.
 """
 
 import random
@@ -25,6 +30,37 @@ RECORD_FIELDS = ("pc", "insn", "next_pc", "rd_addr", "rd_data", "mem_write", "me
 
 def stop_on_ebreak(rec):
     return rec["insn"] == EBREAK
+
+
+class _SharedSimulator:
+    """A core's simulator, run again and again: its one testbench runs whichever a harness gives it."""
+
+    def __init__(self, core, reset):
+        self.core, self.reset = core, reset
+        self.sim = None
+        self.testbench = None
+
+    def run(self, testbench):
+        self.testbench = testbench
+        if self.sim is None:
+            self.sim = Simulator(ResetInserter({"sync": self.reset})(self.core))
+            self.sim.add_clock(1e-6)
+
+            async def shared(ctx):
+                await self.testbench(ctx)
+            self.sim.add_testbench(shared)
+        else:
+            self.sim.reset()
+        try:
+            self.sim.run()
+        except BaseException:
+            # Stopped mid-run: the next run builds a new simulator rather than trust this one's reset.
+            self.sim = None
+            raise
+
+
+#: (reset_pc, hartid, inject) -> _SharedSimulator
+_SIMULATORS = {}
 
 
 class CpuHarness:
@@ -56,8 +92,11 @@ class CpuHarness:
                  hartid=0, stall=0.0, latency=(1, 1), seed=1, inject=False, slow=None):
         if not (1 <= latency[0] <= latency[1]):
             raise ValueError(f"Latency must be a range of integers >= 1, not {latency!r}")
-        self.core = Core(reset_pc=reset_pc, hartid=hartid, inject=inject)
-        self.reset = Signal()
+        key = (reset_pc, hartid, inject)
+        if key not in _SIMULATORS:
+            _SIMULATORS[key] = _SharedSimulator(Core(reset_pc=reset_pc, hartid=hartid, inject=inject), Signal())
+        self._shared = _SIMULATORS[key]
+        self.core, self.reset = self._shared.core, self._shared.reset
         self.ram_base = memmap.RAM.base
         self.ram_size = ram_size
         self.mem = {}
@@ -94,8 +133,6 @@ class CpuHarness:
         ``max_cycles`` (which raises ``TimeoutError``). ``hook(ctx, harness)`` (async) runs at the start of each
         cycle, before bus responses are driven. Returns the list of records (dicts)."""
         core = self.core
-        sim = Simulator(ResetInserter({"sync": self.reset})(core))
-        sim.add_clock(1e-6)
         buses = (("i", core.ibus), ("d", core.dbus))
         state = {"done": False, "timeout": False}
 
@@ -159,12 +196,15 @@ class CpuHarness:
             self.pipecheck_fail = ctx.get(core.pipecheck_fail)
             self.insncheck_fail = ctx.get(core.insncheck_fail)
 
-        sim.add_testbench(tb)
         if vcd:
+            # A trace of this run alone: a simulator of its own.
+            sim = Simulator(ResetInserter({"sync": self.reset})(core))
+            sim.add_clock(1e-6)
+            sim.add_testbench(tb)
             with sim.write_vcd(vcd):
                 sim.run()
         else:
-            sim.run()
+            self._shared.run(tb)
         if state["timeout"]:
             raise TimeoutError(f"no stop condition after {self.cycles} cycles, {len(self.retired)} retired; "
                                f"last: {self.retired[-1:]}")
