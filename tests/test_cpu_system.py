@@ -469,7 +469,9 @@ def test_a_state_copied_at_any_halt_resumes_exactly():
 
 def test_a_state_copied_at_any_halt_of_a_random_program_resumes_exactly():
     """The same at halts spread over a random program of the differential test (loads and stores with bus stalls
-    and latencies, branches, jumps, CSR accesses, traps and their handler): the state port reaches everything."""
+    and latencies, branches, jumps, CSR accesses, traps and their handler): the state port reaches everything.
+    One run copies the state again and again (halt, read it all, reset, write it all back, resume), a random 1..60
+    cycles apart: a copy that missed anything would change every record after it."""
     import random
     from ftctl.iss.retire import Retire
     from hw.resync import STATE_SELECTORS
@@ -482,13 +484,24 @@ def test_a_state_copied_at_any_halt_of_a_random_program_resumes_exactly():
 
     def run(driver=None):
         h = CpuHarness(prog, data=data, stall=0.2, latency=(1, 3), seed=4)
-        recs = h.run(hook=driver, max_cycles=20000, until=lambda r: r["pc"] == end_pc)
+        recs = h.run(hook=driver, max_cycles=60000, until=lambda r: r["pc"] == end_pc)
         return [Retire.from_mapping(r).canonical() for r in recs], h
 
     reference, h = run()
     assert any(r.trap for r in reference) and any(r.mem_write for r in reference)
     copy = ([("halt",)] + [("read", sel) for sel in STATE_SELECTORS] + [("reset",)] +
             [("write", sel, None) for sel in STATE_SELECTORS] + [("resume",)])
-    for start in range(0, h.retired[-1]["cycle"] - USED_WORDS, 29):
-        seen, _ = run(StateDriver(copy, start=start))
-        assert seen == reference, f"halt requested at cycle {USED_WORDS + start}"
+    waits = random.Random(5)
+    script = []
+    for _ in range(h.retired[-1]["cycle"] // 10):
+        script += copy + [("wait", waits.randint(1, 60))]
+    driver = StateDriver(script, start=0)
+    seen, copied = run(driver)
+    resumes = [cycle for kind, cycle, *_ in driver.results if kind == "resumed"]
+    for index, (got, want) in enumerate(zip(seen, reference)):
+        assert got == want, (f"record {index} differs after the copies resumed at cycles "
+                             f"{[c for c in resumes if c <= copied.retired[index]['cycle']][-2:]}")
+    assert len(seen) == len(reference)
+    # The copies fell all over the program: before its first record, among its traps, up to its end.
+    traps = [copied.retired[i]["cycle"] for i, r in enumerate(seen) if r.trap]
+    assert len(resumes) >= 12 and resumes[0] < copied.retired[0]["cycle"] and resumes[-1] > traps[-1]
