@@ -4,21 +4,19 @@ The memory model answers requests in order, ``latency`` cycles after acceptance 
 with optional random stalls. Addresses in ``[RAM.base, RAM.base + ram_size)`` are RAM; everything else answers
 with ``err``. Bus-protocol violations by the core raise ``AssertionError``.
 
-Building a simulator of the core (elaboration and Amaranth's compilation of it) takes about a second, more than most
-runs here; the program and the memory live in Python, so harnesses of the same core parameters share one simulator,
-reset (``Simulator.reset``: every signal and memory to its initial value, the clock and testbench restarted) before
-each run, the state a new one would start in.
+The program and the memory live in Python, so harnesses of the same core parameters share one core and one
+simulator (:class:`simulate.Rerunnable`: built once, reset before each later run).
 """
 
 import random
 from collections import deque
 
 from amaranth.hdl import ResetInserter, Signal
-from amaranth.sim import Simulator
 
 from hw import memmap
 from hw.cpu.core import Core
 from hw.cpu.isa import EBREAK
+from simulate import Rerunnable
 
 
 __all__ = ["CpuHarness", "RECORD_FIELDS"]
@@ -32,34 +30,7 @@ def stop_on_ebreak(rec):
     return rec["insn"] == EBREAK
 
 
-class _SharedSimulator:
-    """A core's simulator, run again and again: its one testbench runs whichever a harness gives it."""
-
-    def __init__(self, core, reset):
-        self.core, self.reset = core, reset
-        self.sim = None
-        self.testbench = None
-
-    def run(self, testbench):
-        self.testbench = testbench
-        if self.sim is None:
-            self.sim = Simulator(ResetInserter({"sync": self.reset})(self.core))
-            self.sim.add_clock(1e-6)
-
-            async def shared(ctx):
-                await self.testbench(ctx)
-            self.sim.add_testbench(shared)
-        else:
-            self.sim.reset()
-        try:
-            self.sim.run()
-        except BaseException:
-            # Stopped mid-run: the next run builds a new simulator rather than trust this one's reset.
-            self.sim = None
-            raise
-
-
-#: (reset_pc, hartid, inject) -> _SharedSimulator
+#: (reset_pc, hartid, inject) -> (core, its reset, its Rerunnable simulator)
 _SIMULATORS = {}
 
 
@@ -94,9 +65,9 @@ class CpuHarness:
             raise ValueError(f"Latency must be a range of integers >= 1, not {latency!r}")
         key = (reset_pc, hartid, inject)
         if key not in _SIMULATORS:
-            _SIMULATORS[key] = _SharedSimulator(Core(reset_pc=reset_pc, hartid=hartid, inject=inject), Signal())
-        self._shared = _SIMULATORS[key]
-        self.core, self.reset = self._shared.core, self._shared.reset
+            core, reset = Core(reset_pc=reset_pc, hartid=hartid, inject=inject), Signal()
+            _SIMULATORS[key] = core, reset, Rerunnable(ResetInserter({"sync": reset})(core))
+        self.core, self.reset, self._simulator = _SIMULATORS[key]
         self.ram_base = memmap.RAM.base
         self.ram_size = ram_size
         self.mem = {}
@@ -196,15 +167,7 @@ class CpuHarness:
             self.pipecheck_fail = ctx.get(core.pipecheck_fail)
             self.insncheck_fail = ctx.get(core.insncheck_fail)
 
-        if vcd:
-            # A trace of this run alone: a simulator of its own.
-            sim = Simulator(ResetInserter({"sync": self.reset})(core))
-            sim.add_clock(1e-6)
-            sim.add_testbench(tb)
-            with sim.write_vcd(vcd):
-                sim.run()
-        else:
-            self._shared.run(tb)
+        self._simulator.run(tb, vcd=vcd)
         if state["timeout"]:
             raise TimeoutError(f"no stop condition after {self.cycles} cycles, {len(self.retired)} retired; "
                                f"last: {self.retired[-1:]}")
