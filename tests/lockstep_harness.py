@@ -1,11 +1,12 @@
 """Shared pieces of the lockstep unit tests: a small program and a simulation harness for hw.lockstep_soc."""
 
-from amaranth.sim import Simulator
+import weakref
 
 from hw import memmap
 from hw.inject import InjectTarget
 from hw.lockstep_soc import LockstepSoC
 from hw.status_map import STATUS, STATUS_REG
+from simulate import Rerunnable
 
 
 RAM_SIZE = 1024
@@ -39,11 +40,20 @@ def command(target, *, unit=0, at=0, **fields):
     return value
 
 
+#: A SoC's simulator, built at its first run (a pair takes about 3 s to elaborate and compile).
+_SIMULATORS = weakref.WeakKeyDictionary()
+
+
+def simulate_soc(soc, testbench):
+    """Run the async ``testbench`` on ``soc`` from its initial state."""
+    if soc not in _SIMULATORS:
+        _SIMULATORS[soc] = Rerunnable(soc)
+    _SIMULATORS[soc].run(testbench)
+
+
 def run(soc, cycles, *, commands=(), watch=None):
-    """Simulate ``soc`` for ``cycles`` cycles after sending ``commands``; ``watch(ctx, cycle)`` is called every
-    cycle (after the clock edge). Returns the UART bytes."""
-    sim = Simulator(soc)
-    sim.add_clock(1e-6)
+    """Simulate ``soc`` for ``cycles`` cycles from its initial state after sending ``commands``; ``watch(ctx,
+    cycle)`` is called every cycle (after the clock edge). Returns the UART bytes."""
     out = []
 
     async def tb(ctx):
@@ -64,12 +74,19 @@ def run(soc, cycles, *, commands=(), watch=None):
                 pending.pop(0)
             if watch is not None:
                 watch(ctx, cycle)
-    sim.add_testbench(tb)
-    sim.run()
+    simulate_soc(soc, tb)
     return bytes(out)
 
 
+#: SoCs by their arguments: :func:`run` starts each run from the initial state, so tests can share them.
+_SOCS = {}
+
+
 def make_soc(**kwargs):
+    """The lockstep SoC with :func:`program` in its RAM (one per set of arguments)."""
     kwargs.setdefault("ram_size", RAM_SIZE)
     kwargs.setdefault("inject", True)
-    return LockstepSoC(ram_init=program(), **kwargs)
+    key = tuple(sorted(kwargs.items()))
+    if key not in _SOCS:
+        _SOCS[key] = LockstepSoC(ram_init=program(), **kwargs)
+    return _SOCS[key]

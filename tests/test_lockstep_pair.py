@@ -3,7 +3,6 @@
 import gc
 
 import pytest
-from amaranth.sim import Simulator
 
 from hw.comparator import MISMATCH_FIELDS
 from hw.containment import ContainMode
@@ -11,7 +10,7 @@ from hw.ecc import Protection
 from hw.inject import InjectTarget, REQUEST_LINES
 from hw.status_map import STATUS_ID, UnitState, EventCode, EventUnit
 
-from lockstep_harness import make_soc, run, command, LW_WORD, RAM_SIZE
+from lockstep_harness import make_soc, run, simulate_soc, command, LW_WORD, RAM_SIZE
 
 
 CYCLES = 400
@@ -156,9 +155,6 @@ def test_undiagnosed_divergence_halts_within_the_bound(offset, unit):
 
     log, watch_status = observe(soc)
     # Records are sampled in the cycle they are presented (before the clock edge).
-    sim = Simulator(soc)
-    sim.add_clock(1e-6)
-
     async def tb(ctx):
         ctx.set(soc.uart_tx.ready, 1)
         ctx.set(soc.inject.valid, 1)
@@ -171,8 +167,7 @@ def test_undiagnosed_divergence_halts_within_the_bound(offset, unit):
             await ctx.tick()
             ctx.set(soc.inject.valid, 0)
             watch_status(ctx, cycle)
-    sim.add_testbench(tb)
-    sim.run()
+    simulate_soc(soc, tb)
     # First cycle t in which A's record of t - offset differs from B's record of t.
     first = next(t for t in range(offset, len(b_records)) if a_records[t - offset] != b_records[t])
     detected = diverged.index(1)

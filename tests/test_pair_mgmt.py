@@ -5,23 +5,21 @@ the UART.
 """
 
 import pytest
-from amaranth.sim import Simulator
 
 from hw.cpu.ports import STATE_PC
-from hw.lockstep_soc import LockstepSoC
 from hw.status_map import UnitState, EventCode, EventUnit
 from hw.vtm.protocol import UnitAction, UndiagnosedPolicy
 from hw.comparator import MISMATCH_FIELDS
 from hw.inject import InjectTarget
 from hw.containment import ContainMode
-from tests.lockstep_harness import program, command, RAM_SIZE, DATA
+from lockstep_harness import make_soc, simulate_soc, command, DATA
 
 S0 = 8
 S2 = 18
 
 
 def make(**kwargs):
-    return LockstepSoC(ram_size=RAM_SIZE, ram_init=program(), mgmt=True, inject=True, **kwargs)
+    return make_soc(mgmt=True, **kwargs)
 
 
 class Mgmt:
@@ -102,15 +100,12 @@ class Mgmt:
 
 def simulate(soc, body):
     """Run ``await body(Mgmt(...))`` on ``soc`` with its UART output always taken; return the console bytes."""
-    sim = Simulator(soc)
-    sim.add_clock(1e-6)
     out = []
 
     async def tb(ctx):
         ctx.set(soc.uart_tx.ready, 1)
         await body(Mgmt(soc, ctx, out))
-    sim.add_testbench(tb)
-    sim.run()
+    simulate_soc(soc, tb)
     return bytes(out)
 
 
