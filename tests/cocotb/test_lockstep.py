@@ -27,7 +27,8 @@ from ftctl import campaign
 
 
 SEED = int(os.environ.get("FTCTL_LOCKSTEP_SEED", str(campaign.DEFAULT_SEED)))
-INJECTIONS = int(os.environ.get("FTCTL_LOCKSTEP_INJECTIONS", "280"))
+#: The issue asks for at least 200 in the suite; `make bench` runs 1,000 (FTCTL_LOCKSTEP_INJECTIONS for more here).
+INJECTIONS = int(os.environ.get("FTCTL_LOCKSTEP_INJECTIONS", "200"))
 
 
 def test_lockstep(tmp_path):
