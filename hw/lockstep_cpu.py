@@ -90,6 +90,8 @@ class Unit(wiring.Component):
         Accesses outside RAM (absolute word address; bit 29 is always 0).
     irq_software, irq_timer, irq_external : In(1)
     retire : Out(RetireSignature())
+    writes_rd : Out(1)
+        The core's early "X holds a write of ``retire.record.rd_addr``" (a superset of the records' writes).
     selfcheck_fail : Out(1)
         The core's register-file parity (sticky).
     pipecheck_fail, insncheck_fail : Out(1)
@@ -129,6 +131,7 @@ class Unit(wiring.Component):
             "irq_timer":        In(1),
             "irq_external":     In(1),
             "retire":           Out(RetireSignature()),
+            "writes_rd":        Out(1),
             "selfcheck_fail":   Out(1),
             "pipecheck_fail":   Out(1),
             "insncheck_fail":   Out(1),
@@ -196,6 +199,7 @@ class Unit(wiring.Component):
             self.ram_error.eq(ram.error),
         ]
         wiring.connect(m, core.retire, wiring.flipped(self.retire))
+        m.d.comb += self.writes_rd.eq(core.writes_rd)
 
         # The I/O request leaves through a parity-protected link: parity generated here, checked at the boundary;
         # the stuck-at fault port sits between the two.
@@ -808,7 +812,10 @@ class LockstepPair(wiring.Component):
         # before it (in lockstep, or by the management) need no marks, and outside a resync nothing reads the
         # bits. Each unit's shadow register file (hw.shadow_regs) follows its register file; the resync pre-copies
         # the dirty registers from the source's shadow while the source runs (`reg_take` clears a bit unless a
-        # write marks it again), so the final window copies only the few written since.
+        # write marks it again), so the final window copies only the few written since. A register is marked in
+        # every cycle an instruction that writes it is in X (the core's `writes_rd`, from flip-flops), not only in
+        # the cycle it retires: `retire.valid` comes late (register file -> adder -> misalignment -> trap), and a
+        # mark too many costs one copy of an unchanged register.
         reg_dirty = Signal(32)
         reg_marks = []
         shadows = (self.shadow_a, self.shadow_b)
@@ -827,7 +834,7 @@ class LockstepPair(wiring.Component):
         for index, unit in enumerate(units):
             rec = unit.retire.record
             now = Signal(32, name=f"reg_write_{'ab'[index]}")
-            m.d.comb += now.eq(Mux(unit.retire.valid & unit.run & ~both, 1 << rec.rd_addr, 0))
+            m.d.comb += now.eq(Mux(unit.writes_rd & unit.run & ~both, 1 << rec.rd_addr, 0))
             reg_marks.append(now)
         remark_hot = Signal(32)
         m.d.comb += remark_hot.eq(Mux(rs.reg_remark, 1 << rs.reg_remark_addr, 0))

@@ -151,6 +151,8 @@ class CpuHarness:
                 if ctx.get(core.retire.valid):
                     rec = ctx.get(core.retire.record)
                     rec = {f: int(getattr(rec, f)) for f in RECORD_FIELDS}
+                    assert not rec["rd_addr"] or ctx.get(core.writes_rd), \
+                        f"a record writes x{rec['rd_addr']} at cycle {self.cycles} without writes_rd"
                     rec["cycle"] = self.cycles
                     self.retired.append(rec)
                     stop = (until is not None and until(rec)) or \

@@ -75,6 +75,11 @@ class Core(wiring.Component):
         Level-sensitive interrupt requests (mip.MSIP, MTIP, MEIP), registered on entry.
     retire : Out(RetireSignature())
         One record per retired or trapped instruction.
+    writes_rd : Out(1)
+        X holds an instruction that writes ``retire.record.rd_addr`` (nonzero): high in every cycle it is there,
+        from flip-flops, so a superset of the cycles whose record writes that register. For users that may
+        over-count writes and must not wait for ``retire.valid``, which comes late in the cycle (the pair's
+        dirty-register marks during a resync).
     state : In(StatePortSignature())
         Halt/resume and register access.
     selfcheck_fail : Out(1)
@@ -109,6 +114,7 @@ class Core(wiring.Component):
             "irq_timer": In(1),
             "irq_external": In(1),
             "retire": Out(RetireSignature()),
+            "writes_rd": Out(1),
             "state": In(StatePortSignature()),
             "selfcheck_fail": Out(1),
             "pipecheck_fail": Out(1),
@@ -763,6 +769,7 @@ class Core(wiring.Component):
             rec.insn.eq(x_insn),
             rec.next_pc.eq(Cat(C(0, 2), Mux(x_redirect, target_pc, link))),
             rec.rd_addr.eq(Mux(xc["wrd"] & ~t3, xc["rd"], 0)),
+            self.writes_rd.eq(x_valid & xc["wrd"]),
             rec.rd_data.eq(x_wdata),        # the retiring cycle writes rd (if any) with the result
             rec.mem_write.eq(fin & ~exc & xc["store"]),
             rec.mem_addr.eq(Cat(C(0, 2), alu.sum[2:])),
