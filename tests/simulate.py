@@ -26,8 +26,8 @@ class Rerunnable:
     Building a simulator (elaborating the design and compiling it) takes about a second for a core and three for
     a pair, more than most of their test runs. :meth:`run` builds it once and later calls
     :meth:`amaranth.sim.Simulator.reset` first: every signal and memory back to its initial value, the clock and
-    the testbench restarted -- the state a new simulator starts in. A run stopped by an exception drops the
-    simulator; the next run builds a new one rather than trust the reset of a half-run one.
+    the testbench restarted -- the state a new simulator starts in, also after a run an exception stopped. (A new
+    simulator is no way out then: a design whose memories are made in its constructor elaborates only once.)
     """
 
     def __init__(self, dut):
@@ -48,12 +48,8 @@ class Rerunnable:
             self._sim.add_testbench(current)
         else:
             self._sim.reset()
-        try:
-            if vcd:
-                with self._sim.write_vcd(vcd):
-                    self._sim.run()
-            else:
+        if vcd:
+            with self._sim.write_vcd(vcd):
                 self._sim.run()
-        except BaseException:
-            self._sim = None
-            raise
+        else:
+            self._sim.run()
