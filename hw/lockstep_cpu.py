@@ -817,7 +817,6 @@ class LockstepPair(wiring.Component):
         # the cycle it retires: `retire.valid` comes late (register file -> adder -> misalignment -> trap), and a
         # mark too many costs one copy of an unchanged register.
         reg_dirty = Signal(32)
-        reg_marks = []
         shadows = (self.shadow_a, self.shadow_b)
         m.submodules.shadow_a, m.submodules.shadow_b = shadows
         for index, (unit, shadow) in enumerate(zip(units, shadows)):
@@ -831,17 +830,14 @@ class LockstepPair(wiring.Component):
                 shadow.clear.eq(unit.hold),
             ]
         m.d.comb += rs.shadow_data.eq(Mux(rs_target, shadows[0].rdata, shadows[1].rdata))
+        reg_writes = []
         for index, unit in enumerate(units):
-            rec = unit.retire.record
             now = Signal(32, name=f"reg_write_{'ab'[index]}")
-            m.d.comb += now.eq(Mux(unit.writes_rd & unit.run & ~both, 1 << rec.rd_addr, 0))
-            reg_marks.append(now)
+            m.d.comb += now.eq(Mux(unit.writes_rd & unit.run & ~both, 1 << unit.retire.record.rd_addr, 0))
+            reg_writes.append(now)
         remark_hot = Signal(32)
         m.d.comb += remark_hot.eq(Mux(rs.reg_remark, 1 << rs.reg_remark_addr, 0))
-        reg_marks.append(remark_hot)
-        reg_marked = reg_marks[0]
-        for hot in reg_marks[1:]:
-            reg_marked = reg_marked | hot
+        reg_marked = reg_writes[0] | reg_writes[1] | remark_hot
         reg_taken = Signal(32)
         m.d.comb += reg_taken.eq(Mux(rs.reg_take, 1 << rs.reg_take_addr, 0))
         with m.If(start_resync):
