@@ -77,6 +77,7 @@ class CoreHarness(wiring.Component):
         ibus, dbus = core.ibus, core.dbus
         m.d.comb += [
             iport.addr.eq(ibus.addr),
+            iport.en.eq(ibus.valid),        # held read data (hw.cpu.bus)
             ibus.rdata.eq(iport.data),
             dport.addr.eq(dbus.addr),
             dbus.rdata.eq(dport.data),

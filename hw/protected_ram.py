@@ -357,7 +357,12 @@ class ProtectedRAM(wiring.Component):
         if single:
             fetch = fetch_a
             i_single, i_bad = core_single, core_bad
-            m.d.comb += ibus.rdata.eq(core_word)
+            # Held read data (hw.cpu.bus): port A's word changes with every data read, so a fetched word is
+            # answered from it in its response cycle and from a copy after it.
+            i_keep = Signal(32)
+            with m.If(ibus.ack & core_en):
+                m.d.sync += i_keep.eq(core_word)
+            m.d.comb += ibus.rdata.eq(Mux(ibus.ack, core_word, i_keep))
             collide = Const(0)
             retry = Signal()
         else:
@@ -369,11 +374,15 @@ class ProtectedRAM(wiring.Component):
             b_addr = Signal(aw)
             b_data = Signal(32 + cw, reset_less=True)
             m.d.comb += [b_addr.eq(Mux(retry, b_addr_q, ibus.addr)), bport.addr.eq(b_addr)]
+            fetch = (ibus.valid & ~ibus.write) | retry
+            # Held read data (hw.cpu.bus): port B reads only for a fetch, so its output register keeps the last
+            # word fetched until the next one.
             with m.If(core_en):
-                m.d.sync += [b_data.eq(bport.data), b_addr_q.eq(b_addr)]
+                m.d.sync += b_addr_q.eq(b_addr)
+                with m.If(fetch):
+                    m.d.sync += b_data.eq(bport.data)
             m.submodules.idec = idec = Decoder(p)
             m.d.comb += [idec.data.eq(b_data[:32]), idec.check.eq(b_data[32:]), ibus.rdata.eq(idec.corrected)]
-            fetch = (ibus.valid & ~ibus.write) | retry
             # The data bus's and the loader's writes are judged from early signals: a write request (the data
             # bus's `claim` comes before its address decode) to a word whose low COLLIDE_BITS address bits match.
             # The exact test put the data bus's decode and its whole address compare in front of the fetch's ack

@@ -14,7 +14,7 @@ Two organisations (:class:`RAM` ``ports``):
     blocks) once its initial contents are dropped in the synthesis flow (see :data:`MEMORY_NAME`).
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -222,8 +222,11 @@ class RAM(wiring.Component):
                 ]
         m.d.sync += dbus.ack.eq(dbus.valid)
 
+        # Held read data (hw.cpu.bus): the fetch port reads only for a request, so its output register keeps the
+        # last word fetched until the next one.
         m.d.comb += [
             iport.addr.eq(ibus.addr),
+            iport.en.eq(ibus.valid),
             ibus.rdata.eq(iport.data),
         ]
         m.d.sync += [
@@ -305,8 +308,13 @@ class RAM(wiring.Component):
             rport.addr.eq(addr),
             rport.en.eq(~wport.en.any()),
             dbus.rdata.eq(rport.data),
-            ibus.rdata.eq(rport.data),
         ]
+        # Held read data (hw.cpu.bus): a data read replaces the port's data, so a fetched word is answered from
+        # the port in its response cycle and from a copy after it.
+        i_keep = Signal(32)
+        with m.If(ibus.ack):
+            m.d.sync += i_keep.eq(rport.data)
+        m.d.comb += ibus.rdata.eq(Mux(ibus.ack, rport.data, i_keep))
         m.d.sync += [
             dbus.ack.eq(d_go),
             ibus.ack.eq(i_go & ~ibus.write),

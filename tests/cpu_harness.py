@@ -110,6 +110,9 @@ class CpuHarness:
         async def tb(ctx):
             queues = {"i": deque(), "d": deque()}
             held = {"i": None, "d": None}
+            # Held read data (hw.cpu.bus): the fetch port's rdata keeps the last response's word until the next
+            # request is accepted; anything else the model leaves on rdata is random.
+            kept = {"i": None, "d": None}
             while True:
                 if hook is not None:
                     await hook(ctx, self)
@@ -120,10 +123,11 @@ class CpuHarness:
                         ctx.set(bus.ack, ok)
                         ctx.set(bus.err, not ok)
                         ctx.set(bus.rdata, rdata)
+                        kept[name] = rdata if name == "i" and ok else None
                     else:
                         ctx.set(bus.ack, 0)
                         ctx.set(bus.err, 0)
-                        ctx.set(bus.rdata, self.rng.getrandbits(32))
+                        ctx.set(bus.rdata, self.rng.getrandbits(32) if kept[name] is None else kept[name])
                     ctx.set(bus.stall, self.rng.random() < self.stall)
                 for name, bus in buses:
                     valid = ctx.get(bus.valid)
@@ -140,6 +144,7 @@ class CpuHarness:
                         held[name] = req
                         continue
                     addr, write, sel, wdata = req
+                    kept[name] = None           # from the next cycle on
                     self.bus_log.append((self.cycles, name, addr << 2, write, sel, wdata))
                     ok, rdata = self._access(addr, write, sel, wdata)
                     lat = self.rng.randint(*self.latency)

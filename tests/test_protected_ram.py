@@ -290,6 +290,49 @@ def test_single_port_fetch_waits_for_data_and_yields_to_aux_one_cycle_in_four():
 
 
 @pytest.mark.parametrize("ports", ["dual", "single"])
+@pytest.mark.parametrize("protection", list(Protection))
+def test_fetched_word_is_held_until_the_next_fetch(protection, ports):
+    """Held read data (hw.cpu.bus): after a fetch's answer, ``ibus.rdata`` keeps its word while the data bus reads
+    and writes (the fetched word, too, and partial writes) and no fetch is accepted, up to the cycle the next one
+    is."""
+    import random
+    rng = random.Random(7)
+    ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=protection, ports=ports)
+
+    async def bench(ctx):
+        kept = None         # the word ibus.rdata must show, while no fetch is accepted
+        fetch = None        # "present" (until accepted), "wait" (for the answer)
+        load = None         # the data request presented (held while stalled)
+        checked = answers = 0
+        for _ in range(600):
+            if fetch is None and rng.random() < 0.3:
+                fetch = "present"
+                ctx.set(ram.ibus.addr, rng.randrange(4))
+            ctx.set(ram.ibus.valid, fetch == "present")
+            if load is None and rng.random() < 0.7:
+                write = rng.random() < 0.5
+                load = dict(addr=rng.randrange(4), write=write, sel=rng.randrange(1, 16) if write else 0b1111,
+                            wdata=rng.getrandbits(32))
+            ctx.set(ram.dbus.valid, load is not None)
+            for name, value in (load or {}).items():
+                ctx.set(getattr(ram.dbus, name), value)
+            if ctx.get(ram.ibus.ack):
+                assert fetch == "wait"
+                fetch, kept = None, ctx.get(ram.ibus.rdata)
+                answers += 1
+            elif kept is not None:
+                assert ctx.get(ram.ibus.rdata) == kept, "fetched word not held"
+                checked += 1
+            if fetch == "present" and not ctx.get(ram.ibus.stall):
+                fetch, kept = "wait", None
+            if load is not None and not ctx.get(ram.dbus.stall):
+                load = None
+            await ctx.tick()
+        assert answers > 50 and checked > 200
+    simulate(ram, bench)
+
+
+@pytest.mark.parametrize("ports", ["dual", "single"])
 @pytest.mark.parametrize("loader", [False, True])
 @pytest.mark.parametrize("inject", [False, True])
 def test_every_configuration_converts(loader, inject, ports):

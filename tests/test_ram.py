@@ -159,8 +159,11 @@ def test_single_port_loader_stalls_both_buses():
 class _Initiator:
     """Issues random requests on one bus, holding each while it is stalled, and checks the responses."""
 
-    def __init__(self, bus, rng, *, count, words, writes, idle):
+    def __init__(self, bus, rng, *, count, words, writes, idle, held=False):
         self.bus, self.rng = bus, rng
+        # With `held`, rdata must keep a read response's word until the next request is accepted (hw.cpu.bus,
+        # "Held read data"): the word kept, or None.
+        self.held, self.kept = held, None
         self.todo = count
         self.words, self.writes, self.idle = words, writes, idle
         self.request = None         # presented this cycle
@@ -182,11 +185,15 @@ class _Initiator:
         ack, err, rdata = ctx.get(self.bus.ack), ctx.get(self.bus.err), ctx.get(self.bus.rdata)
         if self.expect is None:
             assert not ack and not err, "response without a request accepted in the previous cycle"
+            if self.kept is not None:
+                assert rdata == self.kept, "read data not held until the next request is accepted"
         else:
             exp_ack, exp_err, exp_rdata = self.expect
             assert (ack, err) == (exp_ack, exp_err)
             if exp_rdata is not None:
                 assert rdata == exp_rdata
+                if self.held:
+                    self.kept = rdata
         self.expect = None
 
     def accept(self, ctx, model, is_ibus):
@@ -198,6 +205,7 @@ class _Initiator:
             return False
         req, self.request = self.request, None
         self.accepted += 1
+        self.kept = None            # from the next cycle on
         if is_ibus and req["write"]:
             self.expect = (0, 1, None)
         elif req["write"]:
@@ -221,7 +229,7 @@ def test_single_port_contention(seed):
     dut = RAM(size=words * 4, init=init, ports="single")
     model = list(init)
     dbus = _Initiator(dut.dbus, rng, count=count, words=words, writes=0.5, idle=0.3)
-    ibus = _Initiator(dut.ibus, rng, count=count, words=words, writes=0.05, idle=0.1)
+    ibus = _Initiator(dut.ibus, rng, count=count, words=words, writes=0.05, idle=0.1, held=True)
 
     async def tb(ctx):
         cycles = 0
@@ -249,6 +257,37 @@ def test_single_port_contention(seed):
         ctx.set(dut.ibus.valid, 0)
         assert dbus.accepted == ibus.accepted == count
         assert ibus.stalled > 10 and dbus.stalled > 5 and both > 10      # the test did contend
+
+    run_sim(dut, tb)
+
+
+@pytest.mark.parametrize("ports", RAM_PORTS)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_fetched_word_is_held_until_the_next_fetch(ports, seed):
+    """Held read data (hw.cpu.bus): the fetch port's rdata keeps the word of its last response while the data bus
+    reads and writes (the fetched word, too) and no fetch is accepted, up to the cycle the next one is."""
+    words, count = 16, 150
+    rng = random.Random(seed)
+    init = [rng.getrandbits(32) for _ in range(words)]
+    dut = RAM(size=words * 4, init=init, ports=ports)
+    model = list(init)
+    dbus = _Initiator(dut.dbus, rng, count=3 * count, words=words, writes=0.5, idle=0.2)
+    ibus = _Initiator(dut.ibus, rng, count=count, words=words, writes=0, idle=0.7, held=True)
+
+    async def tb(ctx):
+        cycles = held = 0
+        while dbus.todo or ibus.todo or dbus.request or ibus.request or dbus.expect or ibus.expect:
+            assert cycles < 20 * count
+            dbus.present(ctx)
+            ibus.present(ctx)
+            held += ibus.expect is None and ibus.kept is not None
+            dbus.check_response(ctx)
+            ibus.check_response(ctx)
+            ibus.accept(ctx, model, is_ibus=True)
+            dbus.accept(ctx, model, is_ibus=False)
+            await ctx.tick()
+            cycles += 1
+        assert held > count       # cycles that checked a kept word
 
     run_sim(dut, tb)
 

@@ -20,6 +20,12 @@ Response (target to initiator), exactly one per accepted request, in order, in a
     rdata   read data (ignored for writes)
 
 An initiator may present a new request in the same cycle as the previous one's response.
+
+Held read data (required of instruction-fetch targets, the core's ``ibus``): after a read's response, ``rdata``
+keeps that word until the initiator's next request is accepted (in the cycle it is accepted, too). The core keeps a
+fetched instruction that its execute stage cannot take yet there, instead of in a register of its own: a block
+RAM's output register holds while its read enable is off, so the hold costs a dual-ported memory nothing; a
+single-ported one, whose port data reads also use, keeps a copy.
 """
 
 from amaranth.lib import wiring

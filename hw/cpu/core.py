@@ -30,7 +30,7 @@ class _Fetch(enum.Enum, shape=2):
     EMPTY = 0   # nothing in flight; fd_pc is the next address to fetch
     REQ   = 1   # request for fd_pc presented and stalled: must be presented again unchanged
     WAIT  = 2   # request for fd_pc accepted, response pending (fd_kill: discard it, then fetch fd_pc)
-    BUF   = 3   # instruction at fd_pc held in d_insn/d_err, waiting for the execute stage
+    BUF   = 3   # instruction at fd_pc waiting for the execute stage: on ibus.rdata (held), its err in d_err
 
 
 _WORD_MTVAL = CSR_WORDS[CSR.MTVAL]
@@ -68,7 +68,8 @@ class Core(wiring.Component):
     Ports
     -----
     ibus : Out(BusSignature())
-        Instruction fetch (reads only).
+        Instruction fetch (reads only). Its target must hold a response's ``rdata`` until the next request is
+        accepted (:mod:`hw.cpu.bus`, "Held read data"): that is where an instruction waits for X.
     dbus : Out(BusSignature())
         Loads and stores.
     irq_software, irq_timer, irq_external : In(1)
@@ -154,7 +155,6 @@ class Core(wiring.Component):
         fd_par = Signal(init=_parity(self._reset_pc >> 2))
         fd_fix = Signal()           # a state-port write of fd_pc last cycle: fd_par is generated from fd_pc now
         fd_kill = Signal()
-        d_insn = Signal(32)
         d_err = Signal()
 
         resp = ibus.ack | ibus.err
@@ -162,7 +162,9 @@ class Core(wiring.Component):
         in_buf = fstate == _Fetch.BUF
         f_req = fstate == _Fetch.REQ
         avail = in_buf | (in_wait & resp & ~fd_kill)
-        d_insn_now = Mux(in_buf, d_insn, ibus.rdata)
+        # No register of its own: an instruction X cannot take yet stays on ibus.rdata, which the target holds
+        # until the next request is accepted (a block RAM's output register while its read enable is off).
+        d_insn_now = ibus.rdata
         d_err_now = Mux(in_buf, d_err, ibus.err)
 
         # ---------------------------------------------------------------- decode (in D, registered into X)
@@ -639,7 +641,7 @@ class Core(wiring.Component):
         with m.Elif(in_wait & ~resp & redirect):
             m.d.sync += [fd_kill.eq(1), fd_pc.eq(pend_pc), fd_par.eq(pend_par)]
         with m.Elif(avail & in_wait):
-            m.d.sync += [fstate.eq(_Fetch.BUF), d_insn.eq(ibus.rdata), d_err.eq(ibus.err)]
+            m.d.sync += [fstate.eq(_Fetch.BUF), d_err.eq(ibus.err)]
 
         # ---------------------------------------------------------------- state port
         # Not with a counter carry pending or arising (the counters stop while halted).
