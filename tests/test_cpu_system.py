@@ -189,6 +189,8 @@ class StateDriver:
                 if kind == "read":
                     self.read_values[sel] = ctx.get(sp.rdata)
                 ctx.set(sp.req, 0)
+                # The request need only be held until the response: anything on the port after it is garbage.
+                ctx.set(sp.wdata, h.rng.getrandbits(32))
                 yield
                 assert not ctx.get(sp.ack) and not ctx.get(sp.err), "ack/err must be one-cycle pulses"
         self.done = True
