@@ -436,15 +436,12 @@ class Core(wiring.Component):
         ]
         sp_word = Signal(6)         # the state port's register-file word (see below)
         # The state port's request is registered on entry: its initiators (the resync engine, the management) drive
-        # it from their own state decoding, which so stays out of the register-file addressing and the write
-        # enables. Not its data: an initiator holds the request until the response (ports.StatePortSignature), so
-        # `wdata` is still there in the second cycle, when the access is performed, and it reaches only the write
-        # data's AND-OR (gated by `halted`), the PC's and the CSR file's data inputs.
+        # it from their own state decoding, which so stays out of the register-file and CSR write paths.
         sp_req = Signal()
         sp_addr = Signal.like(sp.addr)
         sp_write = Signal()
-        sp_wdata = sp.wdata
-        m.d.sync += [sp_req.eq(sp.req), sp_addr.eq(sp.addr), sp_write.eq(sp.write)]
+        sp_wdata = Signal(32)
+        m.d.sync += [sp_req.eq(sp.req), sp_addr.eq(sp.addr), sp_write.eq(sp.write), sp_wdata.eq(sp.wdata)]
         # Write data: one AND-OR over every source, whose selects are flip-flops (decoded in D, or phase
         # registers) combined by a few gates shared by all 32 bits. The trap CSRs: mtval's source is known from the
         # instruction class alone (0 for interrupts); pc (mepc, and mtval of fetch faults and EBREAK) is pc_imm
