@@ -6,6 +6,8 @@ cases those rarely hit: a fetch of a word written in the same cycle, ``aux`` wai
 core's load response surviving the management's reads, and a flip that a store cannot split.
 """
 
+import random
+
 import pytest
 
 from hw import ecc_model
@@ -295,7 +297,6 @@ def test_fetched_word_is_held_until_the_next_fetch(protection, ports):
     """Held read data (hw.cpu.bus): after a fetch's answer, ``ibus.rdata`` keeps its word while the data bus reads
     and writes (the fetched word, too, and partial writes) and no fetch is accepted, up to the cycle the next one
     is."""
-    import random
     rng = random.Random(7)
     ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=protection, ports=ports)
 
