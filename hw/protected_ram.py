@@ -47,7 +47,7 @@ from . import ecc_model
 from .cpu.bus import BusSignature
 from .ecc import Protection, Encoder, Decoder, check_width
 from .memmap import RAM_DEFAULT_SIZE, ram_word_bits
-from .ram import LoaderSignature, MEMORY_NAME, RAM_PORTS, check_ram_init, check_ram_size
+from .ram import LoaderSignature, MEMORY_NAME, RAM_PORTS, check_ram_init, check_ram_size, held_fetch_data
 
 
 #: Dual-ported copies: a fetch is answered a cycle later when port A may write its word in the same cycle, judged
@@ -357,12 +357,8 @@ class ProtectedRAM(wiring.Component):
         if single:
             fetch = fetch_a
             i_single, i_bad = core_single, core_bad
-            # Held read data (hw.cpu.bus): port A's word changes with every data read, so a fetched word is
-            # answered from it in its response cycle and from a copy after it.
-            i_keep = Signal(32)
-            with m.If(ibus.ack & core_en):
-                m.d.sync += i_keep.eq(core_word)
-            m.d.comb += ibus.rdata.eq(Mux(ibus.ack, core_word, i_keep))
+            # Port A also serves data reads: the fetched word is held in a copy (a frozen core's stays as it is).
+            m.d.comb += ibus.rdata.eq(held_fetch_data(m, ibus.ack, core_word, enable=core_en))
             collide = Const(0)
             retry = Signal()
         else:

@@ -24,7 +24,7 @@ from .memmap import RAM_DEFAULT_SIZE, RAM_MAX_SIZE, RAM_MIN_SIZE, check_ram_size
 
 
 __all__ = ["RAM", "LoaderSignature", "PeekSignature", "check_ram_size", "check_peek", "check_ram_init",
-           "RAM_MIN_SIZE", "RAM_MAX_SIZE", "RAM_PORTS", "MEMORY_NAME"]
+           "held_fetch_data", "RAM_MIN_SIZE", "RAM_MAX_SIZE", "RAM_PORTS", "MEMORY_NAME"]
 
 
 #: RAM organisations (the ``ports`` parameter of :class:`RAM`).
@@ -43,6 +43,17 @@ def check_ram_init(init, size):
         if not isinstance(word, int) or not 0 <= word < 1 << 32:
             raise ValueError(f"Initial contents must be 32-bit unsigned integers, not {word!r}")
     return init
+
+
+def held_fetch_data(m, ack, word, *, enable=None):
+    """The fetch bus's ``rdata`` for a fetch answered from a memory port that data reads also use: ``word`` (the
+    port's data) in the response cycle (``ack``), then a copy of it, so that the word is held until the next fetch
+    as :mod:`hw.cpu.bus` asks ("Held read data") whatever the port reads meanwhile. The copy is taken only while
+    ``enable`` (if given) is high."""
+    keep = Signal(len(word), name="i_keep")
+    with m.If(ack if enable is None else ack & enable):
+        m.d.sync += keep.eq(word)
+    return Mux(ack, word, keep)
 
 
 def check_peek(peek, ports):
@@ -309,12 +320,7 @@ class RAM(wiring.Component):
             rport.en.eq(~wport.en.any()),
             dbus.rdata.eq(rport.data),
         ]
-        # Held read data (hw.cpu.bus): a data read replaces the port's data, so a fetched word is answered from
-        # the port in its response cycle and from a copy after it.
-        i_keep = Signal(32)
-        with m.If(ibus.ack):
-            m.d.sync += i_keep.eq(rport.data)
-        m.d.comb += ibus.rdata.eq(Mux(ibus.ack, rport.data, i_keep))
+        m.d.comb += ibus.rdata.eq(held_fetch_data(m, ibus.ack, rport.data))
         m.d.sync += [
             dbus.ack.eq(d_go),
             ibus.ack.eq(i_go & ~ibus.write),
