@@ -346,6 +346,29 @@ def test_counter_high_halves_exact_while_halted(offset):
     assert cycles[-1] >> 32 == 1 and instret[-1] >> 32 == 1 and cycles[0] >> 32 == 0 and instret[0] >> 32 == 0
 
 
+def test_state_port_write_stores_its_value_whatever_retired_last():
+    """A halt can fall right after any instruction; what a state-port write stores is the port's value alone, not
+    ORed with a result term the last instruction's (stale) controls still select. Found at stop 29: after a
+    CSRRS/CSRRC of a register-file CSR with rd = x0 the CSR's new value was ORed into the written word (a resync
+    writes only into a reset core, whose controls are clear; the management writes into a halted one)."""
+    mscratch = state_selector_for_csr(CSR.MSCRATCH)
+    prog = A.li(5, 0x5A5A_0F0F) + [A.csrrw(0, CSR.MSCRATCH, 5), A.csrrs(0, CSR.MSCRATCH, 5),
+                                    A.csrrc(0, CSR.MSCRATCH, 0), A.csrrsi(0, CSR.MSCRATCH, 0x15),
+                                    A.csrrs(6, CSR.MSCRATCH, 5), A.csrrci(7, CSR.MSCRATCH, 0x0A), A.jal(0, -24)]
+    values = [(2, 0x1234_5678), (2, 0x0F00_00F0), (mscratch, 0x0000_0101), (mscratch, 0x8000_0000)]
+    script = [("halt",)] + [op for sel, value in values for op in (("write", sel, value), ("read", sel))]
+    seen_after = set()
+    for start in range(24):
+        drv = StateDriver(script + [("resume",)], start=start)
+        h = CpuHarness(prog)
+        h.run(hook=drv, max_cycles=600, until=None, max_retire=60)
+        _, _, n_retired = drv.results[0]
+        seen_after.add(h.retired[n_retired - 1]["insn"])
+        reads = [r[3] for r in drv.results if r[0] == "read"]
+        assert reads == [value for _sel, value in values], f"halt requested {start} cycles after the clear"
+    assert set(prog[-7:]) <= seen_after        # the halt fell after each instruction of the loop
+
+
 def test_state_port_writes_every_register_and_counter_exactly():
     # Every GPR and the counters (flip-flop low bits plus register-file words) written and read back while halted.
     prog = [A.addi(1, 1, 1), A.jal(0, -4)]

@@ -446,7 +446,9 @@ class Core(wiring.Component):
         # registers) combined by a few gates shared by all 32 bits. The trap CSRs: mtval's source is known from the
         # instruction class alone (0 for interrupts); pc (mepc, and mtval of fetch faults and EBREAK) is pc_imm
         # with the immediate 0 (the decoder gives those instructions imm = 0; x_imm is cleared after T1).
-        s_cw = (xc["cw1"] | (xc["csr2"] & ~x_ph2)) & ~trapping & ~u1
+        # Every select is gated by `halted` too: X is empty then, but its control flip-flops keep the last
+        # instruction's values, and a state-port write must store the port's data alone.
+        s_cw = (xc["cw1"] | (xc["csr2"] & ~x_ph2)) & ~trapping & ~u1 & ~halted
         tv = t1 & ~t_irq
         g = ~(s_cw | trapping | halted | u1)        # the instruction's own result
         sp_mask = sp_word[5] & sp_word[0] & ~sp_word[1]     # mepc/mtvec: bits 1:0 are stored as 0
