@@ -3,7 +3,7 @@
 import pytest
 
 from ftctl.iss import asm as A
-from cpu_harness import CpuHarness
+from cpu_harness import CpuHarness, RECORD_FIELDS
 from hw import memmap
 from hw.cpu.isa import CSR, Interrupt, MSTATUS_MPP
 from hw.cpu.ports import STATE_PC, state_selector_for_csr
@@ -367,6 +367,56 @@ def test_state_port_write_stores_its_value_whatever_retired_last():
         reads = [r[3] for r in drv.results if r[0] == "read"]
         assert reads == [value for _sel, value in values], f"halt requested {start} cycles after the clear"
     assert set(prog[-7:]) <= seen_after        # the halt fell after each instruction of the loop
+
+
+def test_state_edits_at_halts_of_a_random_program_match_the_reference():
+    """The management's view of a halted core (the REGS windows): at halts all over a random program of the
+    differential test, registers and CSRs are written through the state port (no reset in between, unlike a
+    resync's copy) and read back; every write must read back as written, and the program must go on exactly as
+    the reference simulator does with the same edits made between the same two instructions."""
+    import random
+    from ftctl.iss import Machine
+    from ftctl.iss.retire import Retire
+    from test_cpu_random import DATA, HANDLER as TRAP_HANDLER, handler, random_program
+    rng = random.Random(7)
+    prog = random_program(rng, 200)
+    end_pc = BASE + 4 * (len(prog) - 1)
+    data = {DATA + 4 * i: rng.getrandbits(32) for i in range(-20, 20)}
+    data.update({TRAP_HANDLER + 4 * i: w for i, w in enumerate(handler())})
+    # x30 (the data pointer) and x31 (the handler's), mepc and mtvec (control flow) are left alone.
+    targets = [*range(1, 30), *(state_selector_for_csr(c) for c in (CSR.MSCRATCH, CSR.MCAUSE, CSR.MTVAL))]
+    edits = []
+    script = []
+    for _ in range(120):
+        edit = [(sel, rng.getrandbits(32)) for sel in rng.sample(targets, 2)]
+        edits.append(edit)
+        script += [("halt",)] + [op for sel, value in edit for op in (("write", sel, value), ("read", sel))]
+        script += [("resume",), ("wait", rng.randint(0, 12))]
+    driver = StateDriver(script, start=0)
+    h = CpuHarness(prog, data=data, stall=0.2, latency=(1, 2), seed=7)
+    records = h.run(hook=driver, max_cycles=60000, until=lambda r: r["pc"] == end_pc)
+    reads = [r[3] for r in driver.results if r[0] == "read"]
+    assert driver.done, "the program ended before the last edit"
+    assert reads == [value for edit in edits for _sel, value in edit]
+    halts = [n_retired for kind, _cycle, *rest in driver.results if kind == "halted" for n_retired in rest]
+
+    ref = Machine(ram_size=h.ram_size, reset_pc=BASE)
+    for addr, word in {**{BASE + 4 * i: w for i, w in enumerate(prog)}, **data}.items():
+        ref.write_bytes(addr, (word & 0xFFFF_FFFF).to_bytes(4, "little"))
+    names = {state_selector_for_csr(CSR.MSCRATCH): "mscratch", state_selector_for_csr(CSR.MCAUSE): "mcause",
+             state_selector_for_csr(CSR.MTVAL): "mtval"}
+    pending = list(zip(halts, edits))
+    for index, record in enumerate(records):
+        while pending and pending[0][0] == index:
+            for sel, value in pending.pop(0)[1]:
+                if sel in names:
+                    setattr(ref.csr, names[sel], value)
+                else:
+                    ref.x[sel] = value
+        want = ref.step()
+        assert not want.diff({f: record[f] for f in RECORD_FIELDS}), \
+            f"record {index} (cycle {record['cycle']}): got {record}, want {want._asdict()}"
+    assert any(Retire.from_mapping(r).trap for r in records)
 
 
 def test_state_port_writes_every_register_and_counter_exactly():
