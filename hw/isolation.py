@@ -5,7 +5,9 @@
     (``stall``) and never reach the bus, and the unit gets no response. A request the unit was presenting when the
     gate closed is withdrawn (targets on this bus act only on accepted requests); responses the bus still owes for
     requests accepted before are swallowed. When ``isolated`` falls, the gate reopens only once nothing is owed any
-    more, so a late response can never reach the reconnected unit.
+    more, so a late response can never reach the reconnected unit. ``connected`` low is the unit core's
+    ``io_cut_off``: a halt withdraws the I/O access it waits on, so that a unit cut off in the middle of one can
+    still halt for its state to be read.
 
 :class:`SlotGate`
     Puts one I/O device in a slot. A device that leaves a request unanswered (not accepted, or accepted and not

@@ -109,6 +109,10 @@ class Unit(wiring.Component):
         Reset of the core, the decoders and the core side of the RAM copy (the RAM's contents stay).
     state : In(StatePortSignature())
         The core's state port.
+    io_cut_off : In(1)
+        The unit's I/O requests are neither accepted nor answered (its isolation gate is closed): a halt withdraws an
+        I/O access the core waits on (the core's ``io_cut_off``), so that a unit isolated in the middle of one can
+        still halt for its state to be read.
     ram_aux : In(BusSignature)
         The RAM copy's ``aux`` port (works whatever ``run`` and ``hold`` are); ``ram_aux_corrected`` and
         ``ram_aux_error`` come with its read responses.
@@ -141,6 +145,7 @@ class Unit(wiring.Component):
             "run":              In(1, init=1),
             "hold":             In(1),
             "state":            In(StatePortSignature()),
+            "io_cut_off":       In(1),
             "ram_aux":          In(BusSignature(addr_width=aw)),
             "ram_aux_corrected": Out(1),
             "ram_aux_error":    Out(1),
@@ -173,6 +178,7 @@ class Unit(wiring.Component):
         m.d.comb += [ram.core_en.eq(self.run), ram.core_rst.eq(self.hold),
                      ram.core_claim.eq(upper_half_request(core.dbus))]
         wiring.connect(m, wiring.flipped(self.state), core.state)
+        m.d.comb += core.io_cut_off.eq(self.io_cut_off)
         wiring.connect(m, wiring.flipped(self.ram_aux), ram.aux)
         m.d.comb += [
             self.ram_aux_corrected.eq(ram.aux_corrected), self.ram_aux_error.eq(ram.aux_error),
@@ -453,7 +459,8 @@ class LockstepPair(wiring.Component):
         wiring.connect(m, gate_a.bus, cont.a)
         wiring.connect(m, gate_b.bus, cont.b)
         wiring.connect(m, cont.bus, wiring.flipped(self.io))
-        m.d.comb += [gate_a.isolated.eq(~online_q[0]), gate_b.isolated.eq(~online_q[1])]
+        m.d.comb += [gate_a.isolated.eq(~online_q[0]), gate_b.isolated.eq(~online_q[1]),
+                     a.io_cut_off.eq(~gate_a.connected), b.io_cut_off.eq(~gate_b.connected)]
         for unit, port in ((a, cmp.a_req), (b, cmp.b_req)):
             for name in port.signature.members:
                 m.d.comb += getattr(port, name).eq(getattr(unit.io, name))

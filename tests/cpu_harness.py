@@ -57,6 +57,10 @@ class CpuHarness:
     reset : Signal
         Resets the core while high (its ``sync`` domain, as the SoC's and the pair's resets do: the register
         file's block RAM keeps its contents). A hook drives it.
+    io_cut : bool
+        Drives the core's ``io_cut_off``; while set, the model accepts no data request to the I/O half of the
+        address space (below 0x8000_0000) and drops the responses it owes there, as a closed isolation gate does.
+        A hook sets it.
     """
 
     def __init__(self, program, *, data=None, reset_pc=memmap.RESET_PC, load_addr=None, ram_size=0x1_0000,
@@ -84,6 +88,7 @@ class CpuHarness:
         self.cycles = 0
         self.regs = None
         self.bus_log = []       # (cycle, "i"/"d", byte address, write, sel, wdata)
+        self.io_cut = False
 
     def in_ram(self, byte_addr):
         return self.ram_base <= byte_addr < self.ram_base + self.ram_size
@@ -116,10 +121,13 @@ class CpuHarness:
             while True:
                 if hook is not None:
                     await hook(ctx, self)
+                ctx.set(core.io_cut_off, self.io_cut)
                 for name, bus in buses:
                     q = queues[name]
+                    if self.io_cut:         # responses owed by the I/O half never arrive
+                        queues[name] = q = deque(entry for entry in q if not entry[3])
                     if q and q[0][0] <= self.cycles:
-                        _, ok, rdata = q.popleft()
+                        _, ok, rdata, _io = q.popleft()
                         ctx.set(bus.ack, ok)
                         ctx.set(bus.err, not ok)
                         ctx.set(bus.rdata, rdata)
@@ -128,12 +136,15 @@ class CpuHarness:
                         ctx.set(bus.ack, 0)
                         ctx.set(bus.err, 0)
                         ctx.set(bus.rdata, self.rng.getrandbits(32) if kept[name] is None else kept[name])
-                    ctx.set(bus.stall, self.rng.random() < self.stall)
+                    io_req = name == "d" and self.io_cut and not ctx.get(bus.addr) >> 29
+                    ctx.set(bus.stall, io_req or self.rng.random() < self.stall)
                 for name, bus in buses:
                     valid = ctx.get(bus.valid)
                     req = (ctx.get(bus.addr), ctx.get(bus.write), ctx.get(bus.sel), ctx.get(bus.wdata))
                     if held[name] is not None:
-                        assert valid and req == held[name], \
+                        # A core may withdraw a request to the cut-off I/O half (io_cut_off), never change one.
+                        withdrawn = not valid and self.io_cut and not held[name][0] >> 29
+                        assert withdrawn or (valid and req == held[name]), \
                             f"{name}bus request changed while stalled at cycle {self.cycles}: {held[name]} -> {req}"
                     held[name] = None
                     if not valid:
@@ -151,7 +162,7 @@ class CpuHarness:
                     if name == "d":
                         lat = self.slow.get(addr << 2, lat)
                     ready = max(self.cycles + lat, queues[name][-1][0] + 1 if queues[name] else 0)
-                    queues[name].append((ready, ok, rdata))
+                    queues[name].append((ready, ok, rdata, name == "d" and not addr >> 29))
                 stop = False
                 if ctx.get(core.retire.valid):
                     rec = ctx.get(core.retire.record)

@@ -346,6 +346,53 @@ def test_counter_high_halves_exact_while_halted(offset):
     assert cycles[-1] >> 32 == 1 and instret[-1] >> 32 == 1 and cycles[0] >> 32 == 0 and instret[0] >> 32 == 0
 
 
+@pytest.mark.parametrize("access", ["load", "store"])
+@pytest.mark.parametrize("cut", ["stalled", "accepted"])
+def test_a_halt_withdraws_an_access_to_a_cut_off_io_half(access, cut):
+    """A lockstep unit isolated in the middle of an I/O access waits for a response that never comes (its gate is
+    closed), so it could not halt and its state could not be read (found at stop 29: the management timed out with
+    BUSY on a unit isolated by a stuck bus line). With ``io_cut_off`` a halt withdraws the access: the core halts
+    with the instruction unexecuted (the PC its address, its rd unwritten, minstret not counting it), resumes it
+    from the start, and never presents the request with another address in between."""
+    io = memmap.UART.base + 8       # base + offset: the withdrawal clears the offset before the request goes
+    prog = (A.li(5, io - 8) + A.li(9, BASE + 0x900) + [A.addi(8, 0, 77), A.sw(8, 9, 0), A.addi(10, 0, 33)] +
+            [A.lw(10, 5, 8) if access == "load" else A.sw(8, 5, 8)] + [A.addi(11, 10, 1), A.ebreak()])
+    io_pc = BASE + 4 * (len(prog) - 3)
+    mtvec = BASE + 0x800
+    data = {mtvec: A.ebreak()}
+    prog = A.li(6, mtvec) + [A.csrrw(0, CSR.MTVEC, 6)] + prog
+    io_pc += 4 * (len(A.li(6, mtvec)) + 1)
+    minstret = state_selector_for_csr(CSR.MINSTRET)
+    script = [("halt",), ("read", STATE_PC), ("read", 10), ("read", minstret), ("resume",), ("wait", 30),
+              ("halt",), ("read", STATE_PC), ("read", 10), ("read", minstret), ("resume",)]
+    driver = StateDriver(script, start=0)
+    seen = {"requests": [], "cut_at": None}
+
+    async def hook(ctx, h):
+        dbus = h.core.dbus
+        if ctx.get(dbus.valid):
+            seen["requests"].append((h.cycles, ctx.get(dbus.addr) << 2))
+        at_io = ctx.get(dbus.valid) and ctx.get(dbus.addr) << 2 == io
+        if seen["cut_at"] is None and at_io:
+            seen["cut_at"] = h.cycles + (0 if cut == "stalled" else 1)     # "accepted": the model takes it first
+        h.io_cut = seen["cut_at"] is not None and h.cycles >= seen["cut_at"] and not driver.done
+        if seen["cut_at"] is not None:          # the script starts with the access
+            await driver(ctx, h)
+
+    h = CpuHarness(prog, data=data, slow={io: 20})
+    records = h.run(hook=hook, max_cycles=1500)
+    reads = [r[3] for r in driver.results if r[0] == "read"]
+    retired_before = sum(1 for r in records if r["pc"] != io_pc and r["cycle"] < seen["cut_at"])
+    assert reads == [io_pc, 33, retired_before] * 2
+    # Between the cut and the end of the second halt every data request presented was the I/O access itself.
+    halted_until = [c for kind, c, *_ in driver.results if kind == "resumed"][-1]
+    assert {addr for cycle, addr in seen["requests"] if seen["cut_at"] <= cycle <= halted_until} == {io}
+    # Released, the access runs from the start: the harness answers the I/O half with err (an access fault).
+    fault = next(r for r in records if r["pc"] == io_pc)
+    assert fault["trap"] and fault["cause"] == (5 if access == "load" else 7)
+    assert records[-1]["pc"] == mtvec and not any(r["pc"] == io_pc + 4 for r in records)
+
+
 def test_state_port_write_stores_its_value_whatever_retired_last():
     """A halt can fall right after any instruction; what a state-port write stores is the port's value alone, not
     ORed with a result term the last instruction's (stale) controls still select. Found at stop 29: after a

@@ -12,7 +12,8 @@ from hw.vtm.protocol import UnitAction, UndiagnosedPolicy
 from hw.comparator import MISMATCH_FIELDS
 from hw.inject import InjectTarget
 from hw.containment import ContainMode
-from lockstep_harness import make_soc, simulate_soc, command, DATA
+from hw import memmap
+from lockstep_harness import make_soc, simulate_soc, command, DATA, LW_WORD
 
 S0 = 8
 S2 = 18
@@ -77,6 +78,16 @@ class Mgmt:
                 await self.tick()
                 return result
         raise AssertionError("no RAM response")
+
+    async def halt(self, unit, limit=100):
+        """Request the halt of a unit's core through the management's state port; returns the cycles it took."""
+        port = getattr(self.soc.mgmt, f"state_{unit}")
+        self.ctx.set(port.halt_req, 1)
+        for cycle in range(limit):
+            if self.ctx.get(port.halted):
+                return cycle
+            await self.tick()
+        raise AssertionError(f"unit {unit} did not halt in {limit} cycles")
 
     async def state(self, unit, selector, write=None):
         port = getattr(self.soc.mgmt, f"state_{unit}")
@@ -190,6 +201,38 @@ def test_undiagnosed_policy_from_the_port(policy, survivor):
 
     out = simulate(soc, body)
     assert list(out) == [(i + 1) & 0xFF for i in range(len(out))]
+
+
+@pytest.mark.parametrize("unit", "ab")
+def test_a_unit_isolated_in_an_io_access_halts_for_its_state_to_be_read(unit):
+    """A stuck line on a unit's I/O request isolates it in the middle of its UART write, whose response will never
+    come (its gate is closed). Its core still halts for the management (the dump): the halt withdraws the write,
+    so the PC is the store's address and the registers are as before it. Before stop 29 the core waited for the
+    response forever, and every state access of the unit timed out (BUSY through the controller)."""
+    from test_lockstep_pair import WDATA_LINE
+    soc = make()
+    index = "ab".index(unit)
+    seen = {}
+
+    async def body(mg):
+        await mg.tick(100)
+        await mg.inject(command(InjectTarget.BUS_STUCK, unit=index, at=0, bit0=WDATA_LINE + 6, value=1, cycles=300))
+        await wait_state(mg, unit, UnitState.ISOLATED, 400)
+        assert mg.ctx.get(soc.pair.status.event.code) == EventCode.ISOLATED_ON_EVIDENCE
+        sent = len(mg.out)
+        seen["halt_cycles"] = await mg.halt(unit)
+        s0, s2, pc = [await mg.state(unit, sel) for sel in (S0, S2, STATE_PC)]
+        assert pc == memmap.RESET_PC + 4 * (LW_WORD + 1)         # sb s2, THR(t0): not executed
+        assert s2 == s0                                         # loaded back from DATA before the store
+        seen["s0"] = s0
+        await mg.tick(200)
+        assert len(mg.out) > sent + 5, "the partner stopped"
+        assert [await mg.state(unit, sel) for sel in (S0, S2, STATE_PC)] == [s0, s2, pc]
+
+    out = simulate(soc, body)
+    assert list(out) == [(i + 1) & 0xFF for i in range(len(out))]
+    # The byte the isolated unit was writing is the partner's next, which went out.
+    assert seen["s0"] & 0xFF in out and seen["halt_cycles"] < 20
 
 
 async def wait_state(mg, unit, value, limit):

@@ -19,7 +19,10 @@ Response (target to initiator), exactly one per accepted request, in order, in a
     err     the access failed (unmapped address, fenced device): the core takes an access-fault trap
     rdata   read data (ignored for writes)
 
-An initiator may present a new request in the same cycle as the previous one's response.
+An initiator may present a new request in the same cycle as the previous one's response. It never withdraws a
+stalled request, with one exception: a core withdraws a data request to the I/O half of the address space when its
+``io_cut_off`` says that half will accept nothing (a lockstep unit cut off by its isolation gate) and it halts
+(``hw/cpu/README.md``, "Ports and timing").
 
 Held read data (required of instruction-fetch targets, the core's ``ibus``): after a read's response, ``rdata``
 keeps that word until the initiator's next request is accepted (in the cycle it is accepted, too). The core keeps a

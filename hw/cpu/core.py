@@ -83,6 +83,12 @@ class Core(wiring.Component):
         dirty-register marks during a resync).
     state : In(StatePortSignature())
         Halt/resume and register access.
+    io_cut_off : In(1)
+        The I/O half of the data bus's address space (below 0x8000_0000, :data:`hw.memmap.IO_WINDOW`) is cut off:
+        the core's user guarantees that while this is high no request there is accepted and no response from there
+        arrives (a lockstep unit whose isolation gate is closed). A halt then withdraws a load or store that waits
+        there (stalled, or accepted and never to be answered), which would otherwise keep the core from halting: the
+        instruction is left unexecuted, as if the halt had come before it (see README.md, "Ports and timing").
     selfcheck_fail : Out(1)
         A parity error is found in a word read from the register file: high from the cycle it is found
         (combinational) until reset.
@@ -117,6 +123,7 @@ class Core(wiring.Component):
             "retire": Out(RetireSignature()),
             "writes_rd": Out(1),
             "state": In(StatePortSignature()),
+            "io_cut_off": In(1),
             "selfcheck_fail": Out(1),
             "pipecheck_fail": Out(1),
             "insncheck_fail": Out(1),
@@ -391,15 +398,25 @@ class Core(wiring.Component):
         run = x_valid & ~pend & ~irq_take & ~trapping & ~irq_wait
 
         mem_go = run & mem_op & ~(x_fault | illegal | ls.misaligned)
+        # A halt withdraws a load or store waiting on a cut-off I/O half (`io_cut_off`): W1 clears x_imm, W2
+        # redirects to pc + imm = x_pc (as trap entry writes mepc), which frees X; the fetch then points at the
+        # instruction again and the core halts. The request is withdrawn in W2 already: with x_imm cleared its
+        # address would be another (in RAM, even).
+        mem_io = Signal()           # the request in flight is to the I/O half (bit 31 of its address clear)
+        wd1 = Signal()
+        wd2 = Signal()
+        m.d.comb += wd1.eq(self.io_cut_off & halt_req & x_valid & ~pend & (x_mem_stalled | x_mem_wait) & mem_io &
+                           ~wd2)
+        m.d.sync += wd2.eq(wd1)
         m.d.comb += [
-            dbus.valid.eq(mem_go & ~x_mem_wait),
+            dbus.valid.eq(mem_go & ~x_mem_wait & ~wd2),
             dbus.addr.eq(alu.sum[2:]),
             dbus.write.eq(xc["store"]),
             dbus.sel.eq(ls.sel),
             dbus.wdata.eq(ls.wdata),
         ]
         with m.If(dbus.valid):
-            m.d.sync += load_off.eq(lo)
+            m.d.sync += [load_off.eq(lo), mem_io.eq(~alu.sum[31])]
         mem_resp = x_mem_wait & (dbus.ack | dbus.err)
         mem_err = x_mem_wait & dbus.err
 
@@ -419,7 +436,7 @@ class Core(wiring.Component):
             exc.eq(fin & (exc_early | mem_err)),
             t0.eq(exc | irq_take),
             done.eq((fin & ~exc) | (t3 & ~t_irq)),
-            x_redirect.eq(t3 | (run & ~exc_early & xc["uncond"]) | (run & xc["br_ok"] & cond)),
+            x_redirect.eq(t3 | (run & ~exc_early & xc["uncond"]) | (run & xc["br_ok"] & cond) | wd2),
         ]
         # The redirect target: the adder's sum for JALR (rs1 + imm), MRET (x0 + mepc) and trap entry (x0 + mtvec),
         # else pc + imm (JAL, branches).
@@ -527,8 +544,8 @@ class Core(wiring.Component):
         m.d.sync += pend.eq(x_redirect | (pend & ~redirect))
 
         m.d.sync += [t1.eq(t0), t2.eq(t1), t3.eq(t2)]
-        with m.If(t1):
-            m.d.sync += [xc["imm"].eq(0), imm_par.eq(0)]        # T3: pc_imm = pc (mepc)
+        with m.If(t1 | wd1):
+            m.d.sync += [xc["imm"].eq(0), imm_par.eq(0)]        # T3, W2: pc_imm = pc
 
         # Counter words: a pending carry is added once X is empty (no instruction is accepted meanwhile, so the
         # next one reads the new value); a write of a word replaces its pending carry. An instruction writing a
@@ -647,7 +664,9 @@ class Core(wiring.Component):
 
         # ---------------------------------------------------------------- state port
         # Not with a counter carry pending or arising (the counters stop while halted).
-        m.d.comb += halt_now.eq(halt_req & ~intr_flag)
+        # A unit cut off halts without the interrupt's first handler instruction too (that may be the load or
+        # store withdrawn): nothing resumes from its state but a reset (a resync's target is reset first).
+        m.d.comb += halt_now.eq(halt_req & (~intr_flag | self.io_cut_off))
         m.d.sync += halted.eq(halt_now & ~x_valid & ~pend & (fstate == _Fetch.EMPTY) & ~cpend & ~carry_due & ~u1 &
                               ~csr.cycle_carry & ~csr.instret_carry & ~clearing)
         m.d.comb += sp.halted.eq(halted)
