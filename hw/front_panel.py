@@ -16,7 +16,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .inject import InjectCommand, InjectTarget, REQUEST_LINES
+from .inject import InjectCommand, InjectTarget, REQUEST_LINE_BASE
 from .pair_mgmt import UnitCommandSignature
 from .status_map import UnitState
 from .vtm.protocol import UnitAction
@@ -29,7 +29,7 @@ __all__ = ["FrontPanel", "BUTTON_FAULT", "BUTTON_FAULT_CYCLES"]
 BUTTON_FAULT_CYCLES = 8
 #: The fault the inject button fires, as :data:`hw.inject.InjectCommand` fields (``at`` 0: at once).
 BUTTON_FAULT = {"target": InjectTarget.BUS_STUCK, "unit": 1, "value": 1,
-                "bit0": [name for name, _ in REQUEST_LINES].index("valid"), "cycles": BUTTON_FAULT_CYCLES, "at": 0}
+                "bit0": REQUEST_LINE_BASE["valid"], "cycles": BUTTON_FAULT_CYCLES, "at": 0}
 
 
 class FrontPanel(wiring.Component):

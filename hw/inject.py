@@ -39,7 +39,7 @@ from .cpu.ports import CoreInjectSignature, INJECT_REGISTER, INJECT_PC, INJECT_P
 from .protected_ram import FlipSignature
 
 
-__all__ = ["InjectTarget", "InjectCommand", "AT_HORIZON", "REQUEST_LINES", "REQUEST_WIDTH", "CORE_TARGETS",
+__all__ = ["InjectTarget", "InjectCommand", "AT_HORIZON", "REQUEST_LINES", "REQUEST_WIDTH", "REQUEST_LINE_BASE", "CORE_TARGETS",
            "UnitFaultSignature", "Injector"]
 
 
@@ -73,6 +73,10 @@ AT_HORIZON = 1 << (InjectCommand["at"].width - 1)
 #: The I/O request lines of a unit, in the bit order BUS_STUCK's ``bit0`` indexes: (name, width).
 REQUEST_LINES = (("valid", 1), ("addr", 30), ("write", 1), ("sel", 4), ("wdata", 32))
 REQUEST_WIDTH = sum(width for _, width in REQUEST_LINES)
+#: Where each line starts in that order: BUS_STUCK's ``bit0`` of bit ``i`` of line ``name`` is
+#: ``REQUEST_LINE_BASE[name] + i``.
+REQUEST_LINE_BASE = {name: sum(width for _, width in REQUEST_LINES[:index])
+                     for index, (name, _) in enumerate(REQUEST_LINES)}
 
 
 #: The core injection kind of each core target.

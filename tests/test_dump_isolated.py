@@ -14,7 +14,7 @@ from ftctl.iss import fields
 from ftctl.sim.serve import SimulatedBoard
 from hw import memmap
 from hw.cpu.isa import Opcode
-from hw.inject import InjectTarget, REQUEST_LINES
+from hw.inject import InjectTarget, REQUEST_LINE_BASE
 from hw.status_map import UnitState
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +24,7 @@ def test_a_unit_isolated_in_a_console_write_is_dumped():
     elf = ROOT / "build" / "fw" / "demo.elf"
     if not elf.exists():
         pytest.fail(f"{elf} is missing: make fw builds it (make test does)")
-    wdata_bit7 = sum(width for _name, width in REQUEST_LINES[:4]) + 7     # never set in the console's ASCII
+    wdata_bit7 = REQUEST_LINE_BASE["wdata"] + 7         # never set in the console's ASCII
     with SimulatedBoard(elf) as simulated, Board(simulated.url, timeout=10) as board:
         board.console_until(b"\n", timeout=60)
         now = board.read("STATUS_CYCLE")

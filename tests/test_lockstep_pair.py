@@ -7,14 +7,14 @@ import pytest
 from hw.comparator import MISMATCH_FIELDS
 from hw.containment import ContainMode
 from hw.ecc import Protection
-from hw.inject import InjectTarget, REQUEST_LINES
+from hw.inject import InjectTarget, REQUEST_LINE_BASE
 from hw.status_map import STATUS_ID, UnitState, EventCode, EventUnit
 
 from lockstep_harness import make_soc, run, simulate_soc, command, LW_WORD, RAM_SIZE
 
 
 CYCLES = 400
-WDATA_LINE = sum(width for name, width in REQUEST_LINES[:4])      # bit 0 of wdata
+WDATA_LINE = REQUEST_LINE_BASE["wdata"]
 
 
 def observe(soc):

@@ -10,7 +10,8 @@ from hw.cpu.ports import STATE_PC
 from hw.status_map import UnitState, EventCode, EventUnit
 from hw.vtm.protocol import UnitAction, UndiagnosedPolicy
 from hw.comparator import MISMATCH_FIELDS
-from hw.inject import InjectTarget
+from hw.cpu.core import PIPELINE_REGISTERS
+from hw.inject import InjectTarget, REQUEST_LINE_BASE
 from hw.containment import ContainMode
 from hw import memmap
 from lockstep_harness import make_soc, simulate_soc, command, DATA, LW_WORD
@@ -209,14 +210,14 @@ def test_a_unit_isolated_in_an_io_access_halts_for_its_state_to_be_read(unit):
     come (its gate is closed). Its core still halts for the management (the dump): the halt withdraws the write,
     so the PC is the store's address and the registers are as before it. Before stop 29 the core waited for the
     response forever, and every state access of the unit timed out (BUSY through the controller)."""
-    from test_lockstep_pair import WDATA_LINE
     soc = make()
     index = "ab".index(unit)
     seen = {}
 
     async def body(mg):
         await mg.tick(100)
-        await mg.inject(command(InjectTarget.BUS_STUCK, unit=index, at=0, bit0=WDATA_LINE + 6, value=1, cycles=300))
+        await mg.inject(command(InjectTarget.BUS_STUCK, unit=index, at=0, bit0=REQUEST_LINE_BASE["wdata"] + 6, value=1,
+                                cycles=300))
         await wait_state(mg, unit, UnitState.ISOLATED, 400)
         assert mg.ctx.get(soc.pair.status.event.code) == EventCode.ISOLATED_ON_EVIDENCE
         sent = len(mg.out)
@@ -241,13 +242,9 @@ def test_a_unit_isolated_on_evidence_always_halts_for_a_dump(fault, at):
     """Whatever the evidence and wherever the loop was (the times step through its iterations), the unit isolated
     halts for the management within a few cycles, its registers readable: the quick dump of a faulty unit.
     Before stop 29, 12 of these 21 cases never halted (the unit was cut off in an I/O access)."""
-    from hw.cpu.core import PIPELINE_REGISTERS
-    from test_lockstep_pair import WDATA_LINE
-    from hw.inject import REQUEST_LINES
-    addr_line = sum(width for name, width in REQUEST_LINES[:1])       # bit 0 of the word address
     fields = {
-        "wdata": dict(target=InjectTarget.BUS_STUCK, bit0=WDATA_LINE + 3, value=1, cycles=400),
-        "addr": dict(target=InjectTarget.BUS_STUCK, bit0=addr_line + 4, value=1, cycles=400),
+        "wdata": dict(target=InjectTarget.BUS_STUCK, bit0=REQUEST_LINE_BASE["wdata"] + 3, value=1, cycles=400),
+        "addr": dict(target=InjectTarget.BUS_STUCK, bit0=REQUEST_LINE_BASE["addr"] + 4, value=1, cycles=400),
         "reg_s2": dict(target=InjectTarget.REG_FLIP, addr=S2, bit0=5),           # loaded, then sent to the UART
         "reg_s0": dict(target=InjectTarget.REG_FLIP, addr=S0, bit0=9),           # the count
         "pc": dict(target=InjectTarget.PC_FLIP, bit0=4),
