@@ -273,6 +273,30 @@ def test_a_unit_isolated_on_evidence_always_halts_for_a_dump(fault, at):
         assert seen["pc"] != "err" and seen["halt_cycles"] < 40
 
 
+@pytest.mark.parametrize("at", [5, 9, 13, 17])
+def test_both_units_the_halt_policy_froze_halt_for_their_dumps(at):
+    """An undiagnosed divergence under the ``halt`` policy freezes both units "with their state kept for dumps":
+    both must halt for the management wherever they were, in an I/O access too."""
+    soc = make()
+    selftest = dict(target=InjectTarget.COMPARATOR_TEST, addr=1 << MISMATCH_FIELDS.index("bus_valid"), cycles=2)
+    seen = {}
+
+    async def body(mg):
+        mg.ctx.set(soc.mgmt.policy, {"undiagnosed": UndiagnosedPolicy.HALT, "auto_resync": 0})
+        await mg.tick(200)
+        await mg.inject(command(at=mg.ctx.get(soc.pair.status.cycle) + at, **selftest))
+        await wait_state(mg, "a", UnitState.ISOLATED, 100)
+        assert pair_state(soc, mg.ctx) == (UnitState.ISOLATED, UnitState.ISOLATED)
+        assert mg.ctx.get(soc.pair.status.event.code) == EventCode.UNDIAGNOSED_DIVERGENCE
+        for unit in "ab":
+            seen[unit] = (await mg.halt(unit, limit=40), await mg.state(unit, STATE_PC), await mg.state(unit, S0))
+
+    simulate(soc, body)
+    # The units stopped at the same instruction boundary or one apart (B runs `offset` cycles behind A).
+    assert all(pc != "err" and s0 != "err" for _cycles, pc, s0 in seen.values())
+    assert abs(seen["a"][2] - seen["b"][2]) <= 1
+
+
 async def wait_state(mg, unit, value, limit):
     for cycle in range(limit):
         if pair_state(mg.soc, mg.ctx)["ab".index(unit)] == value:
