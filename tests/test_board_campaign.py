@@ -113,9 +113,11 @@ def test_summarize_counts_and_fraction():
                RunResult(2, "reg-flip", "B", {}, 10, outcome="isolated, partner continued", latency=3),
                RunResult(3, "comparator-test", "B", {}, 10, outcome="halted, nothing escaped", latency=5),
                RunResult(4, "reg-flip", "A", {}, 10, outcome="hang")]
+    results.append(RunResult(5, "reg-flip", "B", {}, 10, outcome="isolated, partner continued", dump="BUSY"))
     summary = summarize(results)
-    assert summary["runs"] == 4 and summary["failures"] == 1
-    assert summary["detected"] == 2 and summary["diagnosed"] == 1 and summary["diagnosed_fraction"] == 0.5
+    assert summary["runs"] == 5 and summary["failures"] == 2       # the last: a unit that cannot be dumped
+    assert summary["dumps"] == {"tried": 1, "read": 0}
+    assert summary["detected"] == 3 and summary["diagnosed"] == 2 and summary["diagnosed_fraction"] == 0.6667
     assert summary["latency_max"] == 5
     assert summary["by_target"]["reg-flip"]["hang"] == 1
     assert list(summary["by_target"]) == ["ram-flip", "reg-flip", "comparator-test"]       # CAMPAIGN_TARGETS order
@@ -174,6 +176,10 @@ def test_campaign_on_the_simulated_board(crc_board, monkeypatch):
     assert "halted, nothing escaped" in outcomes            # the self-test; the next run still starts clean
     assert all(r.outcome == "halted, nothing escaped" for r in results if r.target == "comparator-test")
     assert all(state.name == "ONLINE" for state in states.values())
+    # Every run that left the injected unit isolated read its registers (the quick dump's first step).
+    left_isolated = [r for r in results if r.outcome in ("isolated, partner continued", "halted, nothing escaped")]
+    assert left_isolated and all(r.dump == "OK" for r in left_isolated)
+    assert summarize(results)["dumps"] == {"tried": len(left_isolated), "read": len(left_isolated)}
 
 
 def test_campaign_cli_json_and_log(crc_board, tmp_path):

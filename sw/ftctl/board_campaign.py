@@ -12,7 +12,9 @@
 3. wait for FINISHED, a halt of the pair or a timeout, then for the console to go quiet; read the events since
    the reset;
 4. classify the run (:func:`classify`, :data:`OUTCOMES`): the console output against the fault-free run's, the
-   unit the evidence named against the injected one, the exit code;
+   unit the evidence named against the injected one, the exit code; if the injected unit was left ISOLATED, read
+   its registers as a quick dump does (``RunResult.dump``: a unit that cannot be dumped fails the run -- until
+   stop 29 one isolated in the middle of an I/O access never halted, and the read ended BUSY);
 5. put the pair back: reset if it halted (and let the restarted workload finish), freeze the injected unit if it is
    still ONLINE and resync it (its state and changed RAM from its partner), wait for a whole scrubber sweep (a
    flipped word the program never read is corrected before the next run); after a failed run, check that the
@@ -47,7 +49,7 @@ from hw.comparator import MismatchLayout
 from hw.status_map import SLOT_NAMES, EventCode, EventUnit, UnitState
 from hw.vtm.protocol import EventKind, UndiagnosedPolicy
 
-from .board import BoardError, UNITS, describe_event, plain, slot_label
+from .board import BoardError, CommandError, UNITS, describe_event, plain, slot_label
 from .link.transport import LinkError
 from .faults import CORE_BITS, CORE_REGISTERS, check_injection, field_max, ram_geometry
 
@@ -170,10 +172,11 @@ class RunResult:
     events: list = field(default_factory=list)
     outcome: str = ""
     latency: int = None     # controller cycles from the injection to the first lockstep event, if any
+    dump: str = None        # the injected unit left ISOLATED: "OK" (its registers read), or the refusal's status
 
     @property
     def ok(self):
-        return self.outcome not in FAILURES
+        return self.outcome not in FAILURES and self.dump in (None, "OK")
 
     def record(self, reference):
         """A JSON-able record of the run."""
@@ -185,6 +188,7 @@ class RunResult:
         return {"run": self.number, "target": self.target, "unit": self.unit, "fields": self.fields, "at": self.at,
                 "fault": describe_fault(self.target, self.unit, self.fields), "end": self.end,
                 "exit_code": self.exit_code, "outcome": self.outcome, "ok": self.ok, "latency": self.latency,
+                "dump": self.dump,
                 "output_bytes": len(self.output), "first_difference": difference,
                 "events": [describe_event(e) for e in self.events]}
 
@@ -363,7 +367,20 @@ def _one_run(board, reference, limit, rng, number, target, unit, inject_target, 
                 None)           # a detection: not a correction, nor the campaign's own freeze (--simplex)
     if fired is not None and seen is not None:
         result.latency = seen["cycle"] - fired["cycle"]
+    result.dump = _dump_registers(board, unit)
     return result
+
+
+def _dump_registers(board, unit):
+    """Read ``unit``'s registers if the run left it ISOLATED, as a quick dump does: ``"OK"``, the name of the status
+    that refused the read, or ``None`` (not isolated: nothing to dump)."""
+    if board.unit_states()[unit] != UnitState.ISOLATED:
+        return None
+    try:
+        board.read_unit_registers(unit)
+    except CommandError as exc:
+        return exc.status.name
+    return "OK"
 
 
 def _check_workload(board, reference, limit, number, outcome):
@@ -463,6 +480,7 @@ def summarize(results):
     detected = [r for r in results if r.outcome in isolated + ("halted, nothing escaped",)]
     diagnosed = [r for r in detected if r.outcome in isolated]
     latencies = [r.latency for r in detected if r.latency is not None]
+    dumps = [r.dump for r in results if r.dump is not None]
     return {
         "runs": len(results),
         "failures": sum(not r.ok for r in results),
@@ -473,4 +491,5 @@ def summarize(results):
         "diagnosed_fraction": round(len(diagnosed) / len(detected), 4) if detected else None,
         "latency_max": max(latencies) if latencies else None,
         "latency_median": statistics.median(latencies) if latencies else None,
+        "dumps": {"tried": len(dumps), "read": dumps.count("OK")},
     }

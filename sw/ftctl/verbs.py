@@ -537,7 +537,9 @@ def campaign_verb(board, as_json, runs, targets, units, seed, run_timeout, log_p
             log_file.flush()
         if not as_json:
             mark = "" if result.ok else "  <-- FAILURE"
-            click.echo(f"run {result.number}/{runs}: {record['fault']} at cycle {result.at}: {result.outcome}{mark}")
+            dump = "" if result.dump in (None, "OK") else f", its registers unreadable ({result.dump})"
+            click.echo(f"run {result.number}/{runs}: {record['fault']} at cycle {result.at}: {result.outcome}{dump}"
+                       f"{mark}")
 
     try:
         reference, results = run_campaign(board, runs, targets=chosen,
@@ -562,6 +564,10 @@ def campaign_verb(board, as_json, runs, targets, units, seed, run_timeout, log_p
                  f"detected {summary['detected']}, diagnosed {summary['diagnosed']} ({summary['diagnosed_fraction']:.1%})")
         lines.append(f"{found}; injection to detection (event-log stamps) max {summary['latency_max']}, median "
                      f"{summary['latency_median']} cycles")
+    dumps = summary["dumps"]
+    if dumps["tried"]:
+        lines.append(f"registers of the isolated unit read (a quick dump) after {dumps['read']} of {dumps['tried']} "
+                     f"runs that left it isolated")
     lines.append(f"{summary['failures']} failure(s) in {summary['runs']} runs (seed {seed})")
     report = dict(summary, runs_detail=[r.record(reference) for r in results]), "\n".join(lines)
     if summary["failures"]:
