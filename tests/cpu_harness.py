@@ -73,6 +73,7 @@ class CpuHarness:
             _SIMULATORS[key] = core, reset, Rerunnable(ResetInserter({"sync": reset})(core))
         self.core, self.reset, self._simulator = _SIMULATORS[key]
         self.ram_base = memmap.RAM.base
+        self._reset_pc = reset_pc
         self.ram_size = ram_size
         self.mem = {}
         base = reset_pc if load_addr is None else load_addr
@@ -89,9 +90,23 @@ class CpuHarness:
         self.regs = None
         self.bus_log = []       # (cycle, "i"/"d", byte address, write, sel, wdata)
         self.io_cut = False
+        self._initial = dict(self.mem)
+
+    def reference(self):
+        """The reference simulator (``ftctl.iss.Machine``) with this harness's RAM size, reset PC and initial memory
+        (the program and ``data``), to step beside the core's records."""
+        from ftctl.iss import Machine
+        machine = Machine(ram_size=self.ram_size, reset_pc=self._reset_pc)
+        for addr, word in self._initial.items():
+            machine.write_bytes(addr, word.to_bytes(4, "little"))
+        return machine
 
     def in_ram(self, byte_addr):
         return self.ram_base <= byte_addr < self.ram_base + self.ram_size
+
+    def _cut_off(self, name, addr_word):
+        """A data access the cut-off I/O half (``io_cut``) neither accepts nor answers: below 0x8000_0000."""
+        return name == "d" and not addr_word >> 29
 
     def _access(self, addr_word, write, sel, wdata):
         byte_addr = addr_word << 2
@@ -125,9 +140,9 @@ class CpuHarness:
                 for name, bus in buses:
                     q = queues[name]
                     if self.io_cut:         # responses owed by the I/O half never arrive
-                        queues[name] = q = deque(entry for entry in q if not entry[3])
+                        queues[name] = q = deque(entry for entry in q if not self._cut_off(name, entry[3]))
                     if q and q[0][0] <= self.cycles:
-                        _, ok, rdata, _io = q.popleft()
+                        _, ok, rdata, _addr = q.popleft()
                         ctx.set(bus.ack, ok)
                         ctx.set(bus.err, not ok)
                         ctx.set(bus.rdata, rdata)
@@ -136,14 +151,14 @@ class CpuHarness:
                         ctx.set(bus.ack, 0)
                         ctx.set(bus.err, 0)
                         ctx.set(bus.rdata, self.rng.getrandbits(32) if kept[name] is None else kept[name])
-                    io_req = name == "d" and self.io_cut and not ctx.get(bus.addr) >> 29
-                    ctx.set(bus.stall, io_req or self.rng.random() < self.stall)
+                    cut = self.io_cut and self._cut_off(name, ctx.get(bus.addr))
+                    ctx.set(bus.stall, cut or self.rng.random() < self.stall)
                 for name, bus in buses:
                     valid = ctx.get(bus.valid)
                     req = (ctx.get(bus.addr), ctx.get(bus.write), ctx.get(bus.sel), ctx.get(bus.wdata))
                     if held[name] is not None:
                         # A core may withdraw a request to the cut-off I/O half (io_cut_off), never change one.
-                        withdrawn = not valid and self.io_cut and not held[name][0] >> 29
+                        withdrawn = not valid and self.io_cut and self._cut_off(name, held[name][0])
                         assert withdrawn or (valid and req == held[name]), \
                             f"{name}bus request changed while stalled at cycle {self.cycles}: {held[name]} -> {req}"
                     held[name] = None
@@ -162,7 +177,7 @@ class CpuHarness:
                     if name == "d":
                         lat = self.slow.get(addr << 2, lat)
                     ready = max(self.cycles + lat, queues[name][-1][0] + 1 if queues[name] else 0)
-                    queues[name].append((ready, ok, rdata, name == "d" and not addr >> 29))
+                    queues[name].append((ready, ok, rdata, addr))
                 stop = False
                 if ctx.get(core.retire.valid):
                     rec = ctx.get(core.retire.record)

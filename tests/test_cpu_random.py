@@ -6,7 +6,6 @@ import random
 import pytest
 
 from cpu_harness import CpuHarness, RECORD_FIELDS
-from ftctl.iss import Machine
 from ftctl.iss import asm as A
 from hw import memmap
 from hw.cpu.isa import CSR
@@ -121,9 +120,7 @@ def test_random_vs_reference(seed, stall, latency):
         timeout = None
     except TimeoutError as exc:
         recs, timeout = h.retired, exc
-    ref = Machine(ram_size=h.ram_size, reset_pc=BASE)
-    for addr, word in {**{BASE + 4 * i: w for i, w in enumerate(prog)}, **data}.items():
-        ref.write_bytes(addr, (word & 0xFFFF_FFFF).to_bytes(4, "little"))
+    ref = h.reference()
     for i, rec in enumerate(recs):
         exp = ref.step()
         got = {f: rec[f] for f in RECORD_FIELDS}

@@ -355,13 +355,12 @@ def test_a_halt_withdraws_an_access_to_a_cut_off_io_half(access, cut):
     with the instruction unexecuted (the PC its address, its rd unwritten, minstret not counting it), resumes it
     from the start, and never presents the request with another address in between."""
     io = memmap.UART.base + 8       # base + offset: the withdrawal clears the offset before the request goes
-    prog = (A.li(5, io - 8) + A.li(9, BASE + 0x900) + [A.addi(8, 0, 77), A.sw(8, 9, 0), A.addi(10, 0, 33)] +
-            [A.lw(10, 5, 8) if access == "load" else A.sw(8, 5, 8)] + [A.addi(11, 10, 1), A.ebreak()])
-    io_pc = BASE + 4 * (len(prog) - 3)
     mtvec = BASE + 0x800
     data = {mtvec: A.ebreak()}
-    prog = A.li(6, mtvec) + [A.csrrw(0, CSR.MTVEC, 6)] + prog
-    io_pc += 4 * (len(A.li(6, mtvec)) + 1)
+    prog = (A.li(6, mtvec) + [A.csrrw(0, CSR.MTVEC, 6)] + A.li(5, io - 8) + A.li(9, BASE + 0x900) +
+            [A.addi(8, 0, 77), A.sw(8, 9, 0), A.addi(10, 0, 33)])
+    io_pc = BASE + 4 * len(prog)
+    prog += [A.lw(10, 5, 8) if access == "load" else A.sw(8, 5, 8), A.addi(11, 10, 1), A.ebreak()]
     minstret = state_selector_for_csr(CSR.MINSTRET)
     script = [("halt",), ("read", STATE_PC), ("read", 10), ("read", minstret), ("resume",), ("wait", 30),
               ("halt",), ("read", STATE_PC), ("read", 10), ("read", minstret), ("resume",)]
@@ -422,7 +421,6 @@ def test_state_edits_at_halts_of_a_random_program_match_the_reference():
     resync's copy) and read back; every write must read back as written, and the program must go on exactly as
     the reference simulator does with the same edits made between the same two instructions."""
     import random
-    from ftctl.iss import Machine
     from ftctl.iss.retire import Retire
     from test_cpu_random import DATA, HANDLER as TRAP_HANDLER, handler, random_program
     rng = random.Random(7)
@@ -447,9 +445,7 @@ def test_state_edits_at_halts_of_a_random_program_match_the_reference():
     assert reads == [value for edit in edits for _sel, value in edit]
     halts = [n_retired for kind, _cycle, *rest in driver.results if kind == "halted" for n_retired in rest]
 
-    ref = Machine(ram_size=h.ram_size, reset_pc=BASE)
-    for addr, word in {**{BASE + 4 * i: w for i, w in enumerate(prog)}, **data}.items():
-        ref.write_bytes(addr, (word & 0xFFFF_FFFF).to_bytes(4, "little"))
+    ref = h.reference()
     names = {state_selector_for_csr(CSR.MSCRATCH): "mscratch", state_selector_for_csr(CSR.MCAUSE): "mcause",
              state_selector_for_csr(CSR.MTVAL): "mtval"}
     pending = list(zip(halts, edits))

@@ -416,7 +416,7 @@ class Core(wiring.Component):
             dbus.wdata.eq(ls.wdata),
         ]
         with m.If(dbus.valid):
-            m.d.sync += [load_off.eq(lo), mem_io.eq(~alu.sum[31])]
+            m.d.sync += [load_off.eq(lo), mem_io.eq(~dbus.addr[-1])]
         mem_resp = x_mem_wait & (dbus.ack | dbus.err)
         mem_err = x_mem_wait & dbus.err
 
