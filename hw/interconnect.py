@@ -160,16 +160,21 @@ class Decoder(wiring.Component):
         pending_void = Signal()
 
         # The response: an AND-OR over the targets (at most one bit of pending_hit is set); for two targets each
-        # bit of rdata is one LUT (a priority multiplexer chain would be two levels).
+        # bit of rdata is one LUT (a priority multiplexer chain would be two levels). A lone target's read data
+        # is passed as it is (meaningful only with its ack; a target's held read data stays held).
         responding = Signal()
         ack = Cat(pending_hit[i] & target.ack for i, target in enumerate(targets)).any()
         err = Cat(pending_hit[i] & target.err for i, target in enumerate(targets)).any()
+        if len(targets) == 1:
+            rdata = targets[0].rdata
+        else:
+            rdata = reduce(operator.or_, (target.rdata & pending_hit[i].replicate(len(target.rdata))
+                                          for i, target in enumerate(targets)))
         m.d.comb += [
             responding.eq(pending_miss | ack | err),
             bus.ack.eq(ack & ~pending_void),
             bus.err.eq(err | (ack & pending_void) | pending_miss),
-            bus.rdata.eq(reduce(operator.or_, (target.rdata & pending_hit[i].replicate(len(target.rdata))
-                                               for i, target in enumerate(targets)))),
+            bus.rdata.eq(rdata),
         ]
 
         busy = pending & ~responding
