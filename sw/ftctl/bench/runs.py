@@ -17,6 +17,9 @@ ISS_MAX_STEPS = 20_000_000
 #: Injections of the benchmark's lockstep campaign (environment variable, default) and its plan seed (variable).
 LOCKSTEP_INJECTIONS_ENV = ("FTCTL_BENCH_LOCKSTEP_INJECTIONS", 1000)
 LOCKSTEP_SEED_ENV = "FTCTL_BENCH_LOCKSTEP_SEED"
+#: Runs of the flip-flop upset campaign (variable, default) and its plan seed.
+SEU_RUNS_ENV = ("FTCTL_BENCH_SEU_RUNS", 240)
+SEU_SEED = 1
 
 
 def _iss_instructions(path):
@@ -148,6 +151,41 @@ def measure_lockstep(ctx):
         "lockstep.diagnosed_fraction_all": round(figures["diagnosed_fraction_all"], 4),
         "lockstep.injections": injections,
         "lockstep.check_failures": len(result.failures),
+    }
+
+
+@measurement("seu", keys=("seu.runs", "seu.flip_flop_bits", "seu.failures", "seu.masked_fraction",
+                           "seu.diagnosed_fraction", "seu.undiagnosed_fraction"))
+def measure_seu(ctx):
+    """Single-event upsets in random flip-flops of either unit (ftctl.seu) on the Amaranth model of the lockstep
+    SoC, on every CPU."""
+    import os
+    from ftctl import seu
+
+    runs = env_int(*SEU_RUNS_ENV)
+    workers = max(1, min(os.cpu_count() or 1, 8))
+    results = seu.run_campaign(runs, SEU_SEED, workers=workers)
+    summary = seu.summarize(results)
+    campaign_bits = len(seu.SeuCampaign().bits) // 2
+    ctx.meta["seu"] = {
+        "runs": runs, "seed": SEU_SEED, "workers": workers, "ram_bytes_per_copy": seu.RAM_SIZE,
+        "summary": summary,
+        "failed_runs": [vars(r) for r in results if r.outcome in seu.FAILURES][:20],
+        "definitions": {
+            "flip_flop_bits": "flip-flop bits of one unit (core, RAM copy's port registers, decoders)",
+            "masked_fraction": "runs that ended with both units ONLINE, no event and the fault-free output",
+            "diagnosed_fraction": "runs that ended with the flipped unit ISOLATED, its partner ONLINE, output intact",
+            "undiagnosed_fraction": "runs the policy (halt) stopped: no evidence named a unit; output a prefix",
+            "failures": "runs with a wrong console byte, the partner isolated, a stall or another end state",
+        },
+    }
+    return {
+        "seu.runs": runs,
+        "seu.flip_flop_bits": campaign_bits,
+        "seu.failures": summary["failures"],
+        "seu.masked_fraction": summary["masked_fraction"],
+        "seu.diagnosed_fraction": summary["diagnosed_fraction"],
+        "seu.undiagnosed_fraction": summary["undiagnosed_fraction"],
     }
 
 

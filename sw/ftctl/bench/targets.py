@@ -17,6 +17,7 @@ TARGETS = {
     "pair.lc_up5k":             {"max": 2600},
     "pair.fmax_ratio":          {"min": 0.95},
     "lockstep.survivor_stall_cycles": {"max": 0},
+    "seu.failures":             {"max": 0},
     "dump.line_rate_fraction": {"min": 0.70},
     "resync.stall_cycles_max":  {"max": 100},
     "resync.stall_cycles_max_irq": {"max": 100},
