@@ -54,6 +54,13 @@ def test_console_frames_reach_the_buffer_and_callback(loop_board):
     assert loop_board.console_read() == b""
 
 
+def test_console_settle_returns_what_came_before_the_quiet(loop_board):
+    loop_board.console_read()
+    loop_board.console_write(b"tail of a run")
+    assert loop_board.console_settle(quiet=0.05, timeout=1.0) == b"tail of a run"
+    assert loop_board.console_settle(quiet=0.05, timeout=1.0) == b""
+
+
 def test_event_frames_are_decoded_into_the_queue(loop_board):
     detail = encode_bits(EventLayout, {"code": EventCode.DIAGNOSED_DIVERGENCE, "unit": EventUnit.B})
     payload = pack(EventFrameLayout, {"index": 7, "record": {"kind": EventKind.LOCKSTEP, "unit": EventUnit.B,

@@ -529,6 +529,20 @@ class Board:
         self._console.clear()
         return out
 
+    def console_settle(self, quiet=0.2, timeout=10.0):
+        """Receive until no console byte has come for ``quiet`` seconds; return the unread output (or raise after
+        ``timeout``). With the CPUs powered off, the last of their output: the controller sends a partial chunk
+        after an idle time, and its replies go first, so bytes written before a command may arrive after its
+        reply."""
+        deadline = time.monotonic() + timeout
+        while True:
+            before = len(self._console)
+            self.poll(quiet)
+            if len(self._console) == before:
+                return self.console_read()
+            if time.monotonic() >= deadline:
+                raise BoardError(f"console did not fall quiet within {timeout:g} s")
+
     def console_until(self, marker, timeout=10.0):
         """Receive until ``marker`` (bytes) appears in the unread console output; return all of it (or raise)."""
         deadline = time.monotonic() + timeout

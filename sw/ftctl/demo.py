@@ -100,9 +100,13 @@ def run_demo(board, *, say, console, core_path, fault_word, timeout=120.0, progr
     """
     outcome = {}
     board.on_console = None
-    say(f"== The board: {_states(board)}; resetting the CPUs to start the ledger workload")
-    board.reset()
-    board.console_read()        # output of the run before the reset
+    say(f"== The board: {_states(board)}; restarting the CPUs to start the ledger workload")
+    # Off, and the earlier run's output drained to its last byte, before the new run starts: after a reset pulse
+    # alone the two may interleave (a partial console chunk goes out after the reset's reply), and a drain after
+    # it lost the new run's first line when the host was slow.
+    board.power(False)
+    board.console_settle(timeout=timeout)
+    board.power(True)
     lines = _WholeLines(console)
     board.on_console = lines
     for _ in range(LINES_BEFORE):
