@@ -42,15 +42,30 @@ def test_a_flip_of_the_fetch_pc_is_diagnosed(campaign, unit):
     assert result.events == ("ISOLATED_ON_EVIDENCE",)
 
 
+def _first_unmasked(campaign, name, bit, cycles):
+    """The first run, flipping ``bit`` of ``name`` at each of ``cycles`` in turn, that is not masked."""
+    flip_flop = _named(campaign, name[len("unit_")], name)
+    for cycle in cycles:
+        result = campaign.run(flip_flop, bit, cycle)
+        if result.outcome != "masked":
+            return result
+    raise AssertionError(f"every flip of {name} bit {bit} at {cycles} was masked")
+
+
+@pytest.mark.parametrize("name", ["unit_a.core.x_rd", "unit_b.core.x_f3"])
+def test_a_decoded_control_flip_is_diagnosed(campaign, name):
+    """X's decoded controls carry a parity (as x_insn does): a flip of one while its instruction is in X names
+    its unit, and the partner runs on."""
+    result = _first_unmasked(campaign, name, 0 if name.endswith("f3") else 3, range(150, 171))
+    assert result.outcome == "diagnosed", result
+    assert result.events == ("ISOLATED_ON_EVIDENCE",)
+
+
 def test_an_upset_no_evidence_names_halts_the_pair(campaign):
-    """The destination register number in X has no parity: a flip makes the units' records differ with no
+    """`x_valid` has no parity: a flip runs an instruction twice or drops one, the units' records differ with no
     evidence, and the policy (halt) stops both before anything wrong is printed. Without the policy the pair
     would wait for ever on requests that never agree ("stalled")."""
-    flip_flop = _named(campaign, "b", "unit_b.core.x_rd")
-    for cycle in range(150, 171):
-        result = campaign.run(flip_flop, 3, cycle)
-        if result.outcome != "masked":
-            break
+    result = _first_unmasked(campaign, "unit_b.core.x_valid", 0, range(150, 200))
     assert result.outcome == "undiagnosed", result
     assert result.events == ("UNDIAGNOSED_DIVERGENCE",)
 

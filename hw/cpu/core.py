@@ -93,9 +93,9 @@ class Core(wiring.Component):
         A parity error is found in a word read from the register file: high from the cycle it is found
         (combinational) until reset.
     pipecheck_fail : Out(1)
-        A parity error is found in a PC register (``fd_pc``, ``x_pc``, ``pend_pc``) or the X-stage immediate
-        while in use (see README.md "Pipeline-register parity"): high from the cycle it is found (combinational)
-        until reset.
+        A parity error is found in a PC register (``fd_pc``, ``x_pc``, ``pend_pc``), the X-stage immediate or the
+        X stage's decoded controls while in use (see README.md "Pipeline-register parity"): high from the cycle
+        it is found (combinational) until reset.
     insncheck_fail : Out(1)
         The same for the X-stage instruction word, while an instruction is in X. Apart from ``pipecheck_fail``
         because only the retirement record reads that register: a user that ignores the record's ``insn`` leaves
@@ -249,6 +249,7 @@ class Core(wiring.Component):
         insn_par = Signal()
         imm_par = Signal()          # of xc["imm"]
         x_fault = Signal()          # the fetch of this instruction failed
+        ctl_par = Signal()          # of the decoded controls (every xc but the immediate) and x_fault
         x_mem_stalled = Signal()    # dbus request presented and stalled
         x_mem_wait = Signal()       # dbus request accepted, response pending
         x_step2 = Signal()          # second cycle of a branch with a misaligned target
@@ -595,6 +596,8 @@ class Core(wiring.Component):
                 insn_par.eq(dec.insn.xor()),
                 imm_par.eq(dec.imm.xor()),
                 x_fault.eq(d_err_now),
+                ctl_par.eq(Cat(d_err_now, *(value for name, (_shape, value) in d_ctrl.items()
+                                            if name != "imm")).xor()),
                 x_mem_stalled.eq(0), x_mem_wait.eq(0), x_step2.eq(0), x_mis.eq(0), x_ph2.eq(0),
             ]
             m.d.sync += [xc[name].eq(value) for name, (_shape, value) in d_ctrl.items()]
@@ -744,7 +747,8 @@ class Core(wiring.Component):
         pipe_bad = ((Cat(fd_pc, fd_par).xor() & ~fd_fix) |
                     (Cat(x_pc, x_par).xor() & x_valid) |
                     (Cat(pend_pc, pend_par).xor() & pend) |
-                    (Cat(xc["imm"], imm_par).xor() & (x_valid | u1)))
+                    (Cat(xc["imm"], imm_par).xor() & (x_valid | u1)) |
+                    (Cat(x_fault, *(xc[name] for name in d_ctrl if name != "imm"), ctl_par).xor() & x_valid))
         insn_bad = Cat(x_insn, insn_par).xor() & x_valid
         # The flags rise in the cycle the check fails (not a cycle later, as a flip-flop would have them): a flip
         # that changes an I/O request is compared in that same cycle, and the pair must have the evidence by the
