@@ -206,7 +206,6 @@ class SeuCampaign:
         # Every (unit, flip-flop, bit), each bit equally likely to be hit.
         self.bits = [(ff, bit) for unit in UNIT_PATHS for ff in self.flip_flops[unit] for bit in range(len(ff.signal))]
         self._sim = None            # built at the first run
-        self._testbench = None
         self._reference = None
 
     def _run(self, flip):
@@ -230,19 +229,10 @@ class SeuCampaign:
             result.update(output=bytes(out), events=tuple(events),
                           states=(UnitState(ctx.get(status.a_state)).name, UnitState(ctx.get(status.b_state)).name))
 
-        self._testbench = testbench
         if self._sim is None:
-            # One simulator for every run, reset in between (a reset puts every signal and memory back).
-            from amaranth.sim import Simulator
-            self._sim = Simulator(self.fragment)
-            self._sim.add_clock(1e-6)
-
-            async def current(ctx):
-                await self._testbench(ctx)
-            self._sim.add_testbench(current)
-        else:
-            self._sim.reset()
-        self._sim.run()
+            from .pysim import Rerunnable
+            self._sim = Rerunnable(self.fragment)
+        self._sim.run(testbench)
         return result["output"], result["states"], result["events"]
 
     @property
