@@ -250,6 +250,7 @@ class Core(wiring.Component):
         imm_par = Signal()          # of xc["imm"]
         x_fault = Signal()          # the fetch of this instruction failed
         ctl_par = Signal()          # of the decoded controls (every xc but the immediate) and x_fault
+        ctl_names = [name for name in d_ctrl if name != "imm"]
         x_mem_stalled = Signal()    # dbus request presented and stalled
         x_mem_wait = Signal()       # dbus request accepted, response pending
         x_step2 = Signal()          # second cycle of a branch with a misaligned target
@@ -596,8 +597,7 @@ class Core(wiring.Component):
                 insn_par.eq(dec.insn.xor()),
                 imm_par.eq(dec.imm.xor()),
                 x_fault.eq(d_err_now),
-                ctl_par.eq(Cat(d_err_now, *(value for name, (_shape, value) in d_ctrl.items()
-                                            if name != "imm")).xor()),
+                ctl_par.eq(Cat(d_err_now, *(d_ctrl[name][1] for name in ctl_names)).xor()),
                 x_mem_stalled.eq(0), x_mem_wait.eq(0), x_step2.eq(0), x_mis.eq(0), x_ph2.eq(0),
             ]
             m.d.sync += [xc[name].eq(value) for name, (_shape, value) in d_ctrl.items()]
@@ -748,7 +748,7 @@ class Core(wiring.Component):
                     (Cat(x_pc, x_par).xor() & x_valid) |
                     (Cat(pend_pc, pend_par).xor() & pend) |
                     (Cat(xc["imm"], imm_par).xor() & (x_valid | u1)) |
-                    (Cat(x_fault, *(xc[name] for name in d_ctrl if name != "imm"), ctl_par).xor() & x_valid))
+                    (Cat(x_fault, *(xc[name] for name in ctl_names), ctl_par).xor() & x_valid))
         insn_bad = Cat(x_insn, insn_par).xor() & x_valid
         # The flags rise in the cycle the check fails (not a cycle later, as a flip-flop would have them): a flip
         # that changes an I/O request is compared in that same cycle, and the pair must have the evidence by the

@@ -56,10 +56,16 @@ class FlipFlop:
     def name(self):
         return ".".join((f"unit_{self.unit}", *self.path, self.signal.name))
 
+    @property
+    def part(self):
+        """The unit's submodule it is in (``core``, ``ram``, ``decoder``, ``ifetch``), or ``unit``."""
+        return self.path[0] if self.path else "unit"
+
 
 @dataclass(frozen=True)
 class SeuResult:
     unit: str
+    part: str           # FlipFlop.part
     flip_flop: str
     bit: int
     cycle: int
@@ -219,8 +225,7 @@ class SeuCampaign:
             out, events = [], []
             for cycle in range(self.cycles):
                 if flip is not None and cycle == flip[2]:
-                    signal, bit = flip[0].signal, flip[1]
-                    ctx.set(signal, ctx.get(signal) ^ (1 << bit) if len(signal) > 1 else not ctx.get(signal))
+                    ctx.set(flip[0].signal, ctx.get(flip[0].signal) ^ (1 << flip[1]))
                 if ctx.get(soc.uart_tx.valid):
                     out.append(ctx.get(soc.uart_tx.payload))
                 if ctx.get(status.event_valid):
@@ -253,7 +258,7 @@ class SeuCampaign:
             raise ValueError(f"Flip cycle must be in {self.first}..{self.last}, not {cycle}")
         reference = self.reference
         output, states, events = self._run((flip_flop, bit, cycle))
-        return SeuResult(unit=flip_flop.unit, flip_flop=flip_flop.name, bit=bit, cycle=cycle,
+        return SeuResult(unit=flip_flop.unit, part=flip_flop.part, flip_flop=flip_flop.name, bit=bit, cycle=cycle,
                          outcome=judge(flip_flop.unit, reference, output, states, events), states=states,
                          events=events, output_bytes=len(output))
 
@@ -297,8 +302,7 @@ def summarize(results):
     undiagnosed = set()
     for result in results:
         counts[result.outcome] += 1
-        part = result.flip_flop.split(".")[1] if result.flip_flop.count(".") > 1 else "unit"
-        parts.setdefault(part, {outcome: 0 for outcome in OUTCOMES})[result.outcome] += 1
+        parts.setdefault(result.part, {outcome: 0 for outcome in OUTCOMES})[result.outcome] += 1
         if result.outcome == "undiagnosed":
             undiagnosed.add(result.flip_flop.split(".", 1)[1])
     total = len(results)
