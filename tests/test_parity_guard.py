@@ -1,0 +1,152 @@
+# amaranth: UnusedElaboratable=no
+"""hw.parity_guard: parity prediction over control flip-flops. No false alarm whatever the flip-flops do, a flip of
+any one bit (or of the parity bit) is caught in the cycle it is made, two flips are not; the guarded flip-flops
+keep their function; misuse is refused."""
+
+import random
+
+import pytest
+from amaranth.hdl import Module, Signal, Mux, Value
+from amaranth.lib import enum, wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.parity_guard import ParityGuard
+from simulate import Rerunnable
+
+
+class _State(enum.Enum, shape=2):
+    IDLE = 0
+    RUN = 1
+    DONE = 3
+
+
+class _Guarded(wiring.Component):
+    """A small state machine, a counter with an enable and a flag with a nonzero initial value, guarded or not."""
+    go: In(1)
+    step: In(1)
+    bad: Out(1)
+    count_out: Out(5)
+    state_out: Out(2)
+    flag_out: Out(1)
+
+    def __init__(self, guarded):
+        self._guarded = guarded
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        self.state = state = Signal(_State)
+        self.count = count = Signal(5, init=7)
+        self.flag = flag = Signal(init=1)
+        if self._guarded:
+            self.guard = guard = ParityGuard(m, "g")
+            for sig in (state, count, flag):
+                guard.next(sig)
+            nxt, dom = guard.__getitem__, m.d.comb
+        else:
+            nxt, dom = (lambda sig: sig), m.d.sync
+        with m.Switch(state):
+            with m.Case(_State.IDLE):
+                with m.If(self.go):
+                    dom += nxt(state).eq(_State.RUN)
+            with m.Case(_State.RUN):
+                with m.If(self.step):
+                    dom += nxt(count).eq(count + 1)
+                with m.If(count == 31):
+                    dom += [nxt(state).eq(_State.DONE), nxt(flag).eq(~flag)]
+            with m.Case(_State.DONE):
+                dom += [nxt(state).eq(Mux(self.go, _State.IDLE, _State.DONE)), nxt(count).eq(0)]
+        m.d.comb += [self.count_out.eq(count), self.state_out.eq(state), self.flag_out.eq(flag)]
+        if self._guarded:
+            m.d.comb += self.bad.eq(guard.check())
+        return m
+
+
+def _run(dut, stimulus, flips=(), fragment=None):
+    """Outputs (count, state, flag, bad) of each cycle of ``stimulus`` ((go, step) per cycle); ``flips``:
+    (cycle, signal name, bit) made at the start of that cycle; ``fragment``: ``dut`` elaborated already."""
+    out = []
+
+    async def testbench(ctx):
+        for cycle, (go, step) in enumerate(stimulus):
+            for at, name, bit in flips:
+                if at == cycle:
+                    sig = Value.cast(getattr(dut, name) if name != "par" else dut.guard_par)
+                    ctx.set(sig, ctx.get(sig) ^ (1 << bit % len(sig)))       # -1: the highest bit
+            ctx.set(dut.go, go)
+            ctx.set(dut.step, step)
+            out.append((ctx.get(dut.count_out), ctx.get(dut.state_out), ctx.get(dut.flag_out), ctx.get(dut.bad)))
+            await ctx.tick()
+    Rerunnable(dut if fragment is None else fragment).run(testbench)
+    return out
+
+
+def _stimulus(seed, cycles=300):
+    rng = random.Random(seed)
+    return [(int(rng.random() < 0.2), rng.getrandbits(1)) for _ in range(cycles)]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_guarded_flip_flops_keep_their_function_and_raise_no_alarm(seed):
+    stimulus = _stimulus(seed)
+    guarded = _run(_Guarded(True), stimulus)
+    plain = _run(_Guarded(False), stimulus)
+    assert [o[:3] for o in guarded] == [o[:3] for o in plain]
+    assert len({o[1] for o in guarded}) == 3            # every state visited
+    assert not any(o[3] for o in guarded)
+
+
+def _parity_flip_flop(dut):
+    """Elaborate ``dut`` (returned: simulate this fragment) and find the guard's parity flip-flop
+    (``dut.guard_par``) among its signals by its name."""
+    from amaranth.hdl import Fragment
+    fragment = Fragment.get(dut, None)
+    found = []
+
+    def walk(frag):
+        for stmt in frag.statements.get("sync", []):
+            target = getattr(stmt.lhs, "value", stmt.lhs)       # a bit of the parity signal
+            if getattr(target, "name", None) == "g_par" and not any(target is f for f in found):
+                found.append(target)
+        for sub, _name, _src in frag.subfragments:
+            walk(sub)
+    walk(fragment)
+    assert len(found) == 1
+    dut.guard_par = found[0]
+    return fragment
+
+
+@pytest.mark.parametrize("name,bit", [("count", 0), ("count", 4), ("flag", 0), ("state", 1), ("par", 0), ("par", -1)])
+def test_a_single_flip_is_caught_in_its_cycle(name, bit):
+    dut = _Guarded(True)
+    fragment = _parity_flip_flop(dut)
+    out = _run(dut, _stimulus(7, cycles=120), flips=[(50, name, bit)], fragment=fragment)
+    assert [i for i, o in enumerate(out) if o[3]] == [50]
+
+
+def test_two_flips_in_one_cycle_escape():
+    dut = _Guarded(True)
+    fragment = _parity_flip_flop(dut)
+    out = _run(dut, _stimulus(7, cycles=120), flips=[(50, "count", 0), (50, "flag", 0)], fragment=fragment)
+    assert not any(o[3] for o in out)
+
+
+def test_misuse_is_refused():
+    m = Module()
+    with pytest.raises(TypeError, match="non-empty string"):
+        ParityGuard(m, "")
+    guard = ParityGuard(m, "g")
+    with pytest.raises(RuntimeError, match="guards no flip-flop"):
+        guard.check()
+    a, b = Signal(3, init=5), Signal()
+    guard.next(a)
+    with pytest.raises(ValueError, match="guarded already"):
+        guard.next(a)
+    with pytest.raises(KeyError, match="not guarded"):
+        guard[b]
+    assert guard.bits == 3
+    guard.check()
+    with pytest.raises(RuntimeError, match="already checked"):
+        guard.check()
+    with pytest.raises(RuntimeError, match="no flip-flop can join"):
+        guard.next(b)
