@@ -199,8 +199,11 @@ class CpuHarness:
             self.selfcheck_fail = ctx.get(core.selfcheck_fail)
             self.pipecheck_fail = ctx.get(core.pipecheck_fail)
             self.insncheck_fail = ctx.get(core.insncheck_fail)
+            self.ctlcheck_fail = ctx.get(core.ctlcheck_fail)
 
         self._simulator.run(tb, vcd=vcd)
+        # Nothing a test does through this harness upsets a control flip-flop: the predicted parity never fails.
+        assert not self.ctlcheck_fail, f"ctlcheck_fail (control-state parity) rose by cycle {self.cycles}"
         if state["timeout"]:
             raise TimeoutError(f"no stop condition after {self.cycles} cycles, {len(self.retired)} retired; "
                                f"last: {self.retired[-1:]}")

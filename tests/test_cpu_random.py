@@ -126,6 +126,6 @@ def test_random_vs_reference(seed, stall, latency):
         got = {f: rec[f] for f in RECORD_FIELDS}
         assert not exp.diff(got), f"record {i} (cycle {rec['cycle']}) differs in {exp.diff(got)}:\n got {got}\n exp {exp._asdict()}"
     assert timeout is None, timeout
-    assert (h.selfcheck_fail, h.pipecheck_fail, h.insncheck_fail) == (0, 0, 0)
+    assert (h.selfcheck_fail, h.pipecheck_fail, h.insncheck_fail, h.ctlcheck_fail) == (0, 0, 0, 0)
     assert h.regs[1:30] == ref.x[1:30]
     assert len(recs) > 300

@@ -252,7 +252,7 @@ def test_state_port_halt_access_resume(stall):
     assert resumed_at - halted_at > 30
     assert not any(halted_at <= r["cycle"] <= resumed_at for r in recs)
     # The PC written through the port gets its parity from the written register: no false alarm.
-    assert (h.selfcheck_fail, h.pipecheck_fail, h.insncheck_fail) == (0, 0, 0)
+    assert (h.selfcheck_fail, h.pipecheck_fail, h.insncheck_fail, h.ctlcheck_fail) == (0, 0, 0, 0)
 
 
 def test_halt_while_load_waits_and_resume_same_path():
@@ -498,7 +498,8 @@ def test_minstret_and_pc_exact_at_every_halt(offset, stall):
     for (_, _, n_retired), (_, _, _, instret), (_, _, _, pc) in zip(halts, reads[0::2], reads[1::2]):
         assert instret == base + n_retired - setup
         assert pc == h.retired[n_retired - 1]["next_pc"]
-    assert (h.pipecheck_fail, h.insncheck_fail) == (0, 0)     # counter micro-operations keep x_imm's parity
+    # counter micro-operations keep x_imm's parity
+    assert (h.pipecheck_fail, h.insncheck_fail, h.ctlcheck_fail) == (0, 0, 0)
 
 
 COUNTERS = (CSR.MCYCLEH, CSR.MCYCLE, CSR.MINSTRETH, CSR.MINSTRET)

@@ -5,6 +5,7 @@ from amaranth import *
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..parity_guard import ParityGuard
 from .isa import COUNTER_ALIASES, CSR, Interrupt, MISA, MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP
 from .regfile import CSR_WORDS
 
@@ -116,6 +117,9 @@ class CSRFile(wiring.Component):
         that an interrupt just enabled is taken before that instruction, as the privileged specification asks.
     irq_cause : Out(32)
         mcause for the highest-priority pending interrupt (MEI > MSI > MTI).
+    guard_fail : Out(1)
+        A flip-flop of the file (every one: mstatus's and mie's bits, mip, the counters' low bits, the interrupt
+        decision) does not match the parity predicted for it last cycle (:mod:`hw.parity_guard`): an upset.
     """
 
     addr: In(12)
@@ -139,6 +143,7 @@ class CSRFile(wiring.Component):
     irq_pending: Out(1)
     irq_stale: Out(1)
     irq_cause: Out(32)
+    guard_fail: Out(1)
 
     def __init__(self, *, hartid=0):
         if not isinstance(hartid, int) or hartid not in range(1 << 32):
@@ -161,11 +166,14 @@ class CSRFile(wiring.Component):
         # every control signal of the core's execute stage (the single-unit SoC's critical path).
         requests = Cat(self.irq_software, self.irq_timer, self.irq_external)
         mip = Signal(3)
-        m.d.sync += mip.eq(requests)
-        pend = mie & mip
         pending_ahead = Signal()        # decided last cycle: an enabled request is pending now
         enables_changed = Signal()      # mstatus or mie changed at the end of last cycle (the decision is stale)
-        m.d.sync += [pending_ahead.eq(mie_bit & (mie & requests).any()), enables_changed.eq(
+        guard = ParityGuard(m, "csr_guard")
+        for sig in (mie_bit, mpie_bit, mie, mcycle, minstret, mip, pending_ahead, enables_changed):
+            guard.next(sig)
+        m.d.comb += guard[mip].eq(requests)
+        pend = mie & mip
+        m.d.comb += [guard[pending_ahead].eq(mie_bit & (mie & requests).any()), guard[enables_changed].eq(
             (self.we & ((self.addr == CSR.MSTATUS) | (self.addr == CSR.MIE))) | self.trap | self.mret)]
 
         m.d.comb += [
@@ -231,17 +239,18 @@ class CSRFile(wiring.Component):
                 at_max.eq(counter.all()),
             ]
             with m.If(written | en):
-                m.d.sync += counter.eq(Mux(written, self.wdata[:COUNTER_LOW_BITS], incremented[:-1]))
+                m.d.comb += guard[counter].eq(Mux(written, self.wdata[:COUNTER_LOW_BITS], incremented[:-1]))
 
         wdata = self.wdata
         with m.If(self.we):
             with m.Switch(self.addr):
                 with m.Case(CSR.MSTATUS):
-                    m.d.sync += [mie_bit.eq(wdata[_MIE_BIT]), mpie_bit.eq(wdata[_MPIE_BIT])]
+                    m.d.comb += [guard[mie_bit].eq(wdata[_MIE_BIT]), guard[mpie_bit].eq(wdata[_MPIE_BIT])]
                 with m.Case(CSR.MIE):
-                    m.d.sync += mie.eq(Cat(wdata[3], wdata[7], wdata[11]))
+                    m.d.comb += guard[mie].eq(Cat(wdata[3], wdata[7], wdata[11]))
         with m.Elif(self.trap):
-            m.d.sync += [mpie_bit.eq(mie_bit), mie_bit.eq(0)]
+            m.d.comb += [guard[mpie_bit].eq(mie_bit), guard[mie_bit].eq(0)]
         with m.Elif(self.mret):
-            m.d.sync += [mie_bit.eq(mpie_bit), mpie_bit.eq(1)]
+            m.d.comb += [guard[mie_bit].eq(mpie_bit), guard[mpie_bit].eq(1)]
+        m.d.comb += self.guard_fail.eq(guard.check())
         return m
