@@ -29,6 +29,7 @@ from amaranth.utils import ceil_log2
 
 from .cpu.bus import BusSignature
 from .memmap import IO_WINDOW, Region
+from .parity_guard import ParityGuard
 
 
 __all__ = ["Decoder", "region_addr_width", "upper_half_request"]
@@ -80,6 +81,10 @@ class Decoder(wiring.Component):
         The initiator side (byte address ``bus.addr << 2``).
     targets : ``Out(Signature({name: Out(BusSignature(addr_width=region_addr_width(region)))}))``
         One bus per region, named after it; its ``addr`` is the word offset into the region.
+    guard_fail : ``Out(1)``
+        The flags of the request in flight (which target answers it, or the decoder) do not match the parity
+        predicted for them last cycle (:mod:`hw.parity_guard`): an upset. A lockstep unit's evidence; nothing else
+        reads it, and synthesis removes the check there.
     """
 
     def __init__(self, regions, *, speculate_reads=False, staged=()):
@@ -125,6 +130,7 @@ class Decoder(wiring.Component):
             "targets": Out(wiring.Signature({
                 region.name: Out(BusSignature(addr_width=region_addr_width(region))) for region in regions
             })),
+            "guard_fail": Out(1),
         })
 
     @property
@@ -158,6 +164,9 @@ class Decoder(wiring.Component):
         pending_hit = Signal(len(targets))
         pending_miss = Signal()
         pending_void = Signal()
+        guard = ParityGuard(m, "pending_guard")
+        for flag in (pending, pending_hit, pending_miss, pending_void):
+            guard.next(flag)
 
         # The response: an AND-OR over the targets (at most one bit of pending_hit is set); for two targets each
         # bit of rdata is one LUT (a priority multiplexer chain would be two levels). A lone target's read data
@@ -208,13 +217,14 @@ class Decoder(wiring.Component):
         # cycle, with or without a request: without one they are stale but unused (a target answers only requests
         # it accepted, so `pending_hit` selects nothing then).
         accept = bus.valid & ~bus.stall
-        m.d.sync += [
-            pending.eq(accept | busy),
-            pending_miss.eq(Mux(busy, pending_miss, bus.valid & miss)),
+        m.d.comb += [
+            guard[pending].eq(accept | busy),
+            guard[pending_miss].eq(Mux(busy, pending_miss, bus.valid & miss)),
         ]
         with m.If(~busy):
-            m.d.sync += [
-                pending_hit.eq(fwd),
-                pending_void.eq(~hit.any() if self._speculate_reads else 0),
+            m.d.comb += [
+                guard[pending_hit].eq(fwd),
+                guard[pending_void].eq(~hit.any() if self._speculate_reads else 0),
             ]
+        m.d.comb += self.guard_fail.eq(guard.check())
         return m

@@ -17,9 +17,10 @@ structurally (B's inputs come from other flip-flops than A's), which keeps synth
 
 Diagnosis. Per-unit evidence (sticky until reset, :data:`hw.status_map.EvidenceLayout`): the core's register-file
 parity (``selfcheck_fail``), its pipeline-register parity (``pipecheck_fail``: the PC registers and the X-stage
-immediate; ``insncheck_fail``, the X-stage instruction word, where the comparator compares ``insn``), an
-uncorrectable/parity error read from the unit's RAM copy, and a parity error on the unit's I/O request at the unit
-boundary (parity generated at the unit's decoder). While both units are ONLINE:
+immediate; ``insncheck_fail``, the X-stage instruction word, where the comparator compares ``insn``), the parity
+predicted for the unit's control flip-flops (``ctlcheck_fail``: the core's, its decoders' and its RAM copy's response
+flags, :mod:`hw.parity_guard`), an uncorrectable/parity error read from the unit's RAM copy, and a parity error on
+the unit's I/O request at the unit boundary (parity generated at the unit's decoder). While both units are ONLINE:
 
 * evidence in exactly one unit: that unit is ISOLATED at once (whether the comparator has seen the divergence yet
   or not): its clock is stopped (its state is kept), its isolation gate is opened, and the containment switches to
@@ -97,6 +98,9 @@ class Unit(wiring.Component):
     pipecheck_fail, insncheck_fail : Out(1)
         The core's pipeline-register parity (PCs and immediate; the instruction word), high from the cycle a check
         fails until reset.
+    ctlcheck_fail : Out(1)
+        A control flip-flop of the unit failed its predicted parity: the core's (high until reset), or the fetch or
+        data decoder's or the RAM copy's response flags (high in the cycle after the upset).
     ram_corrected, ram_error : Out(1)
         Pulses from the RAM copy.
     req_parity_error : Out(1)
@@ -139,6 +143,7 @@ class Unit(wiring.Component):
             "selfcheck_fail":   Out(1),
             "pipecheck_fail":   Out(1),
             "insncheck_fail":   Out(1),
+            "ctlcheck_fail":    Out(1),
             "ram_corrected":    Out(1),
             "ram_error":        Out(1),
             "req_parity_error": Out(1),
@@ -201,6 +206,7 @@ class Unit(wiring.Component):
             self.selfcheck_fail.eq(core.selfcheck_fail),
             self.pipecheck_fail.eq(core.pipecheck_fail),
             self.insncheck_fail.eq(core.insncheck_fail),
+            self.ctlcheck_fail.eq(core.ctlcheck_fail | ifetch.guard_fail | decoder.guard_fail | ram.guard_fail),
             self.ram_corrected.eq(ram.corrected),
             self.ram_error.eq(ram.error),
         ]
@@ -496,6 +502,7 @@ class LockstepPair(wiring.Component):
             m.d.comb += [
                 now.regfile.eq(sticky.regfile | (unit.selfcheck_fail & live)),
                 now.pipeline.eq(sticky.pipeline | (pipe_evidence(unit) & live)),
+                now.control.eq(sticky.control | (unit.ctlcheck_fail & live)),
                 now.ram.eq(sticky.ram | (unit.ram_error & live)),
                 now.bus_parity.eq(sticky.bus_parity | (unit.req_parity_error & live)),
                 now.corrected.eq(sticky.corrected | unit.ram_corrected),
@@ -504,7 +511,7 @@ class LockstepPair(wiring.Component):
                 m.d.sync += sticky.eq(0)
             with m.Else():
                 m.d.sync += sticky.eq(now)
-            return sticky, now, now.regfile | now.pipeline | now.ram | now.bus_parity
+            return sticky, now, now.regfile | now.pipeline | now.control | now.ram | now.bus_parity
         ev_a, now_a, names_a = evidence(a, "a", 0)
         ev_b, now_b, names_b = evidence(b, "b", 1)
         names_q = (Signal(name="evidence_a_q"), Signal(name="evidence_b_q"))

@@ -47,6 +47,7 @@ from . import ecc_model
 from .cpu.bus import BusSignature
 from .ecc import Protection, Encoder, Decoder, check_width
 from .memmap import RAM_DEFAULT_SIZE, ram_word_bits
+from .parity_guard import ParityGuard
 from .ram import LoaderSignature, MEMORY_NAME, RAM_PORTS, check_ram_init, check_ram_size, held_fetch_data
 
 
@@ -110,6 +111,11 @@ class ProtectedRAM(wiring.Component):
     wrote_addr : Out(addr_width)
     wrote_data : Out(32)
     wrote_full : Out(1)
+    guard_fail : Out(1)
+        The flags of the core's responses (data and fetch ``ack``/``err``, which read is answered, a fetch's
+        retry, a read-modify-write's phase, whose word the port's register holds) do not match the parity
+        predicted for them last cycle (:mod:`hw.parity_guard`): an upset in the copy's control, which the check
+        bits of the words do not see. A lockstep unit's evidence.
 
     ports : str
         ``"dual"`` (two block RAM ports, see above) or ``"single"``: port A also fetches instructions, so that the
@@ -174,6 +180,7 @@ class ProtectedRAM(wiring.Component):
             "wrote_addr": Out(aw),
             "wrote_data": Out(32),
             "wrote_full": Out(1),
+            "guard_fail": Out(1),
         }
         if self._loader:
             members["load"] = In(LoaderSignature(addr_width=aw))
@@ -236,6 +243,8 @@ class ProtectedRAM(wiring.Component):
                      claim.eq((self.core_claim if self._early_claim else dbus.valid) & core_en & ~loading)]
         write = dbus.write & core_a
         merging = Signal()          # read-modify-write: the old word is on the port's output this cycle
+        guard = ParityGuard(m, "response_guard")
+        guard.next(merging)
         partial = Signal()
         # `stall` does not depend on `dbus.valid` (it means nothing without a request): the initiator's address
         # decode, late in its cycle, then selects this stall instead of being part of it.
@@ -313,10 +322,11 @@ class ProtectedRAM(wiring.Component):
         held = Signal(32)
         held_single = Signal()
         held_bad = Signal()
+        guard.next(own)
         with m.If(core_reads):
-            m.d.sync += own.eq(1)
+            m.d.comb += guard[own].eq(1)
         with m.Elif(flip_read | aux_read):
-            m.d.sync += own.eq(0)
+            m.d.comb += guard[own].eq(0)
         with m.If(own):
             m.d.sync += [held.eq(adec.corrected), held_single.eq(adec.single),
                          held_bad.eq(adec.double | adec.parity_error)]
@@ -344,7 +354,7 @@ class ProtectedRAM(wiring.Component):
                 m.d.comb += [w_en.eq(full_en), w_word.eq(a_data ^ flip_mask)]
         if protected:
             with m.If(core_en):
-                m.d.sync += merging.eq(partial & ~merging)
+                m.d.comb += guard[merging].eq(partial & ~merging)
 
         m.d.comb += [
             self.wrote.eq(core_writes),
@@ -396,6 +406,8 @@ class ProtectedRAM(wiring.Component):
         d_read = Signal()       # a read response is in this cycle
         i_read = Signal()
         a_read = Signal()
+        for flag in (dbus.ack, d_read, ibus.ack, ibus.err, i_read, retry):
+            guard.next(flag)
         m.d.sync += [aux.ack.eq(aux_read | aux_write), a_read.eq(aux_read)]
         m.d.comb += [
             self.aux_corrected.eq(a_read & adec.single),
@@ -403,18 +415,19 @@ class ProtectedRAM(wiring.Component):
         ]
         accepted = dbus.valid & ~dbus.stall
         with m.If(core_en):
-            m.d.sync += [
-                dbus.ack.eq(accepted),
-                d_read.eq(accepted & ~dbus.write),
-                ibus.ack.eq(fetch & ~collide),
-                ibus.err.eq(ibus.valid & ibus.write),
-                i_read.eq(fetch & ~collide),
-                retry.eq(collide),
+            m.d.comb += [
+                guard[dbus.ack].eq(accepted),
+                guard[d_read].eq(accepted & ~dbus.write),
+                guard[ibus.ack].eq(fetch & ~collide),
+                guard[ibus.err].eq(ibus.valid & ibus.write),
+                guard[i_read].eq(fetch & ~collide),
+                guard[retry].eq(collide),
             ]
         with m.If(self.core_rst):
-            m.d.sync += [dbus.ack.eq(0), d_read.eq(0), ibus.ack.eq(0), ibus.err.eq(0), i_read.eq(0), retry.eq(0)]
+            m.d.comb += [guard[flag].eq(0) for flag in (dbus.ack, d_read, ibus.ack, ibus.err, i_read, retry)]
             if protected:
-                m.d.sync += merging.eq(0)
+                m.d.comb += guard[merging].eq(0)
+        m.d.comb += self.guard_fail.eq(guard.check())
         d_seen = (d_read | merging) & core_en
         i_seen = i_read & core_en
         m.d.comb += [

@@ -132,7 +132,9 @@ EvidenceLayout = data.StructLayout({
     "bus_parity":  1,           # the unit's I/O request failed its parity check at the unit boundary
     "corrected":   1,           # a SECDED correction happened (not a reason to isolate)
     "pipeline":    1,           # the core's PC / X-stage register parity failed (pipecheck_fail, insncheck_fail)
-    "_reserved":   3,
+    "control":     1,           # a control flip-flop failed its predicted parity (ctlcheck_fail: core, decoders,
+                                # the RAM copy's response flags)
+    "_reserved":   2,
 })
 #: The evidence bits that name a faulty unit (``corrected`` does not).
-NAMING_EVIDENCE = ("regfile", "ram", "bus_parity", "pipeline")
+NAMING_EVIDENCE = ("regfile", "ram", "bus_parity", "pipeline", "control")

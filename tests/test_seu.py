@@ -61,13 +61,75 @@ def test_a_decoded_control_flip_is_diagnosed(campaign, name):
     assert result.events == ("ISOLATED_ON_EVIDENCE",)
 
 
+@pytest.mark.parametrize("name, bit", [
+    ("unit_b.core.x_valid", 0), ("unit_a.core.fstate", 1), ("unit_b.core.pend", 0), ("unit_a.core.cm_pending", 2),
+    ("unit_b.core.csr.pending_ahead", 0), ("unit_a.ifetch.pending_hit", 0), ("unit_b.ram.ibus__ack", 0),
+    ("unit_a.decoder.pending", 0)])
+def test_a_control_flip_is_diagnosed(campaign, name, bit):
+    """The control flip-flops (core, CSR file, decoders, the RAM copy's response flags) carry no value a parity bit
+    could follow; parity prediction catches an upset of any one (hw/parity_guard.py), in the cycle after it. Without
+    it each of these flips halted the pair (undiagnosed divergence)."""
+    result = _first_unmasked(campaign, name, bit, range(150, 171))
+    assert result.outcome == "diagnosed", result
+    assert result.events == ("ISOLATED_ON_EVIDENCE",)
+
+
+#: Every flip-flop of a unit under parity prediction (hw/parity_guard.py), by part: the core's control state, its CSR
+#: file's, the fetch and data decoders' flags of the request in flight, the RAM copy's response flags; with each
+#: group's parity bit.
+GUARDED = {
+    "core": ("fstate", "fd_kill", "d_err", "halted", "x_valid", "x_mem_stalled", "x_mem_wait", "x_step2", "x_mis",
+             "x_ph2", "cond_q", "intr_flag", "t1", "t2", "t3", "t_irq", "cause_q", "pend", "clearing", "clear_word",
+             "cm_pending", "cpend_im", "cpend_ch", "cpend_ih", "cycle_carry_q", "instret_carry_q", "u1", "u_instret",
+             "u_mid", "op_imm", "op_sub", "load_off", "mem_io", "wd2", "ctl_guard_par"),
+    "core.csr": ("mie_bit", "mpie_bit", "mie", "mcycle", "minstret", "mip", "pending_ahead", "enables_changed",
+                 "csr_guard_par"),
+    "ifetch": ("pending", "pending_hit", "pending_miss", "pending_void", "pending_guard_par"),
+    "decoder": ("pending", "pending_hit", "pending_miss", "pending_void", "pending_guard_par"),
+    "ram": ("merging", "own", "dbus__ack", "d_read", "ibus__ack", "ibus__err", "i_read", "retry",
+            "response_guard_par"),
+}
+
+
+@pytest.mark.parametrize("unit", ["a", "b"])
+def test_every_guarded_flip_flop_is_caught_in_the_cycle_of_its_upset(campaign, unit):
+    """A flip of any bit of a guarded flip-flop (the lowest in unit A, the highest in unit B) sets the unit's
+    `ctlcheck_fail` in the cycle it is made, whatever the flip-flop's value is used for then; none is set before."""
+    ffs = {ff.name: ff for ff in campaign.flip_flops[unit]}
+    unit_port = getattr(campaign.soc.pair, f"unit_{unit}")
+    missed = []
+    for part, names in GUARDED.items():
+        for name in names:
+            ff = ffs[f"unit_{unit}.{part}.{name}"]
+            bit = 0 if unit == "a" else len(ff.signal) - 1
+            seen = {}
+
+            async def testbench(ctx, ff=ff, bit=bit, seen=seen):
+                for cycle in range(56):
+                    if cycle == 55:             # after the reset clear (47 cycles), instructions running
+                        seen["before"] = ctx.get(unit_port.ctlcheck_fail)
+                        ctx.set(ff.signal, ctx.get(ff.signal) ^ (1 << bit))
+                        seen["at"] = ctx.get(unit_port.ctlcheck_fail)
+                    await ctx.tick()
+            campaign.simulate(testbench)
+            if (seen["before"], seen["at"]) != (0, 1):
+                missed.append((ff.name, bit, seen))
+    assert not missed
+
+
 def test_an_upset_no_evidence_names_halts_the_pair(campaign):
-    """`x_valid` has no parity: a flip runs an instruction twice or drops one, the units' records differ with no
-    evidence, and the policy (halt) stops both before anything wrong is printed. Without the policy the pair
-    would wait for ever on requests that never agree ("stalled")."""
-    result = _first_unmasked(campaign, "unit_b.core.x_valid", 0, range(150, 200))
+    """Two upsets in one parity group escape its parity: `x_valid` and the control group's parity bit flipped
+    together run an instruction twice or drop one, the units' records differ with no evidence, and the policy
+    (halt) stops both before anything wrong is printed. Without the policy the pair would wait for ever on requests
+    that never agree ("stalled")."""
+    flips = ((_named(campaign, "b", "unit_b.core.x_valid"), 0), (_named(campaign, "b", "unit_b.core.ctl_guard_par"), 0))
+    for cycle in range(150, 200):
+        result = campaign.run_upset(flips, cycle)
+        if result.outcome != "masked":
+            break
     assert result.outcome == "undiagnosed", result
     assert result.events == ("UNDIAGNOSED_DIVERGENCE",)
+    assert result.flip_flop == "unit_b.core.x_valid+unit_b.core.ctl_guard_par"
 
 
 def test_random_upsets_never_make_the_pair_fail(campaign):
@@ -85,6 +147,12 @@ def test_flip_arguments_are_checked(campaign):
         campaign.run(ff, 0, 10)
     with pytest.raises(ValueError, match="first <= last"):
         SeuCampaign(cycles=100, first=90, last=120)
+    with pytest.raises(ValueError, match="one unit"):
+        campaign.run_upset(((ff, 0), (_named(campaign, "a", "unit_a.core.x_valid"), 0)), 100)
+    with pytest.raises(ValueError, match="distinct"):
+        campaign.run_upset(((ff, 0), (ff, 0)), 100)
+    with pytest.raises(ValueError, match="at least one"):
+        campaign.run_upset((), 100)
 
 
 REF = bytes(range(10))

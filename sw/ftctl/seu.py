@@ -215,7 +215,7 @@ class SeuCampaign:
         self._reference = None
 
     def _run(self, flip):
-        """One run (``flip``: None or (FlipFlop, bit, cycle)): (output, states, events)."""
+        """One run (``flip``: None or (((FlipFlop, bit), ...), cycle)): (output, states, events)."""
         from hw.status_map import EventCode, UnitState
         soc, status = self.soc, self.soc.pair.status
         result = {}
@@ -224,8 +224,9 @@ class SeuCampaign:
             ctx.set(soc.uart_tx.ready, 1)
             out, events = [], []
             for cycle in range(self.cycles):
-                if flip is not None and cycle == flip[2]:
-                    ctx.set(flip[0].signal, ctx.get(flip[0].signal) ^ (1 << flip[1]))
+                if flip is not None and cycle == flip[1]:
+                    for flip_flop, bit in flip[0]:
+                        ctx.set(flip_flop.signal, ctx.get(flip_flop.signal) ^ (1 << bit))
                 if ctx.get(soc.uart_tx.valid):
                     out.append(ctx.get(soc.uart_tx.payload))
                 if ctx.get(status.event_valid):
@@ -234,11 +235,16 @@ class SeuCampaign:
             result.update(output=bytes(out), events=tuple(events),
                           states=(UnitState(ctx.get(status.a_state)).name, UnitState(ctx.get(status.b_state)).name))
 
+        self.simulate(testbench)
+        return result["output"], result["states"], result["events"]
+
+    def simulate(self, testbench):
+        """Run the async ``testbench`` on the campaign's simulator of :attr:`soc`, reset first (the signals of
+        :attr:`flip_flops` are this simulator's: a design elaborated once can be simulated by one simulator only)."""
         if self._sim is None:
             from .pysim import Rerunnable
             self._sim = Rerunnable(self.fragment)
         self._sim.run(testbench)
-        return result["output"], result["states"], result["events"]
 
     @property
     def reference(self):
@@ -252,14 +258,28 @@ class SeuCampaign:
 
     def run(self, flip_flop, bit, cycle):
         """Flip ``bit`` of ``flip_flop`` at ``cycle``: a :class:`SeuResult`."""
-        if bit not in range(len(flip_flop.signal)):
-            raise ValueError(f"{flip_flop.name} has no bit {bit}")
+        return self.run_upset(((flip_flop, bit),), cycle)
+
+    def run_upset(self, flips, cycle):
+        """Flip every ``(flip_flop, bit)`` of ``flips`` (all in one unit: a multiple-bit upset) at ``cycle``: a
+        :class:`SeuResult` named after them all (``flip_flop`` joined by ``+``, ``bit`` and ``part`` the first's)."""
+        flips = tuple(flips)
+        if not flips:
+            raise ValueError("Flips must name at least one (flip-flop, bit)")
+        for flip_flop, bit in flips:
+            if bit not in range(len(flip_flop.signal)):
+                raise ValueError(f"{flip_flop.name} has no bit {bit}")
+        if len({flip_flop.unit for flip_flop, _ in flips}) != 1:
+            raise ValueError(f"Flips must all be in one unit, not {[ff.name for ff, _ in flips]}")
+        if len({(ff.name, bit) for ff, bit in flips}) != len(flips):
+            raise ValueError(f"Flips must be distinct, not {[(ff.name, bit) for ff, bit in flips]}")
         if cycle not in range(self.first, self.last + 1):
             raise ValueError(f"Flip cycle must be in {self.first}..{self.last}, not {cycle}")
         reference = self.reference
-        output, states, events = self._run((flip_flop, bit, cycle))
-        return SeuResult(unit=flip_flop.unit, part=flip_flop.part, flip_flop=flip_flop.name, bit=bit, cycle=cycle,
-                         outcome=judge(flip_flop.unit, reference, output, states, events), states=states,
+        output, states, events = self._run((flips, cycle))
+        first, bit = flips[0]
+        return SeuResult(unit=first.unit, part=first.part, flip_flop="+".join(ff.name for ff, _ in flips), bit=bit,
+                         cycle=cycle, outcome=judge(first.unit, reference, output, states, events), states=states,
                          events=events, output_bytes=len(output))
 
     def plan(self, runs, seed):

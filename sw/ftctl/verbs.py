@@ -103,7 +103,7 @@ def board_verb(function):
 
 #: How ``ftctl status`` calls the evidence bits of ``EvidenceLayout``.
 _EVIDENCE_LABELS = {"regfile": "register parity", "ram": "RAM error", "bus_parity": "request parity",
-                    "pipeline": "pipeline parity"}
+                    "pipeline": "pipeline parity", "control": "control parity"}
 
 
 def _evidence_text(flags):
