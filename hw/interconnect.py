@@ -74,6 +74,9 @@ class Decoder(wiring.Component):
     staged : sequence of str
         Names of regions whose targets are staged (see the module's description). Each must be aligned to its
         size, a power of two. A staged target may stall: the stage holds the request until it is taken.
+    control_parity : bool
+        Add ``guard_fail``: parity prediction over the flags of the request in flight (:mod:`hw.parity_guard`),
+        for a lockstep unit; without it they are plain flip-flops.
 
     Members
     -------
@@ -82,16 +85,17 @@ class Decoder(wiring.Component):
     targets : ``Out(Signature({name: Out(BusSignature(addr_width=region_addr_width(region)))}))``
         One bus per region, named after it; its ``addr`` is the word offset into the region.
     guard_fail : ``Out(1)``
-        The flags of the request in flight (which target answers it, or the decoder) do not match the parity
-        predicted for them last cycle (:mod:`hw.parity_guard`): an upset. A lockstep unit's evidence; nothing else
-        reads it, and synthesis removes the check there.
+        Only with ``control_parity=True``. The flags of the request in flight (which target answers it, or the
+        decoder) do not match the parity predicted for them last cycle: an upset (a lockstep unit's evidence).
     """
 
-    def __init__(self, regions, *, speculate_reads=False, staged=()):
+    def __init__(self, regions, *, speculate_reads=False, staged=(), control_parity=False):
         regions = tuple(regions)
         staged = tuple(staged)
         if not isinstance(speculate_reads, bool):
             raise TypeError(f"Speculate reads must be a bool, not {speculate_reads!r}")
+        if not isinstance(control_parity, bool):
+            raise TypeError(f"Control parity must be a bool, not {control_parity!r}")
         if speculate_reads and len(regions) != 1:
             raise ValueError(f"Speculate reads needs exactly one region, not {len(regions)}")
         if not regions:
@@ -125,13 +129,16 @@ class Decoder(wiring.Component):
         self._regions = regions
         self._speculate_reads = speculate_reads
         self._staged = staged
-        super().__init__({
+        self._control_parity = control_parity
+        members = {
             "bus": In(BusSignature()),
             "targets": Out(wiring.Signature({
                 region.name: Out(BusSignature(addr_width=region_addr_width(region))) for region in regions
             })),
-            "guard_fail": Out(1),
-        })
+        }
+        if control_parity:
+            members["guard_fail"] = Out(1)
+        super().__init__(members)
 
     @property
     def regions(self):
@@ -164,9 +171,8 @@ class Decoder(wiring.Component):
         pending_hit = Signal(len(targets))
         pending_miss = Signal()
         pending_void = Signal()
-        guard = ParityGuard(m, "pending_guard")
-        for flag in (pending, pending_hit, pending_miss, pending_void):
-            guard.next(flag)
+        guard = ParityGuard(m, "pending_guard", enabled=self._control_parity)
+        guard.add(pending, pending_hit, pending_miss, pending_void)
 
         # The response: an AND-OR over the targets (at most one bit of pending_hit is set); for two targets each
         # bit of rdata is one LUT (a priority multiplexer chain would be two levels). A lone target's read data
@@ -217,14 +223,11 @@ class Decoder(wiring.Component):
         # cycle, with or without a request: without one they are stale but unused (a target answers only requests
         # it accepted, so `pending_hit` selects nothing then).
         accept = bus.valid & ~bus.stall
-        m.d.comb += [
-            guard[pending].eq(accept | busy),
-            guard[pending_miss].eq(Mux(busy, pending_miss, bus.valid & miss)),
-        ]
+        guard.assign(pending, accept | busy)
+        guard.assign(pending_miss, Mux(busy, pending_miss, bus.valid & miss))
         with m.If(~busy):
-            m.d.comb += [
-                guard[pending_hit].eq(fwd),
-                guard[pending_void].eq(~hit.any() if self._speculate_reads else 0),
-            ]
-        m.d.comb += self.guard_fail.eq(guard.check())
+            guard.assign(pending_hit, fwd)
+            guard.assign(pending_void, ~hit.any() if self._speculate_reads else 0)
+        if self._control_parity:
+            m.d.comb += self.guard_fail.eq(guard.check())
         return m

@@ -130,7 +130,7 @@ class Unit(wiring.Component):
                  inject=False, reset_pc=RESET_PC, hartid=0, ram_ports="dual"):
         self.ram = ProtectedRAM(size=ram_size, init=ram_init, protection=protection, loader=loader,
                                 inject=inject, ports=ram_ports, early_claim=True)
-        self.core = Core(reset_pc=reset_pc, hartid=hartid, inject=bool(inject))
+        self.core = Core(reset_pc=reset_pc, hartid=hartid, inject=bool(inject), control_parity=True)
         self._ram_region = Region(RAM_REGION.name, RAM_REGION.base, check_ram_size(ram_size))
         aw = ram_word_bits(ram_size)
         members = {
@@ -168,8 +168,8 @@ class Unit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         core = self.core
-        ifetch = Decoder((self._ram_region,))
-        decoder = Decoder((self._ram_region, IO_WINDOW))
+        ifetch = Decoder((self._ram_region,), control_parity=True)
+        decoder = Decoder((self._ram_region, IO_WINDOW), control_parity=True)
 
         def gated(elaboratable):
             return ResetInserter({"sync": self.hold})(EnableInserter({"sync": self.run})(elaboratable))

@@ -17,7 +17,7 @@ of through a whole tree into one flip-flop (the pair's critical path at one seed
 the tree is on the check's side, which reads flip-flops only and is early in the cycle.
 """
 
-from amaranth.hdl import Signal, Value, Cat
+from amaranth.hdl import Signal, Value, Cat, Const
 
 
 __all__ = ["ParityGuard", "PART_BITS"]
@@ -33,49 +33,67 @@ class ParityGuard:
     Usage::
 
         guard = ParityGuard(m, "ctl")
-        guard.next(valid)                       # from now on assign guard[valid] (comb) instead of valid (sync)
+        guard.add(valid, busy)                  # from now on assigned through the guard only
         ...
-        m.d.comb += guard[valid].eq(1)
-        bad = guard.check()                     # once, after the last next(): 1 in a cycle whose state is bad
+        with m.If(start):
+            guard.assign(valid, 1)              # where m.d.sync += valid.eq(1) would be
+        bad = guard.check()                     # once, after the last add(): 1 in a cycle whose state is bad
 
     Parameters
     ----------
     m : Module
     name : str
-        Prefix of the parity flip-flop's name.
+        Prefix of the parity flip-flops' name.
     domain : str
         Clock domain of the guarded flip-flops.
+    enabled : bool
+        Without the guard (a design that does not read the check), :meth:`assign` assigns the flip-flops in the
+        domain directly, exactly as unguarded code would (so that synthesis sees that code, not a hold default
+        and the parity logic it then removes: on the single-unit SoC the two mapped 0.5 MHz apart), and
+        :meth:`check` is a constant 0.
     """
 
-    def __init__(self, m, name, *, domain="sync"):
+    def __init__(self, m, name, *, domain="sync", enabled=True):
         if not isinstance(name, str) or not name:
             raise TypeError(f"Name must be a non-empty string, not {name!r}")
+        if not isinstance(enabled, bool):
+            raise TypeError(f"Enabled must be a bool, not {enabled!r}")
         self._m = m
         self._name = name
         self._domain = domain
-        self._guarded = []          # (flip-flop, next value)
+        self._enabled = enabled
+        self._guarded = []          # (flip-flop, next value or None)
         self._checked = False
 
-    def next(self, signal):
-        """The next value of ``signal``, a flip-flop of the group from now on: a combinational signal of the same
-        shape that holds ``signal``'s value unless assigned. Assign it (``m.d.comb``) where ``signal`` would be
-        assigned in the domain; nothing else may assign ``signal``."""
-        if self._checked:
-            raise RuntimeError(f"Guard {self._name!r} is already checked: no flip-flop can join it")
-        if any(guarded is signal for guarded, _ in self._guarded):
-            raise ValueError(f"{Value.cast(signal).name} is guarded already")
-        name = Value.cast(signal).name
-        nxt = Signal.like(signal, name=f"{name}_next")
-        self._m.d.comb += nxt.eq(signal)
-        self._m.d[self._domain] += signal.eq(nxt)
-        self._guarded.append((signal, nxt))
-        return nxt
+    @property
+    def enabled(self):
+        return self._enabled
 
-    def __getitem__(self, signal):
-        """The next value of the guarded flip-flop ``signal`` (see :meth:`next`)."""
+    def add(self, *signals):
+        """Make each of ``signals`` a flip-flop of the group: from now on it is assigned by :meth:`assign` only."""
+        for signal in signals:
+            if self._checked:
+                raise RuntimeError(f"Guard {self._name!r} is already checked: no flip-flop can join it")
+            if any(guarded is signal for guarded, _ in self._guarded):
+                raise ValueError(f"{Value.cast(signal).name} is guarded already")
+            nxt = None
+            if self._enabled:
+                # The next value: a combinational signal that holds the flip-flop unless assigned.
+                nxt = Signal.like(signal, name=f"{Value.cast(signal).name}_next")
+                self._m.d.comb += nxt.eq(signal)
+                self._m.d[self._domain] += signal.eq(nxt)
+            self._guarded.append((signal, nxt))
+
+    def assign(self, signal, value):
+        """Assign ``value`` to the guarded flip-flop ``signal`` at the next clock edge, under the module's current
+        conditions (as ``m.d[domain] += signal.eq(value)`` there)."""
         for guarded, nxt in self._guarded:
             if guarded is signal:
-                return nxt
+                if self._enabled:
+                    self._m.d.comb += nxt.eq(value)
+                else:
+                    self._m.d[self._domain] += signal.eq(value)
+                return
         raise KeyError(f"{Value.cast(signal).name} is not guarded by {self._name!r}")
 
     @property
@@ -91,6 +109,8 @@ class ParityGuard:
         if not self._guarded:
             raise RuntimeError(f"Guard {self._name!r} guards no flip-flop")
         self._checked = True
+        if not self._enabled:
+            return Const(0)
         state = Cat(*(Value.cast(signal) for signal, _ in self._guarded))
         nexts = Cat(*(Value.cast(nxt) for _, nxt in self._guarded))
         init = 0

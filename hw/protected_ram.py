@@ -244,7 +244,7 @@ class ProtectedRAM(wiring.Component):
         write = dbus.write & core_a
         merging = Signal()          # read-modify-write: the old word is on the port's output this cycle
         guard = ParityGuard(m, "response_guard")
-        guard.next(merging)
+        guard.add(merging)
         partial = Signal()
         # `stall` does not depend on `dbus.valid` (it means nothing without a request): the initiator's address
         # decode, late in its cycle, then selects this stall instead of being part of it.
@@ -322,11 +322,11 @@ class ProtectedRAM(wiring.Component):
         held = Signal(32)
         held_single = Signal()
         held_bad = Signal()
-        guard.next(own)
+        guard.add(own)
         with m.If(core_reads):
-            m.d.comb += guard[own].eq(1)
+            guard.assign(own, 1)
         with m.Elif(flip_read | aux_read):
-            m.d.comb += guard[own].eq(0)
+            guard.assign(own, 0)
         with m.If(own):
             m.d.sync += [held.eq(adec.corrected), held_single.eq(adec.single),
                          held_bad.eq(adec.double | adec.parity_error)]
@@ -354,7 +354,7 @@ class ProtectedRAM(wiring.Component):
                 m.d.comb += [w_en.eq(full_en), w_word.eq(a_data ^ flip_mask)]
         if protected:
             with m.If(core_en):
-                m.d.comb += guard[merging].eq(partial & ~merging)
+                guard.assign(merging, partial & ~merging)
 
         m.d.comb += [
             self.wrote.eq(core_writes),
@@ -406,8 +406,7 @@ class ProtectedRAM(wiring.Component):
         d_read = Signal()       # a read response is in this cycle
         i_read = Signal()
         a_read = Signal()
-        for flag in (dbus.ack, d_read, ibus.ack, ibus.err, i_read, retry):
-            guard.next(flag)
+        guard.add(dbus.ack, d_read, ibus.ack, ibus.err, i_read, retry)
         m.d.sync += [aux.ack.eq(aux_read | aux_write), a_read.eq(aux_read)]
         m.d.comb += [
             self.aux_corrected.eq(a_read & adec.single),
@@ -415,18 +414,14 @@ class ProtectedRAM(wiring.Component):
         ]
         accepted = dbus.valid & ~dbus.stall
         with m.If(core_en):
-            m.d.comb += [
-                guard[dbus.ack].eq(accepted),
-                guard[d_read].eq(accepted & ~dbus.write),
-                guard[ibus.ack].eq(fetch & ~collide),
-                guard[ibus.err].eq(ibus.valid & ibus.write),
-                guard[i_read].eq(fetch & ~collide),
-                guard[retry].eq(collide),
-            ]
+            for flag, value in ((dbus.ack, accepted), (d_read, accepted & ~dbus.write), (ibus.ack, fetch & ~collide),
+                                (ibus.err, ibus.valid & ibus.write), (i_read, fetch & ~collide), (retry, collide)):
+                guard.assign(flag, value)
         with m.If(self.core_rst):
-            m.d.comb += [guard[flag].eq(0) for flag in (dbus.ack, d_read, ibus.ack, ibus.err, i_read, retry)]
+            for flag in (dbus.ack, d_read, ibus.ack, ibus.err, i_read, retry):
+                guard.assign(flag, 0)
             if protected:
-                m.d.comb += guard[merging].eq(0)
+                guard.assign(merging, 0)
         m.d.comb += self.guard_fail.eq(guard.check())
         d_seen = (d_read | merging) & core_en
         i_seen = i_read & core_en

@@ -69,7 +69,9 @@ class CpuHarness:
             raise ValueError(f"Latency must be a range of integers >= 1, not {latency!r}")
         key = (reset_pc, hartid, inject)
         if key not in _SIMULATORS:
-            core, reset = Core(reset_pc=reset_pc, hartid=hartid, inject=inject), Signal()
+            # With the control-state parity, as in a lockstep unit: every run is also a no-false-alarm check (the
+            # SoC's tests run the core without it, the same function assigned as plain flip-flops).
+            core, reset = Core(reset_pc=reset_pc, hartid=hartid, inject=inject, control_parity=True), Signal()
             _SIMULATORS[key] = core, reset, Rerunnable(ResetInserter({"sync": reset})(core))
         self.core, self.reset, self._simulator = _SIMULATORS[key]
         self.ram_base = memmap.RAM.base

@@ -21,7 +21,8 @@ class _State(enum.Enum, shape=2):
 
 
 class _Guarded(wiring.Component):
-    """A small state machine, a counter with an enable and a flag with a nonzero initial value, guarded or not."""
+    """A small state machine, a counter with an enable and a flag with a nonzero initial value, guarded or not
+    (the guard disabled: the flip-flops assigned directly, as unguarded code)."""
     go: In(1)
     step: In(1)
     bad: Out(1)
@@ -38,27 +39,23 @@ class _Guarded(wiring.Component):
         self.state = state = Signal(_State)
         self.count = count = Signal(5, init=7)
         self.flag = flag = Signal(init=1)
-        if self._guarded:
-            self.guard = guard = ParityGuard(m, "g")
-            for sig in (state, count, flag):
-                guard.next(sig)
-            nxt, dom = guard.__getitem__, m.d.comb
-        else:
-            nxt, dom = (lambda sig: sig), m.d.sync
+        guard = ParityGuard(m, "g", enabled=self._guarded)
+        guard.add(state, count, flag)
         with m.Switch(state):
             with m.Case(_State.IDLE):
                 with m.If(self.go):
-                    dom += nxt(state).eq(_State.RUN)
+                    guard.assign(state, _State.RUN)
             with m.Case(_State.RUN):
                 with m.If(self.step):
-                    dom += nxt(count).eq(count + 1)
+                    guard.assign(count, count + 1)
                 with m.If(count == 31):
-                    dom += [nxt(state).eq(_State.DONE), nxt(flag).eq(~flag)]
+                    guard.assign(state, _State.DONE)
+                    guard.assign(flag, ~flag)
             with m.Case(_State.DONE):
-                dom += [nxt(state).eq(Mux(self.go, _State.IDLE, _State.DONE)), nxt(count).eq(0)]
-        m.d.comb += [self.count_out.eq(count), self.state_out.eq(state), self.flag_out.eq(flag)]
-        if self._guarded:
-            m.d.comb += self.bad.eq(guard.check())
+                guard.assign(state, Mux(self.go, _State.IDLE, _State.DONE))
+                guard.assign(count, 0)
+        m.d.comb += [self.count_out.eq(count), self.state_out.eq(state), self.flag_out.eq(flag),
+                     self.bad.eq(guard.check())]
         return m
 
 
@@ -135,18 +132,34 @@ def test_misuse_is_refused():
     m = Module()
     with pytest.raises(TypeError, match="non-empty string"):
         ParityGuard(m, "")
+    with pytest.raises(TypeError, match="Enabled must be a bool"):
+        ParityGuard(m, "g", enabled=1)
     guard = ParityGuard(m, "g")
     with pytest.raises(RuntimeError, match="guards no flip-flop"):
         guard.check()
     a, b = Signal(3, init=5), Signal()
-    guard.next(a)
+    guard.add(a)
     with pytest.raises(ValueError, match="guarded already"):
-        guard.next(a)
+        guard.add(a)
     with pytest.raises(KeyError, match="not guarded"):
-        guard[b]
+        guard.assign(b, 1)
     assert guard.bits == 3
     guard.check()
     with pytest.raises(RuntimeError, match="already checked"):
         guard.check()
     with pytest.raises(RuntimeError, match="no flip-flop can join"):
-        guard.next(b)
+        guard.add(b)
+
+
+def test_a_disabled_guard_checks_nothing():
+    m = Module()
+    guard = ParityGuard(m, "g", enabled=False)
+    a = Signal(2)
+    guard.add(a)
+    guard.assign(a, 3)
+    assert guard.check().value == 0
+    from amaranth.hdl import Fragment
+    fragment = Fragment.get(m, None)
+    # The flip-flop is assigned in its domain, as unguarded code would; no next value, no parity flip-flop.
+    assert [stmt.lhs.name for stmt in fragment.statements["sync"]] == ["a"]
+    assert not fragment.statements.get("comb")

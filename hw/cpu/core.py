@@ -65,6 +65,9 @@ class Core(wiring.Component):
         Value of ``mhartid``.
     inject : bool
         Add the ``inject`` port (fault injection, see README.md); no logic when False.
+    control_parity : bool
+        Add ``ctlcheck_fail``: parity prediction over the control flip-flops (README.md "Control-state parity"),
+        for a lockstep unit; without it they are assigned as plain flip-flops.
 
     Ports
     -----
@@ -102,24 +105,28 @@ class Core(wiring.Component):
         because only the retirement record reads that register: a user that ignores the record's ``insn`` leaves
         this flag unconnected, and synthesis removes the register with its check.
     ctlcheck_fail : Out(1)
-        A control flip-flop (valid and phase flags, the fetch state, the pending redirect, trap and counter
-        sequencing, the CSR file's flip-flops) does not match the parity predicted for the group in the cycle
-        before (:mod:`hw.parity_guard`, README.md "Control-state parity"): an upset. High from the cycle it is found
-        (combinational) until reset. Checked in every cycle, whether or not the flip-flop is in use.
+        Only with ``control_parity=True``. A control flip-flop (valid and phase flags, the fetch state, the pending
+        redirect, trap and counter sequencing, the CSR file's flip-flops) does not match the parity predicted for
+        the group in the cycle before (:mod:`hw.parity_guard`, README.md "Control-state parity"): an upset. High
+        from the cycle it is found (combinational) until reset. Checked in every cycle, whether or not the
+        flip-flop is in use.
     inject : In(CoreInjectSignature())
         Only with ``inject=True``.
     """
 
-    def __init__(self, *, reset_pc=memmap.RESET_PC, hartid=0, inject=False):
+    def __init__(self, *, reset_pc=memmap.RESET_PC, hartid=0, inject=False, control_parity=False):
         if not isinstance(reset_pc, int) or reset_pc not in range(1 << 32) or reset_pc % 4:
             raise ValueError(f"Reset PC must be a word-aligned 32-bit address, not {reset_pc!r}")
         if not isinstance(hartid, int) or hartid not in range(1 << 32):
             raise ValueError(f"Hart ID must be an integer in 0..2**32-1, not {hartid!r}")
         if not isinstance(inject, bool):
             raise TypeError(f"Inject must be a bool, not {inject!r}")
+        if not isinstance(control_parity, bool):
+            raise TypeError(f"Control parity must be a bool, not {control_parity!r}")
         self._reset_pc = reset_pc
         self._hartid = hartid
         self._inject = inject
+        self._control_parity = control_parity
         members = {
             "ibus": Out(BusSignature()),
             "dbus": Out(BusSignature()),
@@ -133,8 +140,9 @@ class Core(wiring.Component):
             "selfcheck_fail": Out(1),
             "pipecheck_fail": Out(1),
             "insncheck_fail": Out(1),
-            "ctlcheck_fail": Out(1),
         }
+        if control_parity:
+            members["ctlcheck_fail"] = Out(1)
         if inject:
             members["inject"] = In(CoreInjectSignature())
         super().__init__(members)
@@ -148,11 +156,11 @@ class Core(wiring.Component):
         m.submodules.alu = alu = ALU()
         m.submodules.shifter = shifter = Shifter()
         m.submodules.ls = ls = LoadStore()
-        m.submodules.csr = csr = CSRFile(hartid=self._hartid)
+        m.submodules.csr = csr = CSRFile(hartid=self._hartid, control_parity=self._control_parity)
         # The control flip-flops (valid and phase flags, fetch state, pending redirect, trap and counter sequencing)
-        # carry no value a parity bit could follow: they are guarded by parity prediction (hw/parity_guard.py) and
-        # assigned through their next values (`guard[flip_flop]`).
-        guard = ParityGuard(m, "ctl_guard")
+        # carry no value a parity bit could follow: they are guarded by parity prediction (hw/parity_guard.py),
+        # assigned through `guard.assign` only (directly, as unguarded code, without `control_parity`).
+        guard = ParityGuard(m, "ctl_guard", enabled=self._control_parity)
 
         ibus, dbus, sp = self.ibus, self.dbus, self.state
         halt_req = sp.halt_req
@@ -174,8 +182,7 @@ class Core(wiring.Component):
         fd_fix = Signal()           # a state-port write of fd_pc last cycle: fd_par is generated from fd_pc now
         fd_kill = Signal()
         d_err = Signal()
-        for sig in (fstate, fd_kill, d_err, halted):
-            guard.next(sig)
+        guard.add(fstate, fd_kill, d_err, halted)
 
         resp = ibus.ack | ibus.err
         in_wait = fstate == _Fetch.WAIT
@@ -280,14 +287,13 @@ class Core(wiring.Component):
         t_irq = Signal()
         cause_q = Signal(4)
         x_phases = (x_mem_stalled, x_mem_wait, x_step2, x_mis, x_ph2)     # cleared as an instruction enters or leaves
-        for sig in (x_valid, *x_phases, cond_q, intr_flag, t1, t2, t3, t_irq, cause_q):
-            guard.next(sig)
+        guard.add(x_valid, *x_phases, cond_q, intr_flag, t1, t2, t3, t_irq, cause_q)
         # A redirect decided in X takes effect from these flip-flops in the next cycle (or later, while a
         # stalled fetch request must be held): the instruction that entered X meanwhile is squashed.
         pend = Signal()
         pend_pc = Signal(30)
         pend_par = Signal()
-        guard.next(pend)
+        guard.add(pend)
         # Reset clear: a reset does not clear block RAM, so after one every register-file word (x0..x31, the trap
         # CSRs, the counters' high halves) is written 0, a word a cycle, before the first instruction may enter X
         # and before `halted` may rise. Two units reset together then start equal whatever ran before (one of
@@ -320,9 +326,8 @@ class Core(wiring.Component):
         u1 = Signal()
         u_instret = Signal()        # U1 serves minstret (else mcycle)
         u_mid = Signal()            # U1 serves bits 31:10 (else the high half)
-        for sig in (clearing, clear_word, cm_pending, cpend_im, cpend_ch, cpend_ih, cycle_carry_q, instret_carry_q,
-                    u1, u_instret, u_mid):
-            guard.next(sig)
+        guard.add(clearing, clear_word, cm_pending, cpend_im, cpend_ch, cpend_ih, cycle_carry_q, instret_carry_q, u1,
+                  u_instret, u_mid)
 
         # Register-file operands: the read ports are transparent, so the word written in the cycle of the read
         # (by the instruction leaving X) is seen; no other bypass is needed.
@@ -342,8 +347,7 @@ class Core(wiring.Component):
         # signals, the operand took two LUT levels between the register file and the carry chain, one here.
         op_imm = Signal()
         op_sub = Signal()
-        guard.next(op_imm)
-        guard.next(op_sub)
+        guard.add(op_imm, op_sub)
         m.d.comb += [
             alu.a.eq(rs1v),             # LUI reads x0 (its rs1 field is forced to 0 in D): sum = imm
             # U1: counter word (rs1 port) + the carry's weight (x_imm); T3: x0 (re-read in T2) + mtvec (rs2 port,
@@ -372,7 +376,7 @@ class Core(wiring.Component):
         # Loads and stores
         mem_op = xc["mem"]
         load_off = Signal(2)        # addr[1:0] of the request in flight
-        guard.next(load_off)
+        guard.add(load_off)
         m.d.comb += [
             ls.funct3.eq(f3),
             ls.offset.eq(lo),
@@ -430,11 +434,10 @@ class Core(wiring.Component):
         mem_io = Signal()           # the request in flight is to the I/O half (bit 31 of its address clear)
         wd1 = Signal()
         wd2 = Signal()
-        guard.next(mem_io)
-        guard.next(wd2)
+        guard.add(mem_io, wd2)
         m.d.comb += wd1.eq(self.io_cut_off & halt_req & x_valid & ~pend & (x_mem_stalled | x_mem_wait) & mem_io &
                            ~wd2)
-        m.d.comb += guard[wd2].eq(wd1)
+        guard.assign(wd2, wd1)
         m.d.comb += [
             dbus.valid.eq(mem_go & ~x_mem_wait & ~wd2),
             dbus.addr.eq(alu.sum[2:]),
@@ -443,7 +446,8 @@ class Core(wiring.Component):
             dbus.wdata.eq(ls.wdata),
         ]
         with m.If(dbus.valid):
-            m.d.comb += [guard[load_off].eq(lo), guard[mem_io].eq(~dbus.addr[-1])]
+            guard.assign(load_off, lo)
+            guard.assign(mem_io, ~dbus.addr[-1])
         mem_resp = x_mem_wait & (dbus.ack | dbus.err)
         mem_err = x_mem_wait & dbus.err
 
@@ -562,15 +566,18 @@ class Core(wiring.Component):
 
         next_b_imm = Mux(x_accept, d_ctrl["b_imm"][1], xc["b_imm"])
         next_sub = Mux(x_accept, d_ctrl["sub"][1], xc["sub"])
-        m.d.comb += [guard[op_imm].eq((next_b_imm | u0) & ~t2), guard[op_sub].eq(next_sub & ~u0 & ~t2)]
+        guard.assign(op_imm, (next_b_imm | u0) & ~t2)
+        guard.assign(op_sub, next_sub & ~u0 & ~t2)
 
         with m.If(~pend):
             m.d.sync += [pend_pc.eq(target_pc), pend_par.eq(target_pc.xor())]
         # As one expression rather than set/clear statements: the flip-flop then has no clock enable, and a taken
         # branch's condition (the comparison's carry out, late) meets the rest in the last LUT before it.
-        m.d.comb += guard[pend].eq(x_redirect | (pend & ~redirect))
+        guard.assign(pend, x_redirect | (pend & ~redirect))
 
-        m.d.comb += [guard[t1].eq(t0), guard[t2].eq(t1), guard[t3].eq(t2)]
+        guard.assign(t1, t0)
+        guard.assign(t2, t1)
+        guard.assign(t3, t2)
         with m.If(t1 | wd1):
             m.d.sync += [xc["imm"].eq(0), imm_par.eq(0)]        # T3, W2: pc_imm = pc
 
@@ -586,36 +593,40 @@ class Core(wiring.Component):
 
         mid_carry = u1 & u_mid & alu.carry          # out of word + 2**10 (sub is 0 in U1)
         m.d.comb += u0.eq(cpend & ~x_valid & ~u1 & ~halted)
-        m.d.comb += guard[u1].eq(u0)
+        guard.assign(u1, u0)
         weight = Signal(32)
         m.d.comb += weight.eq(Mux(svc_mid, Mux(cpend_cm, cm_pending << COUNTER_LOW_BITS, 1 << COUNTER_LOW_BITS), 1))
         with m.If(u0):
-            m.d.comb += [guard[u_instret].eq(svc_instret), guard[u_mid].eq(svc_mid)]
+            guard.assign(u_instret, svc_instret)
+            guard.assign(u_mid, svc_mid)
             m.d.sync += [xc["imm"].eq(weight), imm_par.eq(Mux(svc_mid & cpend_cm, cm_pending.xor(), 1))]
         with m.If(clearing):
-            m.d.comb += guard[clear_word].eq(clear_word + 1)
+            guard.assign(clear_word, clear_word + 1)
             with m.If(clear_word == USED_WORDS - 1):
-                m.d.comb += guard[clearing].eq(0)
+                guard.assign(clearing, 0)
         served_cm = u1 & ~u_instret & u_mid
-        m.d.comb += [guard[cycle_carry_q].eq(csr.cycle_carry), guard[instret_carry_q].eq(csr.instret_carry)]
+        guard.assign(cycle_carry_q, csr.cycle_carry)
+        guard.assign(instret_carry_q, csr.instret_carry)
         with m.If(we_word(CSR.MCYCLE)):
-            m.d.comb += guard[cm_pending].eq(0)
+            guard.assign(cm_pending, 0)
         with m.Else():
             served_weight = xc["imm"][COUNTER_LOW_BITS:][:len(cm_pending)]
-            m.d.comb += guard[cm_pending].eq(cm_pending - Mux(served_cm, served_weight, 0) + cycle_carry_q)
+            guard.assign(cm_pending, cm_pending - Mux(served_cm, served_weight, 0) + cycle_carry_q)
         for flag, set_, written, instret, mid in (
                 (cpend_im, instret_carry_q, we_word(CSR.MINSTRET), 1, 1),
                 (cpend_ch, mid_carry & ~u_instret, we_word(CSR.MCYCLEH), 0, 0),
                 (cpend_ih, mid_carry & u_instret, we_word(CSR.MINSTRETH), 1, 0)):
             served = u1 & (u_instret == instret) & (u_mid == mid)
             # One expression (no clock enable): the late set meets the rest in the last LUT.
-            m.d.comb += guard[flag].eq(set_ | (flag & ~(written | served)))
+            guard.assign(flag, set_ | (flag & ~(written | served)))
         with m.If(t0):
-            m.d.comb += [guard[t_irq].eq(irq_take), guard[cause_q].eq(Mux(irq_take, csr.irq_cause[:4], exc_cause))]
+            guard.assign(t_irq, irq_take)
+            guard.assign(cause_q, Mux(irq_take, csr.irq_cause[:4], exc_cause))
 
         with m.If(x_accept):
-            m.d.comb += guard[x_valid].eq(1)
-            m.d.comb += [guard[flag].eq(0) for flag in x_phases]
+            guard.assign(x_valid, 1)
+            for flag in x_phases:
+                guard.assign(flag, 0)
             m.d.sync += [
                 x_pc.eq(fd_pc),
                 x_par.eq(fd_par),
@@ -627,22 +638,25 @@ class Core(wiring.Component):
             ]
             m.d.sync += [xc[name].eq(value) for name, (_shape, value) in d_ctrl.items()]
         with m.Elif(x_free):
-            m.d.comb += guard[x_valid].eq(0)
-            m.d.comb += [guard[flag].eq(0) for flag in x_phases]
+            guard.assign(x_valid, 0)
+            for flag in x_phases:
+                guard.assign(flag, 0)
         with m.Else():
             with m.If(run & xc["br_mis"]):
-                m.d.comb += [guard[x_step2].eq(1), guard[cond_q].eq(cond)]
+                guard.assign(x_step2, 1)
+                guard.assign(cond_q, cond)
             with m.If(run & mem_op & ls.misaligned):
-                m.d.comb += guard[x_mis].eq(1)
+                guard.assign(x_mis, 1)
             with m.If(run & xc["csr2"]):
-                m.d.comb += guard[x_ph2].eq(1)
+                guard.assign(x_ph2, 1)
             with m.If(dbus.valid):
-                m.d.comb += [guard[x_mem_stalled].eq(dbus.stall), guard[x_mem_wait].eq(~dbus.stall)]
+                guard.assign(x_mem_stalled, dbus.stall)
+                guard.assign(x_mem_wait, ~dbus.stall)
 
         with m.If(irq_take):
-            m.d.comb += guard[intr_flag].eq(1)
+            guard.assign(intr_flag, 1)
         with m.Elif(done):
-            m.d.comb += guard[intr_flag].eq(0)
+            guard.assign(intr_flag, 0)
 
         # Fetch
         # The slot is vacated without X taking its instruction: it is empty, the response of a squashed fetch
@@ -678,25 +692,28 @@ class Core(wiring.Component):
                 fd_pc.eq(fetch_addr),
                 fd_par.eq(next_par),        # of the address before a PC injection's flip
             ]
-            m.d.comb += [guard[fstate].eq(Mux(ibus.stall, _Fetch.REQ, _Fetch.WAIT)), guard[fd_kill].eq(0)]
+            guard.assign(fstate, Mux(ibus.stall, _Fetch.REQ, _Fetch.WAIT))
+            guard.assign(fd_kill, 0)
         with m.Elif(vacated | (avail & (halt_now | halted))):
             # Halting: the slot is emptied, an available instruction dropped; fd_pc stays its address.
-            m.d.comb += [guard[fstate].eq(_Fetch.EMPTY), guard[fd_kill].eq(0)]
+            guard.assign(fstate, _Fetch.EMPTY)
+            guard.assign(fd_kill, 0)
             with m.If(redirect):
                 m.d.sync += [fd_pc.eq(pend_pc), fd_par.eq(pend_par)]
         with m.Elif(in_wait & ~resp & redirect):
-            m.d.comb += guard[fd_kill].eq(1)
+            guard.assign(fd_kill, 1)
             m.d.sync += [fd_pc.eq(pend_pc), fd_par.eq(pend_par)]
         with m.Elif(avail & in_wait):
-            m.d.comb += [guard[fstate].eq(_Fetch.BUF), guard[d_err].eq(ibus.err)]
+            guard.assign(fstate, _Fetch.BUF)
+            guard.assign(d_err, ibus.err)
 
         # ---------------------------------------------------------------- state port
         # Not with a counter carry pending or arising (the counters stop while halted).
         # A unit cut off halts without the interrupt's first handler instruction too (that may be the load or
         # store withdrawn): nothing resumes from its state but a reset (a resync's target is reset first).
         m.d.comb += halt_now.eq(halt_req & (~intr_flag | self.io_cut_off))
-        m.d.comb += guard[halted].eq(halt_now & ~x_valid & ~pend & (fstate == _Fetch.EMPTY) & ~cpend & ~carry_due &
-                                     ~u1 & ~csr.cycle_carry & ~csr.instret_carry & ~clearing)
+        guard.assign(halted, halt_now & ~x_valid & ~pend & (fstate == _Fetch.EMPTY) & ~cpend & ~carry_due & ~u1 &
+                     ~csr.cycle_carry & ~csr.instret_carry & ~clearing)
         m.d.comb += sp.halted.eq(halted)
 
         sp_busy = Signal()
@@ -786,11 +803,12 @@ class Core(wiring.Component):
             m.d.sync += insncheck.eq(1)
         m.d.comb += [self.pipecheck_fail.eq(pipecheck | pipe_bad), self.insncheck_fail.eq(insncheck | insn_bad)]
         # The control flip-flops (here and in the CSR file): parity prediction, checked in every cycle.
-        ctl_bad = guard.check() | csr.guard_fail
-        ctlcheck = Signal()
-        with m.If(ctl_bad):
-            m.d.sync += ctlcheck.eq(1)
-        m.d.comb += self.ctlcheck_fail.eq(ctlcheck | ctl_bad)
+        if self._control_parity:
+            ctl_bad = guard.check() | csr.guard_fail
+            ctlcheck = Signal()
+            with m.If(ctl_bad):
+                m.d.sync += ctlcheck.eq(1)
+            m.d.comb += self.ctlcheck_fail.eq(ctlcheck | ctl_bad)
 
         # ---------------------------------------------------------------- CSR file
         m.d.comb += [

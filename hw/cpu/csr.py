@@ -76,6 +76,8 @@ class CSRFile(wiring.Component):
     ----------
     hartid : int
         Value of ``mhartid``.
+    control_parity : bool
+        Add ``guard_fail`` (parity prediction over the file's flip-flops, :mod:`hw.parity_guard`).
 
     Ports
     -----
@@ -118,8 +120,9 @@ class CSRFile(wiring.Component):
     irq_cause : Out(32)
         mcause for the highest-priority pending interrupt (MEI > MSI > MTI).
     guard_fail : Out(1)
-        A flip-flop of the file (every one: mstatus's and mie's bits, mip, the counters' low bits, the interrupt
-        decision) does not match the parity predicted for it last cycle (:mod:`hw.parity_guard`): an upset.
+        0 without ``control_parity``. A flip-flop of the file (every one: mstatus's and mie's bits, mip, the
+        counters' low bits, the interrupt decision) does not match the parity predicted for it last cycle
+        (:mod:`hw.parity_guard`): an upset.
     """
 
     addr: In(12)
@@ -145,10 +148,13 @@ class CSRFile(wiring.Component):
     irq_cause: Out(32)
     guard_fail: Out(1)
 
-    def __init__(self, *, hartid=0):
+    def __init__(self, *, hartid=0, control_parity=False):
         if not isinstance(hartid, int) or hartid not in range(1 << 32):
             raise ValueError(f"Hart ID must be an integer in 0..2**32-1, not {hartid!r}")
+        if not isinstance(control_parity, bool):
+            raise TypeError(f"Control parity must be a bool, not {control_parity!r}")
         self._hartid = hartid
+        self._control_parity = control_parity
         super().__init__()
 
     def elaborate(self, platform):
@@ -168,13 +174,13 @@ class CSRFile(wiring.Component):
         mip = Signal(3)
         pending_ahead = Signal()        # decided last cycle: an enabled request is pending now
         enables_changed = Signal()      # mstatus or mie changed at the end of last cycle (the decision is stale)
-        guard = ParityGuard(m, "csr_guard")
-        for sig in (mie_bit, mpie_bit, mie, mcycle, minstret, mip, pending_ahead, enables_changed):
-            guard.next(sig)
-        m.d.comb += guard[mip].eq(requests)
+        guard = ParityGuard(m, "csr_guard", enabled=self._control_parity)
+        guard.add(mie_bit, mpie_bit, mie, mcycle, minstret, mip, pending_ahead, enables_changed)
+        guard.assign(mip, requests)
         pend = mie & mip
-        m.d.comb += [guard[pending_ahead].eq(mie_bit & (mie & requests).any()), guard[enables_changed].eq(
-            (self.we & ((self.addr == CSR.MSTATUS) | (self.addr == CSR.MIE))) | self.trap | self.mret)]
+        guard.assign(pending_ahead, mie_bit & (mie & requests).any())
+        guard.assign(enables_changed,
+                     (self.we & ((self.addr == CSR.MSTATUS) | (self.addr == CSR.MIE))) | self.trap | self.mret)
 
         m.d.comb += [
             self.irq_pending.eq(pending_ahead & ~enables_changed),
@@ -239,18 +245,21 @@ class CSRFile(wiring.Component):
                 at_max.eq(counter.all()),
             ]
             with m.If(written | en):
-                m.d.comb += guard[counter].eq(Mux(written, self.wdata[:COUNTER_LOW_BITS], incremented[:-1]))
+                guard.assign(counter, Mux(written, self.wdata[:COUNTER_LOW_BITS], incremented[:-1]))
 
         wdata = self.wdata
         with m.If(self.we):
             with m.Switch(self.addr):
                 with m.Case(CSR.MSTATUS):
-                    m.d.comb += [guard[mie_bit].eq(wdata[_MIE_BIT]), guard[mpie_bit].eq(wdata[_MPIE_BIT])]
+                    guard.assign(mie_bit, wdata[_MIE_BIT])
+                    guard.assign(mpie_bit, wdata[_MPIE_BIT])
                 with m.Case(CSR.MIE):
-                    m.d.comb += guard[mie].eq(Cat(wdata[3], wdata[7], wdata[11]))
+                    guard.assign(mie, Cat(wdata[3], wdata[7], wdata[11]))
         with m.Elif(self.trap):
-            m.d.comb += [guard[mpie_bit].eq(mie_bit), guard[mie_bit].eq(0)]
+            guard.assign(mpie_bit, mie_bit)
+            guard.assign(mie_bit, 0)
         with m.Elif(self.mret):
-            m.d.comb += [guard[mie_bit].eq(mpie_bit), guard[mpie_bit].eq(1)]
+            guard.assign(mie_bit, mpie_bit)
+            guard.assign(mpie_bit, 1)
         m.d.comb += self.guard_fail.eq(guard.check())
         return m
