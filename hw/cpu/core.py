@@ -625,8 +625,6 @@ class Core(wiring.Component):
 
         with m.If(x_accept):
             guard.assign(x_valid, 1)
-            for flag in x_phases:
-                guard.assign(flag, 0)
             m.d.sync += [
                 x_pc.eq(fd_pc),
                 x_par.eq(fd_par),
@@ -636,6 +634,8 @@ class Core(wiring.Component):
                 x_fault.eq(d_err_now),
                 ctl_par.eq(Cat(d_err_now, *(d_ctrl[name][1] for name in ctl_names)).xor()),
             ]
+            for flag in x_phases:
+                guard.assign(flag, 0)
             m.d.sync += [xc[name].eq(value) for name, (_shape, value) in d_ctrl.items()]
         with m.Elif(x_free):
             guard.assign(x_valid, 0)
