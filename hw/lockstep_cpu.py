@@ -99,8 +99,9 @@ class Unit(wiring.Component):
         The core's pipeline-register parity (PCs and immediate; the instruction word), high from the cycle a check
         fails until reset.
     ctlcheck_fail : Out(1)
-        A control flip-flop of the unit failed its predicted parity: the core's (high until reset), or the fetch or
-        data decoder's or the RAM copy's response flags (high in the cycle after the upset).
+        A control flip-flop of the unit failed its predicted parity: the core's (high from the cycle of the upset
+        until reset), or the fetch or data decoder's or the RAM copy's response flags (high in the cycle of the
+        upset only; the pair's evidence is sticky).
     ram_corrected, ram_error : Out(1)
         Pulses from the RAM copy.
     req_parity_error : Out(1)

@@ -48,9 +48,9 @@ class ParityGuard:
         Clock domain of the guarded flip-flops.
     enabled : bool
         Without the guard (a design that does not read the check), :meth:`assign` assigns the flip-flops in the
-        domain directly, exactly as unguarded code would (so that synthesis sees that code, not a hold default
-        and the parity logic it then removes: on the single-unit SoC the two mapped 0.5 MHz apart), and
-        :meth:`check` is a constant 0.
+        domain directly, exactly as unguarded code would, and :meth:`check` is a constant 0. Synthesis so sees
+        that code, not next values and parity logic it would have to remove: the same function written another
+        way maps differently (``hw/cpu/README.md``, "Control-state parity").
     """
 
     def __init__(self, m, name, *, domain="sync", enabled=True):
