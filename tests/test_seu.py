@@ -42,14 +42,15 @@ def test_a_flip_of_the_fetch_pc_is_diagnosed(campaign, unit):
     assert result.events == ("ISOLATED_ON_EVIDENCE",)
 
 
-def _first_unmasked(campaign, name, bit, cycles):
-    """The first run, flipping ``bit`` of ``name`` at each of ``cycles`` in turn, that is not masked."""
-    flip_flop = _named(campaign, name[len("unit_")], name)
+def _first_unmasked(campaign, name, bit, cycles, *, also=()):
+    """The first run, flipping ``bit`` of ``name`` (and each ``(name, bit)`` of ``also``, in the same unit and
+    cycle) at each of ``cycles`` in turn, that is not masked."""
+    flips = tuple((_named(campaign, n[len("unit_")], n), b) for n, b in ((name, bit), *also))
     for cycle in cycles:
-        result = campaign.run(flip_flop, bit, cycle)
+        result = campaign.run_upset(flips, cycle)
         if result.outcome != "masked":
             return result
-    raise AssertionError(f"every flip of {name} bit {bit} at {cycles} was masked")
+    raise AssertionError(f"every flip of {name} bit {bit} (with {also}) at {cycles} was masked")
 
 
 @pytest.mark.parametrize("name", ["unit_a.core.x_rd", "unit_b.core.x_f3"])
@@ -67,7 +68,7 @@ def test_a_decoded_control_flip_is_diagnosed(campaign, name):
     ("unit_a.decoder.pending", 0)])
 def test_a_control_flip_is_diagnosed(campaign, name, bit):
     """The control flip-flops (core, CSR file, decoders, the RAM copy's response flags) carry no value a parity bit
-    could follow; parity prediction catches an upset of any one (hw/parity_guard.py), in the cycle after it. Without
+    could follow; parity prediction catches an upset of any one (hw/parity_guard.py), in the cycle of it. Without
     it each of these flips halted the pair (undiagnosed divergence)."""
     result = _first_unmasked(campaign, name, bit, range(150, 171))
     assert result.outcome == "diagnosed", result
@@ -122,11 +123,8 @@ def test_an_upset_no_evidence_names_halts_the_pair(campaign):
     together run an instruction twice or drop one, the units' records differ with no evidence, and the policy
     (halt) stops both before anything wrong is printed. Without the policy the pair would wait for ever on requests
     that never agree ("stalled")."""
-    flips = ((_named(campaign, "b", "unit_b.core.x_valid"), 0), (_named(campaign, "b", "unit_b.core.ctl_guard_par"), 0))
-    for cycle in range(150, 200):
-        result = campaign.run_upset(flips, cycle)
-        if result.outcome != "masked":
-            break
+    result = _first_unmasked(campaign, "unit_b.core.x_valid", 0, range(150, 200),
+                             also=(("unit_b.core.ctl_guard_par", 0),))
     assert result.outcome == "undiagnosed", result
     assert result.events == ("UNDIAGNOSED_DIVERGENCE",)
     assert result.flip_flop == "unit_b.core.x_valid+unit_b.core.ctl_guard_par"
