@@ -415,6 +415,82 @@ def test_state_port_write_stores_its_value_whatever_retired_last():
     assert set(prog[-7:]) <= seen_after        # the halt fell after each instruction of the loop
 
 
+class EagerInitiator:
+    """A state-port initiator that asks for the halt ``lead`` cycles after the reset clear and presents its accesses
+    (``(selector, value)`` writes, ``(selector, None)`` reads) ``delay`` cycles later, without waiting for
+    `halted`, retrying each access refused with ``err`` (the core had not been halted for long enough) as soon
+    as the port listens again, and resumes in the cycle it sees its last access acknowledged. ``reads``
+    collects what the reads returned."""
+
+    def __init__(self, accesses, lead, delay):
+        self.accesses = list(accesses)
+        self.lead = lead
+        self._wait = delay
+        self.refused = 0
+        self.reads = []
+        self.resumed_at = None
+        self._pending = None
+
+    async def __call__(self, ctx, h):
+        sp = h.core.state
+        if h.cycles < USED_WORDS + self.lead or self.resumed_at is not None:
+            return
+        ctx.set(sp.halt_req, 1)
+        if self._pending is not None:
+            if ctx.get(sp.err):
+                self.refused += 1
+            elif ctx.get(sp.ack):
+                if self.accesses.pop(0)[1] is None:
+                    self.reads.append(ctx.get(sp.rdata))
+            else:
+                return
+            self._pending = None
+            ctx.set(sp.req, 0)
+            if not self.accesses:
+                ctx.set(sp.halt_req, 0)
+                self.resumed_at = h.cycles
+                return
+            return                      # `req` is ignored in the cycle after a response anyway
+        if self._wait:
+            self._wait -= 1
+            return
+        sel, value = self.accesses[0]
+        ctx.set(sp.req, 1)
+        ctx.set(sp.addr, sel)
+        ctx.set(sp.write, value is not None)
+        ctx.set(sp.wdata, value or 0)
+        self._pending = sel
+
+
+@pytest.mark.parametrize("delay", range(6))
+@pytest.mark.parametrize("lead", range(25, 31))
+def test_state_port_accesses_presented_with_the_halt_are_exact_or_refused(lead, delay):
+    """While halted, X's registers carry the port's request (x_pc its data, x_imm its CSR number, which the CSR
+    file decodes) and a PC write is a redirect in the response's cycle. An initiator that presents its accesses
+    with `halt_req` (before `halted`) and resumes in the cycle it sees the last `ack` gets `err` for a request
+    taken too early, never another CSR's value or a write of something else: the reads return the values, the
+    registers, mscratch and the PC (the next instruction) hold what was written, and no parity check fires. The
+    halt falls after each instruction of the loop at some lead: after the CSRRS, X's immediate is its instruction
+    word (CSR mstatus); after the JALR its control selects the adder for the redirect target."""
+    tail = BASE + 0x400
+    loop = BASE + 0x100
+    mscratch = state_selector_for_csr(CSR.MSCRATCH)
+    prog = A.li(5, loop) + A.li(7, 0x5EED_0001) + [A.csrrw(0, CSR.MSCRATCH, 7)]
+    prog.append(A.jal(0, loop - BASE - 4 * len(prog)))
+    loop_code = [A.addi(1, 1, 1), A.csrrs(6, CSR.MSTATUS, 0), A.jalr(0, 5, 0)]
+    tail_code = [A.addi(3, 2, 1), A.csrrs(4, CSR.MSCRATCH, 0), A.ebreak()]
+    accesses = [(mscratch, None), (7, None), (2, 0x1234_5678), (mscratch, 0xCAFE_F00D), (STATE_PC, tail)]
+    init = EagerInitiator(accesses, lead, delay)
+    h = CpuHarness(prog, data={**{loop + 4 * i: w for i, w in enumerate(loop_code)},
+                               **{tail + 4 * i: w for i, w in enumerate(tail_code)}})
+    recs = h.run(hook=init, max_cycles=1000)
+    assert init.resumed_at is not None and not init.accesses
+    assert init.reads == [0x5EED_0001, 0x5EED_0001]
+    assert [r["pc"] for r in recs[-3:]] == [tail, tail + 4, tail + 8]
+    assert recs[-3]["rd_data"] == 0x1234_5679 and recs[-2]["rd_data"] == 0xCAFE_F00D
+    assert (h.selfcheck_fail, h.pipecheck_fail, h.insncheck_fail, h.ctlcheck_fail) == (0, 0, 0, 0)
+
+
 def test_state_edits_at_halts_of_a_random_program_match_the_reference():
     """The management's view of a halted core (the REGS windows): at halts all over a random program of the
     differential test, registers and CSRs are written through the state port (no reset in between, unlike a

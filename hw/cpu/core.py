@@ -179,7 +179,6 @@ class Core(wiring.Component):
         # immediate and instruction word carry an even-parity bit, generated from the value's source (not from the
         # register), so that a flip of the stored value is caught; `*_par` is that bit.
         fd_par = Signal(init=_parity(self._reset_pc >> 2))
-        fd_fix = Signal()           # a state-port write of fd_pc last cycle: fd_par is generated from fd_pc now
         fd_kill = Signal()
         d_err = Signal()
         guard.add(fstate, fd_kill, d_err, halted)
@@ -472,7 +471,8 @@ class Core(wiring.Component):
         # The redirect target: the adder's sum for JALR (rs1 + imm), MRET (x0 + mepc) and trap entry (x0 + mtvec),
         # else pc + imm (JAL, branches).
         target_pc = Signal(30)
-        m.d.comb += target_pc.eq(Mux(xc["jalr"] | xc["mret"] | t3, alu.sum[2:], pc_imm[2:]))
+        # While halted (X's flags are the last instruction's) pc + imm: the state port's data (a PC write).
+        m.d.comb += target_pc.eq(Mux(((xc["jalr"] | xc["mret"]) & ~halted) | t3, alu.sum[2:], pc_imm[2:]))
 
         # Register-file writes from X: rd (the result), a CSR word (the new CSR value), a trap CSR, or a counter's
         # high half. A two-cycle CSR write writes the CSR word first, then rd (and retires).
@@ -484,12 +484,16 @@ class Core(wiring.Component):
         ]
         sp_word = Signal(6)         # the state port's register-file word (see below)
         # The state port's request is registered on entry: its initiators (the resync engine, the management) drive
-        # it from their own state decoding, which so stays out of the register-file and CSR write paths.
+        # it from their own state decoding, which so stays out of the register-file and CSR write paths. While the
+        # core is halted X is empty, and X's own registers take the request's data and CSR number (see "state
+        # port" below): x_pc is the data's bits 31:2 (so that pc + imm, and the redirect target, is the data: the
+        # PC is written by a redirect), x_imm the CSR number in bits 31:20 (the CSR file's address).
         sp_req = Signal()
         sp_addr = Signal.like(sp.addr)
         sp_write = Signal()
-        sp_wdata = Signal(32)
-        m.d.sync += [sp_req.eq(sp.req), sp_addr.eq(sp.addr), sp_write.eq(sp.write), sp_wdata.eq(sp.wdata)]
+        sp_wlow = Signal(2)
+        sp_wdata = Cat(sp_wlow, x_pc)       # while halted
+        m.d.sync += [sp_req.eq(sp.req), sp_addr.eq(sp.addr), sp_write.eq(sp.write), sp_wlow.eq(sp.wdata[:2])]
         # Write data: one AND-OR over every source, whose selects are flip-flops (decoded in D, or phase
         # registers) combined by a few gates shared by all 32 bits. The trap CSRs: mtval's source is known from the
         # instruction class alone (0 for interrupts); pc (mepc, and mtval of fetch faults and EBREAK) is pc_imm
@@ -504,6 +508,12 @@ class Core(wiring.Component):
         sp_cmask = sp_word[5] & sp_word[3]                  # mcycle/minstret (words 44, 46): bits 9:0 stored as 0
         c_cmask = xc["cword"][3]
         lo_bits = COUNTER_LOW_BITS
+        # The CSR file's write data, the new CSR value or the port's data; one term of the write data for both
+        # (a CSR word's new value, or the port's data while halted).
+        csr_wd = Signal(32)
+        m.d.comb += csr_wd.eq(Mux(halted, sp_wdata, csr_new))
+        w_pmask = Mux(halted, sp_mask, c_pmask)
+        w_cmask = Mux(halted, sp_cmask, c_cmask)
         sel_sum = (xc["res_sum"] & g) | (xc["tv_sum"] & tv) | u1
         sel_sum0 = (xc["res_sum"] & g) | (xc["tv_sum0"] & tv) | u1
         sel_pcimm = (xc["auipc"] & g) | (xc["tv_pcimm"] & tv) | t3
@@ -518,11 +528,9 @@ class Core(wiring.Component):
             (pc_imm & sel_pcimm.replicate(32)) |
             (Cat(alu.sum[0] & sel_sum0, alu.sum[1:] & sel_sum.replicate(31))) |
             slt |
-            (Cat(csr_new[:2] & ~(c_pmask | c_cmask).replicate(2), csr_new[2:lo_bits] & ~c_cmask.replicate(lo_bits - 2),
-                 csr_new[lo_bits:]) & s_cw.replicate(32)) |
-            (Cat(cause_q, C(0, 27), t_irq) & t2.replicate(32)) |
-            (Cat(sp_wdata[:2] & ~(sp_mask | sp_cmask).replicate(2),
-                 sp_wdata[2:lo_bits] & ~sp_cmask.replicate(lo_bits - 2), sp_wdata[lo_bits:]) & halted.replicate(32)))
+            (Cat(csr_wd[:2] & ~(w_pmask | w_cmask).replicate(2), csr_wd[2:lo_bits] & ~w_cmask.replicate(lo_bits - 2),
+                 csr_wd[lo_bits:]) & (s_cw | halted).replicate(32)) |
+            (Cat(cause_q, C(0, 27), t_irq) & t2.replicate(32)))
         x_we = Signal()
         x_waddr = Signal(6)
         m.d.comb += [
@@ -534,7 +542,8 @@ class Core(wiring.Component):
         x_csr_we = fin & ~exc_static & xc["csr_w"]
 
         # ---------------------------------------------------------------- pipeline advance
-        redirect = pend & ~f_req            # the pending redirect reaches fetch this cycle
+        sp_pc_we = Signal()                 # a state-port write of the PC: a redirect to pend_pc (halted)
+        redirect = (pend & ~f_req) | sp_pc_we           # the pending redirect reaches fetch this cycle
         # X is free for the next instruction when this one ends without a trap. That is decided from flip-flops
         # alone (the register file and the adder stay out of the fetch's path): a jump does not free X in its cycle
         # (its redirect squashes whatever would enter behind it anyway, and `pend` frees X in the next cycle, as
@@ -580,6 +589,9 @@ class Core(wiring.Component):
         guard.assign(t3, t2)
         with m.If(t1 | wd1):
             m.d.sync += [xc["imm"].eq(0), imm_par.eq(0)]        # T3, W2: pc_imm = pc
+        with m.If(halted):
+            # The state port's CSR number (0 for the other selectors: pc + imm is then x_pc, the port's data).
+            m.d.sync += [xc["imm"].eq(Cat(C(0, 20), sp.addr[:12] & sp.addr[12].replicate(12))), imm_par.eq(0)]
 
         # Counter words: a pending carry is added once X is empty (no instruction is accepted meanwhile, so the
         # next one reads the new value); a write of a word replaces its pending carry. An instruction writing a
@@ -653,6 +665,9 @@ class Core(wiring.Component):
                 guard.assign(x_mem_stalled, dbus.stall)
                 guard.assign(x_mem_wait, ~dbus.stall)
 
+        with m.If(halted):
+            m.d.sync += x_pc.eq(sp.wdata[2:])          # the state port's data (X is empty)
+
         with m.If(irq_take):
             guard.assign(intr_flag, 1)
         with m.Elif(done):
@@ -715,6 +730,10 @@ class Core(wiring.Component):
         guard.assign(halted, halt_now & ~x_valid & ~pend & (fstate == _Fetch.EMPTY) & ~cpend & ~carry_due & ~u1 &
                      ~csr.cycle_carry & ~csr.instret_carry & ~clearing)
         m.d.comb += sp.halted.eq(halted)
+        # An access starts in the second halted cycle at the earliest: X's registers hold the request from the
+        # first (x_pc its data, x_imm its CSR number, which the CSR file's decode of `known` reads now).
+        halted_q = Signal()
+        m.d.sync += halted_q.eq(halted)
 
         sp_busy = Signal()
         sp_ack = Signal()
@@ -727,11 +746,12 @@ class Core(wiring.Component):
         sel_pc = sel == STATE_PC
         sel_csr = sel[12] & csr.known
         sel_csr_rf = sel[12] & csr.in_rf
-        m.d.comb += sp_word.eq(Mux(sel[12], csr_word(sel[:12]), sel[:5]))
+        # A flip-flop CSR (and the PC) reads x0 on the rs1 port: the register data needs no select in `rdata`.
+        m.d.comb += sp_word.eq(Mux(sel[12], csr_word(sel[:12]) & csr.in_rf.replicate(6), sel[:5]))
         sp_start = sp_req & ~sp_busy & ~sp_ack & ~sp_err & ~sp_responded
         m.d.sync += [sp_ack.eq(0), sp_err.eq(0)]
         with m.If(sp_start):
-            with m.If(halted & halt_req & (sel_rf | sel_pc | sel_csr)):
+            with m.If(halted & halted_q & halt_req & (sel_rf | sel_pc | sel_csr)):
                 m.d.sync += sp_busy.eq(1)
             with m.Else():
                 m.d.sync += sp_err.eq(1)
@@ -741,14 +761,15 @@ class Core(wiring.Component):
         sp_csr_we = sp_do & sp_write & sel_csr          # the CSR file ignores the register-file-only CSRs
         with m.If(sp_do):
             m.d.sync += [sp_busy.eq(0), sp_ack.eq(1)]
-            with m.If(sel_pc):
-                m.d.sync += sp_rdata.eq(Cat(C(0, 2), fd_pc))
-                with m.If(sp_write):
-                    m.d.sync += fd_pc.eq(sp_wdata[2:])
-            with m.Else():
-                # mcycle/minstret: the word's bits 31:10 OR the CSR file's low bits (0 for the other words).
-                m.d.sync += sp_rdata.eq((rs1v & (sel_rf | sel_csr_rf).replicate(32)) | csr.rdata)
+            # The CSR file reads 0 but for the selected flip-flop CSR (or a counter's low bits, ORed with the
+            # word's bits 31:10): its address is 0 for the other selectors.
+            m.d.sync += sp_rdata.eq(rs1v | csr.rdata | (Cat(C(0, 2), fd_pc) & sel_pc.replicate(32)))
         m.d.comb += [sp.ack.eq(sp_ack), sp.err.eq(sp_err), sp.rdata.eq(sp_rdata)]
+        # A PC write redirects the fetch to pend_pc in the response's cycle, while the request is still held: pend_pc
+        # took pc + imm = the port's data in the cycle before (the PC's parity so comes from the data). From a
+        # flip-flop that is 0 while the core runs and two that hold an idle port's request, so that no single upset
+        # of a running core redirects it.
+        m.d.comb += sp_pc_we.eq(sp_ack & sel_pc & sp_write)
 
         # ---------------------------------------------------------------- register file
         # An illegal instruction in X re-reads x0 for rs1, so that from T1 on the adder's sum is its immediate,
@@ -781,12 +802,8 @@ class Core(wiring.Component):
 
         # ---------------------------------------------------------------- pipeline-register parity checks
         # Each register is checked while its value is in use (a flip of a stale value is masked, as one of an
-        # unread register-file word is). A state-port write of the PC is rare (halted): its parity is generated
-        # from the written register in the next cycle, unchecked, rather than from the port's data.
-        m.d.sync += fd_fix.eq(sp_do & sel_pc & sp_write)
-        with m.If(fd_fix):
-            m.d.sync += fd_par.eq(fd_pc.xor())
-        pipe_bad = ((Cat(fd_pc, fd_par).xor() & ~fd_fix) |
+        # unread register-file word is).
+        pipe_bad = ((Cat(fd_pc, fd_par).xor()) |
                     (Cat(x_pc, x_par).xor() & x_valid) |
                     (Cat(pend_pc, pend_par).xor() & pend) |
                     (Cat(xc["imm"], imm_par).xor() & (x_valid | u1)) |
@@ -814,9 +831,9 @@ class Core(wiring.Component):
         m.d.comb += [
             # CSR instructions are raw for the decoder: their immediate is the instruction word (x_insn itself is
             # then only the record's).
-            csr.addr.eq(Mux(halted, sel[:12], xc["imm"][20:32])),
+            csr.addr.eq(xc["imm"][20:32]),
             csr.we.eq(x_csr_we | sp_csr_we),
-            csr.wdata.eq(Mux(halted, sp_wdata, csr_new)),
+            csr.wdata.eq(csr_wd),
             csr.trap.eq(t3),
             csr.mret.eq(fin & ~exc & xc["mret"]),
             csr.instret.eq(fin & ~exc & ~writes_instret),
