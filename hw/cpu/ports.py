@@ -95,7 +95,9 @@ class StatePortSignature(wiring.Signature):
     ack, rdata : response
         One-cycle pulse; ``rdata`` holds the value read (for writes, the old value or 0).
     err : 1 bit
-        One-cycle pulse instead of ``ack``: the core is not halted or the selector names nothing.
+        One-cycle pulse instead of ``ack``: the core is not halted (an access starts in the second cycle of a
+        halt at the earliest: a request presented before ``halted`` is seen may be refused), or the selector names
+        nothing.
     """
     def __init__(self):
         super().__init__({
