@@ -286,7 +286,7 @@ class Core(wiring.Component):
         t_irq = Signal()
         cause_q = Signal(4)
         x_phases = (x_mem_stalled, x_mem_wait, x_step2, x_mis, x_ph2)     # cleared as an instruction enters or leaves
-        guard.add(x_valid, *x_phases, cond_q, intr_flag, t1, t2, t3, t_irq, cause_q)
+        guard.add(x_valid, *x_phases, cond_q, intr_flag, t1, t2, t3)       # t_irq, cause_q: a load group
         # A redirect decided in X takes effect from these flip-flops in the next cycle (or later, while a
         # stalled fetch request must be held): the instruction that entered X meanwhile is squashed.
         pend = Signal()
@@ -325,8 +325,8 @@ class Core(wiring.Component):
         u1 = Signal()
         u_instret = Signal()        # U1 serves minstret (else mcycle)
         u_mid = Signal()            # U1 serves bits 31:10 (else the high half)
-        guard.add(clearing, clear_word, cm_pending, cpend_im, cpend_ch, cpend_ih, cycle_carry_q, instret_carry_q, u1,
-                  u_instret, u_mid)
+        guard.add(clearing, cm_pending, cpend_im, cpend_ch, cpend_ih, cycle_carry_q, instret_carry_q, u1)
+        # clear_word, u_instret and u_mid: load groups
 
         # Register-file operands: the read ports are transparent, so the word written in the cycle of the read
         # (by the instruction leaving X) is seen; no other bypass is needed.
@@ -374,8 +374,7 @@ class Core(wiring.Component):
 
         # Loads and stores
         mem_op = xc["mem"]
-        load_off = Signal(2)        # addr[1:0] of the request in flight
-        guard.add(load_off)
+        load_off = Signal(2)        # addr[1:0] of the request in flight (a load group with mem_io)
         m.d.comb += [
             ls.funct3.eq(f3),
             ls.offset.eq(lo),
@@ -433,7 +432,7 @@ class Core(wiring.Component):
         mem_io = Signal()           # the request in flight is to the I/O half (bit 31 of its address clear)
         wd1 = Signal()
         wd2 = Signal()
-        guard.add(mem_io, wd2)
+        guard.add(wd2)
         m.d.comb += wd1.eq(self.io_cut_off & halt_req & x_valid & ~pend & (x_mem_stalled | x_mem_wait) & mem_io &
                            ~wd2)
         guard.assign(wd2, wd1)
@@ -445,8 +444,7 @@ class Core(wiring.Component):
             dbus.wdata.eq(ls.wdata),
         ]
         with m.If(dbus.valid):
-            guard.assign(load_off, lo)
-            guard.assign(mem_io, ~dbus.addr[-1])
+            guard.load((load_off, lo), (mem_io, ~dbus.addr[-1]))
         mem_resp = x_mem_wait & (dbus.ack | dbus.err)
         mem_err = x_mem_wait & dbus.err
 
@@ -609,11 +607,10 @@ class Core(wiring.Component):
         weight = Signal(32)
         m.d.comb += weight.eq(Mux(svc_mid, Mux(cpend_cm, cm_pending << COUNTER_LOW_BITS, 1 << COUNTER_LOW_BITS), 1))
         with m.If(u0):
-            guard.assign(u_instret, svc_instret)
-            guard.assign(u_mid, svc_mid)
+            guard.load((u_instret, svc_instret), (u_mid, svc_mid))
             m.d.sync += [xc["imm"].eq(weight), imm_par.eq(Mux(svc_mid & cpend_cm, cm_pending.xor(), 1))]
         with m.If(clearing):
-            guard.assign(clear_word, clear_word + 1)
+            guard.load((clear_word, clear_word + 1))
             with m.If(clear_word == USED_WORDS - 1):
                 guard.assign(clearing, 0)
         served_cm = u1 & ~u_instret & u_mid
@@ -632,8 +629,7 @@ class Core(wiring.Component):
             # One expression (no clock enable): the late set meets the rest in the last LUT.
             guard.assign(flag, set_ | (flag & ~(written | served)))
         with m.If(t0):
-            guard.assign(t_irq, irq_take)
-            guard.assign(cause_q, Mux(irq_take, csr.irq_cause[:4], exc_cause))
+            guard.load((t_irq, irq_take), (cause_q, Mux(irq_take, csr.irq_cause[:4], exc_cause)))
 
         with m.If(x_accept):
             guard.assign(x_valid, 1)

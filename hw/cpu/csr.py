@@ -175,7 +175,7 @@ class CSRFile(wiring.Component):
         pending_ahead = Signal()        # decided last cycle: an enabled request is pending now
         enables_changed = Signal()      # mstatus or mie changed at the end of last cycle (the decision is stale)
         guard = ParityGuard(m, "csr_guard", enabled=self._control_parity)
-        guard.add(mie_bit, mpie_bit, mie, mcycle, minstret, mip, pending_ahead, enables_changed)
+        guard.add(mie_bit, mpie_bit, mip, pending_ahead, enables_changed)      # mie, mcycle, minstret: load groups
         guard.assign(mip, requests)
         pend = mie & mip
         guard.assign(pending_ahead, mie_bit & (mie & requests).any())
@@ -245,7 +245,7 @@ class CSRFile(wiring.Component):
                 at_max.eq(counter.all()),
             ]
             with m.If(written | en):
-                guard.assign(counter, Mux(written, self.wdata[:COUNTER_LOW_BITS], incremented[:-1]))
+                guard.load((counter, Mux(written, self.wdata[:COUNTER_LOW_BITS], incremented[:-1])))
 
         wdata = self.wdata
         with m.If(self.we):
@@ -254,7 +254,7 @@ class CSRFile(wiring.Component):
                     guard.assign(mie_bit, wdata[_MIE_BIT])
                     guard.assign(mpie_bit, wdata[_MPIE_BIT])
                 with m.Case(CSR.MIE):
-                    guard.assign(mie, Cat(wdata[3], wdata[7], wdata[11]))
+                    guard.load((mie, Cat(wdata[3], wdata[7], wdata[11])))
         with m.Elif(self.trap):
             guard.assign(mpie_bit, mie_bit)
             guard.assign(mie_bit, 0)
