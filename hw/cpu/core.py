@@ -763,8 +763,8 @@ class Core(wiring.Component):
         m.d.comb += [sp.ack.eq(sp_ack), sp.err.eq(sp_err), sp.rdata.eq(sp_rdata)]
         # A PC write redirects the fetch to pend_pc in the response's cycle, while the request is still held: pend_pc
         # took pc + imm = the port's data in the cycle before (the PC's parity so comes from the data). From a
-        # flip-flop that is 0 while the core runs and two that hold an idle port's request, so that no single upset
-        # of a running core redirects it.
+        # flip-flop that is 0 while the core runs and the registered request, which is no PC write while it runs (a
+        # pair's resync engine only reads a running source): no single upset of a running core redirects it.
         m.d.comb += sp_pc_we.eq(sp_ack & sel_pc & sp_write)
 
         # ---------------------------------------------------------------- register file
@@ -799,7 +799,7 @@ class Core(wiring.Component):
         # ---------------------------------------------------------------- pipeline-register parity checks
         # Each register is checked while its value is in use (a flip of a stale value is masked, as one of an
         # unread register-file word is).
-        pipe_bad = ((Cat(fd_pc, fd_par).xor()) |
+        pipe_bad = (Cat(fd_pc, fd_par).xor() |
                     (Cat(x_pc, x_par).xor() & x_valid) |
                     (Cat(pend_pc, pend_par).xor() & pend) |
                     (Cat(xc["imm"], imm_par).xor() & (x_valid | u1)) |
