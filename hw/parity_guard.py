@@ -43,9 +43,9 @@ class ParityGuard:
         ...
         with m.If(start):
             guard.assign(valid, 1)              # where m.d.sync += valid.eq(1) would be
-        with m.If(load):
-            guard.load((count, count + 1), (last, x))   # flip-flops assigned together, only here
-        bad = guard.check()                     # once, after the last add(): 1 in a cycle whose state is bad
+        with m.If(tick):
+            guard.load((count, count + 1), (sample, x))     # flip-flops assigned together, here only
+        bad = guard.check()                     # once, after the last add()/load(): 1 in a cycle whose state is bad
 
     Parameters
     ----------
