@@ -201,3 +201,36 @@ def test_a_disabled_guard_checks_nothing():
     # The flip-flops are assigned in their domain, as unguarded code would; no next value, no parity flip-flop.
     assert [stmt.lhs.name for stmt in fragment.statements["sync"]] == ["a", "b"]
     assert not fragment.statements.get("comb")
+
+
+def test_a_load_group_takes_the_parity_of_the_values_as_the_flip_flops_store_them():
+    """A value narrower than its flip-flop is extended as `eq` extends it (a signed one with its sign), a wider one
+    truncated: the stored parity is that of what the flip-flops hold, so no false alarm."""
+    from amaranth.hdl import signed
+
+    class _Loads(wiring.Component):
+        sel: In(1)
+        bad: Out(1)
+        wide_out: Out(8)
+        narrow_out: Out(4)
+
+        def elaborate(self, platform):
+            m = Module()
+            wide, narrow = Signal(8), Signal(4)
+            small = Signal(signed(3))
+            m.d.comb += small.eq(Mux(self.sel, -2, 3))
+            guard = ParityGuard(m, "g")
+            guard.load((wide, small), (narrow, Mux(self.sel, 0b10_0111, 0b01_1000)))
+            m.d.comb += [self.bad.eq(guard.check()), self.wide_out.eq(wide), self.narrow_out.eq(narrow)]
+            return m
+
+    dut = _Loads()
+    seen = []
+
+    async def testbench(ctx):
+        for sel in (1, 0, 1, 1, 0):
+            ctx.set(dut.sel, sel)
+            await ctx.tick()
+            seen.append((ctx.get(dut.wide_out), ctx.get(dut.narrow_out), ctx.get(dut.bad)))
+    Rerunnable(dut).run(testbench)
+    assert seen == [(0xFE, 0b0111, 0), (0x03, 0b1000, 0), (0xFE, 0b0111, 0), (0xFE, 0b0111, 0), (0x03, 0b1000, 0)]
