@@ -82,7 +82,7 @@ class ParityGuard:
     def _join(self, signal):
         if self._checked:
             raise RuntimeError(f"Guard {self._name!r} is already checked: no flip-flop can join it")
-        if any(guarded is signal for guarded, _ in self._guarded) or any(s is signal for s in self._loaded):
+        if any(guarded is signal for guarded, _ in self._guarded) or any(loaded is signal for loaded in self._loaded):
             raise ValueError(f"{Value.cast(signal).name} is guarded already")
 
     def add(self, *signals):
@@ -107,7 +107,7 @@ class ParityGuard:
                 else:
                     self._m.d[self._domain] += signal.eq(value)
                 return
-        if any(s is signal for s in self._loaded):
+        if any(loaded is signal for loaded in self._loaded):
             raise ValueError(f"{Value.cast(signal).name} is assigned by its load group only")
         raise KeyError(f"{Value.cast(signal).name} is not guarded by {self._name!r}")
 
@@ -148,8 +148,9 @@ class ParityGuard:
                 sum(len(Value.cast(signal)) for signal in self._loaded))
 
     def check(self):
-        """Add the parity flip-flops (one signal, ``<name>_par``, a bit per :data:`PART_BITS` next-value bits);
-        return a 1-bit value that is 1 in any cycle whose guarded state does not match its stored parity."""
+        """Add the parity flip-flops of the flip-flops :meth:`add` guards (one signal, ``<name>_par``, a bit per
+        :data:`PART_BITS` next-value bits; the load groups' were added by :meth:`load`); return a 1-bit value that
+        is 1 in any cycle whose guarded state (of both kinds) does not match its stored parity."""
         if self._checked:
             raise RuntimeError(f"Guard {self._name!r} is already checked")
         if not self._guarded and not self._loaded:
