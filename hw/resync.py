@@ -259,7 +259,6 @@ class Resync(wiring.Component):
         # round robin: registers the workload keeps writing cannot starve the others.
         pre = Signal()              # COPY and not leaving it: the pre-copier may take a register
         rc_reg = Signal(5)
-        rc_buf = Signal(32)
         rc_busy = Signal()
         dirty_gprs = Signal(32)
         m.d.comb += dirty_gprs.eq(self.reg_dirty & ~1)
@@ -282,13 +281,12 @@ class Resync(wiring.Component):
                 rc_take()
             with m.State("READ"):
                 m.d.comb += rc_busy.eq(1)
-                m.d.sync += rc_buf.eq(self.shadow_data)
+                m.d.sync += reg_buf.eq(self.shadow_data)
                 m.next = "WRITE"
                 with m.If(~self.busy):
                     m.next = "IDLE"
             with m.State("WRITE"):
-                m.d.comb += [rc_busy.eq(1), self.tgt_state.req.eq(1), self.tgt_state.addr.eq(STATE_X0 + rc_reg),
-                             self.tgt_state.wdata.eq(rc_buf)]
+                m.d.comb += [rc_busy.eq(1), self.tgt_state.req.eq(1), self.tgt_state.addr.eq(STATE_X0 + rc_reg)]
                 with m.If(self.tgt_state.err):
                     # Not written: mark it again (the pair's marks include reg_remark).
                     m.d.comb += self.reg_remark.eq(1)
