@@ -235,7 +235,7 @@ class Resync(wiring.Component):
         j = Signal(range(nrest + 1))
         rsel, wsel = Signal(13), Signal(13)
         rvalid, wvalid = Signal(), Signal()
-        reg_buf = Signal(32)
+        reg_buf = Signal(32)        # also the register pre-copier's (below): the two never run together
         s_done = Signal()
         t_done = Signal()
         m.d.comb += [
