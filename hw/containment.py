@@ -9,10 +9,11 @@ whatever A sees in its cycle ``t`` (stall, ack, err, rdata), B must see in its c
 2. **A waits for B's confirmation.** A request from A is held off (``stall``) until it has been presented for
    ``offset + 1`` cycles. ``offset`` cycles after A, B presents its copy of the same request, the comparator
    compares it with A's delayed copy, and in the next cycle its registered ``req_agree`` says whether they were
-   equal (both units still present them: both are stalled). Only then is the request put on the shared bus -- B's
-   copy as it was compared, from flip-flops that took it in the compare cycle and hold it from then on, so that a
-   fault that changes a unit's held request after the compare (a flipped pipeline register) cannot reach the
-   bus -- and A's ``stall`` follows the shared bus's ``stall``. B sees A's
+   equal (both units still present them: both are stalled). Only then is the request put on the shared bus -- as
+   it was compared: flip-flops take A's request in the first cycle A presents it (the value the comparator's delay
+   line brings to the compare) and hold it from then on, so that a fault that changes a unit's held request after
+   that (a flipped pipeline register) cannot reach the bus -- and A's ``stall`` follows the shared bus's
+   ``stall``. B sees A's
    stall pattern ``offset`` cycles later and so accepts its copy at the same point of its own execution. A
    disagreement forwards nothing; A stays stalled (and B, replaying A's view, too) until the lockstep controller
    changes the mode.
@@ -33,9 +34,11 @@ Modes (``mode`` requests one, ``active`` is the one in effect):
              evidence a unit raises about what it requests (the parity of the request, of a pipeline register, of
              a register it stores), all in the cycle it presents it, stops the unit before anything reaches the
              bus, as the comparison does in ``PAIR``. It costs a simplex I/O access 1 cycle (``PAIR`` costs
-             ``offset + 1``, so a survivor never runs slower than the pair did). In the first cycle out of
-             ``PAIR`` the survivor's request is forwarded at once, whatever it waited: the fault was its
-             partner's, and the survivor loses no cycle to the switch.
+             ``offset + 1``, so a survivor never runs slower than the pair did). A's request goes out from the
+             copy taken in its first cycle, B's as B presents it. In the first cycle out of ``PAIR`` the
+             survivor's request is forwarded at once, whatever it waited (A's once it has been presented for a
+             cycle: its copy is taken in the first): the fault was its partner's, and the survivor loses no
+             cycle to the switch.
 ``HALT``     nothing is forwarded, both units are held off.
 
 A mode change first drains: no new request is forwarded, the responses still owed are delivered as in the old mode
@@ -194,15 +197,16 @@ class Containment(wiring.Component):
             in_flight.append(delayed[1:3].any())
         m.d.comb += pending.eq(Cat(*in_flight).any())
 
-        # The request forwarded: in PAIR the copy of B's that was compared (taken until the agreement is in, held
-        # while it stands); A's or B's own when that unit runs alone.
-        from_a = self.active == ContainMode.ONLY_A
+        # The request forwarded: in PAIR and ONLY_A the copy of A's taken in the first cycle A presented it (in PAIR
+        # the one the comparator compared, `offset` cycles later, with B's: what goes out is what was compared,
+        # whatever either unit's held request does after), B's own when B runs alone.
+        # (ONLY_A forwards only a request held for SIMPLEX_HOLD >= 1 cycles, so the copy has it by then.)
         from_b = self.active == ContainMode.ONLY_B
         for name in ("addr", "write", "sel", "wdata"):
-            compared = Signal.like(getattr(b, name), name=f"compared_{name}")
-            with m.If(waited != offset + 1):
-                m.d.sync += compared.eq(getattr(b, name))
-            m.d.comb += getattr(bus, name).eq(Mux(from_a, getattr(a, name), Mux(from_b, getattr(b, name), compared)))
+            compared = Signal.like(getattr(a, name), name=f"compared_{name}")
+            with m.If(waited == 0):
+                m.d.sync += compared.eq(getattr(a, name))
+            m.d.comb += getattr(bus, name).eq(Mux(from_b, getattr(b, name), compared))
 
         response = Cat(bus.ack & owed, bus.err & owed)
         # B in PAIR: A's view `offset` cycles later (all zero but the stall bit outside PAIR, once drained).
@@ -222,9 +226,10 @@ class Containment(wiring.Component):
                     b.stall.eq(b_view[0]),
                 ]
             with m.Case(ContainMode.ONLY_A):
+                # Forwarded from the copy: once presented for a cycle, out of PAIR too.
                 m.d.comb += [
-                    bus.valid.eq(a.valid & (held_a | from_pair) & go),
-                    a_stall.eq(~((held_a | from_pair) & go) | bus.stall),
+                    bus.valid.eq(a.valid & held_a & go),
+                    a_stall.eq(~(held_a & go) | bus.stall),
                     b.stall.eq(1),
                 ]
             with m.Case(ContainMode.ONLY_B):
