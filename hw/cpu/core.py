@@ -469,8 +469,13 @@ class Core(wiring.Component):
         # The redirect target: the adder's sum for JALR (rs1 + imm), MRET (x0 + mepc) and trap entry (x0 + mtvec),
         # else pc + imm (JAL, branches).
         target_pc = Signal(30)
+        target_par = Signal()
         # While halted (X's flags are the last instruction's) pc + imm: the state port's data (a PC write).
-        m.d.comb += target_pc.eq(Mux(((xc["jalr"] | xc["mret"]) & ~halted) | t3, alu.sum[2:], pc_imm[2:]))
+        target_sum = ((xc["jalr"] | xc["mret"]) & ~halted) | t3
+        # Its parity is the selected source's, not the multiplexer's output's: the multiplexer then feeds pend_pc
+        # alone, and each of its LUTs packs with its flip-flop.
+        m.d.comb += [target_pc.eq(Mux(target_sum, alu.sum[2:], pc_imm[2:])),
+                     target_par.eq(Mux(target_sum, alu.sum[2:].xor(), pc_imm[2:].xor()))]
 
         # Register-file writes from X: rd (the result), a CSR word (the new CSR value), a trap CSR, or a counter's
         # high half. A two-cycle CSR write writes the CSR word first, then rd (and retires).
@@ -577,7 +582,7 @@ class Core(wiring.Component):
         guard.assign(op_sub, next_sub & ~u0 & ~t2)
 
         with m.If(~pend):
-            m.d.sync += [pend_pc.eq(target_pc), pend_par.eq(target_pc.xor())]
+            m.d.sync += [pend_pc.eq(target_pc), pend_par.eq(target_par)]
         # As one expression rather than set/clear statements: the flip-flop then has no clock enable, and a taken
         # branch's condition (the comparison's carry out, late) meets the rest in the last LUT before it.
         guard.assign(pend, x_redirect | (pend & ~redirect))
