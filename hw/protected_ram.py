@@ -31,8 +31,10 @@ Details:
   about the stored word).
 * ``core_en`` / ``core_rst``: the core-side registers (acks, the read-modify-write step, port B) follow the unit's
   clock enable and reset, so a frozen unit sees exactly what it saw when it was frozen, while ``aux`` keeps
-  working: if ``aux`` or the flip port reads port A while a frozen core's load response is pending, the core's
-  word is kept aside for it. ``wrote`` / ``wrote_addr``: the core wrote a word this cycle (dirty tracking);
+  working. If ``aux`` or the flip port reads port A while a frozen core's load response is pending, single-ported
+  the core's word is kept aside for it; dual-ported the response is withdrawn and the word read again (at the
+  address the frozen core still presents) in the first cycle the core runs, answered in the next, and a
+  read-modify-write caught between its read and its write starts again. ``wrote`` / ``wrote_addr``: the core wrote a word this cycle (dirty tracking);
   ``wrote_data`` is the data word stored and ``wrote_full`` says it is the whole word (always under
   parity/SECDED, where a partial store is merged first; without protection only a store with all byte enables
   on) -- the resync mirrors whole-word writes into the target copy.
@@ -239,8 +241,9 @@ class ProtectedRAM(wiring.Component):
         loading = self.load.valid if self._loader else Const(0)
         core_a = Signal()           # the core's data bus (read, write, or a read-modify-write step)
         claim = Signal()            # ... or (early claim) may be: the port's multiplexers and turns follow this
+        reread = Signal()           # dual: a load response withdrawn from a frozen core, read again when it runs
         m.d.comb += [core_a.eq(dbus.valid & core_en & ~loading),
-                     claim.eq((self.core_claim if self._early_claim else dbus.valid) & core_en & ~loading)]
+                     claim.eq(((self.core_claim if self._early_claim else dbus.valid) | reread) & core_en & ~loading)]
         write = dbus.write & core_a
         merging = Signal()          # read-modify-write: the old word is on the port's output this cycle
         guard = ParityGuard(m, "response_guard")
@@ -314,25 +317,29 @@ class ProtectedRAM(wiring.Component):
         with m.If(core_reads | flip_read | aux_read):
             m.d.sync += a_data.eq(a_word)
 
-        # One decoder for port A. `own`: its output register holds the core's last read; when another initiator
-        # reads while a frozen core still has to take its response, the core's word is kept in `held`.
+        # One decoder for port A. Another initiator may read while a frozen core still has to take its response
+        # (the management dumping an isolated unit's copy). Single-ported, the core's word is then kept in `held`
+        # (`own`: the output register holds the core's last read). Dual-ported (no fetch on port A), the response
+        # is withdrawn instead and read again when the core runs (`reread`, below): the core still presents the
+        # address of the load it waits for (its operands are frozen with it).
         m.submodules.adec = adec = Decoder(p)
         m.d.comb += [adec.data.eq(a_data[:32]), adec.check.eq(a_data[32:])]
-        own = Signal()
-        held = Signal(32)
-        held_single = Signal()
-        held_bad = Signal()
-        guard.add(own)
-        with m.If(core_reads):
-            guard.assign(own, 1)
-        with m.Elif(flip_read | aux_read):
-            guard.assign(own, 0)
-        with m.If(own):
-            m.d.sync += [held.eq(adec.corrected), held_single.eq(adec.single),
-                         held_bad.eq(adec.double | adec.parity_error)]
-        core_word = Mux(own, adec.corrected, held)
-        core_single = Mux(own, adec.single, held_single)
-        core_bad = Mux(own, adec.double | adec.parity_error, held_bad)
+        core_word, core_single, core_bad = adec.corrected, adec.single, adec.double | adec.parity_error
+        if single:
+            own = Signal()
+            held = Signal(32)
+            held_single = Signal()
+            held_bad = Signal()
+            guard.add(own)
+            with m.If(core_reads):
+                guard.assign(own, 1)
+            with m.Elif(flip_read | aux_read):
+                guard.assign(own, 0)
+            with m.If(own):
+                m.d.sync += [held.eq(core_word), held_single.eq(core_single), held_bad.eq(core_bad)]
+            core_word = Mux(own, core_word, held)
+            core_single = Mux(own, core_single, held_single)
+            core_bad = Mux(own, core_bad, held_bad)
         m.d.comb += [dbus.rdata.eq(core_word), aux.rdata.eq(adec.corrected)]
 
         # One encoder for the data words written through port A (the flip port writes raw words).
@@ -352,9 +359,14 @@ class ProtectedRAM(wiring.Component):
         if self._inject:
             with m.Elif(flip_write):
                 m.d.comb += [w_en.eq(full_en), w_word.eq(a_data ^ flip_mask)]
+        # Another initiator reads while the core is frozen: the port's output no longer holds the core's word.
+        lost = (aux_read | flip_read) & ~core_en
         if protected:
             with m.If(core_en):
                 guard.assign(merging, partial & ~merging)
+            if not single:
+                with m.Elif(lost):
+                    guard.assign(merging, 0)        # the partial write reads its word again
 
         m.d.comb += [
             self.wrote.eq(core_writes),
@@ -413,12 +425,24 @@ class ProtectedRAM(wiring.Component):
             self.aux_error.eq(a_read & (adec.double | adec.parity_error)),
         ]
         accepted = dbus.valid & ~dbus.stall
+        # The re-read (a claim of its own: the port reads the core's address) answers like a load.
+        again = reread & ~loading
         with m.If(core_en):
-            for flag, value in ((dbus.ack, accepted), (d_read, accepted & ~dbus.write), (ibus.ack, fetch & ~collide),
-                                (ibus.err, ibus.valid & ibus.write), (i_read, fetch & ~collide), (retry, collide)):
+            for flag, value in ((dbus.ack, accepted | again), (d_read, (accepted & ~dbus.write) | again),
+                                (ibus.ack, fetch & ~collide), (ibus.err, ibus.valid & ibus.write),
+                                (i_read, fetch & ~collide), (retry, collide)):
                 guard.assign(flag, value)
+        if not single:
+            guard.add(reread)
+            with m.If(core_en):
+                with m.If(~loading):
+                    guard.assign(reread, 0)
+            with m.Elif(lost & d_read):
+                for flag in (dbus.ack, d_read):
+                    guard.assign(flag, 0)
+                guard.assign(reread, 1)
         with m.If(self.core_rst):
-            for flag in (dbus.ack, d_read, ibus.ack, ibus.err, i_read, retry):
+            for flag in (dbus.ack, d_read, ibus.ack, ibus.err, i_read, retry) + (() if single else (reread,)):
                 guard.assign(flag, 0)
             if protected:
                 guard.assign(merging, 0)

@@ -148,9 +148,12 @@ def test_aux_waits_while_the_core_uses_port_a(ports):
 
 
 @pytest.mark.parametrize("ports", ["dual", "single"])
-def test_frozen_core_keeps_its_load_response_across_aux_reads(ports):
+@pytest.mark.parametrize("aux_reads", [(), (30, 31, 32)])
+def test_frozen_core_gets_its_load_response_across_aux_reads(ports, aux_reads):
     """A unit frozen (core_en low) in the cycle its load is answered gets the loaded word when it runs again, even
-    though the management read other words of its copy meanwhile."""
+    though the management read other words of its copy meanwhile. Single-ported, from a copy kept of it, at once;
+    dual-ported the response is withdrawn and the port reads the word again in the first cycle the core runs (the
+    core still presents its load's address), answering in the next. Without reads in between: at once."""
     ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=Protection.SECDED, ports=ports)
 
     async def bench(ctx):
@@ -160,19 +163,57 @@ def test_frozen_core_keeps_its_load_response_across_aux_reads(ports):
         ctx.set(ram.dbus.valid, 0)
         ctx.set(ram.core_en, 0)          # frozen with the response pending
         assert ctx.get(ram.dbus.ack) and ctx.get(ram.dbus.rdata) == INIT[7]
-        ctx.set(ram.aux.valid, 1)
-        for addr in (30, 31, 32):
+        for addr in aux_reads:
+            ctx.set(ram.aux.valid, 1)
             ctx.set(ram.aux.addr, addr)
             assert not ctx.get(ram.aux.stall)
             await ctx.tick()
             assert ctx.get(ram.aux.ack)
         ctx.set(ram.aux.valid, 0)
         await ctx.tick()
-        assert ctx.get(ram.aux.rdata) == INIT[32]
+        if aux_reads:
+            assert ctx.get(ram.aux.rdata) == INIT[aux_reads[-1]]
         ctx.set(ram.core_en, 1)
+        if aux_reads and ports == "dual":
+            assert not ctx.get(ram.dbus.ack)
+            assert ctx.get(ram.aux.stall)       # the port is the core's this cycle
+            await ctx.tick()
         assert ctx.get(ram.dbus.ack) and ctx.get(ram.dbus.rdata) == INIT[7]
         await ctx.tick()
         assert not ctx.get(ram.dbus.ack)
+    simulate(ram, bench)
+
+
+@pytest.mark.parametrize("ports", ["dual", "single"])
+@pytest.mark.parametrize("protection", [Protection.PARITY, Protection.SECDED])
+def test_a_partial_store_frozen_between_its_read_and_its_write_merges_the_word_it_reads(protection, ports):
+    """A byte store to a protected copy reads the word, then writes it merged. A unit frozen between the two while
+    the management reads other words still stores its byte into the word as it is."""
+    ram = ProtectedRAM(size=WORDS * 4, init=INIT, protection=protection, ports=ports)
+
+    async def bench(ctx):
+        present(ctx, ram.dbus, 9, write=True, wdata=0xAB << 8, sel=0b0010)
+        assert ctx.get(ram.dbus.stall)          # the read of the read-modify-write
+        await ctx.tick()
+        ctx.set(ram.core_en, 0)                 # frozen with the old word on the port's output
+        for addr in (40, 41):
+            ctx.set(ram.aux.valid, 1)
+            ctx.set(ram.aux.addr, addr)
+            await ctx.tick()
+        ctx.set(ram.aux.valid, 0)
+        ctx.set(ram.core_en, 1)
+        for _ in range(4):
+            if not ctx.get(ram.dbus.stall):
+                break
+            await ctx.tick()
+        assert not ctx.get(ram.dbus.stall)
+        await ctx.tick()
+        ctx.set(ram.dbus.valid, 0)
+        assert ctx.get(ram.dbus.ack)
+        await ctx.tick()
+        data, check = stored(ram, ctx, 9)
+        expected = (INIT[9] & ~0xFF00) | 0xAB00
+        assert data == expected and check == ecc_model.encode(protection, expected)
     simulate(ram, bench)
 
 

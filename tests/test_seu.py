@@ -88,7 +88,7 @@ GUARDED = {
                  "csr_guard_par", *(f"csr_guard_ld{n}_par" for n in range(3))),
     "ifetch": ("pending", "pending_hit", "pending_miss", "pending_void", "pending_guard_par"),
     "decoder": ("pending", "pending_hit", "pending_miss", "pending_void", "pending_guard_par"),
-    "ram": ("merging", "own", "dbus__ack", "d_read", "ibus__ack", "ibus__err", "i_read", "retry",
+    "ram": ("merging", "reread", "dbus__ack", "d_read", "ibus__ack", "ibus__err", "i_read", "retry",
             "response_guard_par"),
 }
 
