@@ -143,8 +143,12 @@ class CpuHarness:
                     q = queues[name]
                     if self.io_cut:         # responses owed by the I/O half never arrive
                         queues[name] = q = deque(entry for entry in q if not self._cut_off(name, entry[3]))
+                    if name == "d" and q and not q[0][4]:
+                        # Address kept (hw.cpu.bus): the read's address until its response.
+                        assert ctx.get(bus.addr) == q[0][3], \
+                            f"dbus address left while its read is outstanding at cycle {self.cycles}"
                     if q and q[0][0] <= self.cycles:
-                        _, ok, rdata, _addr = q.popleft()
+                        _, ok, rdata, _addr, _write = q.popleft()
                         ctx.set(bus.ack, ok)
                         ctx.set(bus.err, not ok)
                         ctx.set(bus.rdata, rdata)
@@ -179,7 +183,7 @@ class CpuHarness:
                     if name == "d":
                         lat = self.slow.get(addr << 2, lat)
                     ready = max(self.cycles + lat, queues[name][-1][0] + 1 if queues[name] else 0)
-                    queues[name].append((ready, ok, rdata, addr))
+                    queues[name].append((ready, ok, rdata, addr, write))
                 stop = False
                 if ctx.get(core.retire.valid):
                     rec = ctx.get(core.retire.record)

@@ -29,6 +29,11 @@ keeps that word until the initiator's next request is accepted (in the cycle it 
 fetched instruction that its execute stage cannot take yet there, instead of in a register of its own: a block
 RAM's output register holds while its read enable is off, so the hold costs a dual-ported memory nothing; a
 single-ported one, whose port data reads also use, keeps a copy.
+
+Address kept (the core's ``dbus``): from a read's acceptance to its response the core keeps presenting the read's
+``addr`` (with ``valid`` low): its load waits in X with its operands. A lockstep unit's dual-ported RAM copy relies
+on it to read the word again for a frozen core whose response another initiator's read took off the port
+(:mod:`hw.protected_ram`).
 """
 
 from amaranth.lib import wiring
