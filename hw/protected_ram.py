@@ -241,9 +241,14 @@ class ProtectedRAM(wiring.Component):
         loading = self.load.valid if self._loader else Const(0)
         core_a = Signal()           # the core's data bus (read, write, or a read-modify-write step)
         claim = Signal()            # ... or (early claim) may be: the port's multiplexers and turns follow this
-        reread = Signal()           # dual: a load response withdrawn from a frozen core, read again when it runs
         m.d.comb += [core_a.eq(dbus.valid & core_en & ~loading),
-                     claim.eq(((self.core_claim if self._early_claim else dbus.valid) | reread) & core_en & ~loading)]
+                     claim.eq((self.core_claim if self._early_claim else dbus.valid) & core_en & ~loading)]
+        # Dual: a load response withdrawn from a frozen core (below) is read again in the first cycle it runs; the
+        # core presents no request then, so the re-read takes the port beside the claim, from flip-flops, before
+        # the flip port and aux (the core's late claim does not gain a term).
+        reread = Signal()
+        again = Signal()
+        m.d.comb += again.eq(reread & core_en & ~loading)
         write = dbus.write & core_a
         merging = Signal()          # read-modify-write: the old word is on the port's output this cycle
         guard = ParityGuard(m, "response_guard")
@@ -280,7 +285,7 @@ class ProtectedRAM(wiring.Component):
             flip_got = Signal()     # the word was read last cycle
             flip_addr = Signal(aw)
             flip_mask = Signal(32 + cw)
-            others = loading | claim | fetch_a
+            others = loading | claim | fetch_a | again
             m.d.comb += [flip_read.eq(flip_pend & ~flip_got & ~others),
                          flip_write.eq(flip_got & ~others)]
             m.d.sync += flip_got.eq(flip_read)
@@ -289,7 +294,7 @@ class ProtectedRAM(wiring.Component):
             with m.Elif(flip_write):
                 m.d.sync += flip_pend.eq(0)
         aux_free = Signal()
-        m.d.comb += [aux_free.eq(~loading & ~claim & ~fetch_a & ~flip_read & ~flip_write),
+        m.d.comb += [aux_free.eq(~loading & ~claim & ~fetch_a & ~again & ~flip_read & ~flip_write),
                      aux.stall.eq(~aux_free)]
         aux_read = aux.valid & ~aux.write & aux_free
         aux_write = aux.valid & aux.write & aux_free
@@ -299,12 +304,12 @@ class ProtectedRAM(wiring.Component):
         # The loader's word (when there is a loader) and the data bus's: the loader wins.
         load_addr = Mux(loading, self.load.addr, dbus.addr) if self._loader else dbus.addr
         load_data = Mux(loading, self.load.data, dbus.wdata) if self._loader else dbus.wdata
-        # The flip port's and aux's address (`side_addr`), below the core's and the loader's.
+        # The re-read's, the flip port's and aux's address (`side_addr`), below the core's and the loader's.
         side_addr = Signal(aw)
         if self._inject:
-            m.d.comb += side_addr.eq(Mux(flip_read | flip_write, flip_addr, aux.addr))
+            m.d.comb += side_addr.eq(Mux(again, dbus.addr, Mux(flip_read | flip_write, flip_addr, aux.addr)))
         else:
-            m.d.comb += side_addr.eq(aux.addr)
+            m.d.comb += side_addr.eq(Mux(again, dbus.addr, aux.addr))
         with m.If(loading | claim):
             m.d.comb += a_addr.eq(load_addr)
         if single:
@@ -313,7 +318,7 @@ class ProtectedRAM(wiring.Component):
         with m.Else():
             m.d.comb += a_addr.eq(side_addr)
         a_data = Signal(32 + cw, reset_less=True)
-        core_reads = core_read | fetch_a
+        core_reads = core_read | fetch_a | again
         with m.If(core_reads | flip_read | aux_read):
             m.d.sync += a_data.eq(a_word)
 
@@ -426,7 +431,6 @@ class ProtectedRAM(wiring.Component):
         ]
         accepted = dbus.valid & ~dbus.stall
         # The re-read (a claim of its own: the port reads the core's address) answers like a load.
-        again = reread & ~loading
         with m.If(core_en):
             for flag, value in ((dbus.ack, accepted | again), (d_read, (accepted & ~dbus.write) | again),
                                 (ibus.ack, fetch & ~collide), (ibus.err, ibus.valid & ibus.write),
