@@ -34,8 +34,8 @@ Details:
   working. If ``aux`` or the flip port reads port A while a frozen core's load response is pending, single-ported
   the core's word is kept aside for it; dual-ported the response is withdrawn and the word read again (at the
   address the frozen core still presents) in the first cycle the core runs, answered in the next, and a
-  read-modify-write caught between its read and its write starts again. ``wrote`` / ``wrote_addr``: the core wrote a word this cycle (dirty tracking);
-  ``wrote_data`` is the data word stored and ``wrote_full`` says it is the whole word (always under
+  read-modify-write caught between its read and its write starts again. ``wrote`` / ``wrote_addr``: the core
+  wrote a word this cycle (dirty tracking); ``wrote_data`` is the data word stored and ``wrote_full`` says it is the whole word (always under
   parity/SECDED, where a partial store is merged first; without protection only a store with all byte enables
   on) -- the resync mirrors whole-word writes into the target copy.
 """
@@ -430,7 +430,7 @@ class ProtectedRAM(wiring.Component):
             self.aux_error.eq(a_read & (adec.double | adec.parity_error)),
         ]
         accepted = dbus.valid & ~dbus.stall
-        # The re-read (a claim of its own: the port reads the core's address) answers like a load.
+        # The re-read (`again`) answers like a load.
         with m.If(core_en):
             for flag, value in ((dbus.ack, accepted | again), (d_read, (accepted & ~dbus.write) | again),
                                 (ibus.ack, fetch & ~collide), (ibus.err, ibus.valid & ibus.write),
