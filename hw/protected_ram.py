@@ -35,9 +35,9 @@ Details:
   the core's word is kept aside for it; dual-ported the response is withdrawn and the word read again (at the
   address the frozen core still presents) in the first cycle the core runs, answered in the next, and a
   read-modify-write caught between its read and its write starts again. ``wrote`` / ``wrote_addr``: the core
-  wrote a word this cycle (dirty tracking); ``wrote_data`` is the data word stored and ``wrote_full`` says it is the whole word (always under
-  parity/SECDED, where a partial store is merged first; without protection only a store with all byte enables
-  on) -- the resync mirrors whole-word writes into the target copy.
+  wrote a word this cycle (dirty tracking); ``wrote_data`` is the data word stored and ``wrote_full`` says it is
+  the whole word (always under parity/SECDED, where a partial store is merged first; without protection only a
+  store with all byte enables on) -- the resync mirrors whole-word writes into the target copy.
 """
 
 from amaranth.hdl import Module, Signal, Cat, Const, Mux
