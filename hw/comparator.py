@@ -122,6 +122,9 @@ class Comparator(wiring.Component):
         Clears ``diverged`` and ``first_fields`` (a mismatch in the same cycle still sets them).
     selftest : In(MismatchLayout)
         Inverts one bit of A's delayed copy of each selected field group.
+    a_req_compared : Out(BusRequestSignature)
+        A's request as it is compared this cycle (delayed by ``offset``; the self-test's inversion not applied): what
+        the output containment forwards once the agreement is in.
     req_agree : Out(1)
         From flip-flops: the requests compared in the previous cycle were both valid, no field group differed
         (the request groups whether enabled or not, the others while enabled) and ``diverged`` was low or being
@@ -153,6 +156,7 @@ class Comparator(wiring.Component):
             "enable":       In(1),
             "clear":        In(1),
             "selftest":     In(MismatchLayout),
+            "a_req_compared": Out(BusRequestSignature(addr_width=addr_width)),
             "req_agree":    Out(1),
             "mismatch":     Out(1),
             "fields":       Out(MismatchLayout),
@@ -193,6 +197,8 @@ class Comparator(wiring.Component):
             retire_next = Signal(retire_layout, name=f"a_retire_d{stage + 1}")
             m.d.sync += [req_next.eq(a_req_d), retire_next.eq(a_retire_d)]
             a_req_d, a_retire_d = req_next, retire_next
+
+        m.d.comb += [getattr(self.a_req_compared, name).eq(getattr(a_req_d, name)) for name in req_layout.members]
 
         # Self-test: invert one bit per selected group in A's delayed copy.
         test = self.selftest

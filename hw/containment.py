@@ -50,10 +50,11 @@ forwarded it, so it loses no cycle. One in the middle of an I/O access waits for
 responses plus ``offset`` cycles).
 """
 
-from amaranth import Module, Signal, Mux, Cat
+from amaranth import Module, Signal, Mux, Cat, Const
 from amaranth.lib import enum, wiring
 from amaranth.lib.wiring import In, Out
 
+from .comparator import BusRequestSignature
 from .cpu.bus import BusSignature
 
 
@@ -92,6 +93,8 @@ class Containment(wiring.Component):
         The units' I/O ports (this component is their target).
     bus : Out(BusSignature)
         The shared I/O bus (this component is its initiator).
+    a_compared : In(BusRequestSignature)
+        The comparator's ``a_req_compared``: A's request as it is compared this cycle.
     agree : In(1)
         The comparator's registered ``req_agree``: A's request delayed by ``offset`` equalled B's request in the
         previous cycle.
@@ -118,6 +121,7 @@ class Containment(wiring.Component):
             "a":         In(BusSignature(addr_width=addr_width)),
             "b":         In(BusSignature(addr_width=addr_width)),
             "bus":       Out(BusSignature(addr_width=addr_width)),
+            "a_compared": In(BusRequestSignature(addr_width=addr_width)),
             "agree":     In(1),
             "mode":      In(ContainMode),
             "active":    Out(ContainMode),
@@ -197,14 +201,18 @@ class Containment(wiring.Component):
             in_flight.append(delayed[1:3].any())
         m.d.comb += pending.eq(Cat(*in_flight).any())
 
-        # The request forwarded: in PAIR and ONLY_A the copy of A's taken in the first cycle A presented it (in PAIR
-        # the one the comparator compared, `offset` cycles later, with B's: what goes out is what was compared,
-        # whatever either unit's held request does after), B's own when B runs alone.
-        # (ONLY_A forwards only a request held for SIMPLEX_HOLD >= 1 cycles, so the copy has it by then.)
+        # The request forwarded: in PAIR and ONLY_A a copy of A's, B's own when B runs alone. The copy is taken in
+        # the first cycle A presents a request (ONLY_A forwards only one held for SIMPLEX_HOLD >= 1 cycles, so the
+        # copy has it by then), and in PAIR taken again in the compare cycle from the comparator's delay line -- the
+        # same value, A's request of that first cycle: what goes out is what was compared, whatever either unit's
+        # held request does after, and the copy, which nothing checks, holds it one cycle before it can go out.
         from_b = self.active == ContainMode.ONLY_B
+        recompare = (waited == offset) & (self.active == ContainMode.PAIR) if offset else Const(0)
         for name in ("addr", "write", "sel", "wdata"):
             compared = Signal.like(getattr(a, name), name=f"compared_{name}")
-            with m.If(waited == 0):
+            with m.If(recompare):
+                m.d.sync += compared.eq(getattr(self.a_compared, name))
+            with m.Elif(waited == 0):
                 m.d.sync += compared.eq(getattr(a, name))
             m.d.comb += getattr(bus, name).eq(Mux(from_b, getattr(b, name), compared))
 

@@ -479,6 +479,7 @@ class LockstepPair(wiring.Component):
             cmp.selftest.eq(self.selftest),
             cont.agree.eq(cmp.req_agree),
         ]
+        wiring.connect(m, cmp.a_req_compared, cont.a_compared)
         with m.If(both):
             m.d.comb += cont.mode.eq(ContainMode.PAIR)
         with m.Elif(online_a):

@@ -31,6 +31,8 @@ class Harness(Elaboratable):
             for name in ("valid",) + REQ:
                 m.d.comb += getattr(req, name).eq(getattr(port, name))
         m.d.comb += [self.cont.agree.eq(self.cmp.req_agree), self.cmp.enable.eq(1)]
+        for name in ("valid",) + REQ:
+            m.d.comb += getattr(self.cont.a_compared, name).eq(getattr(self.cmp.a_req_compared, name))
         return m
 
 
