@@ -10,10 +10,10 @@ whatever A sees in its cycle ``t`` (stall, ack, err, rdata), B must see in its c
    ``offset + 1`` cycles. ``offset`` cycles after A, B presents its copy of the same request, the comparator
    compares it with A's delayed copy, and in the next cycle its registered ``req_agree`` says whether they were
    equal (both units still present them: both are stalled). Only then is the request put on the shared bus -- as
-   it was compared: flip-flops take A's request in the first cycle A presents it (the value the comparator's delay
-   line brings to the compare) and hold it from then on, so that a fault that changes a unit's held request after
-   that (a flipped pipeline register) cannot reach the bus -- and A's ``stall`` follows the shared bus's
-   ``stall``. B sees A's
+   it was compared: flip-flops take A's request in the first cycle A presents it, take it again from the
+   comparator's delay line in the compare cycle (``a_compared``: the same value) and hold it from then on, so that
+   a fault that changes a unit's held request after that (a flipped pipeline register) cannot reach the bus -- and
+   A's ``stall`` follows the shared bus's ``stall``. B sees A's
    stall pattern ``offset`` cycles later and so accepts its copy at the same point of its own execution. A
    disagreement forwards nothing; A stays stalled (and B, replaying A's view, too) until the lockstep controller
    changes the mode.
