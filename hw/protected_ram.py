@@ -248,7 +248,8 @@ class ProtectedRAM(wiring.Component):
         # the flip port and aux (the core's late claim does not gain a term).
         reread = Signal()
         again = Signal()
-        m.d.comb += again.eq(reread & core_en & ~loading)
+        if not single:
+            m.d.comb += again.eq(reread & core_en & ~loading)
         write = dbus.write & core_a
         merging = Signal()          # read-modify-write: the old word is on the port's output this cycle
         guard = ParityGuard(m, "response_guard")
