@@ -316,10 +316,11 @@ def _constraints_file(target, pins, ports, directory):
 
 #: The ABC script ``synth_ice40``'s ``abc9`` maps the logic with (``{W}`` and ``{D}`` are its wire delay and delay
 #: target, as in Yosys' own script): Yosys' default script (structural choices, a delay-oriented LUT mapping with
-#: area recovery, ``&mfs``), then three more rounds, each restructuring the mapped logic and mapping it again --
-#: ``&synch2`` (rewriting with choices), ``&dch`` (choices), a plain re-map -- each followed by ``&mfs``. Measured
-#: with Yosys 0.70 (``hw/cpu/README.md``, "Measured", stop 34): the core harness 1,507 -> 1,403 logic cells, its
-#: Fmax not lower (three seeds); Yosys takes about half as long again.
+#: area recovery, ``&mfs``), then three more rounds that each restructure the mapped logic and map it again --
+#: with structural choices (``&dch``), after rewriting (``&synch2``), plainly -- each followed by ``&mfs``. Measured
+#: with Yosys 0.70 (pack counts, ``hw/cpu/README.md`` "Measured", stop 34): core harness 1,507 -> 1,422 logic
+#: cells, single-unit SoC 2,687 -> 2,580, lockstep pair 7,134 -> 6,723 (HX8K); Fmax not lower. Yosys takes about
+#: half as long again.
 ABC9_SCRIPT = ";".join([
     "&scorr", "&sweep", "&dc2", "&dch -f -r", "&if {W} {D} -v", "&mfs",
     "&st", "&dch -f", "&if {W} {D} -v", "&mfs",
