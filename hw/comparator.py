@@ -248,8 +248,9 @@ class Comparator(wiring.Component):
         m.d.sync += compared.eq(seen)
         fields_q = MismatchLayout(compared)
         # B's rd_data is its core's write data, which comes late in the cycle: of its compare only the first level
-        # (two bit pairs, one LUT) is registered, and the OR of those flip-flops completes `retire_rd` in the next
-        # cycle, as the other groups' flip-flops do (the pair's critical path had ended in this tree).
+        # is registered (each flip-flop the OR of two bits' differences, one LUT), and the OR of those flip-flops
+        # completes `retire_rd` in the next cycle, when the other groups' registers are read (the pair's critical
+        # path had ended in this tree).
         rd_data_ne = Signal(len(ar.rd_data) // 2)
         rd_data_on = Signal()
         rd_xor = ar.rd_data ^ br.rd_data

@@ -105,4 +105,3 @@ def test_replica_check_fails_a_constant_comparator_or_a_netlist_without_the_pair
     del nets["p.comparator.compared"]
     with pytest.raises(ReplicaError, match="compare registers"):
         check_replicas(_netlist(nets), pair="p")
-
