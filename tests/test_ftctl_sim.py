@@ -164,22 +164,39 @@ def test_freeze_dump_resync(port, tmp_path):
 def test_share_serves_several_commands_at_once(port, tmp_path):
     """``ftctl share`` in front of the board: two consoles and the other verbs at the same time, each its own.
 
-    (Nothing may talk to ``port`` itself meanwhile: the simulated board serves one client, the latest.)"""
+    (Nothing may talk to ``port`` itself meanwhile: the simulated board serves one client, the latest.) Console
+    bytes go to the hosts connected when they come, as on a serial line: the console that only listens is connected
+    (the share logs it) before the other sends its line."""
     import os
+    import threading
     import time
     ready = tmp_path / "share.json"
-    share = subprocess.Popen([sys.executable, "-m", "ftctl", "share", "--port", port, "--port-tcp", "0",
+    share = subprocess.Popen([sys.executable, "-m", "ftctl", "-v", "share", "--port", port, "--port-tcp", "0",
                               "--timeout", "2", "--ready-file", str(ready)], stderr=subprocess.PIPE, text=True)
-    try:
+    log = []
+
+    def read_log():
+        for line in share.stderr:
+            log.append(line)
+    reader = threading.Thread(target=read_log, daemon=True)
+    reader.start()
+
+    def wait_for(done, what):
         deadline = time.monotonic() + 60
-        while not (ready.exists() and ready.stat().st_size) and time.monotonic() < deadline:
-            assert share.poll() is None, share.stderr.read()
-            time.sleep(0.1)
+        while not done():
+            assert share.poll() is None and time.monotonic() < deadline, f"{what}: {''.join(log)}"
+            time.sleep(0.05)
+
+    def console(*send):
+        return subprocess.Popen([sys.executable, "-m", "ftctl", "console", "--port", url, "--timeout", TIMEOUT,
+                                 "--duration", "8", "--json", *send], stdout=subprocess.PIPE, text=True,
+                                env={**os.environ, "FTCTL_CONFIG": os.devnull})
+    try:
+        wait_for(lambda: ready.exists() and ready.stat().st_size, "the share's ready file")
         url = json.loads(ready.read_text())["url"]
-        consoles = [subprocess.Popen([sys.executable, "-m", "ftctl", "console", "--port", url, "--timeout", TIMEOUT,
-                                      "--duration", "8", "--json", *send], stdout=subprocess.PIPE, text=True,
-                                     env={**os.environ, "FTCTL_CONFIG": os.devnull})
-                    for send in ([], ["--send", "shared line\\n"])]
+        consoles = [console()]
+        wait_for(lambda: any("connected (1 now)" in line for line in log), "the listening console")
+        consoles.append(console("--send", "shared line\\n"))
         for _ in range(3):          # meanwhile, the other verbs through the same share
             status = ftctl_json(url, "status")
             assert status["registers"]["STATUS_PAIR"]["a_state"] == "ONLINE"
@@ -189,7 +206,9 @@ def test_share_serves_several_commands_at_once(port, tmp_path):
         assert all("shared line\n" in output for output in outputs), outputs     # both saw the echo
     finally:
         share.terminate()
-        _, errors = share.communicate(timeout=30)
+        share.wait(timeout=30)
+        reader.join(timeout=30)
+    errors = "".join(log)
     assert share.returncode == 0, errors
 
 
