@@ -6,6 +6,7 @@ import random
 
 import pytest
 from amaranth import Elaboratable, Module
+from amaranth.lib import wiring
 
 from hw.comparator import Comparator
 from hw.containment import Containment, ContainMode, SIMPLEX_HOLD
@@ -31,8 +32,7 @@ class Harness(Elaboratable):
             for name in ("valid",) + REQ:
                 m.d.comb += getattr(req, name).eq(getattr(port, name))
         m.d.comb += [self.cont.agree.eq(self.cmp.req_agree), self.cmp.enable.eq(1)]
-        for name in ("valid",) + REQ:
-            m.d.comb += getattr(self.cont.a_compared, name).eq(getattr(self.cmp.a_req_compared, name))
+        wiring.connect(m, self.cmp.a_req_compared, self.cont.a_compared)
         return m
 
 
