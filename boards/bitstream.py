@@ -21,8 +21,8 @@ from pathlib import Path
 
 from .board import BOARDS, BoardTop, board_named
 from .replicas import ReplicaError, check_replicas
-from .synth import (NoFitError, SynthError, Target, TimingError, check_fit, ice40_synth_device, module_breakdown,
-                    read_report, tool_environment)
+from .synth import (NoFitError, SynthError, Target, TimingError, abc9_script_command, check_fit, ice40_synth_device,
+                    module_breakdown, read_report, tool_environment)
 
 
 __all__ = ["build", "build_overrides", "board_target", "build_breakdown", "program", "BuildResult", "main"]
@@ -125,8 +125,11 @@ def build_overrides(board, seed):
         overrides["synth_opts"] = f"-device {ice40_synth_device(board.platform.device)}"
     if board.spram:
         overrides["synth_opts"] = overrides.get("synth_opts", "") + " -spram"
-    if _after_read(board):
-        overrides["script_after_read"] = "\n".join(_after_read(board))
+    after_read = list(_after_read(board))
+    if board.arch == "iCE40":
+        after_read.append(abc9_script_command())      # the mapping boards.synth measures with
+    if after_read:
+        overrides["script_after_read"] = "\n".join(after_read)
     return overrides
 
 
