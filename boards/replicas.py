@@ -7,7 +7,8 @@ place and route will use (Yosys' JSON, flattened; placement cannot merge logic):
 
 * every net of unit B that carries one of the design's own signal names (registers and named wires that survived
   synthesis) is made of other bits than the same-named net of unit A -- a merged unit would share them;
-* each of the comparator's per-group compare registers (``comparator.fields``) is driven by logic, not a constant.
+* each of the comparator's per-group compare registers (``comparator.compared``, one bit per field group in
+  :data:`~hw.comparator.MISMATCH_FIELDS` order) is driven by logic, not a constant.
 
 Synthesis-generated net names (Yosys' ``autoname``: the original name followed by cell types and ports in capitals,
 such as ``x_pc_TRELLIS_FF_Q_DI``) are skipped: their numbering need not correspond between the units. The
@@ -21,6 +22,8 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from hw.comparator import MISMATCH_FIELDS
 
 
 __all__ = ["ReplicaError", "ReplicaReport", "check_replicas", "MIN_COMPARED_BITS"]
@@ -47,7 +50,7 @@ class ReplicaReport:
     bits : int
         Their bits (constants excluded).
     comparator_groups : int
-        The comparator's per-group compare registers found, each driven by logic.
+        The comparator's per-group compare registers, each driven by logic.
     """
     names: int
     bits: int
@@ -107,13 +110,11 @@ def check_replicas(netlist, *, pair="machine.soc.pair", min_bits=MIN_COMPARED_BI
         raise ReplicaError(f"only {bits} bits of unit B could be compared with unit A (at least {min_bits} "
                            f"expected): is {pair!r} the pair's name in this netlist?")
 
-    fields = f"{pair}.comparator.fields."
-    groups = {name: net["bits"] for name, net in nets.items()
-              if name.startswith(fields) and not _GENERATED.search(name[len(fields):])}
-    if not groups:
-        raise ReplicaError(f"the comparator's compare registers ({fields}*) are not in the netlist")
-    constant = sorted(name[len(fields):] for name, net_bits in groups.items()
-                      if not all(isinstance(bit, int) for bit in net_bits))
+    compared = nets.get(f"{pair}.comparator.compared")
+    if compared is None or len(compared["bits"]) != len(MISMATCH_FIELDS):
+        raise ReplicaError(f"the comparator's compare registers ({pair}.comparator.compared, one bit per field "
+                           f"group) are not in the netlist")
+    constant = [name for name, bit in zip(MISMATCH_FIELDS, compared["bits"]) if not isinstance(bit, int)]
     if constant:
         raise ReplicaError(f"the comparator is constant in {', '.join(constant)}: it compares nothing there")
-    return ReplicaReport(names=names, bits=bits, comparator_groups=len(groups))
+    return ReplicaReport(names=names, bits=bits, comparator_groups=len(MISMATCH_FIELDS))

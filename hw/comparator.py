@@ -132,7 +132,8 @@ class Comparator(wiring.Component):
     mismatch : Out(1)
         From flip-flops: the values compared in the previous cycle differed (while enabled).
     fields : Out(MismatchLayout)
-        Registered with ``mismatch``: which field groups differed.
+        With ``mismatch``, from flip-flops: which field groups differed (each group's compare register;
+        ``retire_rd`` also ORs the registered first level of its ``rd_data`` compare).
     diverged : Out(1)
         Sticky ``mismatch``, until ``clear``.
     first_fields : Out(MismatchLayout)
@@ -229,8 +230,7 @@ class Comparator(wiring.Component):
             differ.bus_wdata.eq(both_req & ra.write & rb.write & (ra.wdata != rb.wdata)),
             differ.retire_valid.eq(ta.valid != tb.valid),
             differ.retire_pc.eq(both_ret & ((ar.pc != br.pc) | (ar.insn != br.insn) | (ar.next_pc != br.next_pc))),
-            differ.retire_rd.eq(both_ret & ((ar.rd_addr != br.rd_addr) |
-                                            ((ar.rd_addr != 0) & (ar.rd_data != br.rd_data)))),
+            differ.retire_rd.eq(both_ret & (ar.rd_addr != br.rd_addr)),       # rd_data's part: below
             differ.retire_mem.eq(both_ret & ((ar.mem_write != br.mem_write) |
                                              (ar.mem_write & br.mem_write &
                                               ((ar.mem_addr != br.mem_addr) | (ar.mem_sel != br.mem_sel) |
@@ -242,7 +242,26 @@ class Comparator(wiring.Component):
         # derived from flip-flops, so the path from a unit's outputs ends after the equality trees.
         seen = Signal(MismatchLayout)
         m.d.comb += seen.eq(Cat(*(getattr(differ, name) & self.enable for name in MISMATCH_FIELDS)))
-        m.d.sync += self.fields.eq(seen)
+        # The compare registers, one per group (a plain vector: its name survives synthesis whole, for
+        # boards.replicas).
+        compared = Signal(len(MISMATCH_FIELDS))
+        m.d.sync += compared.eq(seen)
+        fields_q = MismatchLayout(compared)
+        # B's rd_data is its core's write data, which comes late in the cycle: of its compare only the first level
+        # is registered (each flip-flop the OR of two bits' differences, one LUT), and the OR of those flip-flops
+        # completes `retire_rd` in the next cycle, when the other groups' registers are read (the pair's critical
+        # path had ended in this tree).
+        rd_data_ne = Signal(len(ar.rd_data) // 2)
+        rd_data_on = Signal()
+        rd_xor = ar.rd_data ^ br.rd_data
+        m.d.sync += [
+            rd_data_ne.eq(Cat(*(rd_xor[i:i + 2].any() for i in range(0, len(ar.rd_data), 2)))),
+            rd_data_on.eq(both_ret & (ar.rd_addr != 0) & self.enable),
+        ]
+        m.d.comb += [
+            self.fields.eq(fields_q),
+            self.fields.retire_rd.eq(fields_q.retire_rd | (rd_data_on & rd_data_ne.any())),
+        ]
         m.d.comb += self.mismatch.eq(self.fields.as_value().any())
 
         # diverged = sticky | mismatch; the sticky part holds what diverged was, unless cleared.

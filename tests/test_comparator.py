@@ -114,8 +114,8 @@ LIVE = [
     ("retire_pc",    {"ret.valid": 1}, ("ret", "next_pc", 31)),
     ("retire_rd",    {"ret.valid": 1}, ("ret", "rd_addr", 4)),
     ("retire_rd",    {"ret.valid": 1, "ret.rd_addr": 7}, ("ret", "rd_data", 9)),
-    ("retire_rd",    {"ret.valid": 1, "ret.rd_addr": 1}, ("ret", "rd_data", 0)),
-    ("retire_rd",    {"ret.valid": 1, "ret.rd_addr": 31}, ("ret", "rd_data", 31)),
+    ("retire_rd",    {"ret.valid": 1, "ret.rd_addr": 1}, ("ret", "rd_data", 0)),     # rd_data's compare is
+    ("retire_rd",    {"ret.valid": 1, "ret.rd_addr": 31}, ("ret", "rd_data", 31)),   # registered two bits a flop
     ("retire_mem",   {"ret.valid": 1}, ("ret", "mem_write", 0)),
     ("retire_mem",   {"ret.valid": 1, "ret.mem_write": 1}, ("ret", "mem_addr", 3)),
     ("retire_mem",   {"ret.valid": 1, "ret.mem_write": 1}, ("ret", "mem_sel", 1)),

@@ -19,7 +19,7 @@ import pytest
 from boards.pair_harness import PairHarness
 from boards.replicas import ReplicaError, check_replicas
 from boards.synth import synthesize
-from hw.comparator import LEAN_RETIRE_FIELDS
+from hw.comparator import LEAN_RETIRE_FIELDS, MISMATCH_FIELDS
 from hw.ecc import Protection
 from hw.lockstep_cpu import LockstepPair, Unit
 
@@ -74,21 +74,20 @@ def _netlist(nets):
                                 "netnames": {name: {"bits": bits} for name, bits in nets.items()}}}}
 
 
-def _pair_nets(b_offset, *, fields_bits=(500,)):
+def _pair_nets(b_offset, *, constant=()):
     nets = {}
     for i in range(60):
         nets[f"p.unit_a.core.reg{i}"] = list(range(10 * i, 10 * i + 4))
         nets[f"p.unit_b.core.reg{i}"] = [bit + b_offset for bit in range(10 * i, 10 * i + 4)]
         nets[f"p.unit_a.core.reg{i}_TRELLIS_FF_Q_DI"] = [7]      # generated names may coincide: skipped
         nets[f"p.unit_b.core.reg{i}_TRELLIS_FF_Q_DI"] = [7]
-    for group in ("bus_valid", "retire_pc"):
-        nets[f"p.comparator.fields.{group}"] = list(fields_bits)
+    nets["p.comparator.compared"] = ["0" if group in constant else 500 + i for i, group in enumerate(MISMATCH_FIELDS)]
     return nets
 
 
 def test_replica_check_passes_distinct_units_and_fails_merged_ones():
     report = check_replicas(_netlist(_pair_nets(10_000)), pair="p")
-    assert (report.names, report.bits, report.comparator_groups) == (60, 240, 2)
+    assert (report.names, report.bits, report.comparator_groups) == (60, 240, len(MISMATCH_FIELDS))
     merged = _pair_nets(10_000)
     merged["p.unit_b.core.reg7"] = merged["p.unit_a.core.reg7"]
     with pytest.raises(ReplicaError, match=r"shares logic with unit A in 1 of 60 nets \(e\.g\. core\.reg7\)"):
@@ -99,10 +98,10 @@ def test_replica_check_passes_distinct_units_and_fails_merged_ones():
 
 def test_replica_check_fails_a_constant_comparator_or_a_netlist_without_the_pair():
     with pytest.raises(ReplicaError, match="comparator is constant in bus_valid, retire_pc"):
-        check_replicas(_netlist(_pair_nets(10_000, fields_bits=("0",))), pair="p")
+        check_replicas(_netlist(_pair_nets(10_000, constant=("retire_pc", "bus_valid"))), pair="p")
     with pytest.raises(ReplicaError, match="only 0 bits of unit B could be compared"):
         check_replicas(_netlist(_pair_nets(10_000)), pair="q")
     nets = _pair_nets(10_000)
-    del nets["p.comparator.fields.bus_valid"], nets["p.comparator.fields.retire_pc"]
+    del nets["p.comparator.compared"]
     with pytest.raises(ReplicaError, match="compare registers"):
         check_replicas(_netlist(nets), pair="p")
