@@ -21,8 +21,8 @@ from pathlib import Path
 
 from .board import BOARDS, BoardTop, board_named
 from .replicas import ReplicaError, check_replicas
-from .synth import (NoFitError, SynthError, Target, TimingError, abc9_script_command, check_fit, ice40_synth_device,
-                    module_breakdown, read_report, tool_environment)
+from .synth import (ICE40_PLACER_OPTIONS, NoFitError, SynthError, Target, TimingError, abc9_script_command,
+                    check_fit, ice40_synth_device, module_breakdown, read_report, tool_environment)
 
 
 __all__ = ["build", "build_overrides", "board_target", "build_breakdown", "program", "BuildResult", "main"]
@@ -121,6 +121,7 @@ def build_overrides(board, seed):
         "script_after_synth": "tee -q -o stat.json stat -json",
     }
     if board.arch == "iCE40":
+        overrides["nextpnr_opts"] += " " + " ".join(ICE40_PLACER_OPTIONS)     # as boards.synth measures
         # Map with the device family's delays (Yosys assumes HX otherwise).
         overrides["synth_opts"] = f"-device {ice40_synth_device(board.platform.device)}"
     if board.spram:

@@ -31,7 +31,7 @@ from amaranth.lib import wiring
 
 __all__ = ["Target", "TARGETS", "SynthError", "NoFitError", "TimingError", "SeedRun", "SynthResult",
            "synthesize", "module_breakdown", "tool_versions", "tool_command", "tool_environment", "read_report",
-           "check_fit", "ice40_synth_device", "ABC9_SCRIPT", "abc9_script_command"]
+           "check_fit", "ice40_synth_device", "ABC9_SCRIPT", "abc9_script_command", "ICE40_PLACER_OPTIONS"]
 
 
 logger = logging.getLogger(__name__)
@@ -336,6 +336,16 @@ def abc9_script_command():
     return f'scratchpad -set abc9.script "+{ABC9_SCRIPT.replace(" ", ",")}"'
 
 
+#: nextpnr-ice40's analytic placer options: a connection's weight grows with the 4th power of its criticality (the
+#: default is the square). The lockstep pair fills 87 % of the HX8K, and its worst paths are a unit's own paths
+#: stretched by routing between cells the default placement leaves apart. Measured with :data:`ABC9_SCRIPT`
+#: (``docs/lockstep.md``, "Stop 35"), medians of seeds 1-3 / 4-6: the pair 48.8 -> 49.9 / 49.7 -> 49.8 MHz, a unit
+#: alone 51.4 -> 51.3 / 52.2 -> 50.0 (Fmax ratio 0.948 / 0.951 -> 0.972 / 0.995); the UP5K designs within their
+#: seeds' spread (over six seeds the single-unit SoC 25.4 -> 25.1 MHz, the core harness 27.3 -> 27.1). For every
+#: iCE40 place and route: this module's and the board builds' (:mod:`boards.bitstream`).
+ICE40_PLACER_OPTIONS = ("--placer-heap-critexp", "4")
+
+
 def _yosys_script(target, name, *, spram, drop_memory_init, undefined_collisions, dsp, flatten=True,
                   source="top.il", after_read=(), inline=()):
     lines = [f"read_rtlil {source}", *after_read]
@@ -438,6 +448,8 @@ def _nextpnr(target, seed, *, directory, clock_mhz, constraints):
         f"--{target.device}", "--package", target.package, "--json", "top.json", "--report", report.name,
         "--seed", str(seed), "--timing-allow-fail", "-q", "-l", f"nextpnr_seed{seed}.log",
     ]
+    if target.arch == "ice40":
+        argv += ICE40_PLACER_OPTIONS
     if clock_mhz is not None:
         argv += ["--freq", f"{clock_mhz:g}"]
     if constraints is not None:

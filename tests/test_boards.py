@@ -8,6 +8,7 @@ import pytest
 from boards.bitstream import build_overrides, main, program
 from boards.board import BOARDS, BoardTop, board_named
 from boards.pll import ecp5_pll_config, ice40_pll_config
+from boards.synth import ICE40_PLACER_OPTIONS, abc9_script_command
 from hw.serial import uart_divisor
 
 
@@ -61,6 +62,9 @@ def test_board_top_elaborates_with_the_system(name):
     if board.arch == "iCE40":
         # Mapped with the UltraPlus delays (Yosys assumes HX otherwise); the RAM copies go to SPRAM.
         assert "synth_ice40 -device u -spram" in plan.files["top.ys"]
+        # Mapped, placed and routed as boards.synth measures the designs.
+        assert abc9_script_command() in plan.files["top.ys"]
+        assert " ".join(ICE40_PLACER_OPTIONS) in plan.files["build_top.sh"]
     assert ("SB_PLL40_PAD" if board.arch == "iCE40" else "EHXPLLL") in text
     # The iCEBreaker's RAM copies are single-ported (SPRAM), named so that the flow drops their initial
     # contents, with their check bits beside them; the ULX3S keeps two ports per copy (block RAM).

@@ -162,6 +162,25 @@ class Echo(wiring.Component):
         return m
 
 
+def test_ice40_runs_use_the_measured_mapping_and_placer_options(tmp_path, monkeypatch):
+    # The options the measurements were made with (boards.synth's constants; the board builds use the same).
+    from boards import synth
+    real_run, calls = synth._run, []
+
+    def run(argv, *, cwd, log_path, what):
+        calls.append(list(argv))
+        return real_run(argv, cwd=cwd, log_path=log_path, what=what)
+
+    monkeypatch.setattr(synth, "_run", run)
+    synthesize(CounterROM(), target="up5k", seeds=(1,), clock_mhz=30, build_dir=tmp_path)
+    assert synth.abc9_script_command() in (tmp_path / "synth.ys").read_text().splitlines()
+    nextpnr = [argv for argv in calls if "--seed" in argv]
+    assert len(nextpnr) == 1
+    options = nextpnr[0]
+    start = options.index(synth.ICE40_PLACER_OPTIONS[0])
+    assert tuple(options[start:start + len(synth.ICE40_PLACER_OPTIONS)]) == synth.ICE40_PLACER_OPTIONS
+
+
 @pytest.fixture(scope="module")
 def counter_result(tmp_path_factory):
     return synthesize(CounterROM(), target="up5k", seeds=(1, 2), clock_mhz=30,
