@@ -318,9 +318,9 @@ def _constraints_file(target, pins, ports, directory):
 #: target, as in Yosys' own script): Yosys' default script (structural choices, a delay-oriented LUT mapping with
 #: area recovery, ``&mfs``), then three more rounds that each restructure the mapped logic and map it again --
 #: with structural choices (``&dch``), after rewriting (``&synch2``), plainly -- each followed by ``&mfs``. Measured
-#: with Yosys 0.70 (pack counts, ``hw/cpu/README.md`` "Measured", stop 34): core harness 1,507 -> 1,422 logic
-#: cells, single-unit SoC 2,687 -> 2,580, lockstep pair 7,134 -> 6,723 (HX8K); Fmax not lower. Yosys takes about
-#: half as long again.
+#: with Yosys 0.70 (pack counts, ``hw/cpu/README.md`` "Measured", stops 34-35): core harness 1,507 -> 1,422 logic
+#: cells, single-unit SoC 2,687 -> 2,580, lockstep pair 7,134 -> 6,723 (HX8K); Fmax not lower (with
+#: :data:`ICE40_PLACER_OPTIONS` for the pair's). Yosys takes about half as long again.
 ABC9_SCRIPT = ";".join([
     "&scorr", "&sweep", "&dc2", "&dch -f -r", "&if {W} {D} -v", "&mfs",
     "&st", "&dch -f", "&if {W} {D} -v", "&mfs",
