@@ -802,12 +802,20 @@ class LockstepPair(wiring.Component):
         # request (an address fresh from the core's adder), which so stays out of the history's read enable (the
         # pair's critical path at some seeds).
         m.d.comb += hist.pause.eq(rs.tgt_writing | mgmt_writing[0] | mgmt_writing[1])
-        marks = [(marked_now[0] | marked_now[1], Mux(marked_now[1], b.ram_wrote_addr, a.ram_wrote_addr)),
+        # A core's write is marked from flip-flops, a cycle after it (as the history sees it): its address comes
+        # late in the unit's cycle, from its adder, and the mark logic behind it lengthened the unit's own path into
+        # its copy's write enable (the pair's worst path at four of six seeds, docs/lockstep.md "Stop 36"). The
+        # resync waits for these flip-flops as for the map's own (`dirty_any`).
+        core_mark = [Signal(name=f"core_mark_{u}") for u in "ab"]
+        core_mark_addr = [Signal(self._aw, name=f"core_mark_addr_{u}") for u in "ab"]
+        for index, unit in enumerate(units):
+            m.d.sync += [core_mark[index].eq(marked_now[index]), core_mark_addr[index].eq(unit.ram_wrote_addr)]
+        marks = [(core_mark[0] | core_mark[1], Mux(core_mark[1], core_mark_addr[1], core_mark_addr[0])),
                  (rs.remark | mgmt_any | hist.mark.valid,
                   Mux(rs.remark, rs.remark_addr,
                       Mux(mgmt_any, Mux(mgmt_wrote[1], units[1].ram_aux.addr, units[0].ram_aux.addr),
                           hist.mark.addr)))]
-        both_marked = (marked_now[0] & marked_now[1]) | (mgmt_wrote[0] & mgmt_wrote[1]) | (rs.remark & mgmt_any)
+        both_marked = (core_mark[0] & core_mark[1]) | (mgmt_wrote[0] & mgmt_wrote[1]) | (rs.remark & mgmt_any)
         m.d.comb += [
             dirty.mark_valid.eq(Cat(v for v, _ in marks)),
             dirty.mark_addr.eq(Cat(addr for _, addr in marks)),
@@ -815,7 +823,7 @@ class LockstepPair(wiring.Component):
             dirty.fill.eq(rs.dirty_fill | both_marked),
             dirty.take.eq(rs.dirty_take),
             dirty.take_block.eq(rs.dirty_block),
-            rs.dirty_any.eq(dirty.any | hist.busy),      # the replay's marks are due
+            rs.dirty_any.eq(dirty.any | hist.busy | core_mark[0] | core_mark[1]),      # marks are due
             rs.dirty_next.eq(dirty.next),
             rs.dirty_valid.eq(dirty.next_valid),
             rs.dirty_count.eq(dirty.count),
