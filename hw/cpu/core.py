@@ -210,7 +210,8 @@ class Core(wiring.Component):
             "zimm":      (5, dec.rs1 & d_f3[2].replicate(5)),      # CSRRxI (0 for CSRRx: see csr_src)
             "f3":        (3, d_f3),
             "imm":       (32, dec.imm),
-            "auipc":     (1, dec.auipc),
+            # pc + imm is the result: AUIPC, and JAL/JALR in their link phase (x_imm = 4 then).
+            "res_pcimm": (1, dec.auipc | dec.jal | dec.jalr),
             "jal":       (1, dec.jal),
             "jalr":      (1, dec.jalr),
             "load":      (1, dec.load),
@@ -275,6 +276,7 @@ class Core(wiring.Component):
         x_step2 = Signal()          # second cycle of a branch with a misaligned target
         x_mis = Signal()            # second cycle of a misaligned load/store (it traps now)
         x_ph2 = Signal()            # second cycle of a two-write CSR instruction
+        x_lph = Signal()            # second cycle of a JAL/JALR with rd != x0: it writes rd (pc + 4) and retires
         cond_q = Signal()           # the misaligned branch's condition, from the first cycle
         intr_flag = Signal()        # an interrupt was taken; report it with the next retirement
         # Trap entry: T0 (exception or interrupt detected, combinational) registers the cause; T1 writes mtval;
@@ -285,7 +287,7 @@ class Core(wiring.Component):
         t3 = Signal()
         t_irq = Signal()
         cause_q = Signal(4)
-        x_phases = (x_mem_stalled, x_mem_wait, x_step2, x_mis, x_ph2)     # cleared as an instruction enters or leaves
+        x_phases = (x_mem_stalled, x_mem_wait, x_step2, x_mis, x_ph2, x_lph)   # cleared as an instruction enters/leaves
         guard.add(x_valid, *x_phases, cond_q, intr_flag, t1, t2, t3)       # t_irq, cause_q: a load group
         # A redirect decided in X takes effect from these flip-flops in the next cycle (or later, while a
         # stalled fetch request must be held): the instruction that entered X meanwhile is squashed.
@@ -463,7 +465,7 @@ class Core(wiring.Component):
             fin.eq(fin_base & (ends_now | mem_resp)),
             exc.eq(fin & (exc_early | mem_err)),
             t0.eq(exc | irq_take),
-            done.eq((fin & ~exc) | (t3 & ~t_irq)),
+            done.eq((fin & ~exc & ~(xc["link"] & xc["wrd"])) | x_lph | (t3 & ~t_irq)),
             x_redirect.eq(t3 | (run & ~exc_early & xc["uncond"]) | (run & xc["br_ok"] & cond) | wd2),
         ]
         # The redirect target: the adder's sum for JALR (rs1 + imm), MRET (x0 + mepc) and trap entry (x0 + mtvec),
@@ -482,7 +484,7 @@ class Core(wiring.Component):
         we_rd = Signal()
         we_cw = Signal()
         m.d.comb += [
-            we_rd.eq(fin & ~wen_exc & xc["wrd"]),
+            we_rd.eq((fin & ~wen_exc & xc["wrd"] & ~xc["link"]) | x_lph),
             we_cw.eq((fin & ~exc_static & xc["cw1"]) | (run & xc["csr2"] & ~x_ph2 & ~illegal)),
         ]
         sp_word = Signal(6)         # the state port's register-file word (see below)
@@ -519,11 +521,10 @@ class Core(wiring.Component):
         w_cmask = Mux(halted, sp_cmask, c_cmask)
         sel_sum = (xc["res_sum"] & g) | (xc["tv_sum"] & tv) | u1
         sel_sum0 = (xc["res_sum"] & g) | (xc["tv_sum0"] & tv) | u1
-        sel_pcimm = (xc["auipc"] & g) | (xc["tv_pcimm"] & tv) | t3
+        sel_pcimm = (xc["res_pcimm"] & g) | (xc["tv_pcimm"] & tv) | t3
         slt = (alu.lt & xc["res_slt"] & g) | (alu.ltu & xc["res_sltu"] & g)
         x_wdata = Signal(32)
         m.d.comb += x_wdata.eq(
-            (Cat(C(0, 2), link) & (xc["link"] & g).replicate(32)) |
             (csr_old & (xc["csr"] & g).replicate(32)) |
             (ls.load_data & (xc["load"] & g).replicate(32)) |
             (shifter.result & (xc["shift"] & g).replicate(32)) |
@@ -543,6 +544,9 @@ class Core(wiring.Component):
                        Mux(s_cw, Cat(xc["cword"], C(0b10, 2)), xc["rd"])))))),
         ]
         x_csr_we = fin & ~exc_static & xc["csr_w"]
+        # A JAL/JALR that writes rd redirects in its first cycle and writes rd (pc + 4, from the pc + imm adder) in
+        # the next, the pending redirect's, which it keeps X for anyway.
+        link_next = run & xc["link"] & xc["wrd"] & ~exc_early
 
         # ---------------------------------------------------------------- pipeline advance
         sp_pc_we = Signal()                 # a state-port write of the PC: a redirect to pend_pc (halted)
@@ -592,6 +596,8 @@ class Core(wiring.Component):
         guard.assign(t3, t2)
         with m.If(t1 | wd1):
             m.d.sync += [xc["imm"].eq(0), imm_par.eq(0)]        # T3, W2: pc_imm = pc
+        with m.If(link_next):
+            m.d.sync += [xc["imm"].eq(4), imm_par.eq(1)]        # the link phase: pc_imm = pc + 4
         with m.If(halted):
             # The state port's CSR number (0 for the other selectors: pc + imm is then x_pc, the port's data).
             m.d.sync += [xc["imm"].eq(Cat(C(0, 20), sp.addr[:12] & sp.addr[12].replicate(12))), imm_par.eq(0)]
@@ -662,6 +668,8 @@ class Core(wiring.Component):
                 guard.assign(x_mis, 1)
             with m.If(run & xc["csr2"]):
                 guard.assign(x_ph2, 1)
+            with m.If(link_next):
+                guard.assign(x_lph, 1)
             with m.If(dbus.valid):
                 guard.assign(x_mem_stalled, dbus.stall)
                 guard.assign(x_mem_wait, ~dbus.stall)
@@ -861,7 +869,7 @@ class Core(wiring.Component):
             self.retire.valid.eq(done),
             rec.pc.eq(pc_bytes),
             rec.insn.eq(x_insn),
-            rec.next_pc.eq(Cat(C(0, 2), Mux(x_redirect, target_pc, link))),
+            rec.next_pc.eq(Cat(C(0, 2), Mux(x_redirect, target_pc, Mux(x_lph, pend_pc, link)))),
             rec.rd_addr.eq(Mux(xc["wrd"] & ~t3, xc["rd"], 0)),
             self.writes_rd.eq(x_valid & xc["wrd"]),
             rec.rd_data.eq(x_wdata),        # the retiring cycle writes rd (if any) with the result
