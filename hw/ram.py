@@ -14,7 +14,7 @@ Two organisations (:class:`RAM` ``ports``):
     blocks) once its initial contents are dropped in the synthesis flow (see :data:`MEMORY_NAME`).
 """
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -152,7 +152,9 @@ class RAM(wiring.Component):
         Add ``core_claim`` (meaningful with ``ports="single"``): the memory port's address is the data bus's, and a
         fetch is stalled, whenever it is high with ``dbus.write`` clear, not only while a read's ``dbus.valid``
         is. An initiator's request before its address decode can drive it, so that the late decode reaches only
-        the data bus's own acceptance. It must be high whenever ``dbus.valid`` is.
+        the data bus's own acceptance. It may be a guess: a read whose ``dbus.valid`` comes without it is stalled
+        for that cycle, and the port is the data bus's in the next (the read, held while stalled, is served then),
+        whatever ``core_claim`` says.
 
     Members
     -------
@@ -275,12 +277,21 @@ class RAM(wiring.Component):
         # Arbitration: the loader, then a posted write, then a data bus read, then instruction fetch. A fetch that
         # writes is answered with err without touching the memory, but still waits for its turn (simpler, and it
         # never happens). The data read's turn follows its claim (early claim: the request before the decode; else
-        # dbus.valid), for reads only: a write does not use the port in its cycle.
-        claim = (self.core_claim if self._early_claim else dbus.valid) & ~dbus.write
+        # dbus.valid), for reads only: a write does not use the port in its cycle. An early claim is a guess (the
+        # single-unit SoC's: the top bit of the core's base register, before its adder): a read that comes without
+        # it waits a cycle (`missed`), and the port is its in the next.
         d_go = Signal()
         i_go = Signal()
+        if self._early_claim:
+            retry = Signal()
+            claim = (self.core_claim | retry) & ~dbus.write
+            missed = dbus.valid & ~dbus.write & ~claim & ~loading & ~posted
+            m.d.sync += retry.eq(missed)
+        else:
+            claim = dbus.valid & ~dbus.write
+            missed = Const(0)
         m.d.comb += [
-            dbus.stall.eq(loading | (posted & ~dbus.write)),
+            dbus.stall.eq(loading | (posted & ~dbus.write) | missed),
             ibus.stall.eq(loading | posted | claim),
             d_go.eq(dbus.valid & ~dbus.stall),
             i_go.eq(ibus.valid & ~ibus.stall),

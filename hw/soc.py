@@ -20,7 +20,7 @@ from .cpu.core import Core
 from .cpu.ports import RetireSignature, StatePortSignature
 from .clint import CLINT
 from .finisher import Finisher
-from .interconnect import Decoder, region_addr_width, upper_half_request
+from .interconnect import Decoder, region_addr_width
 from .memmap import RAM as RAM_REGION, UART as UART_REGION, CLINT as CLINT_REGION, FINISHER as FINISHER_REGION
 from .memmap import Region, RAM_DEFAULT_SIZE, RESET_PC
 from .ram import RAM, RAM_PORTS, LoaderSignature, PeekSignature, check_peek, check_ram_size
@@ -57,6 +57,9 @@ class Uncore(wiring.Component):
     -------
     ibus, dbus : ``In(BusSignature())``
         The core's instruction and data buses.
+    dbus_upper : ``In(1)``
+        The core's guess of its data request's half of the map (``Core.dbus_upper``); with ``ram_ports="single"``
+        a read whose guess is wrong waits a cycle for the RAM's port.
     irq_software, irq_timer, irq_external : ``Out(1)``
         The core's interrupt inputs (CLINT msip, CLINT timer, UART).
     uart_tx : ``Out(stream.Signature(8))``, uart_rx : ``In(stream.Signature(8))``
@@ -82,6 +85,7 @@ class Uncore(wiring.Component):
         members = {
             "ibus":         In(BusSignature()),
             "dbus":         In(BusSignature()),
+            "dbus_upper":   In(1),
             "irq_software": Out(1),
             "irq_timer":    Out(1),
             "irq_external": Out(1),
@@ -103,11 +107,14 @@ class Uncore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
 
-        # The single-ported RAM's turn follows the core's data request to the upper half of the map, before the
-        # decoder's region compare.
+        # The single-ported RAM's turn follows the core's data request with a base register in the upper half of the
+        # map (`dbus_upper`), before the adder and the decoder's region compare: a guess, wrong only for an offset
+        # that crosses the halves, which costs that read a cycle (hw.ram). The request's own top address bit comes
+        # last out of the core's carry chain, and through the claim it reached the RAM's address (the SoC's
+        # critical path).
         m.submodules.ram = ram = RAM(size=self.ram_size, init=self._ram_init, loader=self._loader,
                                      peek=self._peek, ports=self._ram_ports, early_claim=True)
-        m.d.comb += ram.core_claim.eq(upper_half_request(self.dbus))
+        m.d.comb += ram.core_claim.eq(self.dbus.valid & self.dbus_upper)
         m.submodules.uart = uart = UARTFrontEnd(rx_depth=self._uart_rx_depth)
         m.submodules.clint = clint = CLINT()
         m.submodules.finisher = finisher = Finisher()
@@ -205,6 +212,7 @@ class SoC(wiring.Component):
 
         wiring.connect(m, core.ibus, uncore.ibus)
         wiring.connect(m, core.dbus, uncore.dbus)
+        m.d.comb += uncore.dbus_upper.eq(core.dbus_upper)
         m.d.comb += [
             core.irq_software.eq(uncore.irq_software),
             core.irq_timer.eq(uncore.irq_timer),

@@ -399,6 +399,81 @@ def test_single_port_early_claim():
     run_sim(dut, tb)
 
 
+def test_single_port_early_claim_is_a_guess():
+    # A read whose claim did not come (a wrong guess: the core's base register in the other half) waits one cycle,
+    # in which the fetch has the port, and the next cycle's port is the read's whatever the claim says.
+    dut = RAM(size=128, init=[5, 6, 7], ports="single", early_claim=True)
+
+    async def tb(ctx):
+        present(ctx, dut.ibus, 1)
+        present(ctx, dut.dbus, 2)
+        ctx.set(dut.core_claim, 0)
+        assert ctx.get(dut.dbus.stall) and not ctx.get(dut.ibus.stall)
+        await ctx.tick()
+        ctx.set(dut.ibus.valid, 0)
+        assert ctx.get(dut.ibus.ack) and ctx.get(dut.ibus.rdata) == 6 and not ctx.get(dut.dbus.ack)
+        present(ctx, dut.ibus, 0)
+        assert not ctx.get(dut.dbus.stall) and ctx.get(dut.ibus.stall)
+        await ctx.tick()
+        ctx.set(dut.dbus.valid, 0)
+        assert ctx.get(dut.dbus.ack) and ctx.get(dut.dbus.rdata) == 7 and not ctx.get(dut.ibus.ack)
+        # The retry lasts a cycle: the fetch goes on, and a read with its claim is served at once.
+        assert not ctx.get(dut.ibus.stall)
+        await ctx.tick()
+        ctx.set(dut.ibus.valid, 0)
+        assert ctx.get(dut.ibus.ack) and ctx.get(dut.ibus.rdata) == 5
+        present(ctx, dut.dbus, 1)
+        ctx.set(dut.core_claim, 1)
+        assert not ctx.get(dut.dbus.stall)
+        await ctx.tick()
+        assert ctx.get(dut.dbus.ack) and ctx.get(dut.dbus.rdata) == 6
+
+    run_sim(dut, tb)
+
+
+@pytest.mark.parametrize("ports", RAM_PORTS)
+def test_soc_load_across_the_halves(ports):
+    """Loads whose base register is in the lower half of the map and whose address is in RAM (the single-port
+    RAM's claim guesses from the base register, wrongly here), and stores the same way, read and write the right
+    words: the program exits 0 only if every value read back is the one expected."""
+    from ftctl.iss import asm
+    from soc_programs import assemble
+    from hw import memmap
+    from hw.soc import SoC
+
+    base = memmap.RAM.base
+    assert base == 0x8000_0000
+    low = base - 0x400                      # in the lower half; + 0x400 is RAM word 0
+    buf = 0x100
+    code = [
+        asm.nop(),                          # RAM word 0, read back below
+        asm.li("s3", asm.nop()), asm.li("s0", low), asm.li("s1", base + buf), asm.li("a0", 0x1357_9BDF),
+        asm.sw("a0", "s0", 0x400 + buf),    # base below the halves' boundary, address in RAM
+        asm.lw("a1", "s1", 0),
+        asm.lw("a2", "s0", 0x400 + buf),
+        asm.lw("a3", "s0", 0x400),          # RAM word 0
+        asm.li("t2", 1),
+        (asm.bne, "a1", "a0", "fail"), (asm.bne, "a2", "a0", "fail"), (asm.bne, "a3", "s3", "fail"),
+        asm.li("t2", 0),
+        "fail", asm.slli("t1", "t2", 16), asm.li("t3", memmap.FINISHER_FAIL), asm.or_("t1", "t1", "t3"),
+        asm.li("t0", memmap.FINISHER.base), asm.sw("t1", "t0", 0),
+    ]
+    image, _labels = assemble(code, base)
+    assert len(image) * 4 <= buf
+    result = {}
+    dut = SoC(ram_size=1024, ram_init=image, ram_ports=ports)
+
+    async def tb(ctx):
+        for _ in range(2000):
+            if ctx.get(dut.finish):
+                result["code"] = ctx.get(dut.exit_code)
+                return
+            await ctx.tick()
+
+    run_sim(dut, tb)
+    assert result == {"code": 0}
+
+
 def _store_load_program(words, base):
     """Stores, byte/halfword stores and loads back to back (each store's word read by the next instruction), then
     exit with the low 16 bits of a checksum as the code; returns (image words, the expected code)."""

@@ -85,6 +85,11 @@ class Core(wiring.Component):
         from flip-flops, so a superset of the cycles whose record writes that register. For users that may
         over-count writes and must not wait for ``retire.valid``, which comes late in the cycle (the pair's
         dirty-register marks during a resync).
+    dbus_upper : Out(1)
+        The top bit of a load's or store's base register (rs1), as the register file gives it, before the adder:
+        the half of the address space the data bus's request is in unless its offset crosses 0x8000_0000. For a
+        single-ported RAM's early claim (:class:`hw.ram.RAM`), which may guess: the request's own top address bit
+        comes last out of the carry chain.
     state : In(StatePortSignature())
         Halt/resume and register access.
     io_cut_off : In(1)
@@ -135,6 +140,7 @@ class Core(wiring.Component):
             "irq_external": In(1),
             "retire": Out(RetireSignature()),
             "writes_rd": Out(1),
+            "dbus_upper": Out(1),
             "state": In(StatePortSignature()),
             "io_cut_off": In(1),
             "selfcheck_fail": Out(1),
@@ -440,6 +446,7 @@ class Core(wiring.Component):
         guard.assign(wd2, wd1)
         m.d.comb += [
             dbus.valid.eq(mem_go & ~x_mem_wait & ~wd2),
+            self.dbus_upper.eq(rs1v[31]),
             dbus.addr.eq(alu.sum[2:]),
             dbus.write.eq(xc["store"]),
             dbus.sel.eq(ls.sel),
