@@ -207,7 +207,7 @@ class SoC(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.core = core = Core(reset_pc=self._reset_pc, hartid=self._hartid)
+        m.submodules.core = core = Core(reset_pc=self._reset_pc, hartid=self._hartid, dbus_upper=True)
         m.submodules.uncore = uncore = self._uncore
 
         wiring.connect(m, core.ibus, uncore.ibus)

@@ -68,6 +68,8 @@ class Core(wiring.Component):
     control_parity : bool
         Add ``ctlcheck_fail``: parity prediction over the control flip-flops (README.md "Control-state parity"),
         for a lockstep unit; without it they are assigned as plain flip-flops.
+    dbus_upper : bool
+        Add the ``dbus_upper`` output (a single-ported RAM's claim guess); no logic when False.
 
     Ports
     -----
@@ -86,10 +88,10 @@ class Core(wiring.Component):
         over-count writes and must not wait for ``retire.valid``, which comes late in the cycle (the pair's
         dirty-register marks during a resync).
     dbus_upper : Out(1)
-        The top bit of a load's or store's base register (rs1), as the register file gives it, before the adder:
-        the half of the address space the data bus's request is in unless its offset crosses 0x8000_0000. For a
-        single-ported RAM's early claim (:class:`hw.ram.RAM`), which may guess: the request's own top address bit
-        comes last out of the carry chain.
+        Only with ``dbus_upper=True``. The top bit of a load's or store's base register (rs1), as the register
+        file gives it, before the adder: the half of the address space the data bus's request is in unless its
+        offset crosses 0x8000_0000. For a single-ported RAM's early claim (:class:`hw.ram.RAM`), which may guess:
+        the request's own top address bit comes last out of the carry chain.
     state : In(StatePortSignature())
         Halt/resume and register access.
     io_cut_off : In(1)
@@ -119,7 +121,7 @@ class Core(wiring.Component):
         Only with ``inject=True``.
     """
 
-    def __init__(self, *, reset_pc=memmap.RESET_PC, hartid=0, inject=False, control_parity=False):
+    def __init__(self, *, reset_pc=memmap.RESET_PC, hartid=0, inject=False, control_parity=False, dbus_upper=False):
         if not isinstance(reset_pc, int) or reset_pc not in range(1 << 32) or reset_pc % 4:
             raise ValueError(f"Reset PC must be a word-aligned 32-bit address, not {reset_pc!r}")
         if not isinstance(hartid, int) or hartid not in range(1 << 32):
@@ -128,10 +130,13 @@ class Core(wiring.Component):
             raise TypeError(f"Inject must be a bool, not {inject!r}")
         if not isinstance(control_parity, bool):
             raise TypeError(f"Control parity must be a bool, not {control_parity!r}")
+        if not isinstance(dbus_upper, bool):
+            raise TypeError(f"Dbus upper must be a bool, not {dbus_upper!r}")
         self._reset_pc = reset_pc
         self._hartid = hartid
         self._inject = inject
         self._control_parity = control_parity
+        self._dbus_upper = dbus_upper
         members = {
             "ibus": Out(BusSignature()),
             "dbus": Out(BusSignature()),
@@ -140,7 +145,6 @@ class Core(wiring.Component):
             "irq_external": In(1),
             "retire": Out(RetireSignature()),
             "writes_rd": Out(1),
-            "dbus_upper": Out(1),
             "state": In(StatePortSignature()),
             "io_cut_off": In(1),
             "selfcheck_fail": Out(1),
@@ -149,6 +153,8 @@ class Core(wiring.Component):
         }
         if control_parity:
             members["ctlcheck_fail"] = Out(1)
+        if dbus_upper:
+            members["dbus_upper"] = Out(1)
         if inject:
             members["inject"] = In(CoreInjectSignature())
         super().__init__(members)
@@ -446,7 +452,6 @@ class Core(wiring.Component):
         guard.assign(wd2, wd1)
         m.d.comb += [
             dbus.valid.eq(mem_go & ~x_mem_wait & ~wd2),
-            self.dbus_upper.eq(rs1v[31]),
             dbus.addr.eq(alu.sum[2:]),
             dbus.write.eq(xc["store"]),
             dbus.sel.eq(ls.sel),
@@ -862,6 +867,9 @@ class Core(wiring.Component):
             csr.irq_timer.eq(self.irq_timer),
             csr.irq_external.eq(self.irq_external),
         ]
+
+        if self._dbus_upper:
+            m.d.comb += self.dbus_upper.eq(rs1v[31])
 
         # ---------------------------------------------------------------- fault injection
         if self._inject:
