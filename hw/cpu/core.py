@@ -131,7 +131,7 @@ class Core(wiring.Component):
         if not isinstance(control_parity, bool):
             raise TypeError(f"Control parity must be a bool, not {control_parity!r}")
         if not isinstance(dbus_upper, bool):
-            raise TypeError(f"Dbus upper must be a bool, not {dbus_upper!r}")
+            raise TypeError(f"dbus_upper must be a bool, not {dbus_upper!r}")
         self._reset_pc = reset_pc
         self._hartid = hartid
         self._inject = inject
