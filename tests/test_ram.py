@@ -399,6 +399,24 @@ def test_single_port_early_claim():
     run_sim(dut, tb)
 
 
+def _soc_exit_code(image, ports, *, max_cycles):
+    """Run ``image`` from RAM's base in a 1 KiB SoC with ``ports``; its exit code, or None after ``max_cycles``."""
+    from hw.soc import SoC
+
+    dut = SoC(ram_size=1024, ram_init=image, ram_ports=ports)
+    result = {}
+
+    async def tb(ctx):
+        for _ in range(max_cycles):
+            if ctx.get(dut.finish):
+                result["code"] = ctx.get(dut.exit_code)
+                return
+            await ctx.tick()
+
+    run_sim(dut, tb)
+    return result.get("code")
+
+
 def test_single_port_early_claim_is_a_guess():
     # A read whose claim did not come (a wrong guess: the core's base register in the other half) waits one cycle,
     # in which the fetch has the port, and the next cycle's port is the read's whatever the claim says.
@@ -439,7 +457,6 @@ def test_soc_load_across_the_halves(ports):
     from ftctl.iss import asm
     from soc_programs import assemble
     from hw import memmap
-    from hw.soc import SoC
 
     base = memmap.RAM.base
     assert base == 0x8000_0000
@@ -460,18 +477,7 @@ def test_soc_load_across_the_halves(ports):
     ]
     image, _labels = assemble(code, base)
     assert len(image) * 4 <= buf
-    result = {}
-    dut = SoC(ram_size=1024, ram_init=image, ram_ports=ports)
-
-    async def tb(ctx):
-        for _ in range(2000):
-            if ctx.get(dut.finish):
-                result["code"] = ctx.get(dut.exit_code)
-                return
-            await ctx.tick()
-
-    run_sim(dut, tb)
-    assert result == {"code": 0}
+    assert _soc_exit_code(image, ports, max_cycles=2000) == 0
 
 
 def _store_load_program(words, base):
@@ -514,19 +520,7 @@ def test_soc_runs_back_to_back_stores_and_loads(ports):
     and the fetch behind it wait), partial stores merge into the word: the checksum the program exits with is
     the model's."""
     from hw import memmap
-    from hw.soc import SoC
 
     image, expected = _store_load_program(48, memmap.RAM.base)
     assert expected != 0
-    dut = SoC(ram_size=1024, ram_init=image, ram_ports=ports)
-    result = {}
-
-    async def tb(ctx):
-        for _ in range(4000):
-            if ctx.get(dut.finish):
-                result["code"] = ctx.get(dut.exit_code)
-                return
-            await ctx.tick()
-
-    run_sim(dut, tb)
-    assert result == {"code": expected}
+    assert _soc_exit_code(image, ports, max_cycles=4000) == expected
