@@ -54,8 +54,9 @@ def region_addr_width(region):
 def upper_half_request(bus):
     """High while ``bus`` (a :class:`~hw.cpu.bus.BusSignature` initiator side, 30-bit word address) presents a
     request to the upper half of the address space: RAM, or beyond it (a bus error). Decided from the address's
-    top bit alone, before a decoder's region compare: :data:`hw.memmap.IO_WINDOW` is the lower half. A RAM with
-    an early claim takes its port from it."""
+    top bit alone, before a decoder's region compare: :data:`hw.memmap.IO_WINDOW` is the lower half. The lockstep
+    units' RAM copies (early claim) take their port from it; the single-unit SoC's RAM from the core's guess
+    before its adder (``Core.dbus_upper``)."""
     assert IO_WINDOW.base == 0 and IO_WINDOW.end == 1 << 31 and len(bus.addr) == 30
     return bus.valid & bus.addr[-1]
 
