@@ -229,3 +229,37 @@ def checksum_workload(*, base=memmap.RESET_PC, labels=None, counter_wrap=None):
     words += [0] * (first - len(words)) + [0] * WORKLOAD_BUFFER_WORDS
     words += [(0xA5C3_0000 | i) ^ (i << 20) for i in range(WORKLOAD_SPARE_WORDS)]
     return words
+
+
+def run_program(words, *, max_cycles=3000, rx=None, rx_after=100, ram_size=4096, ram_ports="dual"):
+    """Run ``words`` from RESET_PC in a :class:`hw.soc.SoC` with ``ram_size`` bytes of ``ram_ports`` RAM; return
+    (exit code or None after ``max_cycles``, UART bytes, retired instruction count)."""
+    from hw.soc import SoC
+    from bus_initiator import run_sim
+
+    dut = SoC(ram_size=ram_size, ram_init=words, ram_ports=ram_ports)
+    result = {}
+
+    async def tb(ctx):
+        ctx.set(dut.uart_tx.ready, 1)
+        sent, retired = [], 0
+        pending_rx = list(rx or b"")
+        for cycle in range(max_cycles):
+            if cycle >= rx_after and pending_rx:
+                ctx.set(dut.uart_rx.valid, 1)
+                ctx.set(dut.uart_rx.payload, pending_rx[0])
+                if ctx.get(dut.uart_rx.ready):
+                    pending_rx.pop(0)
+            else:
+                ctx.set(dut.uart_rx.valid, 0)
+            if ctx.get(dut.uart_tx.valid):
+                sent.append(ctx.get(dut.uart_tx.payload))
+            retired += ctx.get(dut.retire.valid)
+            if ctx.get(dut.finish):
+                result.update(code=ctx.get(dut.exit_code), sent=bytes(sent), retired=retired)
+                return
+            await ctx.tick()
+        result.update(code=None, sent=bytes(sent), retired=retired)
+
+    run_sim(dut, tb)
+    return result["code"], result["sent"], result["retired"]

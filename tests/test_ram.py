@@ -294,25 +294,10 @@ def test_fetched_word_is_held_until_the_next_fetch(ports, seed):
 
 def test_single_port_soc_runs_a_program():
     """The SoC with single-port RAM runs a program (fetches and data accesses contending) to its exit code."""
-    from hw.soc import SoC
-    from soc_programs import exit_program
+    from soc_programs import exit_program, run_program
 
-    dut = SoC(ram_size=4096, ram_init=exit_program(5, b"single\n"), ram_ports="single")
-    result = {}
-
-    async def tb(ctx):
-        ctx.set(dut.uart_tx.ready, 1)
-        sent = []
-        for _ in range(4000):
-            if ctx.get(dut.uart_tx.valid):
-                sent.append(ctx.get(dut.uart_tx.payload))
-            if ctx.get(dut.finish):
-                result.update(code=ctx.get(dut.exit_code), sent=bytes(sent))
-                return
-            await ctx.tick()
-
-    run_sim(dut, tb)
-    assert result == {"code": 5, "sent": b"single\n"}
+    code, sent, _ = run_program(exit_program(5, b"single\n"), ram_ports="single", max_cycles=4000)
+    assert (code, sent) == (5, b"single\n")
 
 
 @pytest.mark.parametrize("size", [0, 100, 32, 1 << 25, 64.0, True])
@@ -399,24 +384,6 @@ def test_single_port_early_claim():
     run_sim(dut, tb)
 
 
-def _soc_exit_code(image, ports, *, max_cycles):
-    """Run ``image`` from RAM's base in a 1 KiB SoC with ``ports``; its exit code, or None after ``max_cycles``."""
-    from hw.soc import SoC
-
-    dut = SoC(ram_size=1024, ram_init=image, ram_ports=ports)
-    result = {}
-
-    async def tb(ctx):
-        for _ in range(max_cycles):
-            if ctx.get(dut.finish):
-                result["code"] = ctx.get(dut.exit_code)
-                return
-            await ctx.tick()
-
-    run_sim(dut, tb)
-    return result.get("code")
-
-
 def test_single_port_early_claim_is_a_guess():
     # A read whose claim did not come (a wrong guess: the core's base register in the other half) waits one cycle,
     # in which the fetch has the port, and the next cycle's port is the read's whatever the claim says.
@@ -455,7 +422,7 @@ def test_soc_load_across_the_halves(ports):
     RAM's claim guesses from the base register, wrongly here), and stores the same way, read and write the right
     words: the program exits 0 only if every value read back is the one expected."""
     from ftctl.iss import asm
-    from soc_programs import assemble
+    from soc_programs import assemble, run_program
     from hw import memmap
 
     base = memmap.RAM.base
@@ -477,7 +444,7 @@ def test_soc_load_across_the_halves(ports):
     ]
     image, _labels = assemble(code, base)
     assert len(image) * 4 <= buf
-    assert _soc_exit_code(image, ports, max_cycles=2000) == 0
+    assert run_program(image, ram_size=1024, ram_ports=ports, max_cycles=2000)[0] == 0
 
 
 def _store_load_program(words, base):
@@ -520,7 +487,8 @@ def test_soc_runs_back_to_back_stores_and_loads(ports):
     and the fetch behind it wait), partial stores merge into the word: the checksum the program exits with is
     the model's."""
     from hw import memmap
+    from soc_programs import run_program
 
     image, expected = _store_load_program(48, memmap.RAM.base)
     assert expected != 0
-    assert _soc_exit_code(image, ports, max_cycles=4000) == expected
+    assert run_program(image, ram_size=1024, ram_ports=ports, max_cycles=4000)[0] == expected
